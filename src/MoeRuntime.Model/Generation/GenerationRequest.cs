@@ -1,0 +1,10 @@
+using MoeRuntime.Model.Sampling;
+
+namespace MoeRuntime.Model.Generation;
+
+/// <summary>A prompt, already tokenized, and how to continue it.</summary>
+public sealed record GenerationRequest(IReadOnlyList<int> PromptTokens, SamplingOptions Options)
+{
+    /// <summary>Keep every step's logits in the result (for comparisons against the reference).</summary>
+    public bool CaptureLogits { get; init; }
+}

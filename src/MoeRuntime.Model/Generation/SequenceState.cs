@@ -1,0 +1,61 @@
+using MoeRuntime.Model.Layers;
+using MoeRuntime.Model.Sampling;
+
+namespace MoeRuntime.Model.Generation;
+
+/// <summary>One request inside a decoding batch: its cache, sampler, output so far and stop rule.</summary>
+public sealed class SequenceState : IDisposable
+{
+    readonly int[] _stopTokens;
+    readonly int[] _pending = new int[1];
+    readonly List<int> _generated = [];
+    readonly List<float[]>? _logits;
+
+    public SequenceState(MoeModel model, GenerationRequest request)
+    {
+        if (request.PromptTokens.Count == 0) throw new ArgumentException("the prompt is empty", nameof(request));
+        if (request.PromptTokens.Count >= model.Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"the prompt has {request.PromptTokens.Count} tokens; the model allows fewer than {model.Config.MaxPositionEmbeddings}", nameof(request));
+        Request = request;
+        Sampler = new TokenSampler(request.Options, model.Config.VocabularySize);
+        _stopTokens = (request.Options.StopTokenIds ?? model.Config.EndOfSequenceTokenIds).ToArray();
+        _logits = request.CaptureLogits ? [] : null;
+        Cache = model.CreateCache();
+        _maxPositions = model.Config.MaxPositionEmbeddings;
+    }
+
+    readonly int _maxPositions;
+
+    public GenerationRequest Request { get; }
+    public TokenSampler Sampler { get; }
+    public KvCache Cache { get; }
+    public IReadOnlyList<int> Generated => _generated;
+    public FinishReason? Finished { get; private set; }
+
+    /// <summary>The tokens the next forward pass feeds: the whole prompt first, then the last sampled token.</summary>
+    public SequenceStep NextStep() =>
+        Cache.Length == 0
+            ? new SequenceStep(Cache, Request.PromptTokens as int[] ?? Request.PromptTokens.ToArray())
+            : new SequenceStep(Cache, _pending);
+
+    /// <summary>Samples from this step's logits; returns the token, or null when it was a stop token.</summary>
+    public int? Accept(ReadOnlySpan<float> logits)
+    {
+        _logits?.Add(logits.ToArray());
+        int token = Sampler.Sample(logits);
+        if (Array.IndexOf(_stopTokens, token) >= 0)
+        {
+            Finished = FinishReason.Stop;
+            return null;
+        }
+        _generated.Add(token);
+        _pending[0] = token;
+        if (_generated.Count >= Request.Options.MaxTokens || Cache.Length >= _maxPositions) Finished = FinishReason.Length;
+        return token;
+    }
+
+    public GenerationResult Result() =>
+        new(_generated.ToArray(), Finished ?? FinishReason.Length, Sampler.Seed, _logits);
+
+    public void Dispose() => Cache.Dispose();
+}

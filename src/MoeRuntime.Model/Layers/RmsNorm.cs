@@ -1,0 +1,14 @@
+using static TorchSharp.torch;
+
+namespace MoeRuntime.Model.Layers;
+
+/// <summary>Root-mean-square layer norm as Mixtral computes it: in float32, then scaled by the weight.</summary>
+public static class RmsNorm
+{
+    public static Tensor Apply(Tensor x, Tensor weight, double epsilon)
+    {
+        using var scope = NewDisposeScope();
+        Tensor variance = x.pow(2).mean([-1L], keepdim: true);
+        return (x * (variance + epsilon).rsqrt() * weight).MoveToOuterDisposeScope();
+    }
+}

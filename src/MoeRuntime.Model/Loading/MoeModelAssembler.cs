@@ -1,0 +1,90 @@
+using MoeRuntime.Model.Configuration;
+using MoeRuntime.Model.Layers;
+using static TorchSharp.torch;
+
+namespace MoeRuntime.Model.Loading;
+
+/// <summary>Builds an in-memory <see cref="MoeModel"/> from named tensors, checking every shape against the config.</summary>
+public static class MoeModelAssembler
+{
+    public static MoeModel Assemble(ModelConfig config, ITensorSource source, Device device, IProgress<double>? progress = null)
+    {
+        var names = new CheckpointTensorNames(config.Architecture);
+        long h = config.HiddenSize, v = config.VocabularySize;
+        var layers = new List<DecoderLayer>(config.LayerCount);
+        try
+        {
+            Tensor embedding = Load(source, CheckpointTensorNames.Embedding, [v, h], device);
+            for (int layer = 0; layer < config.LayerCount; layer++)
+            {
+                layers.Add(LoadLayer(config, names, source, layer, device));
+                progress?.Report((layer + 1.0) / config.LayerCount);
+            }
+            Tensor finalNorm = Load(source, CheckpointTensorNames.FinalNorm, [h], device);
+            Tensor lmHead = config.TieWordEmbeddings ? embedding : Load(source, CheckpointTensorNames.LmHead, [v, h], device);
+            return new MoeModel(config, embedding, layers, finalNorm, lmHead, device);
+        }
+        catch
+        {
+            foreach (DecoderLayer layer in layers) layer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One expert of one layer, read on its own (the unit an expert grain owns).</summary>
+    public static ExpertFfn LoadExpert(ModelConfig config, ITensorSource source, int layer, int expert, Device device)
+    {
+        if ((uint)layer >= (uint)config.LayerCount || (uint)expert >= (uint)config.ExpertCount)
+            throw new ArgumentOutOfRangeException(nameof(expert), $"expert {layer}/{expert} does not exist in a model of {config.LayerCount} layers x {config.ExpertCount} experts");
+        var (w1, w2, w3) = new CheckpointTensorNames(config.Architecture).Expert(layer, expert);
+        return LoadFfn(source, w1, w2, w3, config.HiddenSize, config.ExpertIntermediateSize, device);
+    }
+
+    static DecoderLayer LoadLayer(ModelConfig config, CheckpointTensorNames names, ITensorSource source, int layer, Device device)
+    {
+        long h = config.HiddenSize, q = config.AttentionHeadCount * config.HeadDimension, kv = config.KeyValueHeadCount * config.HeadDimension;
+        Tensor? Bias(char p, long size) => config.AttentionBias ? Load(source, CheckpointTensorNames.AttentionBias(layer, p), [size], device) : null;
+        Tensor? Norm(char p, long size) => config.QueryKeyNorm ? Load(source, CheckpointTensorNames.AttentionNorm(layer, p), [size], device) : null;
+
+        var weights = new AttentionWeights(
+            Load(source, CheckpointTensorNames.Attention(layer, 'q'), [q, h], device),
+            Load(source, CheckpointTensorNames.Attention(layer, 'k'), [kv, h], device),
+            Load(source, CheckpointTensorNames.Attention(layer, 'v'), [kv, h], device),
+            Load(source, CheckpointTensorNames.Attention(layer, 'o'), [h, q], device),
+            Bias('q', q), Bias('k', kv), Bias('v', kv), Norm('q', q), Norm('k', kv));
+        var attention = new Attention(weights, config.AttentionHeadCount, config.KeyValueHeadCount, config.HeadDimension, config.RmsNormEpsilon);
+
+        var gate = new MoeGate(Load(source, names.Gate(layer), [config.ExpertCount, h], device), config.ExpertsPerToken, config.NormalizeTopKProbabilities);
+        var experts = new ExpertFfn[config.ExpertCount];
+        for (int e = 0; e < experts.Length; e++) experts[e] = LoadExpert(config, source, layer, e, device);
+        SharedExpert? shared = null;
+        if (config.SharedExpertIntermediateSize > 0)
+        {
+            var (w1, w2, w3) = names.SharedExpert(layer);
+            shared = new SharedExpert(
+                LoadFfn(source, w1, w2, w3, config.HiddenSize, config.SharedExpertIntermediateSize, device),
+                Load(source, names.SharedExpertGate(layer), [1, h], device));
+        }
+        return new DecoderLayer(layer,
+            Load(source, CheckpointTensorNames.InputNorm(layer), [h], device),
+            attention,
+            Load(source, CheckpointTensorNames.PostAttentionNorm(layer), [h], device),
+            new MoeBlock(gate, experts, shared),
+            config.RmsNormEpsilon);
+    }
+
+    static ExpertFfn LoadFfn(ITensorSource source, string w1Name, string w2Name, string w3Name, long hidden, long intermediate, Device device)
+    {
+        using Tensor w1 = source.Read(w1Name, [intermediate, hidden]);
+        using Tensor w2 = source.Read(w2Name, [hidden, intermediate]);
+        using Tensor w3 = source.Read(w3Name, [intermediate, hidden]);
+        return ExpertFfn.FromProjections(w1, w2, w3, device);
+    }
+
+    static Tensor Load(ITensorSource source, string name, long[] shape, Device device)
+    {
+        Tensor cpu = source.Read(name, shape);
+        if (cpu.device_type == device.type && cpu.device_index == device.index) return cpu.DetachFromDisposeScope();
+        using (cpu) return cpu.to(device).DetachFromDisposeScope();
+    }
+}

@@ -1,0 +1,111 @@
+using MoeRuntime.Model.Configuration;
+using MoeRuntime.Model.Layers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeRuntime.Model;
+
+/// <summary>
+/// A Mixtral-architecture MoE decoder held in memory: embeddings, layers, final norm and LM head.
+/// One forward pass takes any mix of prefilling and decoding sequences; everything but attention
+/// runs on the flattened batch at once.
+/// </summary>
+public sealed class MoeModel : IDisposable
+{
+    readonly Tensor _embedding;
+    readonly Tensor _finalNorm;
+    readonly Tensor _lmHead;
+
+    public MoeModel(ModelConfig config, Tensor embedding, IReadOnlyList<DecoderLayer> layers, Tensor finalNorm, Tensor lmHead, Device device)
+    {
+        Config = config;
+        Device = device;
+        _embedding = embedding.DetachFromDisposeScope();
+        _finalNorm = finalNorm.DetachFromDisposeScope();
+        _lmHead = ReferenceEquals(lmHead, embedding) ? _embedding : lmHead.DetachFromDisposeScope();
+        Layers = layers;
+        Rope = new RotaryEmbedding(config.HeadDimension, config.RopeTheta, config.MaxPositionEmbeddings, device);
+    }
+
+    public ModelConfig Config { get; }
+    public Device Device { get; }
+    public IReadOnlyList<DecoderLayer> Layers { get; }
+    public RotaryEmbedding Rope { get; }
+
+    public KvCache CreateCache() =>
+        new(Config.LayerCount, Config.KeyValueHeadCount, Config.HeadDimension, Config.MaxPositionEmbeddings, Device);
+
+    /// <summary>
+    /// Runs one step for a batch of sequences and advances their caches. Returns float32 logits:
+    /// [sequences, vocab] for each sequence's last new token, or [all new tokens, vocab] when
+    /// <paramref name="allPositions"/> is set. <paramref name="observe"/> sees every layer's routing.
+    /// </summary>
+    public Tensor Forward(IReadOnlyList<SequenceStep> batch, bool allPositions = false, Action<int, RoutingPlan>? observe = null)
+    {
+        if (batch.Count == 0) throw new ArgumentException("a forward pass needs at least one sequence", nameof(batch));
+        using var scope = NewDisposeScope();
+        var (tokens, positions, slices) = Flatten(batch);
+        Tensor hidden = Embed(tokens);
+        foreach (DecoderLayer layer in Layers)
+            hidden = layer.Forward(hidden, positions, slices, Rope, observe);
+        foreach (SequenceStep step in batch) step.Cache.Advance(step.Tokens.Length);
+        if (!allPositions)
+        {
+            long[] last = slices.Select(s => (long)(s.Start + s.Count - 1)).ToArray();
+            hidden = hidden.index_select(0, tensor(last, device: Device));
+        }
+        return Logits(hidden).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Token ids [n] (int64) to the residual stream [n, H].</summary>
+    public Tensor Embed(Tensor tokens) => _embedding.index_select(0, tokens);
+
+    /// <summary>Final norm and LM head: residual rows [n, H] to float32 logits [n, vocab].</summary>
+    public Tensor Logits(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        Tensor normed = RmsNorm.Apply(hidden, _finalNorm, Config.RmsNormEpsilon);
+        return nn.functional.linear(normed, _lmHead).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The batch's token ids and positions as tensors, and where each sequence's rows are.</summary>
+    public (Tensor Tokens, Tensor Positions, SequenceSlice[] Slices) Flatten(IReadOnlyList<SequenceStep> batch)
+    {
+        int total = 0;
+        foreach (SequenceStep step in batch)
+        {
+            if (step.Tokens.Length == 0) throw new ArgumentException("every sequence in a step needs at least one token", nameof(batch));
+            total += step.Tokens.Length;
+        }
+        var ids = new long[total];
+        var positions = new long[total];
+        var slices = new SequenceSlice[batch.Count];
+        int at = 0;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            SequenceStep step = batch[i];
+            ReadOnlySpan<int> tokens = step.Tokens.Span;
+            if (step.Cache.Length + tokens.Length > Config.MaxPositionEmbeddings)
+                throw new ArgumentException($"sequence would reach {step.Cache.Length + tokens.Length} positions; the model allows {Config.MaxPositionEmbeddings}");
+            for (int j = 0; j < tokens.Length; j++)
+            {
+                if ((uint)tokens[j] >= (uint)Config.VocabularySize)
+                    throw new ArgumentOutOfRangeException(nameof(batch), $"token id {tokens[j]} lies outside the vocabulary of {Config.VocabularySize}");
+                ids[at + j] = tokens[j];
+                positions[at + j] = step.Cache.Length + j;
+            }
+            slices[i] = new SequenceSlice(step.Cache, at, tokens.Length);
+            at += tokens.Length;
+        }
+        return (tensor(ids, device: Device), tensor(positions, device: Device), slices);
+    }
+
+    public void Dispose()
+    {
+        foreach (DecoderLayer layer in Layers) layer.Dispose();
+        _embedding.Dispose();
+        _finalNorm.Dispose();
+        if (!ReferenceEquals(_lmHead, _embedding)) _lmHead.Dispose();
+        Rope.Dispose();
+    }
+}

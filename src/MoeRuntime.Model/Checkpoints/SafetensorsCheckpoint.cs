@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using MoeRuntime.Model.Loading;
 using TorchSharp;
 
 namespace MoeRuntime.Model.Checkpoints;
@@ -8,7 +9,7 @@ namespace MoeRuntime.Model.Checkpoints;
 /// demand, one tensor's byte range at a time, so a single expert can be loaded without touching the rest.
 /// Reads are positional and may run concurrently.
 /// </summary>
-public sealed class SafetensorsCheckpoint : IDisposable
+public sealed class SafetensorsCheckpoint : ITensorSource, IDisposable
 {
     private readonly Dictionary<string, TensorEntry> _tensors;
     private readonly Dictionary<string, SafeFileHandle> _shards;
@@ -75,6 +76,9 @@ public sealed class SafetensorsCheckpoint : IDisposable
 
     /// <summary>True when the checkpoint holds a tensor called <paramref name="name"/>.</summary>
     public bool Contains(string name) => _tensors.ContainsKey(name);
+
+    torch.Tensor ITensorSource.Read(string name, long[] expectedShape) =>
+        ReadTensor(name, expectedShape, torch.ScalarType.Float32);
 
     /// <summary>Where the tensor called <paramref name="name"/> is stored.</summary>
     /// <exception cref="CheckpointException">The checkpoint has no such tensor.</exception>

@@ -38,7 +38,7 @@ public sealed record ModelConfig
 
     public int KeyValueGroupSize => AttentionHeadCount / KeyValueHeadCount;
 
-    /// <summary>Throws <see cref="InvalidDataException"/> naming every inconsistent field.</summary>
+    /// <summary>Throws <see cref="Checkpoints.CheckpointException"/> naming the source and every inconsistent field.</summary>
     public void Validate(string source)
     {
         var problems = new List<string>();
@@ -69,6 +69,6 @@ public sealed record ModelConfig
         foreach (int id in EndOfSequenceTokenIds.Concat(BeginOfSequenceTokenId is { } bos ? [bos] : []))
             if (id < 0 || id >= VocabularySize) problems.Add($"special token id {id} lies outside the vocabulary");
         if (problems.Count > 0)
-            throw new InvalidDataException($"{source}: invalid model config: {string.Join("; ", problems)}");
+            throw new Checkpoints.CheckpointException(source, null, $"invalid model config: {string.Join("; ", problems)}");
     }
 }

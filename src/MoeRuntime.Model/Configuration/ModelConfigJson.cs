@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Diagnostics;
+using MoeRuntime.Model.Checkpoints;
 using System.Text.Json.Nodes;
 
 namespace MoeRuntime.Model.Configuration;
@@ -15,16 +16,16 @@ public static class ModelConfigJson
     public static ModelConfig Load(string checkpointDirectory)
     {
         string path = Path.Combine(checkpointDirectory, FileName);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: model config not found", path);
+        if (!File.Exists(path)) throw new CheckpointException(path, null, "model config not found");
         JsonObject root;
         try
         {
             root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                ?? throw new InvalidDataException($"{path}: the top level must be a JSON object");
+                ?? throw new CheckpointException(path, null, "the top level must be a JSON object");
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e);
+            throw new CheckpointException(path, null, $"not valid JSON: {e.Message}", e);
         }
         ModelConfig config = Parse(new Fields(root, path));
         config.Validate(path);
@@ -178,7 +179,7 @@ public static class ModelConfigJson
     /// <summary>Typed access to config fields whose errors name the file and the field.</summary>
     sealed class Fields(JsonObject root, string path)
     {
-        public InvalidDataException Error(string message) => new($"{path}: {message}");
+        public CheckpointException Error(string message) => new(path, null, message);
         public bool Has(string name) => root.ContainsKey(name);
         public bool IsNonNull(string name) => root[name] is not null;
 

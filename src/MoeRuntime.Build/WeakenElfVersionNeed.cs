@@ -15,7 +15,7 @@ namespace MoeRuntime.Build
     /// not define that version. TorchSharp's libLibTorchSharp.so needs GLIBCXX_3.4.32 for a single
     /// symbol GCC 13's iostream only references; with the requirement weak, older hosts load it.
     /// </summary>
-    public sealed class WeakenElfVersionNeed : Task
+    public sealed class WeakenElfVersionNeed : Microsoft.Build.Utilities.Task
     {
         [Required] public ITaskItem[] Files { get; set; } = Array.Empty<ITaskItem>();
         [Required] public string Version { get; set; } = "";

@@ -6,7 +6,7 @@ namespace MoeRuntime.Model.Tests.Generation;
 
 public class ReferenceGeneratorTests
 {
-    static readonly Configuration.ModelConfig Config = TinyModelWeights.TinyConfig() with
+    static readonly Model.Configuration.ModelConfig Config = TinyModelWeights.TinyConfig() with
     {
         VocabularySize = 50, HiddenSize = 32, AttentionHeadCount = 4, KeyValueHeadCount = 2, HeadDimension = 8,
         ExpertIntermediateSize = 24, ExpertCount = 8, LayerCount = 2, MaxPositionEmbeddings = 256, EndOfSequenceTokenIds = [0],

@@ -12,7 +12,7 @@ public class TokenizerLoaderTests
     [InlineData(QwenStylePreTokenizer)]
     public void HandMadeBpeEncodesBySpelledOutMerges(string preTokenizer)
     {
-        using CheckpointDirectory checkpoint = new CheckpointDirectory()
+        using TempDirectory checkpoint = new TempDirectory()
             .With("tokenizer.json", Create(preTokenizer))
             .With("tokenizer_config.json", LlamaStyleConfig);
 
@@ -28,7 +28,7 @@ public class TokenizerLoaderTests
     [Fact]
     public void HandMadeBpeDecodesSkippingOnlySpecialAddedTokens()
     {
-        using CheckpointDirectory checkpoint = new CheckpointDirectory()
+        using TempDirectory checkpoint = new TempDirectory()
             .With("tokenizer.json", Create())
             .With("tokenizer_config.json", LlamaStyleConfig);
 
@@ -44,7 +44,7 @@ public class TokenizerLoaderTests
     [Fact]
     public void HandMadeBpeStreamsACharacterSplitAcrossTokensOnce()
     {
-        using CheckpointDirectory checkpoint = new CheckpointDirectory().With("tokenizer.json", Create());
+        using TempDirectory checkpoint = new TempDirectory().With("tokenizer.json", Create());
         IStreamingDecoder decoder = TokenizerLoader.Load(checkpoint.Path).CreateStreamingDecoder();
 
         string[] pieces = [decoder.Append(H), decoder.Append(ByteC3), decoder.Append(ByteA9), decoder.Append(Llo)];
@@ -55,7 +55,7 @@ public class TokenizerLoaderTests
     [Fact]
     public void QwenStyleConfigsGiveNoBosAndEveryListedEos()
     {
-        using CheckpointDirectory checkpoint = new CheckpointDirectory()
+        using TempDirectory checkpoint = new TempDirectory()
             .With("tokenizer.json", Create())
             .With("tokenizer_config.json", """{ "bos_token": null, "eos_token": "<|endoftext|>" }""")
             .With("config.json", $$"""{ "bos_token_id": {{Bos}}, "eos_token_id": [{{EndOfText}}, {{Think}}] }""");
@@ -70,11 +70,11 @@ public class TokenizerLoaderTests
     [Fact]
     public void MalformedTokenizerJsonNamesTheFile()
     {
-        using CheckpointDirectory checkpoint = new CheckpointDirectory().With("tokenizer.json", """{ "model": { "type": "BPE", """);
+        using TempDirectory checkpoint = new TempDirectory().With("tokenizer.json", """{ "model": { "type": "BPE", """);
 
         var error = Assert.Throws<TokenizerFormatException>(() => TokenizerLoader.Load(checkpoint.Path));
 
-        Assert.Equal(checkpoint.FilePath("tokenizer.json"), error.FilePath);
+        Assert.Equal(checkpoint.File("tokenizer.json"), error.FilePath);
         Assert.Contains("tokenizer.json", error.Message);
         Assert.Contains("not valid JSON", error.Message);
     }
@@ -82,7 +82,7 @@ public class TokenizerLoaderTests
     [Fact]
     public void UnsupportedModelTypeIsNamed()
     {
-        using CheckpointDirectory checkpoint = new CheckpointDirectory().With("tokenizer.json", Create(modelType: "WordPiece"));
+        using TempDirectory checkpoint = new TempDirectory().With("tokenizer.json", Create(modelType: "WordPiece"));
 
         var error = Assert.Throws<TokenizerFormatException>(() => TokenizerLoader.Load(checkpoint.Path));
 
@@ -94,7 +94,7 @@ public class TokenizerLoaderTests
     public void SentencePieceStyleBpeIsRejectedClearly()
     {
         string json = Create().Replace("\"byte_fallback\": false", "\"byte_fallback\": true");
-        using CheckpointDirectory checkpoint = new CheckpointDirectory().With("tokenizer.json", json);
+        using TempDirectory checkpoint = new TempDirectory().With("tokenizer.json", json);
 
         var error = Assert.Throws<TokenizerFormatException>(() => TokenizerLoader.Load(checkpoint.Path));
 
@@ -104,7 +104,7 @@ public class TokenizerLoaderTests
     [Fact]
     public void DirectoryWithoutTokenizerFilesUsesByteLevel()
     {
-        using CheckpointDirectory checkpoint = new();
+        using TempDirectory checkpoint = new();
 
         Assert.IsType<ByteLevelTokenizer>(TokenizerLoader.Load(checkpoint.Path));
     }
@@ -112,7 +112,7 @@ public class TokenizerLoaderTests
     [Fact]
     public void ConfigNamingByteLevelTokenizerUsesByteLevel()
     {
-        using CheckpointDirectory checkpoint = new CheckpointDirectory()
+        using TempDirectory checkpoint = new TempDirectory()
             .With("config.json", """{ "tokenizer_class": "ByteLevelTokenizer", "vocab_size": 259 }""");
 
         Assert.IsType<ByteLevelTokenizer>(TokenizerLoader.Load(checkpoint.Path));
@@ -121,12 +121,12 @@ public class TokenizerLoaderTests
     [Fact]
     public void ConfigNamingAnotherTokenizerWithoutFilesFails()
     {
-        using CheckpointDirectory checkpoint = new CheckpointDirectory()
+        using TempDirectory checkpoint = new TempDirectory()
             .With("config.json", """{ "tokenizer_class": "LlamaTokenizer" }""");
 
         var error = Assert.Throws<TokenizerFormatException>(() => TokenizerLoader.Load(checkpoint.Path));
 
-        Assert.Equal(checkpoint.FilePath("config.json"), error.FilePath);
+        Assert.Equal(checkpoint.File("config.json"), error.FilePath);
         Assert.Contains("LlamaTokenizer", error.Message);
     }
 }

@@ -57,6 +57,69 @@ public sealed class MoeModel : IDisposable
         return Logits(hidden).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The same step as <see cref="Forward"/>, with each layer's experts run by <paramref name="dispatcher"/>
+    /// (the router's path: experts live in other grains). Returns float32 logits [sequences, vocab] on the CPU.
+    /// TorchSharp dispose scopes are thread-bound, so tensors that live across an await are disposed by hand.
+    /// </summary>
+    public async Task<Tensor> ForwardAsync(IReadOnlyList<SequenceStep> batch, IExpertDispatcher dispatcher, CancellationToken cancellationToken = default)
+    {
+        if (batch.Count == 0) throw new ArgumentException("a forward pass needs at least one sequence", nameof(batch));
+        Tensor tokens, positions, hidden;
+        SequenceSlice[] slices;
+        using (var scope = NewDisposeScope())
+        {
+            (tokens, positions, slices) = Flatten(batch);
+            hidden = Embed(tokens).DetachFromDisposeScope();
+            positions.DetachFromDisposeScope();
+        }
+        try
+        {
+            foreach (DecoderLayer layer in Layers)
+            {
+                Tensor attended, moeInput, output;
+                RoutingPlan plan;
+                using (var scope = NewDisposeScope())
+                {
+                    attended = layer.AttentionStep(hidden, positions, slices, Rope).DetachFromDisposeScope();
+                    moeInput = layer.MoeInput(attended).DetachFromDisposeScope();
+                    plan = layer.Moe.Gate.Plan(moeInput);
+                    plan.DetachFromDisposeScope();
+                    output = (layer.Moe.Shared?.Forward(moeInput) ?? zeros_like(moeInput)).DetachFromDisposeScope();
+                }
+                try
+                {
+                    await dispatcher.DispatchAsync(layer.Index, plan, moeInput, output, cancellationToken).ConfigureAwait(false);
+                    hidden.Dispose();
+                    hidden = attended.add_(output);
+                }
+                catch
+                {
+                    attended.Dispose();
+                    throw;
+                }
+                finally
+                {
+                    moeInput.Dispose();
+                    output.Dispose();
+                    plan.Dispose();
+                }
+            }
+            foreach (SequenceStep step in batch) step.Cache.Advance(step.Tokens.Length);
+            using (var scope = NewDisposeScope())
+            {
+                long[] last = slices.Select(s => (long)(s.Start + s.Count - 1)).ToArray();
+                Tensor rows = hidden.index_select(0, tensor(last, device: Device));
+                return Logits(rows).cpu().contiguous().MoveToOuterDisposeScope();
+            }
+        }
+        finally
+        {
+            hidden.Dispose();
+            positions.Dispose();
+        }
+    }
+
     /// <summary>Token ids [n] (int64) to the residual stream [n, H].</summary>
     public Tensor Embed(Tensor tokens) => _embedding.index_select(0, tokens);
 

@@ -56,6 +56,13 @@ public sealed class RoutingPlan : IDisposable
         output.index_add_(0, indices, weighted, 1);
     }
 
+    /// <summary>Keeps the plan's tensors alive beyond the current dispose scope (the caller disposes the plan).</summary>
+    public void DetachFromDisposeScope()
+    {
+        _tokens.DetachFromDisposeScope();
+        _weights.DetachFromDisposeScope();
+    }
+
     public void Dispose()
     {
         _tokens.Dispose();

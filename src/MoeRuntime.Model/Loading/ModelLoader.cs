@@ -7,10 +7,10 @@ namespace MoeRuntime.Model.Loading;
 /// <summary>Loads a whole model from a Hugging Face checkpoint directory.</summary>
 public static class ModelLoader
 {
-    public static MoeModel Load(string checkpointDirectory, Device device, IProgress<double>? progress = null)
+    public static MoeModel Load(string checkpointDirectory, Device device, IProgress<double>? progress = null, bool withExperts = true)
     {
         ModelConfig config = ModelConfigJson.Load(checkpointDirectory);
         using SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.Open(checkpointDirectory);
-        return MoeModelAssembler.Assemble(config, checkpoint, device, progress);
+        return MoeModelAssembler.Assemble(config, checkpoint, device, progress, withExperts);
     }
 }

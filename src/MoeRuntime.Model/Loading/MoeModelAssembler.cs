@@ -7,7 +7,11 @@ namespace MoeRuntime.Model.Loading;
 /// <summary>Builds an in-memory <see cref="MoeModel"/> from named tensors, checking every shape against the config.</summary>
 public static class MoeModelAssembler
 {
-    public static MoeModel Assemble(ModelConfig config, ITensorSource source, Device device, IProgress<double>? progress = null)
+    /// <summary>
+    /// Builds the model; with <paramref name="withExperts"/> false only the dense part (embeddings,
+    /// attention, gates, norms, head) is read — what a router needs when experts live in expert grains.
+    /// </summary>
+    public static MoeModel Assemble(ModelConfig config, ITensorSource source, Device device, IProgress<double>? progress = null, bool withExperts = true)
     {
         var names = new CheckpointTensorNames(config.Architecture);
         long h = config.HiddenSize, v = config.VocabularySize;
@@ -17,7 +21,7 @@ public static class MoeModelAssembler
             Tensor embedding = Load(source, CheckpointTensorNames.Embedding, [v, h], device);
             for (int layer = 0; layer < config.LayerCount; layer++)
             {
-                layers.Add(LoadLayer(config, names, source, layer, device));
+                layers.Add(LoadLayer(config, names, source, layer, device, withExperts));
                 progress?.Report((layer + 1.0) / config.LayerCount);
             }
             Tensor finalNorm = Load(source, CheckpointTensorNames.FinalNorm, [h], device);
@@ -40,7 +44,7 @@ public static class MoeModelAssembler
         return LoadFfn(source, w1, w2, w3, config.HiddenSize, config.ExpertIntermediateSize, device);
     }
 
-    static DecoderLayer LoadLayer(ModelConfig config, CheckpointTensorNames names, ITensorSource source, int layer, Device device)
+    static DecoderLayer LoadLayer(ModelConfig config, CheckpointTensorNames names, ITensorSource source, int layer, Device device, bool withExperts)
     {
         long h = config.HiddenSize, q = config.AttentionHeadCount * config.HeadDimension, kv = config.KeyValueHeadCount * config.HeadDimension;
         Tensor? Bias(char p, long size) => config.AttentionBias ? Load(source, CheckpointTensorNames.AttentionBias(layer, p), [size], device) : null;
@@ -55,7 +59,7 @@ public static class MoeModelAssembler
         var attention = new Attention(weights, config.AttentionHeadCount, config.KeyValueHeadCount, config.HeadDimension, config.RmsNormEpsilon);
 
         var gate = new MoeGate(Load(source, names.Gate(layer), [config.ExpertCount, h], device), config.ExpertsPerToken, config.NormalizeTopKProbabilities);
-        var experts = new ExpertFfn[config.ExpertCount];
+        var experts = new ExpertFfn[withExperts ? config.ExpertCount : 0];
         for (int e = 0; e < experts.Length; e++) experts[e] = LoadExpert(config, source, layer, e, device);
         SharedExpert? shared = null;
         if (config.SharedExpertIntermediateSize > 0)

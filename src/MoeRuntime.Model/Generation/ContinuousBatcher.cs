@@ -1,0 +1,213 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using MoeRuntime.Model.Layers;
+using static TorchSharp.torch;
+
+namespace MoeRuntime.Model.Generation;
+
+/// <summary>
+/// Continuous batching over an asynchronous forward pass: requests wait in a bounded admission queue,
+/// join the running batch between steps (their prefill shares the step with other sequences' decodes),
+/// and leave it as soon as they finish, fail, are cancelled or pass their deadline.
+/// One loop owns the model and all caches, so nothing here needs a lock.
+/// </summary>
+public sealed class ContinuousBatcher : IAsyncDisposable
+{
+    readonly MoeModel _model;
+    readonly IExpertDispatcher _dispatcher;
+    readonly BatcherOptions _options;
+    readonly ILogger _logger;
+    readonly TimeProvider _time;
+    readonly Channel<GenerationStream> _queue;
+    readonly CancellationTokenSource _stopping = new();
+    readonly List<GenerationStream> _active = [];
+    readonly Task _loop;
+    int _queued;
+    volatile bool _draining;
+
+    public ContinuousBatcher(MoeModel model, IExpertDispatcher dispatcher, BatcherOptions options, ILogger logger, TimeProvider? time = null)
+    {
+        _model = model;
+        _dispatcher = dispatcher;
+        _options = options;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        _queue = Channel.CreateBounded<GenerationStream>(new BoundedChannelOptions(options.MaxQueuedRequests) { SingleReader = true });
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Requests waiting for a place in the batch.</summary>
+    public int QueueDepth => Volatile.Read(ref _queued);
+    /// <summary>Sequences in the running batch (read from any thread; exact only between steps).</summary>
+    public int ActiveSequences => Volatile.Read(ref _activeCount);
+    int _activeCount;
+
+    /// <summary>
+    /// Validates and queues a request. Invalid requests throw <see cref="ArgumentException"/>; a full
+    /// queue throws <see cref="AdmissionRejectedException"/>; either way nothing was queued.
+    /// </summary>
+    public GenerationStream Submit(GenerationRequest request, DateTimeOffset? deadline = null, CancellationToken cancellationToken = default)
+    {
+        Validate(request);
+        if (_draining || _stopping.IsCancellationRequested) throw new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher is shutting down");
+        var stream = new GenerationStream(request, deadline, cancellationToken);
+        Interlocked.Increment(ref _queued);
+        if (!_queue.Writer.TryWrite(stream))
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new AdmissionRejectedException(_options.MaxQueuedRequests);
+        }
+        return stream;
+    }
+
+    void Validate(GenerationRequest request)
+    {
+        int count = request.PromptTokens.Count, vocabulary = _model.Config.VocabularySize;
+        if (count == 0) throw new ArgumentException("the prompt is empty");
+        if (count + 1 > _model.Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"the prompt has {count} tokens; the model allows at most {_model.Config.MaxPositionEmbeddings - 1}");
+        if (count > _options.MaxBatchTokens)
+            throw new ArgumentException($"the prompt has {count} tokens; one step carries at most {_options.MaxBatchTokens}");
+        foreach (int id in request.PromptTokens)
+            if ((uint)id >= (uint)vocabulary) throw new ArgumentException($"prompt token {id} lies outside the vocabulary of {vocabulary}");
+        request.Options.Validate(vocabulary);
+    }
+
+    async Task RunAsync()
+    {
+        ChannelReader<GenerationStream> queue = _queue.Reader;
+        try
+        {
+            while (true)
+            {
+                if (_active.Count == 0 && !await queue.WaitToReadAsync(_stopping.Token).ConfigureAwait(false)) break;
+                Admit(queue);
+                Prune();
+                Volatile.Write(ref _activeCount, _active.Count);
+                if (_active.Count > 0) await StepAsync().ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            var stopped = new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher was shut down before the request finished");
+            foreach (GenerationStream stream in _active) Finish(stream, stopped);
+            while (queue.TryRead(out GenerationStream? waiting)) waiting.Fail(stopped);
+            _active.Clear();
+        }
+    }
+
+    void Admit(ChannelReader<GenerationStream> queue)
+    {
+        int tokens = _active.Sum(s => s.State!.Cache.Length == 0 ? s.Request.PromptTokens.Count : 1);
+        while (_active.Count < _options.MaxBatchSequences && queue.TryPeek(out GenerationStream? next)
+               && (tokens == 0 || tokens + next.Request.PromptTokens.Count <= _options.MaxBatchTokens))
+        {
+            queue.TryRead(out _);
+            Interlocked.Decrement(ref _queued);
+            if (next.CancellationToken.IsCancellationRequested)
+            {
+                next.Fail(new OperationCanceledException("the request was cancelled while queued", next.CancellationToken));
+                continue;
+            }
+            try
+            {
+                next.State = new SequenceState(_model, next.Request);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                next.Fail(e);
+                continue;
+            }
+            _active.Add(next);
+            tokens += next.Request.PromptTokens.Count;
+        }
+    }
+
+    /// <summary>Drops cancelled requests and those past their deadline before they cost another step.</summary>
+    void Prune()
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        for (int i = _active.Count - 1; i >= 0; i--)
+        {
+            GenerationStream stream = _active[i];
+            Exception? reason = stream.CancellationToken.IsCancellationRequested
+                ? new OperationCanceledException("the request was cancelled", stream.CancellationToken)
+                : stream.Deadline is { } deadline && now >= deadline
+                    ? new TimeoutException($"the request passed its deadline {deadline:O} after {stream.State!.Generated.Count} tokens")
+                    : null;
+            if (reason is null) continue;
+            Finish(stream, reason);
+            _active.RemoveAt(i);
+        }
+    }
+
+    async Task StepAsync()
+    {
+        var steps = new SequenceStep[_active.Count];
+        for (int i = 0; i < steps.Length; i++) steps[i] = _active[i].State!.NextStep();
+        Tensor logits;
+        try
+        {
+            logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!_stopping.IsCancellationRequested)
+        {
+            _logger.LogWarning(e, "Decode step for {Sequences} sequences failed; failing them", _active.Count);
+            foreach (GenerationStream stream in _active) Finish(stream, e);
+            _active.Clear();
+            return;
+        }
+        using (logits)
+        {
+            ReadOnlySpan<float> all = TensorSpans.Floats(logits);
+            int vocabulary = _model.Config.VocabularySize;
+            for (int i = _active.Count - 1; i >= 0; i--)
+            {
+                GenerationStream stream = _active[i];
+                SequenceState state = stream.State!;
+                ReadOnlySpan<float> row = all.Slice(i * vocabulary, vocabulary);
+                try
+                {
+                    if (state.Accept(row) is { } token)
+                        stream.Emit(new StreamedToken(token, state.Generated.Count - 1, stream.Request.CaptureLogits ? row.ToArray() : null));
+                }
+                catch (InvalidOperationException e)
+                {
+                    Finish(stream, e);
+                    _active.RemoveAt(i);
+                    continue;
+                }
+                if (state.Finished is null) continue;
+                Finish(stream, null);
+                _active.RemoveAt(i);
+            }
+        }
+    }
+
+    static void Finish(GenerationStream stream, Exception? error)
+    {
+        if (error is null) stream.Complete(stream.State!.Result());
+        else stream.Fail(error);
+        stream.State?.Dispose();
+    }
+
+    /// <summary>Graceful shutdown: refuses new requests and lets queued and running ones finish.</summary>
+    public async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        _draining = true;
+        _queue.Writer.TryComplete();
+        await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops admitting, fails what is queued or running, and waits for the loop to end.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        _stopping.Cancel();
+        await _loop.ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

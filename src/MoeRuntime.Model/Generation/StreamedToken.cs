@@ -1,0 +1,4 @@
+namespace MoeRuntime.Model.Generation;
+
+/// <summary>One sampled token of a streamed request, with its logits when the request asked for them.</summary>
+public readonly record struct StreamedToken(int Id, int Index, float[]? Logits);

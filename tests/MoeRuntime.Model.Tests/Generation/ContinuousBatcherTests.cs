@@ -1,0 +1,168 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using MoeRuntime.Model.Generation;
+using MoeRuntime.Model.Layers;
+using MoeRuntime.Model.Sampling;
+using MoeRuntime.Model.Tests.Layers;
+using static TorchSharp.torch;
+
+namespace MoeRuntime.Model.Tests.Generation;
+
+public class ContinuousBatcherTests
+{
+    static readonly Model.Configuration.ModelConfig Config = TinyModelWeights.TinyConfig() with
+    {
+        VocabularySize = 50, HiddenSize = 32, AttentionHeadCount = 4, KeyValueHeadCount = 2, HeadDimension = 8,
+        ExpertIntermediateSize = 24, ExpertCount = 8, LayerCount = 2, MaxPositionEmbeddings = 256, EndOfSequenceTokenIds = [0],
+    };
+
+    /// <summary>Runs experts locally, but only once the test lets it, so requests can be held in flight.</summary>
+    sealed class GatedDispatcher(MoeModel model) : IExpertDispatcher
+    {
+        readonly LocalExpertDispatcher _local = new(model);
+        TaskCompletionSource _gate = new();
+        public Exception? Failure { get; set; }
+
+        public GatedDispatcher Open()
+        {
+            _gate.TrySetResult();
+            return this;
+        }
+
+        public GatedDispatcher Close()
+        {
+            _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return this;
+        }
+
+        public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, CancellationToken cancellationToken)
+        {
+            await _gate.Task.WaitAsync(cancellationToken);
+            if (Failure is { } failure) throw failure;
+            await _local.DispatchAsync(layer, plan, moeInput, output, cancellationToken);
+        }
+    }
+
+    static GenerationRequest Request(int[] prompt, SamplingOptions options) => new(prompt, options) { CaptureLogits = true };
+
+    [Fact]
+    public async Task BatchedAsyncGenerationEqualsTheReferenceTokenForToken()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 31).BuildModel();
+        int[][] prompts = [[1, 2, 3], [9], [4, 4, 4, 4, 4, 4], [17, 30], [5, 6, 7, 8, 9, 10, 11]];
+        GenerationRequest[] requests = prompts.Select((p, i) => Request(p, i % 2 == 0
+            ? SamplingOptions.Greedy with { MaxTokens = 20 + i, StopTokenIds = [] }
+            : new SamplingOptions { Seed = (ulong)i, MaxTokens = 15, StopTokenIds = [] })).ToArray();
+        var expected = new ReferenceGenerator(model).Run(requests, maxBatch: 1);
+
+        await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions { MaxBatchSequences = 3 }, NullLogger.Instance);
+        GenerationStream[] streams = requests.Select(r => batcher.Submit(r)).ToArray();
+        for (int i = 0; i < streams.Length; i++)
+        {
+            var streamed = new List<StreamedToken>();
+            await foreach (StreamedToken token in streams[i].Tokens) streamed.Add(token);
+            GenerationResult result = await streams[i].Completion;
+            Assert.Equal(expected[i].Tokens, result.Tokens);
+            Assert.Equal(expected[i].Tokens, streamed.Select(t => t.Id));
+            for (int t = 0; t < streamed.Count; t++)
+                for (int v = 0; v < Config.VocabularySize; v++)
+                    Assert.True(Math.Abs(expected[i].Logits![t][v] - streamed[t].Logits![v]) < 1e-4, $"request {i} step {t} logit {v}");
+        }
+    }
+
+    [Fact]
+    public async Task AFullQueueRefusesAtOnceWithATypedError()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 32).BuildModel();
+        var dispatcher = new GatedDispatcher(model).Close();
+        await using var batcher = new ContinuousBatcher(model, dispatcher, new BatcherOptions { MaxQueuedRequests = 2, MaxBatchSequences = 1 }, NullLogger.Instance);
+        var options = SamplingOptions.Greedy with { MaxTokens = 3, StopTokenIds = [] };
+
+        GenerationStream running = batcher.Submit(Request([1, 2], options));
+        await WaitUntil(() => batcher.ActiveSequences == 1);
+        batcher.Submit(Request([3], options));
+        batcher.Submit(Request([4], options));
+        var error = Assert.Throws<AdmissionRejectedException>(() => batcher.Submit(Request([5], options)));
+        Assert.Equal(2, error.QueueCapacity);
+
+        dispatcher.Open();
+        Assert.Equal(3, (await running.Completion).Tokens.Count);
+    }
+
+    [Fact]
+    public async Task CancellingOneRequestLeavesTheOthersRunning()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 33).BuildModel();
+        var dispatcher = new GatedDispatcher(model).Close();
+        await using var batcher = new ContinuousBatcher(model, dispatcher, new BatcherOptions(), NullLogger.Instance);
+        var options = SamplingOptions.Greedy with { MaxTokens = 60, StopTokenIds = [] };
+        using var cancel = new CancellationTokenSource();
+        GenerationStream cancelled = batcher.Submit(Request([1, 2], options), cancellationToken: cancel.Token);
+        GenerationStream other = batcher.Submit(Request([3, 4], options));
+        await WaitUntil(() => batcher.ActiveSequences == 2);
+        cancel.Cancel();
+        dispatcher.Open();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.Completion);
+        int received = 0;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (StreamedToken _ in cancelled.Tokens) received++;
+        });
+        Assert.True(received <= 1, $"a cancelled request stops at the next step boundary, got {received} tokens");
+        Assert.Equal(60, (await other.Completion).Tokens.Count);
+    }
+
+    [Fact]
+    public async Task ARequestPastItsDeadlineEndsWithATimeout()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 34).BuildModel();
+        await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions(), NullLogger.Instance);
+        GenerationStream stream = batcher.Submit(Request([1], SamplingOptions.Greedy with { MaxTokens = 200, StopTokenIds = [] }), deadline: DateTimeOffset.UtcNow.AddMilliseconds(-1));
+        await Assert.ThrowsAsync<TimeoutException>(() => stream.Completion);
+    }
+
+    [Fact]
+    public async Task InvalidRequestsAreRefusedBeforeQueueing()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 35).BuildModel();
+        await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions(), NullLogger.Instance);
+        Assert.Throws<ArgumentException>(() => batcher.Submit(Request([], SamplingOptions.Greedy)));
+        Assert.Throws<ArgumentException>(() => batcher.Submit(Request([1, 50], SamplingOptions.Greedy)));
+        Assert.Throws<ArgumentException>(() => batcher.Submit(Request(new int[300], SamplingOptions.Greedy)));
+        Assert.Throws<ArgumentException>(() => batcher.Submit(Request([1], new SamplingOptions { TopP = 0 })));
+        Assert.Equal(0, batcher.QueueDepth);
+    }
+
+    [Fact]
+    public async Task AFailedStepFailsItsRequestsAndTheBatcherServesTheNextOnes()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 36).BuildModel();
+        var dispatcher = new GatedDispatcher(model).Open();
+        dispatcher.Failure = new InvalidOperationException("expert 0/3 produced NaN");
+        await using var batcher = new ContinuousBatcher(model, dispatcher, new BatcherOptions(), NullLogger.Instance);
+        var options = SamplingOptions.Greedy with { MaxTokens = 5, StopTokenIds = [] };
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => batcher.Submit(Request([1, 2], options)).Completion);
+        Assert.Contains("NaN", error.Message);
+
+        dispatcher.Failure = null;
+        Assert.Equal(5, (await batcher.Submit(Request([1, 2], options)).Completion).Tokens.Count);
+    }
+
+    [Fact]
+    public async Task DrainingFinishesQueuedWorkAndRefusesNewWork()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 37).BuildModel();
+        await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions { MaxBatchSequences = 1 }, NullLogger.Instance);
+        var options = SamplingOptions.Greedy with { MaxTokens = 10, StopTokenIds = [] };
+        GenerationStream[] streams = Enumerable.Range(1, 4).Select(i => batcher.Submit(Request([i], options))).ToArray();
+        await batcher.DrainAsync(CancellationToken.None);
+        foreach (GenerationStream s in streams) Assert.Equal(10, (await s.Completion).Tokens.Count);
+        Assert.Throws<ObjectDisposedException>(() => batcher.Submit(Request([1], options)));
+    }
+
+    static async Task WaitUntil(Func<bool> condition)
+    {
+        for (int i = 0; i < 500 && !condition(); i++) await Task.Delay(10);
+        Assert.True(condition());
+    }
+}

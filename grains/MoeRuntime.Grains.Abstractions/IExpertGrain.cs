@@ -1,0 +1,29 @@
+using Orleans.Concurrency;
+
+namespace MoeRuntime.Grains;
+
+/// <summary>One expert of one layer, keyed <c>model/layer/expert</c>, activated on the rank that owns it.</summary>
+public interface IExpertGrain : IGrainWithStringKey
+{
+    /// <summary>Runs the expert on a batch of token rows [n, hidden] and returns [n, hidden].</summary>
+    Task<TensorPayload> ComputeAsync(TensorPayload tokens, CancellationToken cancellationToken = default);
+
+    /// <summary>A hint that the expert will likely be needed soon; never blocks the caller.</summary>
+    [OneWay]
+    Task PrefetchAsync();
+
+    Task<ExpertInfo> GetInfoAsync();
+}
+
+/// <summary>Where an expert lives and how it is doing.</summary>
+[GenerateSerializer, Immutable, Alias("moe.ExpertInfo")]
+public sealed record ExpertInfo
+{
+    [Id(0)] public required string Key { get; init; }
+    [Id(1)] public int Rank { get; init; }
+    [Id(2)] public required string Tier { get; init; }
+    [Id(3)] public long Calls { get; init; }
+    [Id(4)] public long Tokens { get; init; }
+    /// <summary>Set once the expert produced NaN or infinity; such an expert fails its calls.</summary>
+    [Id(5)] public string? Flagged { get; init; }
+}

@@ -1,0 +1,31 @@
+namespace MoeRuntime.Grains;
+
+/// <summary>
+/// The entry point of inference clients, keyed by model name. Each rank runs one router activation
+/// (a stateless worker local to the gateway the client reached), which batches every request it gets.
+/// </summary>
+public interface IRouterGrain : IGrainWithStringKey
+{
+    /// <summary>The whole answer once it is complete.</summary>
+    Task<GenerateResponse> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Tokens as they are sampled; cancelling the enumeration cancels the request.</summary>
+    IAsyncEnumerable<TokenChunk> StreamAsync(GenerateRequest request, CancellationToken cancellationToken = default);
+
+    Task<RouterStatus> GetStatusAsync();
+}
+
+/// <summary>What one rank's router is doing.</summary>
+[GenerateSerializer, Immutable, Alias("moe.RouterStatus")]
+public sealed record RouterStatus
+{
+    [Id(0)] public int Rank { get; init; }
+    [Id(1)] public int QueueDepth { get; init; }
+    [Id(2)] public int ActiveSequences { get; init; }
+    [Id(3)] public long ExpertCalls { get; init; }
+    [Id(4)] public long BytesSent { get; init; }
+    [Id(5)] public long BytesReceived { get; init; }
+    [Id(6)] public double ExpertCallSeconds { get; init; }
+    [Id(7)] public long PrefetchHints { get; init; }
+    [Id(8)] public long Steps { get; init; }
+}

@@ -5,13 +5,14 @@ namespace MoeRuntime.Model.Layers;
 
 /// <summary>
 /// One SwiGLU expert, <c>w2(silu(w1 x) * w3 x)</c>, owning its weights so that a holder can move it
-/// between tiers. w1 and w3 are stacked into one [2I, H] matrix: one matmul for both projections
-/// runs close to the raw matmul rate, where two separate ones reach about half of it.
+/// between tiers. w1 and w3 are stacked into one [2I, H] matrix so that both projections are one
+/// call. w2 is held transposed, [I, H]: libtorch's CPU matmul multiplies by a row-major right-hand
+/// side markedly faster than by a transposed one at this shape (see docs/benchmarks.md).
 /// </summary>
 public sealed class ExpertFfn : IDisposable
 {
     readonly Tensor _gateUp;
-    readonly Tensor _down;
+    readonly Tensor _downTransposed;
 
     /// <summary>Takes ownership of <paramref name="gateUp"/> [2I, H] (w1 rows, then w3 rows) and <paramref name="down"/> [H, I].</summary>
     public ExpertFfn(Tensor gateUp, Tensor down)
@@ -19,8 +20,12 @@ public sealed class ExpertFfn : IDisposable
         if (gateUp.dim() != 2 || down.dim() != 2 || gateUp.shape[0] != 2 * down.shape[1] || gateUp.shape[1] != down.shape[0])
             throw new ArgumentException(
                 $"expert shapes do not fit: gate/up [{string.Join(", ", gateUp.shape)}], down [{string.Join(", ", down.shape)}]");
+        HiddenSize = (int)down.shape[0];
+        IntermediateSize = (int)down.shape[1];
         _gateUp = gateUp.DetachFromDisposeScope();
-        _down = down.DetachFromDisposeScope();
+        using (down)
+        using (Tensor transposed = down.t())
+            _downTransposed = transposed.contiguous().DetachFromDisposeScope();
     }
 
     /// <summary>Builds an expert from the checkpoint's three projections (copied; the caller keeps its tensors).</summary>
@@ -32,10 +37,11 @@ public sealed class ExpertFfn : IDisposable
         return new ExpertFfn(gateUp.MoveToOuterDisposeScope(), down.MoveToOuterDisposeScope());
     }
 
-    public int HiddenSize => (int)_down.shape[0];
-    public int IntermediateSize => (int)_down.shape[1];
+    // Plain fields: reading a tensor's shape is a native call, and Forward needs the size three times.
+    public int HiddenSize { get; }
+    public int IntermediateSize { get; }
     public Device Device => _gateUp.device;
-    public long Bytes => (_gateUp.NumberOfElements + _down.NumberOfElements) * _gateUp.ElementSize;
+    public long Bytes => (_gateUp.NumberOfElements + _downTransposed.NumberOfElements) * _gateUp.ElementSize;
 
     /// <summary>Runs the expert on a batch of tokens [n, H] and returns [n, H].</summary>
     public Tensor Forward(Tensor tokens)
@@ -45,12 +51,12 @@ public sealed class ExpertFfn : IDisposable
         Tensor gate = hidden.narrow(1, 0, IntermediateSize);
         nn.functional.silu(gate, inplace: true);
         gate.mul_(hidden.narrow(1, IntermediateSize, IntermediateSize));
-        return nn.functional.linear(gate, _down).MoveToOuterDisposeScope();
+        return matmul(gate, _downTransposed).MoveToOuterDisposeScope();
     }
 
     public void Dispose()
     {
         _gateUp.Dispose();
-        _down.Dispose();
+        _downTransposed.Dispose();
     }
 }

@@ -24,6 +24,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     readonly Task _loop;
     int _queued;
     volatile bool _draining;
+    int _disposed;
 
     public ContinuousBatcher(MoeModel model, IExpertDispatcher dispatcher, BatcherOptions options, ILogger logger, TimeProvider? time = null)
     {
@@ -205,6 +206,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     /// <summary>Stops admitting, fails what is queued or running, and waits for the loop to end.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _queue.Writer.TryComplete();
         _stopping.Cancel();
         await _loop.ConfigureAwait(false);

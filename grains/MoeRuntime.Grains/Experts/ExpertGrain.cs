@@ -1,0 +1,99 @@
+using Microsoft.Extensions.Logging;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Placement;
+using MoeRuntime.Grains.Routing;
+using MoeRuntime.Grains.Tiers;
+using MoeRuntime.Serving.Tiers;
+using static TorchSharp.torch;
+
+namespace MoeRuntime.Grains.Experts;
+
+/// <summary>
+/// One expert on its owning rank. The rank's tier store holds its tensors; a call leases them hot
+/// (fetching from warm or cold on a miss), runs the FFN on all the tokens the router sent, and checks
+/// the result is finite — an expert that produces NaN or infinity is flagged and fails its calls.
+/// </summary>
+[ExpertPlacement]
+public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, ILogger<ExpertGrain> logger) : Grain, IExpertGrain
+{
+    ExpertKey _key;
+    long _calls, _tokens;
+    string? _flagged;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _key = ExpertKey.Parse(this.GetPrimaryKeyString());
+        host.EnsureServes(_key.Model);
+        if ((uint)_key.Layer >= (uint)host.Config.LayerCount || (uint)_key.Expert >= (uint)host.Config.ExpertCount)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {_key} does not exist in a model of {host.Config.LayerCount} layers x {host.Config.ExpertCount} experts");
+        if (!host.Store.Experts.Contains(_key)) Register(policy.TierFor(_key));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Registers in the wanted tier, or the next colder one that has room.</summary>
+    void Register(Tier wanted)
+    {
+        for (Tier tier = wanted; ; tier++)
+        {
+            try
+            {
+                host.Store.Register(_key, tier);
+                return;
+            }
+            catch (InvalidOperationException e) when (tier < Tier.Cold)
+            {
+                logger.LogWarning("Expert {Expert} does not fit in {Tier} ({Reason}); trying {Colder}", _key, tier, e.Message, tier + 1);
+            }
+        }
+    }
+
+    public async Task<TensorPayload> ComputeAsync(TensorPayload tokens, CancellationToken cancellationToken)
+    {
+        if (_flagged is not null) throw new MoeRequestException(MoeErrorCode.ExpertFailure, _flagged);
+        if (tokens.Columns != host.Config.HiddenSize)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {_key} takes rows of {host.Config.HiddenSize} values, got {tokens.Columns}");
+        ExpertLease lease;
+        try
+        {
+            lease = await host.Store.AcquireAsync(_key, cancellationToken);
+        }
+        catch (IntegrityException e)
+        {
+            throw new MoeRequestException(MoeErrorCode.IntegrityFailure, e.Message);
+        }
+        using (lease)
+        using (var scope = NewDisposeScope())
+        {
+            Tensor result = lease.Expert.Forward(TensorPayloads.ToTensor(tokens, host.Device));
+            if (!result.isfinite().all().item<bool>())
+            {
+                _flagged = $"expert {_key} on rank {host.Rank} produced NaN or infinity and is flagged";
+                logger.LogError("Expert {Expert} produced NaN or infinity on {Tokens} tokens; flagged", _key, tokens.Rows);
+                throw new MoeRequestException(MoeErrorCode.ExpertFailure, _flagged);
+            }
+            _calls++;
+            _tokens += tokens.Rows;
+            return TensorPayloads.FromTensor(result);
+        }
+    }
+
+    public Task PrefetchAsync()
+    {
+        host.Store.Prefetch(_key);
+        return Task.CompletedTask;
+    }
+
+    public Task<ExpertInfo> GetInfoAsync()
+    {
+        ExpertResidency residency = host.Store.Snapshot().Expert(_key);
+        return Task.FromResult(new ExpertInfo
+        {
+            Key = _key.ToString(),
+            Rank = host.Rank,
+            Tier = residency.Resident.ToString().ToLowerInvariant(),
+            Calls = _calls,
+            Tokens = _tokens,
+            Flagged = _flagged,
+        });
+    }
+}

@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using MoeRuntime.Grains.Placement;
+using MoeRuntime.Grains.Routing;
+using MoeRuntime.Grains.Tiers;
+using Orleans.Runtime;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+
+namespace MoeRuntime.Grains.Hosting;
+
+/// <summary>Wires one MoeRuntime rank into an Orleans silo.</summary>
+public static class MoeSiloBuilderExtensions
+{
+    /// <summary>
+    /// Adds the rank's services, grains' placement and rank metadata. Options come from the <c>Moe</c>
+    /// configuration section, then <paramref name="configure"/>.
+    /// </summary>
+    public static ISiloBuilder AddMoeRuntime(this ISiloBuilder builder, Action<MoeSiloOptions>? configure = null)
+    {
+        var options = new MoeSiloOptions();
+        builder.Configuration.GetSection(MoeSiloOptions.Section).Bind(options);
+        configure?.Invoke(options);
+        if (options.Rank < 0) throw new OptionsValidationException(MoeSiloOptions.Section, typeof(MoeSiloOptions), [$"Moe:Rank must not be negative (is {options.Rank})"]);
+
+        builder.UseSiloMetadata(new Dictionary<string, string> { [RankDirectory.MetadataKey] = options.Rank.ToString() });
+        builder.Services.AddSingleton(Options.Create(options));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ModelHost>();
+        builder.Services.AddSingleton<RankDirectory>();
+        builder.Services.AddSingleton<RankTierPolicy>();
+        builder.Services.AddSingleton<RouterRuntime>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RouterRuntime>());
+        builder.Services.AddPlacementDirector<ExpertPlacement, ExpertPlacementDirector>();
+        builder.Services.AddPlacementDirector<RankPlacement, RankPlacementDirector>();
+        return builder;
+    }
+}

@@ -1,0 +1,31 @@
+using MoeRuntime.Serving.Tiers;
+
+namespace MoeRuntime.Grains.Hosting;
+
+/// <summary>One rank's configuration (section <c>Moe</c>): what it serves, where, and within which budgets.</summary>
+public sealed class MoeSiloOptions
+{
+    public const string Section = "Moe";
+
+    /// <summary>The name clients use for the model (the router grain's key).</summary>
+    public string ModelName { get; set; } = "default";
+    /// <summary>Checkpoint directory; empty means the built-in model, written on first start.</summary>
+    public string ModelPath { get; set; } = "";
+    /// <summary>cpu, cuda or cuda:N.</summary>
+    public string Device { get; set; } = "cpu";
+    /// <summary>This silo's rank; unique in the cluster.</summary>
+    public int Rank { get; set; }
+    public long HotBudgetBytes { get; set; } = 64L << 20;
+    public long WarmBudgetBytes { get; set; } = 256L << 20;
+    /// <summary>Tier of an expert its TierSet does not mention.</summary>
+    public Tier DefaultTier { get; set; } = Tier.Warm;
+    public int MaxQueuedRequests { get; set; } = 256;
+    public int MaxBatchSequences { get; set; } = 32;
+    public int MaxBatchTokens { get; set; } = 2048;
+    /// <summary>Layers ahead whose experts the router hints for prefetch (0 turns hints off).</summary>
+    public int PrefetchLookahead { get; set; } = 1;
+    /// <summary>How long one expert call may take before it is retried or fails.</summary>
+    public TimeSpan ExpertCallTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>Retries of an expert call after its rank failed (expert calls are pure, so a retry is safe).</summary>
+    public int ExpertCallRetries { get; set; } = 3;
+}

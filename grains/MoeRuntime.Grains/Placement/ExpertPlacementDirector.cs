@@ -1,0 +1,37 @@
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Serving.Placement;
+using MoeRuntime.Serving.Tiers;
+using Orleans.Runtime;
+using Orleans.Runtime.Placement;
+
+namespace MoeRuntime.Grains.Placement;
+
+/// <summary>
+/// Activates <c>model/layer/expert</c> on its owner among the live ranks. Until any rank has published
+/// its metadata (the first moments of a cluster) it falls back to the local silo.
+/// </summary>
+public sealed class ExpertPlacementDirector(RankDirectory ranks, ModelHost host) : IPlacementDirector
+{
+    public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
+    {
+        ExpertKey key = ExpertKey.Parse(target.GrainIdentity.Key.ToString()!);
+        SiloAddress[] compatible = context.GetCompatibleSilos(target);
+        Dictionary<int, SiloAddress> ranked = ranks.Ranked(compatible);
+        if (ranked.Count == 0)
+            return Task.FromResult(compatible.Contains(context.LocalSilo) ? context.LocalSilo : compatible[0]);
+        int owner = ExpertOwnership.OwnerOf(key.Layer, key.Expert, host.Config.ExpertCount, ranked.Keys);
+        return Task.FromResult(ranked[owner]);
+    }
+}
+
+/// <summary>Activates a rank-bound grain on its rank; fails clearly when that rank is not in the cluster.</summary>
+public sealed class RankPlacementDirector(RankDirectory ranks) : IPlacementDirector
+{
+    public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
+    {
+        int rank = Experts.ExpertKeys.RankOf(target.GrainIdentity.Key.ToString()!);
+        return ranks.Ranked(context.GetCompatibleSilos(target)).TryGetValue(rank, out SiloAddress? silo)
+            ? Task.FromResult(silo)
+            : throw new OrleansException($"rank {rank} is not an active member of the cluster");
+    }
+}

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using MoeRuntime.Grains.Experts;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Model.Layers;
+using Orleans.Runtime;
+using static TorchSharp.torch;
+
+namespace MoeRuntime.Grains.Routing;
+
+/// <summary>
+/// Sends each routed expert all of its tokens in one call to its expert grain, runs the calls of a
+/// layer concurrently, and adds the weighted results back. Before waiting, it hints the experts the
+/// next layers' gates predict from the current hidden state (pre-gating), so they can be fetched
+/// ahead. Expert calls are pure functions of their input, so a call lost with its rank is retried.
+/// </summary>
+public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, ILogger<GrainExpertDispatcher> logger)
+    : IExpertDispatcher
+{
+    long _calls, _bytesSent, _bytesReceived, _callTicks, _hints, _retries;
+
+    public long Calls => Interlocked.Read(ref _calls);
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
+    public TimeSpan CallTime => TimeSpan.FromTicks(Interlocked.Read(ref _callTicks));
+    public long PrefetchHints => Interlocked.Read(ref _hints);
+    public long Retries => Interlocked.Read(ref _retries);
+
+    public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, CancellationToken cancellationToken)
+    {
+        int[] experts = plan.ActiveExperts().ToArray();
+        var payloads = new TensorPayload[experts.Length];
+        using (var scope = NewDisposeScope())
+        {
+            for (int i = 0; i < experts.Length; i++) payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]));
+            HintNextLayers(layer, moeInput);
+        }
+
+        var calls = new Task<TensorPayload>[experts.Length];
+        for (int i = 0; i < experts.Length; i++)
+            calls[i] = CallAsync(ExpertKeys.Of(host.ModelName, layer, experts[i]), payloads[i], cancellationToken);
+        TensorPayload[] results = await Task.WhenAll(calls).ConfigureAwait(false);
+
+        using (var scope = NewDisposeScope())
+        {
+            for (int i = 0; i < experts.Length; i++)
+                plan.Accumulate(output, experts[i], TensorPayloads.ToTensor(results[i], host.Device));
+        }
+    }
+
+    async Task<TensorPayload> CallAsync(string key, TensorPayload payload, CancellationToken cancellationToken)
+    {
+        IExpertGrain expert = grains.GetGrain<IExpertGrain>(key);
+        for (int attempt = 0; ; attempt++)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(options.ExpertCallTimeout);
+            long started = Stopwatch.GetTimestamp();
+            try
+            {
+                TensorPayload result = await expert.ComputeAsync(payload, timeout.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _calls);
+                Interlocked.Add(ref _bytesSent, payload.Data.Length);
+                Interlocked.Add(ref _bytesReceived, result.Data.Length);
+                Interlocked.Add(ref _callTicks, Stopwatch.GetElapsedTime(started).Ticks);
+                return result;
+            }
+            catch (Exception e) when (attempt < options.ExpertCallRetries && !cancellationToken.IsCancellationRequested && IsRankFailure(e))
+            {
+                Interlocked.Increment(ref _retries);
+                logger.LogWarning("Expert {Expert} call failed ({Error}); retry {Attempt} of {Retries}", key, e.GetType().Name, attempt + 1, options.ExpertCallRetries);
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Failures of the hosting rank or the transport, as opposed to errors the expert itself reported.</summary>
+    static bool IsRankFailure(Exception e) => e is OrleansException or TimeoutException or OperationCanceledException;
+
+    void HintNextLayers(int layer, Tensor moeInput)
+    {
+        int last = Math.Min(host.Config.LayerCount - 1, layer + options.PrefetchLookahead);
+        for (int next = layer + 1; next <= last; next++)
+        {
+            var (predicted, _) = host.DenseModel.Layers[next].Moe.Gate.Route(moeInput);
+            foreach (long expert in predicted.unique().output.data<long>().ToArray())
+            {
+                Interlocked.Increment(ref _hints);
+                grains.GetGrain<IExpertGrain>(ExpertKeys.Of(host.ModelName, next, (int)expert)).PrefetchAsync().Ignore();
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MoeRuntime.Grains.Experts;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Placement;
+using MoeRuntime.Serving.Tiers;
+
+namespace MoeRuntime.Grains.Tiers;
+
+/// <summary>
+/// A rank's TierSet: the versions, each with its author, time and reason, and the live application of
+/// the newest to the rank's tier store. Lives on its rank, so applying a version is a local call.
+/// </summary>
+[RankPlacement]
+public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions<MoeSiloOptions> options, TimeProvider time, ILogger<TierSetGrain> logger)
+    : Grain, ITierSetGrain
+{
+    const int KeptVersions = 100;
+    readonly List<TierSetView> _history = [];
+    TierSet _current = null!;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        string key = this.GetPrimaryKeyString();
+        host.EnsureServes(key[..key.LastIndexOf('/')]);
+        int rank = ExpertKeys.RankOf(key);
+        if (rank != host.Rank) throw new InvalidOperationException($"TierSet of rank {rank} activated on rank {host.Rank}");
+        _current = new TierSet(host.ModelName, rank, 1, policy.Named,
+            new TierBudgets(options.Value.HotBudgetBytes, options.Value.WarmBudgetBytes),
+            new TierSetChange("silo", time.GetUtcNow(), "initial configuration"));
+        _history.Add(View(_current));
+        return Task.CompletedTask;
+    }
+
+    public Task<TierSetView> GetAsync() => Task.FromResult(View(_current));
+
+    public Task<TierSetView[]> GetHistoryAsync(int maxVersions) =>
+        Task.FromResult(_history.TakeLast(Math.Clamp(maxVersions, 1, KeptVersions)).Reverse().ToArray());
+
+    public async Task<TierSetView> UpdateAsync(TierSetUpdate update)
+    {
+        if (update.ExpectedVersion is { } expected && expected != _current.Version)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"the TierSet is at version {_current.Version}, the change was computed against {expected}");
+        if (string.IsNullOrWhiteSpace(update.ChangedBy) || string.IsNullOrWhiteSpace(update.Reason))
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a TierSet change needs who made it and why");
+        var named = new Dictionary<ExpertKey, Tier>(_current.Assignment);
+        foreach (var (expert, tierName) in update.Tiers)
+        {
+            ExpertKey key = ParseExpert(expert);
+            named[key] = Enum.TryParse(tierName, ignoreCase: true, out Tier tier) && Enum.IsDefined(tier)
+                ? tier
+                : throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"'{tierName}' is not a tier (hot, warm, cold)");
+        }
+        var budgets = new TierBudgets(update.HotBudgetBytes ?? _current.Budgets.HotBytes, update.WarmBudgetBytes ?? _current.Budgets.WarmBytes);
+        var next = new TierSet(host.ModelName, host.Rank, _current.Version + 1, named, budgets,
+            new TierSetChange(update.ChangedBy, time.GetUtcNow(), update.Reason));
+
+        // The store applies tiers to the experts it holds; the others take theirs when they register.
+        var registered = host.Store.Experts.ToHashSet();
+        var applied = next with { Assignment = registered.ToDictionary(k => k, k => named.TryGetValue(k, out Tier t) ? t : host.DefaultTier) };
+        try
+        {
+            await host.Store.ApplyAsync(applied, CancellationToken.None);
+        }
+        catch (ArgumentException e)
+        {
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message);
+        }
+        policy.Set(named);
+        _current = next;
+        _history.Add(View(next));
+        if (_history.Count > KeptVersions) _history.RemoveAt(0);
+        logger.LogInformation("TierSet {Model} rank {Rank} v{Version} by {ChangedBy}: {Reason} ({Changed} experts named)",
+            next.Model, next.Rank, next.Version, update.ChangedBy, update.Reason, update.Tiers.Count);
+        return View(next);
+    }
+
+    ExpertKey ParseExpert(string text)
+    {
+        ExpertKey key;
+        try
+        {
+            key = ExpertKey.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message);
+        }
+        if (key.Model != host.ModelName || (uint)key.Layer >= (uint)host.Config.LayerCount || (uint)key.Expert >= (uint)host.Config.ExpertCount)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {key} is not an expert of model {host.ModelName}");
+        return key;
+    }
+
+    TierSetView View(TierSet set)
+    {
+        TierStoreSnapshot snapshot = host.Store.Snapshot();
+        var tiers = snapshot.Experts.ToDictionary(e => e.Key.ToString(), e => e.Assigned.ToString().ToLowerInvariant());
+        foreach (var (key, tier) in set.Assignment) tiers[key.ToString()] = tier.ToString().ToLowerInvariant();
+        return new TierSetView
+        {
+            Model = set.Model,
+            Rank = set.Rank,
+            Version = set.Version,
+            Tiers = tiers,
+            HotBudgetBytes = set.Budgets.HotBytes,
+            WarmBudgetBytes = set.Budgets.WarmBytes,
+            HotBytesUsed = snapshot.Hot.UsedBytes,
+            WarmBytesUsed = snapshot.Warm.UsedBytes,
+            ChangedBy = set.Change.ChangedBy,
+            ChangedAt = set.Change.At,
+            Reason = set.Change.Reason,
+        };
+    }
+}

@@ -1,0 +1,73 @@
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Model;
+using MoeRuntime.Model.DefaultModel;
+using MoeRuntime.Model.Generation;
+using MoeRuntime.Model.Loading;
+using MoeRuntime.Model.Sampling;
+using MoeRuntime.Model.Tokenization;
+using MoeRuntime.Serving.Tiers;
+using Orleans.TestingHost;
+using static TorchSharp.torch;
+
+namespace MoeRuntime.Grains.Tests;
+
+/// <summary>
+/// An in-process Orleans cluster of <c>N</c> ranks serving the built-in model from a temp directory,
+/// and the single-process reference generator over the same checkpoint to compare against.
+/// </summary>
+public abstract class ClusterFixture : IAsyncLifetime
+{
+    readonly int _ranks;
+    readonly string _directory = Directory.CreateTempSubdirectory("moe-grains-").FullName;
+
+    protected ClusterFixture(int ranks) => _ranks = ranks;
+
+    public const string ModelName = "default";
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+    public IClusterClient Client => Cluster.Client;
+    public string ModelDirectory => _directory;
+    public MoeModel Reference { get; private set; } = null!;
+    public ITextTokenizer Tokenizer { get; private set; } = null!;
+
+    /// <summary>Writes the checkpoint; a fixture may alter it before the silos start.</summary>
+    protected virtual void PrepareModel(string directory) => DefaultModelWriter.Write(directory);
+
+    protected virtual void Configure(MoeSiloOptions options)
+    {
+    }
+
+    public async Task InitializeAsync()
+    {
+        PrepareModel(_directory);
+        Reference = ModelLoader.Load(_directory, CPU);
+        Tokenizer = TokenizerLoader.Load(_directory);
+        var builder = new InProcessTestClusterBuilder((short)_ranks);
+        builder.ConfigureSilo((silo, siloBuilder) => siloBuilder.AddMoeRuntime(o =>
+        {
+            o.Rank = int.Parse(silo.SiloName.Split('_')[1]);
+            o.ModelPath = _directory;
+            o.ModelName = ModelName;
+            o.HotBudgetBytes = 24L << 20;
+            o.WarmBudgetBytes = 64L << 20;
+            o.DefaultTier = Tier.Warm;
+            Configure(o);
+        }));
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    /// <summary>What the reference generator produces for a prompt, with logits.</summary>
+    public GenerationResult ReferenceRun(string prompt, SamplingOptions options) =>
+        new ReferenceGenerator(Reference).Run([new GenerationRequest(Tokenizer.Encode(prompt), options) { CaptureLogits = true }])[0];
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        Reference.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
+
+public sealed class OneRankFixture() : ClusterFixture(1);
+
+public sealed class ThreeRankFixture() : ClusterFixture(3);

@@ -27,5 +27,4 @@ public sealed record RouterStatus
     [Id(5)] public long BytesReceived { get; init; }
     [Id(6)] public double ExpertCallSeconds { get; init; }
     [Id(7)] public long PrefetchHints { get; init; }
-    [Id(8)] public long Steps { get; init; }
 }

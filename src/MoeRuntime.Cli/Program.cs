@@ -1,9 +1,24 @@
 using System.CommandLine;
 using MoeRuntime.Cli.Commands;
+using MoeRuntime.Grains;
+using MoeRuntime.Model.Checkpoints;
+using MoeRuntime.Model.Tokenization;
 
 var root = new RootCommand("moe: MoeRuntime's command line")
 {
     ModelCommands.Create(),
     GenerateCommand.Create(),
+    ClusterCommands.Cluster(),
+    ClusterCommands.Models(),
+    ClusterCommands.Tiers(),
 };
-return await root.Parse(args).InvokeAsync();
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is MoeRequestException or CheckpointException or TokenizerFormatException or ArgumentException or OrleansException)
+{
+    // Errors the user can act on get one line, not a stack trace.
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}

@@ -15,7 +15,7 @@ namespace MoeRuntime.Grains.Routing;
 [StatelessWorker(1), Reentrant]
 public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logger) : Grain, IRouterGrain
 {
-    public Task<RouterStatus> GetStatusAsync() => Task.FromResult(runtime.Status() with { Steps = 0 });
+    public Task<RouterStatus> GetStatusAsync() => Task.FromResult(runtime.Status());
 
     public async Task<GenerateResponse> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken)
     {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using MoeRuntime.Client;
 using MoeRuntime.Model.DefaultModel;
 
 namespace MoeRuntime.Cli.Commands;
@@ -19,6 +20,45 @@ static class CommonOptions
         DefaultValueFactory = _ => "cpu",
     };
 
+    public static Option<string> Clustering() => new("--clustering")
+    {
+        Description = "How to find the cluster: localhost or redis",
+        DefaultValueFactory = _ => "localhost",
+    };
+
+    public static Option<string> Redis() => new("--redis") { Description = "Redis connection string (redis clustering)", DefaultValueFactory = _ => "localhost:6379" };
+
+    public static Option<int[]> Gateways() => new("--gateway")
+    {
+        Description = "Gateway port(s) (localhost clustering)",
+        DefaultValueFactory = _ => [30000],
+        AllowMultipleArgumentsPerToken = true,
+    };
+
+    /// <summary>The cluster options, added to <paramref name="command"/>; read them back with <see cref="ClusterEndpoint.Read"/>.</summary>
+    public static ClusterEndpoint AddClusterOptions(this Command command)
+    {
+        var endpoint = new ClusterEndpoint(Clustering(), Redis(), Gateways());
+        command.Options.Add(endpoint.Clustering);
+        command.Options.Add(endpoint.Redis);
+        command.Options.Add(endpoint.Gateways);
+        return endpoint;
+    }
+
     public static ILoggerFactory Logging() =>
         LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+}
+
+/// <summary>The options that locate a cluster, and the connection they describe.</summary>
+sealed record ClusterEndpoint(Option<string> Clustering, Option<string> Redis, Option<int[]> Gateways)
+{
+    public MoeClientOptions Read(ParseResult result) => new()
+    {
+        Clustering = result.GetValue(Clustering)!,
+        Redis = result.GetValue(Redis)!,
+        GatewayPorts = result.GetValue(Gateways)!,
+    };
+
+    public Task<MoeClusterConnection> ConnectAsync(ParseResult result, CancellationToken cancellationToken) =>
+        MoeClusterConnection.ConnectAsync(Read(result), TimeSpan.FromSeconds(15), cancellationToken);
 }

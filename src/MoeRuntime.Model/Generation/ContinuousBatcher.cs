@@ -86,6 +86,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 Prune();
                 Volatile.Write(ref _activeCount, _active.Count);
                 if (_active.Count > 0) await StepAsync().ConfigureAwait(false);
+                Volatile.Write(ref _activeCount, _active.Count);
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)

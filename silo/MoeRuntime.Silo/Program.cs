@@ -1,0 +1,44 @@
+using MoeRuntime.Grains;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Silo;
+using Orleans.Runtime;
+
+// One rank per process. Configuration: appsettings.json, MOE_ environment variables
+// (MOE_Moe__Rank=1, MOE_Silo__Clustering=redis), then the flags below.
+var switches = new Dictionary<string, string>
+{
+    ["--rank"] = "Moe:Rank",
+    ["--model"] = "Moe:ModelPath",
+    ["--model-name"] = "Moe:ModelName",
+    ["--device"] = "Moe:Device",
+    ["--hot-budget"] = "Moe:HotBudgetBytes",
+    ["--warm-budget"] = "Moe:WarmBudgetBytes",
+    ["--default-tier"] = "Moe:DefaultTier",
+    ["--clustering"] = "Silo:Clustering",
+    ["--redis"] = "Silo:Redis",
+    ["--silo-port"] = "Silo:SiloPort",
+    ["--gateway-port"] = "Silo:GatewayPort",
+    ["--primary-port"] = "Silo:PrimarySiloPort",
+    ["--http-port"] = "Silo:HttpPort",
+    ["--prompt"] = "Prompt",
+    ["--max-tokens"] = "MaxTokens",
+    ["--temperature"] = "Temperature",
+    ["--seed"] = "Seed",
+};
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+builder.Configuration.AddEnvironmentVariables("MOE_").AddCommandLine(args, switches);
+var host = builder.Configuration.GetSection(SiloHostOptions.Section).Get<SiloHostOptions>() ?? new SiloHostOptions();
+
+// Logs go to stderr so that stdout carries only generated text (--prompt) and can be piped.
+builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+builder.WebHost.UseUrls($"http://127.0.0.1:{host.HttpPort}");
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = host.DrainTimeout + TimeSpan.FromSeconds(10));
+builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
+if (!string.IsNullOrEmpty(builder.Configuration["Prompt"])) builder.Services.AddHostedService<OneShotGeneration>();
+
+var app = builder.Build();
+app.MapGet("/healthz", (IClusterMembershipService membership) =>
+    Results.Ok(new { status = "serving", members = membership.CurrentSnapshot.Members.Count }));
+app.MapGet("/v1/router", async (IGrainFactory grains, IConfiguration configuration) =>
+    Results.Ok(await grains.GetGrain<IRouterGrain>(configuration["Moe:ModelName"] ?? "default").GetStatusAsync()));
+await app.RunAsync();

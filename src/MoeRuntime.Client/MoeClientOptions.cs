@@ -1,0 +1,12 @@
+namespace MoeRuntime.Client;
+
+/// <summary>Where the cluster is: the same clustering the silos use.</summary>
+public sealed record MoeClientOptions
+{
+    /// <summary><c>localhost</c> (gateways on this machine) or <c>redis</c> (membership in Redis).</summary>
+    public string Clustering { get; init; } = "localhost";
+    public string Redis { get; init; } = "localhost:6379";
+    public string ClusterId { get; init; } = "moe";
+    /// <summary>Gateway ports to try with <c>localhost</c> clustering.</summary>
+    public int[] GatewayPorts { get; init; } = [30000];
+}

@@ -1,0 +1,62 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+
+namespace MoeRuntime.Client;
+
+/// <summary>An open connection to a MoeRuntime cluster; dispose to disconnect.</summary>
+public sealed class MoeClusterConnection : IAsyncDisposable
+{
+    readonly IHost _host;
+
+    MoeClusterConnection(IHost host) => _host = host;
+
+    public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
+
+    /// <summary>Connects, retrying for up to <paramref name="timeout"/> while no gateway answers.</summary>
+    public static async Task<MoeClusterConnection> ConnectAsync(MoeClientOptions options, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        DateTimeOffset giveUp = DateTimeOffset.UtcNow + timeout;
+        IHost host = Host.CreateDefaultBuilder()
+            .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddFilter("Orleans", LogLevel.Error).AddFilter("Microsoft.Extensions.Hosting", LogLevel.None))
+            .UseOrleansClient(client =>
+            {
+                switch (options.Clustering.ToLowerInvariant())
+                {
+                    case "localhost":
+                        client.UseLocalhostClustering(options.GatewayPorts, options.ClusterId, options.ClusterId);
+                        break;
+                    case "redis":
+                        client.UseRedisClustering(options.Redis);
+                        client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, options.ClusterId));
+                        break;
+                    default:
+                        throw new ArgumentException($"clustering '{options.Clustering}' is not supported (localhost, redis)");
+                }
+                client.UseConnectionRetryFilter(async (_, ct) =>
+                {
+                    if (DateTimeOffset.UtcNow >= giveUp) return false;
+                    await Task.Delay(500, ct);
+                    return true;
+                });
+            })
+            .Build();
+        try
+        {
+            await host.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+        return new MoeClusterConnection(host);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+}

@@ -1,0 +1,269 @@
+using MoeRuntime.Model.Layers;
+
+namespace MoeRuntime.Serving.Tiers;
+
+// Bringing experts hot: shared fetches, hot-room reservations and evictions.
+public sealed partial class ExpertTierStore
+{
+    /// <summary>Starts the one fetch everyone who needs the expert hot will share. Caller holds _gate.</summary>
+    ExpertFetch StartFetch(ResidentExpert expert, bool prefetch, EvictionKind evictions)
+    {
+        var fetch = new ExpertFetch(prefetch, evictions);
+        expert.Fetch = fetch;
+        _ = Task.Run(() => RunFetchAsync(expert, fetch));
+        return fetch;
+    }
+
+    async ValueTask<ExpertLease> AwaitFetchAsync(ResidentExpert expert, ExpertFetch fetch, long started, CancellationToken cancellationToken)
+    {
+        ExpertFfn hot;
+        try
+        {
+            hot = await fetch.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            bool leased;
+            lock (_gate)
+            {
+                leased = fetch.Installed;
+                if (!leased)
+                {
+                    fetch.LeaseWaiters--;
+                    AbandonIfUnwanted(expert, fetch);
+                }
+            }
+            // Installation hands every waiter its lease; one that stopped waiting gives it back.
+            if (leased) Release(expert);
+            throw;
+        }
+        TimeSpan waited = _time.GetElapsedTime(started);
+        _counters.Miss(fetch.Source, waited);
+        return new ExpertLease(this, expert, hot, fetch.Source, waited);
+    }
+
+    /// <summary>Waits until <paramref name="expert"/> is hot, without a lease: how a TierSet promotes.</summary>
+    async Task PromoteAsync(ResidentExpert expert, CancellationToken cancellationToken)
+    {
+        ExpertFetch fetch;
+        lock (_gate)
+        {
+            if (expert.Hot is not null) return;
+            fetch = expert.Fetch ?? StartFetch(expert, prefetch: false, EvictionKind.Planned);
+            fetch.PromotionWaiters++;
+        }
+        try
+        {
+            await fetch.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            lock (_gate)
+            {
+                fetch.PromotionWaiters--;
+                AbandonIfUnwanted(expert, fetch);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>A fetch nobody waits for any more stops looking for room. Caller holds _gate.</summary>
+    void AbandonIfUnwanted(ResidentExpert expert, ExpertFetch fetch)
+    {
+        if (fetch.IsWanted || fetch.Reserved || fetch.Done.Task.IsCompleted) return;
+        fetch.Abandoned = true;
+        // Detached now, so a later acquisition starts a fresh fetch instead of joining one that is giving up.
+        if (expert.Fetch == fetch) expert.Fetch = null;
+        SignalRoom();
+    }
+
+    async Task RunFetchAsync(ResidentExpert expert, ExpertFetch fetch)
+    {
+        try
+        {
+            await ReserveHotAsync(expert, fetch).ConfigureAwait(false);
+            byte[]? warm;
+            lock (_gate) warm = expert.Warm;
+            fetch.Source = warm is null ? Tier.Cold : Tier.Warm;
+            // A warm array is never written, so converting it outside the lock is safe even if a TierSet drops it meanwhile.
+            ExpertFfn hot = ExpertCheckpoint.ToExpertFfn(expert.Tensors, warm ?? ReadVerified(expert), _device);
+            Install(expert, fetch, hot);
+        }
+        catch (Exception e)
+        {
+            Fail(expert, fetch, e);
+        }
+    }
+
+    async Task ReserveHotAsync(ResidentExpert expert, ExpertFetch fetch)
+    {
+        while (true)
+        {
+            Task roomFreed;
+            lock (_gate)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (fetch.Abandoned) throw new OperationCanceledException($"nobody waits for expert {expert.Key} any more");
+                if (fetch.Reserved) return;
+                if (TryReserveHot(expert, fetch.Evictions))
+                {
+                    fetch.Reserved = true;
+                    return;
+                }
+                long otherAssignedHot = _assignedHotBytes - (expert.Assigned == Tier.Hot ? expert.HotBytes : 0);
+                if (otherAssignedHot + expert.HotBytes > _hotCap)
+                    throw new InvalidOperationException(
+                        $"expert {expert.Key} needs {expert.HotBytes} hot bytes, but experts assigned hot take {otherAssignedHot} of the {_hotCap}-byte hot budget");
+                _counters.RoomWaited();
+                roomFreed = (_roomFreed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+            await roomFreed.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Reserves the expert's hot bytes, evicting unleased transient copies least recently used first, but only when
+    /// that makes enough room. Caller holds _gate.
+    /// </summary>
+    bool TryReserveHot(ResidentExpert expert, EvictionKind evictions)
+    {
+        long needed = expert.HotBytes;
+        if (_hotUsed + needed > _hotCap)
+        {
+            long evictable = 0;
+            foreach (var other in _experts.Values)
+                if (other.IsEvictable) evictable += other.HotBytes;
+            if (_hotUsed - evictable + needed > _hotCap) return false;
+            while (_hotUsed + needed > _hotCap) DropHot(LeastRecentlyUsedEvictable()!, evictions);
+        }
+        _hotUsed += needed;
+        _hotHighWater = Math.Max(_hotHighWater, _hotUsed);
+        return true;
+    }
+
+    /// <summary>Caller holds _gate.</summary>
+    ResidentExpert? LeastRecentlyUsedEvictable()
+    {
+        ResidentExpert? oldest = null;
+        foreach (var expert in _experts.Values)
+            if (expert.IsEvictable && (oldest is null || expert.LastUsed < oldest.LastUsed)) oldest = expert;
+        return oldest;
+    }
+
+    void Install(ResidentExpert expert, ExpertFetch fetch, ExpertFfn hot)
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                hot.Dispose();
+                throw new ObjectDisposedException(GetType().FullName);
+            }
+            expert.Hot = hot;
+            expert.LastUsed = ++_clock;
+            expert.Leases += fetch.LeaseWaiters;
+            if (expert.Fetch == fetch) expert.Fetch = null;
+            fetch.Installed = true;
+            _counters.Promoted(fetch.Source, expert.HotBytes);
+            if (fetch.IsPrefetch)
+            {
+                if (fetch.LeaseWaiters > 0) _counters.PrefetchUsed();
+                else expert.PrefetchedUnused = true;
+            }
+            if (expert.Assigned == Tier.Hot) DropWarm(expert);
+            else if (fetch.LeaseWaiters == 0) SignalRoom();
+        }
+        fetch.Done.SetResult(hot);
+    }
+
+    void Fail(ResidentExpert expert, ExpertFetch fetch, Exception error)
+    {
+        lock (_gate)
+        {
+            if (fetch.Reserved && !_disposed) ReleaseHot(expert.HotBytes);
+            if (expert.Fetch == fetch) expert.Fetch = null;
+        }
+        if (fetch.Abandoned)
+        {
+            fetch.Done.SetCanceled();
+            return;
+        }
+        if (fetch.IsPrefetch)
+        {
+            _counters.PrefetchFailed();
+            TierStoreLog.PrefetchFailed(_logger, expert.Key, error);
+        }
+        else
+        {
+            TierStoreLog.FetchFailed(_logger, expert.Key, error);
+        }
+        fetch.Done.SetException(error);
+        // A prefetch may have nobody awaiting it; observing the error keeps it from resurfacing as unobserved.
+        _ = fetch.Done.Task.Exception;
+    }
+
+    byte[] ReadVerified(ResidentExpert expert)
+    {
+        byte[] raw = _checkpoint.ReadBytes(expert.Tensors);
+        try
+        {
+            expert.Fingerprint.Verify(expert.Tensors, raw);
+        }
+        catch (IntegrityException)
+        {
+            _counters.IntegrityFailed();
+            throw;
+        }
+        return raw;
+    }
+
+    /// <summary>Frees the expert's hot copy. Caller holds _gate.</summary>
+    void DropHot(ResidentExpert expert, EvictionKind kind)
+    {
+        expert.Hot!.Dispose();
+        expert.Hot = null;
+        expert.DropWhenReleased = false;
+        if (expert.PrefetchedUnused)
+        {
+            expert.PrefetchedUnused = false;
+            _counters.PrefetchWasted();
+        }
+        _counters.Evicted(kind, expert.HotBytes);
+        ReleaseHot(expert.HotBytes);
+    }
+
+    /// <summary>Caller holds _gate.</summary>
+    void DropWarm(ResidentExpert expert)
+    {
+        if (expert.Warm is null) return;
+        expert.Warm = null;
+        _warmUsed -= expert.WarmBytes;
+        _counters.WarmDropped(expert.WarmBytes);
+    }
+
+    /// <summary>Caller holds _gate.</summary>
+    void ReserveWarm(ResidentExpert expert)
+    {
+        if (_warmUsed + expert.WarmBytes > _warmCap)
+            throw new InvalidOperationException(
+                $"expert {expert.Key} needs {expert.WarmBytes} warm bytes; the warm tier holds {_warmUsed} of its {_warmCap}-byte budget");
+        _warmUsed += expert.WarmBytes;
+        _warmHighWater = Math.Max(_warmHighWater, _warmUsed);
+    }
+
+    /// <summary>Caller holds _gate.</summary>
+    void ReleaseHot(long bytes)
+    {
+        _hotUsed -= bytes;
+        SignalRoom();
+    }
+
+    /// <summary>Wakes everything waiting for hot room to look again. Caller holds _gate.</summary>
+    void SignalRoom()
+    {
+        var roomFreed = _roomFreed;
+        if (roomFreed is null) return;
+        _roomFreed = null;
+        roomFreed.SetResult();
+    }
+}

@@ -12,6 +12,28 @@ public interface ITierSetGrain : IGrainWithStringKey
     Task<TierSetView> UpdateAsync(TierSetUpdate update);
 
     Task<TierSetView[]> GetHistoryAsync(int maxVersions);
+
+    /// <summary>How the rank's tier store has done since it started: hits, misses, fetches, evictions, prefetches.</summary>
+    Task<TierStoreStats> GetStoreStatsAsync();
+}
+
+/// <summary>A rank's tier-store counters since it started.</summary>
+[GenerateSerializer, Immutable, Alias("moe.TierStoreStats")]
+public sealed record TierStoreStats
+{
+    [Id(0)] public long Hits { get; init; }
+    [Id(1)] public long MissesFromWarm { get; init; }
+    [Id(2)] public long MissesFromCold { get; init; }
+    [Id(3)] public double FetchSecondsFromWarm { get; init; }
+    [Id(4)] public double FetchSecondsFromCold { get; init; }
+    [Id(5)] public long ForcedEvictions { get; init; }
+    [Id(6)] public long PlannedEvictions { get; init; }
+    [Id(7)] public long PrefetchIssued { get; init; }
+    [Id(8)] public long PrefetchUsed { get; init; }
+    [Id(9)] public long PrefetchWasted { get; init; }
+    [Id(10)] public long IntegrityFailures { get; init; }
+    [Id(11)] public long HotHighWaterBytes { get; init; }
+    [Id(12)] public long WarmHighWaterBytes { get; init; }
 }
 
 /// <summary>A change to a TierSet: tiers for some experts, optionally new budgets, and why.</summary>

@@ -15,7 +15,7 @@ public sealed class MoeSiloOptions
     public string Device { get; set; } = "cpu";
     /// <summary>This silo's rank; unique in the cluster.</summary>
     public int Rank { get; set; }
-    public long HotBudgetBytes { get; set; } = 64L << 20;
+    public long HotBudgetBytes { get; set; } = 128L << 20;
     public long WarmBudgetBytes { get; set; } = 256L << 20;
     /// <summary>Tier of an expert its TierSet does not mention.</summary>
     public Tier DefaultTier { get; set; } = Tier.Warm;

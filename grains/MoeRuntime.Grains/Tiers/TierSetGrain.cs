@@ -37,6 +37,28 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
     public Task<TierSetView[]> GetHistoryAsync(int maxVersions) =>
         Task.FromResult(_history.TakeLast(Math.Clamp(maxVersions, 1, KeptVersions)).Reverse().ToArray());
 
+    public Task<TierStoreStats> GetStoreStatsAsync()
+    {
+        TierStoreSnapshot snapshot = host.Store.Snapshot();
+        TierStoreCounters c = snapshot.Counters;
+        return Task.FromResult(new TierStoreStats
+        {
+            Hits = c.Hits,
+            MissesFromWarm = c.MissesFromWarm,
+            MissesFromCold = c.MissesFromCold,
+            FetchSecondsFromWarm = c.FetchSecondsFromWarm,
+            FetchSecondsFromCold = c.FetchSecondsFromCold,
+            ForcedEvictions = c.ForcedEvictions,
+            PlannedEvictions = c.PlannedEvictions,
+            PrefetchIssued = c.PrefetchIssued,
+            PrefetchUsed = c.PrefetchUsed,
+            PrefetchWasted = c.PrefetchWasted,
+            IntegrityFailures = c.IntegrityFailures,
+            HotHighWaterBytes = snapshot.Hot.HighWaterBytes,
+            WarmHighWaterBytes = snapshot.Warm.HighWaterBytes,
+        });
+    }
+
     public async Task<TierSetView> UpdateAsync(TierSetUpdate update)
     {
         if (update.ExpectedVersion is { } expected && expected != _current.Version)

@@ -54,10 +54,17 @@ static class ClusterCommands
             foreach (RankInfo rank in await connection.Client.GetGrain<IClusterGrain>(0).GetRanksAsync())
             {
                 if (rank.Model is null || rank.Rank < 0) continue;
-                TierSetView view = await connection.Client.GetGrain<ITierSetGrain>($"{rank.Model}/{rank.Rank}").GetAsync();
+                ITierSetGrain tierSet = connection.Client.GetGrain<ITierSetGrain>($"{rank.Model}/{rank.Rank}");
+                TierSetView view = await tierSet.GetAsync();
+                TierStoreStats stats = await tierSet.GetStoreStatsAsync();
                 Console.WriteLine($"rank {view.Rank}  {view.Model}  v{view.Version} by {view.ChangedBy} at {view.ChangedAt:u}: {view.Reason}");
                 Console.WriteLine($"  hot  {view.HotBytesUsed / 1e6,8:F1} of {view.HotBudgetBytes / 1e6:F1} MB");
                 Console.WriteLine($"  warm {view.WarmBytesUsed / 1e6,8:F1} of {view.WarmBudgetBytes / 1e6:F1} MB");
+                long misses = stats.MissesFromWarm + stats.MissesFromCold;
+                Console.WriteLine($"  hits {stats.Hits}, misses {stats.MissesFromWarm} from warm ({Mean(stats.FetchSecondsFromWarm, stats.MissesFromWarm)} ms each) " +
+                    $"and {stats.MissesFromCold} from cold ({Mean(stats.FetchSecondsFromCold, stats.MissesFromCold)} ms each), hit rate {stats.Hits / (double)Math.Max(1, stats.Hits + misses):P1}");
+                Console.WriteLine($"  evictions {stats.ForcedEvictions} forced, {stats.PlannedEvictions} planned; prefetches {stats.PrefetchIssued} issued, " +
+                    $"{stats.PrefetchUsed} used, {stats.PrefetchWasted} wasted; integrity failures {stats.IntegrityFailures}");
                 foreach (var tier in view.Tiers.GroupBy(t => t.Value).OrderBy(g => g.Key))
                     Console.WriteLine($"  {tier.Key,-5} {string.Join(" ", tier.Select(t => t.Key).Order())}");
             }
@@ -65,6 +72,8 @@ static class ClusterCommands
         });
         return command;
     }
+
+    static string Mean(double seconds, long count) => count == 0 ? "-" : (seconds * 1000 / count).ToString("F2");
 
     static Command TierSet()
     {

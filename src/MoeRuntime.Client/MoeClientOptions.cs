@@ -9,4 +9,6 @@ public sealed record MoeClientOptions
     public string ClusterId { get; init; } = "moe";
     /// <summary>Gateway ports to try with <c>localhost</c> clustering.</summary>
     public int[] GatewayPorts { get; init; } = [30000];
+    /// <summary>How long one call may wait for its answer (GenerateAsync returns only when the whole text is done).</summary>
+    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromMinutes(10);
 }

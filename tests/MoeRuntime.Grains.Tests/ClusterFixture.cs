@@ -52,6 +52,7 @@ public abstract class ClusterFixture : IAsyncLifetime
             o.DefaultTier = Tier.Warm;
             Configure(o);
         }));
+        builder.ConfigureClient(client => client.AddActivityPropagation());
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Routing;
@@ -52,6 +54,10 @@ public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, ILogger<E
         if (_flagged is not null) throw new MoeRequestException(MoeErrorCode.ExpertFailure, _flagged);
         if (tokens.Columns != host.Config.HiddenSize)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {_key} takes rows of {host.Config.HiddenSize} values, got {tokens.Columns}");
+        using Activity? span = ServingTracing.Source.StartActivity("moe.expert");
+        span?.SetTag("moe.expert", _key.ToString());
+        span?.SetTag("moe.rank", host.Rank);
+        span?.SetTag("moe.tokens", tokens.Rows);
         ExpertLease lease;
         try
         {
@@ -59,7 +65,17 @@ public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, ILogger<E
         }
         catch (IntegrityException e)
         {
+            span?.SetStatus(ActivityStatusCode.Error, "integrity");
             throw new MoeRequestException(MoeErrorCode.IntegrityFailure, e.Message);
+        }
+        span?.SetTag("moe.tier", lease.FoundIn.ToString().ToLowerInvariant());
+        if (lease.FoundIn != Tier.Hot && span is not null)
+        {
+            // The fetch already happened inside AcquireAsync; record it as the span it was.
+            DateTimeOffset end = DateTimeOffset.UtcNow;
+            using Activity? fetch = ServingTracing.Source.StartActivity("moe.tier_fetch", ActivityKind.Internal, span.Context, startTime: end - lease.FetchTime);
+            fetch?.SetTag("moe.tier.from", lease.FoundIn.ToString().ToLowerInvariant());
+            fetch?.SetEndTime(end.UtcDateTime);
         }
         using (lease)
         using (var scope = NewDisposeScope())

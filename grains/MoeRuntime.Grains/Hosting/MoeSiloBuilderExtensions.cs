@@ -24,6 +24,8 @@ public static class MoeSiloBuilderExtensions
         if (options.Rank < 0) throw new OptionsValidationException(MoeSiloOptions.Section, typeof(MoeSiloOptions), [$"Moe:Rank must not be negative (is {options.Rank})"]);
 
         builder.UseSiloMetadata(new Dictionary<string, string> { [RankDirectory.MetadataKey] = options.Rank.ToString() });
+        // One trace from client to router to expert grains on other ranks.
+        builder.AddActivityPropagation();
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ModelHost>();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Model.Layers;
@@ -29,6 +30,10 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, CancellationToken cancellationToken)
     {
         int[] experts = plan.ActiveExperts().ToArray();
+        using Activity? span = ServingTracing.Source.StartActivity("moe.expert_dispatch");
+        span?.SetTag("moe.layer", layer);
+        span?.SetTag("moe.experts", experts.Length);
+        span?.SetTag("moe.tokens", plan.TokenCount);
         var payloads = new TensorPayload[experts.Length];
         using (var scope = NewDisposeScope())
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Sampling;
 using MoeRuntime.Model.Tokenization;
@@ -19,7 +20,8 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
 
     public async Task<GenerateResponse> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken)
     {
-        var (stream, requestId, prompt) = Submit(request, cancellationToken);
+        using Activity? span = StartRequest(request, "generate");
+        var (stream, requestId, prompt) = Submit(request, span, cancellationToken);
         var clock = Stopwatch.StartNew();
         double firstTokenMs = 0;
         var logits = request.IncludeLogits ? new List<float[]>() : null;
@@ -32,6 +34,7 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
             }
             return await stream.Completion;
         });
+        Finish(span, prompt, result);
         return new GenerateResponse
         {
             RequestId = requestId,
@@ -48,7 +51,8 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
 
     public async IAsyncEnumerable<TokenChunk> StreamAsync(GenerateRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var (stream, _, _) = Submit(request, cancellationToken);
+        using Activity? span = StartRequest(request, "stream");
+        var (stream, _, prompt) = Submit(request, span, cancellationToken);
         IStreamingDecoder decoder = runtime.Host.Tokenizer.CreateStreamingDecoder();
         await using IAsyncEnumerator<StreamedToken> tokens = stream.Tokens.GetAsyncEnumerator(cancellationToken);
         while (await Translate(async () => await tokens.MoveNextAsync()))
@@ -56,15 +60,44 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
             StreamedToken token = tokens.Current;
             yield return new TokenChunk { TokenId = token.Id, Index = token.Index, Text = decoder.Append(token.Id), Logits = token.Logits };
         }
-        await Translate(() => stream.Completion);
+        Finish(span, prompt, await Translate(() => stream.Completion));
     }
 
-    (GenerationStream Stream, string RequestId, int PromptTokens) Submit(GenerateRequest request, CancellationToken cancellationToken)
+    /// <summary>The request's span; its stages (tokenize, queue, prefill, decode, steps) become its children.</summary>
+    Activity? StartRequest(GenerateRequest request, string mode)
+    {
+        Activity? span = ServingTracing.Source.StartActivity("moe.request", ActivityKind.Server);
+        if (span is null) return null;
+        span.SetTag("gen_ai.operation.name", "text_completion");
+        span.SetTag("gen_ai.request.model", runtime.Host.ModelName);
+        span.SetTag("gen_ai.request.max_tokens", request.Sampling.MaxTokens);
+        span.SetTag("gen_ai.request.temperature", request.Sampling.Temperature);
+        span.SetTag("gen_ai.request.top_p", request.Sampling.TopP);
+        span.SetTag("moe.request.mode", mode);
+        span.SetTag("moe.tenant", ServingTracing.Pseudonym(request.Tenant));
+        span.SetTag("moe.rank", runtime.Host.Rank);
+        return span;
+    }
+
+    static void Finish(Activity? span, int promptTokens, GenerationResult result)
+    {
+        span?.SetTag("gen_ai.usage.input_tokens", promptTokens);
+        span?.SetTag("gen_ai.usage.output_tokens", result.Tokens.Count);
+        span?.SetTag("gen_ai.response.finish_reasons", result.Reason == FinishReason.Stop ? "stop" : "length");
+    }
+
+    (GenerationStream Stream, string RequestId, int PromptTokens) Submit(GenerateRequest request, Activity? span, CancellationToken cancellationToken)
     {
         runtime.Host.EnsureServes(this.GetPrimaryKeyString());
         string requestId = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
+        span?.SetTag("moe.request.id", requestId);
         if (string.IsNullOrEmpty(request.Prompt)) throw new MoeRequestException(MoeErrorCode.InvalidRequest, "the prompt is empty");
-        IReadOnlyList<int> prompt = runtime.Host.Tokenizer.Encode(request.Prompt);
+        IReadOnlyList<int> prompt;
+        using (Activity? tokenize = ServingTracing.Source.StartActivity("moe.tokenize"))
+        {
+            prompt = runtime.Host.Tokenizer.Encode(request.Prompt);
+            tokenize?.SetTag("gen_ai.usage.input_tokens", prompt.Count);
+        }
         SamplingParameters s = request.Sampling;
         var options = new SamplingOptions
         {
@@ -72,6 +105,8 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
             Seed = s.Seed ?? (ulong)Random.Shared.NextInt64(),
             StopTokenIds = s.StopTokenIds ?? runtime.Host.Tokenizer.EndOfSequenceIds,
         };
+        // The batcher reads the current activity to parent the request's stage spans.
+        Activity.Current = span;
         try
         {
             GenerationStream stream = runtime.Batcher.Submit(new GenerationRequest(prompt, options) { CaptureLogits = request.IncludeLogits }, request.Deadline, cancellationToken);
@@ -81,6 +116,7 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
         catch (Exception e) when (ToRequestError(e) is { } error)
         {
             logger.LogWarning("Request {RequestId} refused: {Code} {Reason}", requestId, error.Code, e.Message);
+            span?.SetStatus(ActivityStatusCode.Error, error.Code.ToString());
             throw error;
         }
     }

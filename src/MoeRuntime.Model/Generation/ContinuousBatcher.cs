@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using MoeRuntime.Model.Layers;
@@ -123,6 +124,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 next.Fail(e);
                 continue;
             }
+            next.EnterPhase("moe.prefill");
+            next.Phase?.SetTag("moe.prompt_tokens", next.Request.PromptTokens.Count);
             _active.Add(next);
             tokens += next.Request.PromptTokens.Count;
         }
@@ -151,6 +154,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         var steps = new SequenceStep[_active.Count];
         for (int i = 0; i < steps.Length; i++) steps[i] = _active[i].State!.NextStep();
         Tensor logits;
+        using Activity? step = StartStep(steps);
         try
         {
             logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token).ConfigureAwait(false);
@@ -187,6 +191,21 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 _active.RemoveAt(i);
             }
         }
+    }
+
+    /// <summary>
+    /// A forward pass serves many requests: it becomes a child of the first one's stage span and links
+    /// the others, and is the current activity while experts are called so their spans join the trace.
+    /// </summary>
+    Activity? StartStep(SequenceStep[] steps)
+    {
+        if (!GenerationTracing.Source.HasListeners()) return null;
+        ActivityContext parent = _active[0].Phase?.Context ?? default;
+        var links = _active.Skip(1).Where(s => s.Phase is not null).Select(s => new ActivityLink(s.Phase!.Context));
+        Activity? step = GenerationTracing.Source.StartActivity("moe.step", ActivityKind.Internal, parent, links: links);
+        step?.SetTag("moe.batch.sequences", steps.Length);
+        step?.SetTag("moe.batch.tokens", steps.Sum(s => s.Tokens.Length));
+        return step;
     }
 
     static void Finish(GenerationStream stream, Exception? error)

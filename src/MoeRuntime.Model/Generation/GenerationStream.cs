@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace MoeRuntime.Model.Generation;
@@ -16,6 +17,20 @@ public sealed class GenerationStream
         Request = request;
         Deadline = deadline;
         CancellationToken = cancellationToken;
+        RequestContext = Activity.Current?.Context ?? default;
+        Phase = GenerationTracing.StartDetached("moe.queue", RequestContext);
+    }
+
+    /// <summary>The span of the request that submitted this stream; its stages become children of it.</summary>
+    internal ActivityContext RequestContext { get; }
+
+    /// <summary>The stage span in progress: queue, then prefill, then decode.</summary>
+    internal Activity? Phase { get; private set; }
+
+    internal void EnterPhase(string name)
+    {
+        Phase?.Dispose();
+        Phase = GenerationTracing.StartDetached(name, RequestContext);
     }
 
     public GenerationRequest Request { get; }
@@ -26,16 +41,27 @@ public sealed class GenerationStream
     public IAsyncEnumerable<StreamedToken> Tokens => _tokens.Reader.ReadAllAsync();
     public Task<GenerationResult> Completion => _completion.Task;
 
-    internal void Emit(StreamedToken token) => _tokens.Writer.TryWrite(token);
+    internal void Emit(StreamedToken token)
+    {
+        _tokens.Writer.TryWrite(token);
+        if (token.Index == 0) EnterPhase("moe.decode");
+        else if (token.Index % GenerationTracing.TokenEventInterval == 0)
+            Phase?.AddEvent(new ActivityEvent("moe.tokens", tags: new ActivityTagsCollection { ["moe.tokens.generated"] = token.Index + 1 }));
+    }
 
     internal void Complete(GenerationResult result)
     {
+        Phase?.SetTag("moe.tokens.generated", result.Tokens.Count);
+        Phase?.SetTag("moe.finish_reason", result.Reason.ToString().ToLowerInvariant());
+        Phase?.Dispose();
         _completion.TrySetResult(result);
         _tokens.Writer.TryComplete();
     }
 
     internal void Fail(Exception error)
     {
+        Phase?.SetStatus(ActivityStatusCode.Error, error.Message);
+        Phase?.Dispose();
         _completion.TrySetException(error);
         _tokens.Writer.TryComplete(error);
     }

@@ -28,9 +28,8 @@ var switches = new Dictionary<string, string>
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddEnvironmentVariables("MOE_").AddCommandLine(args, switches);
 var host = builder.Configuration.GetSection(SiloHostOptions.Section).Get<SiloHostOptions>() ?? new SiloHostOptions();
-
-// Logs go to stderr so that stdout carries only generated text (--prompt) and can be piped.
-builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+var telemetry = builder.Configuration.GetSection(TelemetryHostOptions.Section).Get<TelemetryHostOptions>() ?? new TelemetryHostOptions();
+builder.AddSiloTelemetry(telemetry, builder.Configuration.GetValue<int>("Moe:Rank"));
 builder.WebHost.UseUrls($"http://127.0.0.1:{host.HttpPort}");
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = host.DrainTimeout + TimeSpan.FromSeconds(10));
 builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());

@@ -28,4 +28,6 @@ public sealed class MoeSiloOptions
     public TimeSpan ExpertCallTimeout { get; set; } = TimeSpan.FromSeconds(10);
     /// <summary>Retries of an expert call after its rank failed (expert calls are pure, so a retry is safe).</summary>
     public int ExpertCallRetries { get; set; } = 3;
+    /// <summary>Share of successful requests whose completion is logged (by request id, so a request is all in or all out); failures are always logged.</summary>
+    public double SuccessLogSampleRatio { get; set; } = 0.1;
 }

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Diagnostics;
+using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Sampling;
 using MoeRuntime.Model.Tokenization;
@@ -14,7 +16,7 @@ namespace MoeRuntime.Grains.Routing;
 /// activation per rank, local to the gateway the client reached; the rank's batching engine does the work.
 /// </summary>
 [StatelessWorker(1), Reentrant]
-public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logger) : Grain, IRouterGrain
+public sealed class RouterGrain(RouterRuntime runtime, IOptions<MoeSiloOptions> options, ILogger<RouterGrain> logger) : Grain, IRouterGrain
 {
     public Task<RouterStatus> GetStatusAsync() => Task.FromResult(runtime.Status());
 
@@ -25,7 +27,7 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
         var clock = Stopwatch.StartNew();
         double firstTokenMs = 0;
         var logits = request.IncludeLogits ? new List<float[]>() : null;
-        GenerationResult result = await Translate(async () =>
+        GenerationResult result = await Translate(request, requestId, async () =>
         {
             await foreach (StreamedToken token in stream.Tokens.WithCancellation(cancellationToken))
             {
@@ -34,7 +36,7 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
             }
             return await stream.Completion;
         });
-        Finish(span, prompt, result);
+        Finish(span, request, requestId, prompt, result, clock.Elapsed.TotalMilliseconds, firstTokenMs);
         return new GenerateResponse
         {
             RequestId = requestId,
@@ -52,15 +54,19 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
     public async IAsyncEnumerable<TokenChunk> StreamAsync(GenerateRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using Activity? span = StartRequest(request, "stream");
-        var (stream, _, prompt) = Submit(request, span, cancellationToken);
+        var (stream, requestId, prompt) = Submit(request, span, cancellationToken);
+        var clock = Stopwatch.StartNew();
+        double firstTokenMs = 0;
         IStreamingDecoder decoder = runtime.Host.Tokenizer.CreateStreamingDecoder();
         await using IAsyncEnumerator<StreamedToken> tokens = stream.Tokens.GetAsyncEnumerator(cancellationToken);
-        while (await Translate(async () => await tokens.MoveNextAsync()))
+        while (await Translate(request, requestId, async () => await tokens.MoveNextAsync()))
         {
             StreamedToken token = tokens.Current;
+            if (token.Index == 0) firstTokenMs = clock.Elapsed.TotalMilliseconds;
             yield return new TokenChunk { TokenId = token.Id, Index = token.Index, Text = decoder.Append(token.Id), Logits = token.Logits };
         }
-        Finish(span, prompt, await Translate(() => stream.Completion));
+        GenerationResult result = await Translate(request, requestId, () => stream.Completion);
+        Finish(span, request, requestId, prompt, result, clock.Elapsed.TotalMilliseconds, firstTokenMs);
     }
 
     /// <summary>The request's span; its stages (tokenize, queue, prefill, decode, steps) become its children.</summary>
@@ -79,11 +85,14 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
         return span;
     }
 
-    static void Finish(Activity? span, int promptTokens, GenerationResult result)
+    void Finish(Activity? span, GenerateRequest request, string requestId, int promptTokens, GenerationResult result, double durationMs, double firstTokenMs)
     {
+        string finish = result.Reason == FinishReason.Stop ? "stop" : "length";
         span?.SetTag("gen_ai.usage.input_tokens", promptTokens);
         span?.SetTag("gen_ai.usage.output_tokens", result.Tokens.Count);
-        span?.SetTag("gen_ai.response.finish_reasons", result.Reason == FinishReason.Stop ? "stop" : "length");
+        span?.SetTag("gen_ai.response.finish_reasons", finish);
+        if (RequestLog.Sampled(requestId, options.Value.SuccessLogSampleRatio))
+            RequestLog.Completed(logger, requestId, promptTokens, result.Tokens.Count, finish, durationMs, firstTokenMs, ServingTracing.Pseudonym(request.Tenant));
     }
 
     (GenerationStream Stream, string RequestId, int PromptTokens) Submit(GenerateRequest request, Activity? span, CancellationToken cancellationToken)
@@ -99,7 +108,7 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
             tokenize?.SetTag("gen_ai.usage.input_tokens", prompt.Count);
         }
         SamplingParameters s = request.Sampling;
-        var options = new SamplingOptions
+        var sampling = new SamplingOptions
         {
             Temperature = s.Temperature, TopP = s.TopP, TopK = s.TopK, MaxTokens = s.MaxTokens,
             Seed = s.Seed ?? (ulong)Random.Shared.NextInt64(),
@@ -109,27 +118,30 @@ public sealed class RouterGrain(RouterRuntime runtime, ILogger<RouterGrain> logg
         Activity.Current = span;
         try
         {
-            GenerationStream stream = runtime.Batcher.Submit(new GenerationRequest(prompt, options) { CaptureLogits = request.IncludeLogits }, request.Deadline, cancellationToken);
-            logger.LogInformation("Request {RequestId} admitted: {PromptTokens} prompt tokens, max {MaxTokens}", requestId, prompt.Count, options.MaxTokens);
+            GenerationStream stream = runtime.Batcher.Submit(new GenerationRequest(prompt, sampling) { CaptureLogits = request.IncludeLogits }, request.Deadline, cancellationToken);
+            logger.LogDebug("Request {RequestId} admitted: {PromptTokens} prompt tokens, max {MaxTokens}", requestId, prompt.Count, sampling.MaxTokens);
             return (stream, requestId, prompt.Count);
         }
         catch (Exception e) when (ToRequestError(e) is { } error)
         {
-            logger.LogWarning("Request {RequestId} refused: {Code} {Reason}", requestId, error.Code, e.Message);
+            RequestLog.Failed(logger, requestId, error.Code, e.Message, ServingTracing.Pseudonym(request.Tenant));
             span?.SetStatus(ActivityStatusCode.Error, error.Code.ToString());
             throw error;
         }
     }
 
-    async Task<T> Translate<T>(Func<Task<T>> work)
+    /// <summary>Runs a wait on the batcher, turning its failures into client-facing errors, all logged.</summary>
+    async Task<T> Translate<T>(GenerateRequest request, string requestId, Func<Task<T>> work)
     {
         try
         {
             return await work();
         }
-        catch (Exception e) when (ToRequestError(e) is { } error)
+        catch (Exception e)
         {
-            logger.LogWarning("Request failed: {Code} {Reason}", error.Code, e.Message);
+            MoeRequestException error = ToRequestError(e) ?? (MoeRequestException)e;
+            RequestLog.Failed(logger, requestId, error.Code, e.Message, ServingTracing.Pseudonym(request.Tenant));
+            if (ReferenceEquals(error, e)) throw;
             throw error;
         }
     }

@@ -1,0 +1,44 @@
+using MoeRuntime.Grains.Diagnostics;
+using MoeRuntime.Model.Generation;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace MoeRuntime.Silo;
+
+/// <summary>OpenTelemetry and logging for one rank: our spans and Orleans' own, trace ids in every log line.</summary>
+static class SiloTelemetry
+{
+    public static WebApplicationBuilder AddSiloTelemetry(this WebApplicationBuilder builder, TelemetryHostOptions options, int rank)
+    {
+        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        if (options.JsonLogs)
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+        // stderr, so that stdout carries only generated text (--prompt) and can be piped.
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+
+        bool otlp = !string.IsNullOrWhiteSpace(options.OtlpEndpoint);
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("moe-silo", serviceInstanceId: $"rank-{rank}"))
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(ServingTracing.SourceName, GenerationTracing.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                    .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(options.TraceSampleRatio)));
+                if (otlp) tracing.AddOtlpExporter(o => o.Endpoint = new Uri(options.OtlpEndpoint));
+            })
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter("Microsoft.Orleans");
+                if (otlp) metrics.AddOtlpExporter(o => o.Endpoint = new Uri(options.OtlpEndpoint));
+            });
+        return builder;
+    }
+}

@@ -1,0 +1,14 @@
+namespace MoeRuntime.Silo;
+
+/// <summary>Where traces, metrics and logs go (section <c>Telemetry</c>).</summary>
+public sealed class TelemetryHostOptions
+{
+    public const string Section = "Telemetry";
+
+    /// <summary>OTLP endpoint (e.g. http://127.0.0.1:4317); empty keeps traces and OTel metrics in process.</summary>
+    public string OtlpEndpoint { get; set; } = "";
+    /// <summary>Share of new traces recorded (head sampling); a sampled parent's children are always kept.</summary>
+    public double TraceSampleRatio { get; set; } = 1.0;
+    /// <summary>JSON lines on stderr instead of the human console format.</summary>
+    public bool JsonLogs { get; set; } = true;
+}

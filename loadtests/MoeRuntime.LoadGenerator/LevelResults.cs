@@ -1,0 +1,42 @@
+using MoeRuntime.Grains;
+
+namespace MoeRuntime.LoadGenerator;
+
+/// <summary>Router counters over one level: what crossed the wire between the router and the expert grains.</summary>
+sealed record WireTraffic(long ExpertCalls, long BytesSent, long BytesReceived, double ExpertCallSeconds)
+{
+    public static WireTraffic Between(RouterStatus before, RouterStatus after) => new(
+        after.ExpertCalls - before.ExpertCalls,
+        after.BytesSent - before.BytesSent,
+        after.BytesReceived - before.BytesReceived,
+        after.ExpertCallSeconds - before.ExpertCallSeconds);
+
+    public long Bytes => BytesSent + BytesReceived;
+}
+
+/// <summary>One concurrency level against the cluster.</summary>
+sealed record ServedLevel(
+    int Concurrency, double Seconds, long Requests, long Tokens, Quantiles TimeToFirstTokenMs, Quantiles InterTokenMs,
+    IReadOnlyDictionary<string, int> Errors, WireTraffic Wire)
+{
+    public double TokensPerSecond => Tokens / Seconds;
+    public double RequestsPerSecond => Requests / Seconds;
+    public double ExpertCallsPerToken => (double)Wire.ExpertCalls / Math.Max(Tokens, 1);
+    public double WireBytesPerToken => (double)Wire.Bytes / Math.Max(Tokens, 1);
+    public double WireMegabytesPerSecond => Wire.Bytes / 1e6 / Seconds;
+    /// <summary>Expert-call time summed over calls (a layer's calls overlap), per second of the level.</summary>
+    public double ExpertCallSecondsPerSecond => Wire.ExpertCallSeconds / Seconds;
+}
+
+/// <summary>The same requests through the single-process reference generator, batched at the same concurrency.</summary>
+sealed record ReferenceLevel(int Concurrency, double Seconds, int Requests, long Tokens)
+{
+    public double TokensPerSecond => Tokens / Seconds;
+}
+
+/// <summary>Both sides of one level.</summary>
+sealed record LevelComparison(int Concurrency, ServedLevel? Served, ReferenceLevel? Reference)
+{
+    /// <summary>Served over reference tokens/s; the serving target is at least 0.7 at 32 concurrent requests.</summary>
+    public double? Ratio => Served is { } s && Reference is { } r ? s.TokensPerSecond / r.TokensPerSecond : null;
+}

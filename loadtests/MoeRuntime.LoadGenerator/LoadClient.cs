@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using MoeRuntime.Grains;
+
+namespace MoeRuntime.LoadGenerator;
+
+/// <summary>One simulated client: streams requests one after another and records what it sees.</summary>
+sealed class LoadClient(IRouterGrain router, IReadOnlyList<string> prompts, LoadOptions options, LoadRecorder recorder)
+{
+    /// <summary>Runs requests while <paramref name="nextRequest"/> hands out indices (it returns null when the level is over).</summary>
+    public async Task RunAsync(Func<int?> nextRequest, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested && nextRequest() is { } index)
+            await StreamOneAsync(index, cancellationToken);
+    }
+
+    async Task StreamOneAsync(int index, CancellationToken cancellationToken)
+    {
+        var request = new GenerateRequest { Prompt = PromptSet.For(prompts, index), Sampling = RequestSampling.For(options, index) };
+        var interToken = new List<double>(options.MaxTokens);
+        double? firstToken = null;
+        long last = Stopwatch.GetTimestamp();
+        int tokens = 0;
+        string? error = null;
+        try
+        {
+            await foreach (TokenChunk _ in router.StreamAsync(request, cancellationToken))
+            {
+                long now = Stopwatch.GetTimestamp();
+                double elapsedMs = Stopwatch.GetElapsedTime(last, now).TotalMilliseconds;
+                if (firstToken is null) firstToken = elapsedMs;
+                else interToken.Add(elapsedMs);
+                last = now;
+                tokens++;
+            }
+        }
+        catch (MoeRequestException e)
+        {
+            error = e.Code.ToString();
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Transport and cluster failures have no MoeErrorCode; they are counted by type.
+            error = e.GetType().Name;
+        }
+        recorder.Record(firstToken, interToken.ToArray(), tokens, error);
+    }
+}

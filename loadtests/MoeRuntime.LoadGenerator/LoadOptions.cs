@@ -1,0 +1,81 @@
+using MoeRuntime.Client;
+using MoeRuntime.Model.DefaultModel;
+
+namespace MoeRuntime.LoadGenerator;
+
+/// <summary>Command line of <c>moe-load</c>; see <see cref="Usage"/>.</summary>
+sealed record LoadOptions
+{
+    public const string Usage = """
+        usage: moe-load [--concurrency N [N ...]] [--requests-per-client K | --duration SECONDS] [--max-tokens N]
+                        [--temperature T] [--seed S] [--prompts FILE] [--warmup N]
+                        [--served] [--reference] [--model DIR] [--model-name NAME]
+                        [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...]] [--json FILE]
+          --served and --reference pick the sides to measure; neither means both.
+        """;
+
+    public int[] Concurrency { get; init; } = [1, 8, 32];
+    public int RequestsPerClient { get; init; } = 4;
+    /// <summary>When set, each client loops until this much time has passed instead of a request count.</summary>
+    public TimeSpan? Duration { get; init; }
+    public int MaxTokens { get; init; } = 64;
+    /// <summary>0 is greedy; otherwise request i samples with seed <see cref="Seed"/> + i.</summary>
+    public double Temperature { get; init; }
+    public ulong Seed { get; init; } = 1;
+    public string? PromptsPath { get; init; }
+    /// <summary>Unmeasured requests first, so expert fetches and JIT do not land in the first level.</summary>
+    public int Warmup { get; init; } = 2;
+    public bool Served { get; init; } = true;
+    public bool Reference { get; init; } = true;
+    public string ModelDirectory { get; init; } = DefaultModelLocation.Directory;
+    public string ModelName { get; init; } = "default";
+    public MoeClientOptions Cluster { get; init; } = new();
+    public string? JsonPath { get; init; }
+
+    public static LoadOptions Parse(string[] args)
+    {
+        var options = new LoadOptions();
+        bool served = false, reference = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string option = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{option} needs a value\n{Usage}");
+            int[] Numbers()
+            {
+                var values = new List<int>();
+                while (i + 1 < args.Length && int.TryParse(args[i + 1], out int n)) { values.Add(Positive(option, n)); i++; }
+                return values.Count > 0 ? values.ToArray() : throw new ArgumentException($"{option} needs at least one number\n{Usage}");
+            }
+            options = option switch
+            {
+                "--concurrency" => options with { Concurrency = Numbers() },
+                "--requests-per-client" => options with { RequestsPerClient = Positive(option, int.Parse(Value())) },
+                "--duration" => options with { Duration = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },
+                "--max-tokens" => options with { MaxTokens = Positive(option, int.Parse(Value())) },
+                "--temperature" => options with { Temperature = double.Parse(Value()) },
+                "--seed" => options with { Seed = ulong.Parse(Value()) },
+                "--prompts" => options with { PromptsPath = Value() },
+                "--warmup" => options with { Warmup = int.Parse(Value()) },
+                "--model" => options with { ModelDirectory = Value() },
+                "--model-name" => options with { ModelName = Value() },
+                "--clustering" => options with { Cluster = options.Cluster with { Clustering = Value() } },
+                "--redis" => options with { Cluster = options.Cluster with { Redis = Value() } },
+                "--gateway" => options with { Cluster = options.Cluster with { GatewayPorts = Numbers() } },
+                "--json" => options with { JsonPath = Value() },
+                "--served" => Mark(ref served, options),
+                "--reference" => Mark(ref reference, options),
+                _ => throw new ArgumentException($"unknown option '{option}'\n{Usage}"),
+            };
+        }
+        return served || reference ? options with { Served = served, Reference = reference } : options;
+    }
+
+    static LoadOptions Mark(ref bool flag, LoadOptions options)
+    {
+        flag = true;
+        return options;
+    }
+
+    static T Positive<T>(string option, T value) where T : System.Numerics.INumber<T> =>
+        value > T.Zero ? value : throw new ArgumentException($"{option} must be positive (is {value})");
+}

@@ -1,0 +1,43 @@
+using MoeRuntime.Client;
+using MoeRuntime.LoadGenerator;
+
+LoadOptions options;
+try
+{
+    options = LoadOptions.Parse(args);
+}
+catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
+
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+IReadOnlyList<string> prompts = PromptSet.Load(options.PromptsPath);
+
+await using MoeClusterConnection? connection = options.Served
+    ? await MoeClusterConnection.ConnectAsync(options.Cluster, TimeSpan.FromSeconds(30), stop.Token)
+    : null;
+using ReferenceLoad? reference = options.Reference ? new ReferenceLoad(options.ModelDirectory, prompts, options) : null;
+ServedLoad? served = connection is null ? null : new ServedLoad(connection.Client, prompts, options);
+
+if (served is not null) await served.WarmUpAsync(stop.Token);
+reference?.WarmUp();
+
+var levels = new List<LevelComparison>();
+foreach (int concurrency in options.Concurrency)
+{
+    ServedLevel? servedLevel = served is null ? null : await served.RunAsync(concurrency, stop.Token);
+    // The reference runs as many requests as the cluster completed (or would have, without a cluster), batched alike.
+    int requests = (int)Math.Max(servedLevel?.Requests ?? concurrency * options.RequestsPerClient, concurrency);
+    ReferenceLevel? referenceLevel = reference?.Run(concurrency, requests);
+    var level = new LevelComparison(concurrency, servedLevel, referenceLevel);
+    levels.Add(level);
+    Console.Error.WriteLine($"concurrency {concurrency}: served {servedLevel?.TokensPerSecond:F1} tok/s, reference {referenceLevel?.TokensPerSecond:F1} tok/s, ratio {level.Ratio:F2}");
+    if (stop.IsCancellationRequested) break;
+}
+
+Console.WriteLine(LoadReport.Table(levels));
+if (options.JsonPath is { } path) LoadReport.WriteJson(path, options, levels);
+return 0;

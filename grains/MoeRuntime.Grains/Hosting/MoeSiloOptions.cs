@@ -26,8 +26,12 @@ public sealed class MoeSiloOptions
     public int PrefetchLookahead { get; set; } = 1;
     /// <summary>How long one expert call may take before it is retried or fails.</summary>
     public TimeSpan ExpertCallTimeout { get; set; } = TimeSpan.FromSeconds(10);
-    /// <summary>Retries of an expert call after its rank failed (expert calls are pure, so a retry is safe).</summary>
-    public int ExpertCallRetries { get; set; } = 3;
+    /// <summary>
+    /// How long a failed expert call is retried (expert calls are pure, so a retry is safe). It must outlast the
+    /// cluster's failure detection (Orleans' membership declares a dead silo after ~20 s by default), so that the
+    /// expert re-activates on a live rank and running requests survive the loss of a rank.
+    /// </summary>
+    public TimeSpan ExpertCallRetryWindow { get; set; } = TimeSpan.FromSeconds(45);
     /// <summary>Share of successful requests whose completion is logged (by request id, so a request is all in or all out); failures are always logged.</summary>
     public double SuccessLogSampleRatio { get; set; } = 0.1;
 }

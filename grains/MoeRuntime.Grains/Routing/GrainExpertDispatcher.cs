@@ -56,7 +56,9 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     async Task<TensorPayload> CallAsync(string key, TensorPayload payload, CancellationToken cancellationToken)
     {
         IExpertGrain expert = grains.GetGrain<IExpertGrain>(key);
-        for (int attempt = 0; ; attempt++)
+        long firstAttempt = Stopwatch.GetTimestamp();
+        TimeSpan backoff = TimeSpan.FromMilliseconds(100);
+        for (int attempt = 1; ; attempt++)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.ExpertCallTimeout);
@@ -70,11 +72,13 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
                 Interlocked.Add(ref _callTicks, Stopwatch.GetElapsedTime(started).Ticks);
                 return result;
             }
-            catch (Exception e) when (attempt < options.ExpertCallRetries && !cancellationToken.IsCancellationRequested && IsRankFailure(e))
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsRankFailure(e)
+                                      && Stopwatch.GetElapsedTime(firstAttempt) + backoff < options.ExpertCallRetryWindow)
             {
                 Interlocked.Increment(ref _retries);
-                logger.LogWarning("Expert {Expert} call failed ({Error}); retry {Attempt} of {Retries}", key, e.GetType().Name, attempt + 1, options.ExpertCallRetries);
-                await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), cancellationToken).ConfigureAwait(false);
+                logger.LogWarning("Expert {Expert} call failed ({Error}); retry {Attempt} in {Backoff} ms", key, e.GetType().Name, attempt, backoff.TotalMilliseconds);
+                await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
             }
         }
     }

@@ -5,8 +5,12 @@ namespace MoeRuntime.Grains;
 /// <summary>One expert of one layer, keyed <c>model/layer/expert</c>, activated on the rank that owns it.</summary>
 public interface IExpertGrain : IGrainWithStringKey
 {
-    /// <summary>Runs the expert on a batch of token rows [n, hidden] and returns [n, hidden].</summary>
-    Task<TensorPayload> ComputeAsync(TensorPayload tokens, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Runs the expert on a batch of token rows [n, hidden] and returns [n, hidden]. With a
+    /// <paramref name="check"/>, the expert's rank also re-runs the gate on the listed rows and reports
+    /// routing digests, so an aggregator can compare them with the router's.
+    /// </summary>
+    Task<TensorPayload> ComputeAsync(TensorPayload tokens, RoutingCheck? check = null, CancellationToken cancellationToken = default);
 
     /// <summary>A hint that the expert will likely be needed soon; never blocks the caller.</summary>
     [OneWay]
@@ -14,6 +18,10 @@ public interface IExpertGrain : IGrainWithStringKey
 
     Task<ExpertInfo> GetInfoAsync();
 }
+
+/// <summary>Rows of an expert call whose routing the expert's rank re-checks: row index, request key, position.</summary>
+[GenerateSerializer, Immutable, Alias("moe.RoutingCheck")]
+public sealed record RoutingCheck([property: Id(0)] int[] Rows, [property: Id(1)] ulong[] Requests, [property: Id(2)] long[] Positions);
 
 /// <summary>Where an expert lives and how it is doing.</summary>
 [GenerateSerializer, Immutable, Alias("moe.ExpertInfo")]

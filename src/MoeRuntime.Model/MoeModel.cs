@@ -62,11 +62,13 @@ public sealed class MoeModel : IDisposable
     /// (the router's path: experts live in other grains). Returns float32 logits [sequences, vocab] on the CPU.
     /// TorchSharp dispose scopes are thread-bound, so tensors that live across an await are disposed by hand.
     /// </summary>
-    public async Task<Tensor> ForwardAsync(IReadOnlyList<SequenceStep> batch, IExpertDispatcher dispatcher, CancellationToken cancellationToken = default)
+    public async Task<Tensor> ForwardAsync(IReadOnlyList<SequenceStep> batch, IExpertDispatcher dispatcher, CancellationToken cancellationToken = default,
+        Action<int, TimeSpan>? layerTimed = null)
     {
         if (batch.Count == 0) throw new ArgumentException("a forward pass needs at least one sequence", nameof(batch));
         Tensor tokens, positions, hidden;
         SequenceSlice[] slices;
+        DispatchRows rows = Rows(batch);
         using (var scope = NewDisposeScope())
         {
             (tokens, positions, slices) = Flatten(batch);
@@ -79,6 +81,7 @@ public sealed class MoeModel : IDisposable
             {
                 Tensor attended, moeInput, output;
                 RoutingPlan plan;
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
                 using (var scope = NewDisposeScope())
                 {
                     attended = layer.AttentionStep(hidden, positions, slices, Rope).DetachFromDisposeScope();
@@ -87,9 +90,10 @@ public sealed class MoeModel : IDisposable
                     plan.DetachFromDisposeScope();
                     output = (layer.Moe.Shared?.Forward(moeInput) ?? zeros_like(moeInput)).DetachFromDisposeScope();
                 }
+                layerTimed?.Invoke(layer.Index, System.Diagnostics.Stopwatch.GetElapsedTime(started));
                 try
                 {
-                    await dispatcher.DispatchAsync(layer.Index, plan, moeInput, output, cancellationToken).ConfigureAwait(false);
+                    await dispatcher.DispatchAsync(layer.Index, plan, moeInput, output, rows, cancellationToken).ConfigureAwait(false);
                     hidden.Dispose();
                     hidden = attended.add_(output);
                 }
@@ -109,8 +113,8 @@ public sealed class MoeModel : IDisposable
             using (var scope = NewDisposeScope())
             {
                 long[] last = slices.Select(s => (long)(s.Start + s.Count - 1)).ToArray();
-                Tensor rows = hidden.index_select(0, tensor(last, device: Device));
-                return Logits(rows).cpu().contiguous().MoveToOuterDisposeScope();
+                Tensor lastRows = hidden.index_select(0, tensor(last, device: Device));
+                return Logits(lastRows).cpu().contiguous().MoveToOuterDisposeScope();
             }
         }
         finally
@@ -118,6 +122,22 @@ public sealed class MoeModel : IDisposable
             hidden.Dispose();
             positions.Dispose();
         }
+    }
+
+    static DispatchRows Rows(IReadOnlyList<SequenceStep> batch)
+    {
+        int total = 0;
+        foreach (SequenceStep step in batch) total += step.Tokens.Length;
+        var requests = new ulong[total];
+        var positions = new long[total];
+        int at = 0;
+        foreach (SequenceStep step in batch)
+            for (int j = 0; j < step.Tokens.Length; j++, at++)
+            {
+                requests[at] = step.RequestKey;
+                positions[at] = step.Cache.Length + j;
+            }
+        return new DispatchRows(requests, positions);
     }
 
     /// <summary>Token ids [n] (int64) to the residual stream [n, H].</summary>

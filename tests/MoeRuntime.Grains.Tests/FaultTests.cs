@@ -69,7 +69,7 @@ public sealed class FaultTests(FaultyModelFixture fixture) : IClassFixture<Fault
             FaultyModelFixture.Overwrite(checkpoint.Entry(new CheckpointTensorNames(Model.Configuration.ModelArchitecture.Mixtral).Expert(1, 6).W1), [0x12, 0x34]);
 
         var payload = new TensorPayload(new byte[2 * 256 * sizeof(float)], 2, 256);
-        var error = await Assert.ThrowsAsync<MoeRequestException>(() => expert.ComputeAsync(payload));
+        var error = await Assert.ThrowsAsync<MoeRequestException>(() => expert.ComputeAsync(payload, null));
         Assert.Equal(MoeErrorCode.IntegrityFailure, error.Code);
         Assert.Contains(key, error.Message);
     }
@@ -78,7 +78,7 @@ public sealed class FaultTests(FaultyModelFixture fixture) : IClassFixture<Fault
     public async Task APayloadOfTheWrongWidthIsRefused()
     {
         var error = await Assert.ThrowsAsync<MoeRequestException>(() =>
-            fixture.Client.GetGrain<IExpertGrain>("default/0/0").ComputeAsync(new TensorPayload(new byte[3 * 4 * sizeof(float)], 3, 4)));
+            fixture.Client.GetGrain<IExpertGrain>("default/0/0").ComputeAsync(new TensorPayload(new byte[3 * 4 * sizeof(float)], 3, 4), null));
         Assert.Equal(MoeErrorCode.InvalidRequest, error.Code);
     }
 

@@ -4,6 +4,8 @@ using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Routing;
+using MoeRuntime.Grains.Telemetry;
+using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Grains.Tiers;
 using MoeRuntime.Serving.Tiers;
 using static TorchSharp.torch;
@@ -16,7 +18,7 @@ namespace MoeRuntime.Grains.Experts;
 /// the result is finite — an expert that produces NaN or infinity is flagged and fails its calls.
 /// </summary>
 [ExpertPlacement]
-public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, ILogger<ExpertGrain> logger) : Grain, IExpertGrain
+public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, RankTelemetry telemetry, ILogger<ExpertGrain> logger) : Grain, IExpertGrain
 {
     ExpertKey _key;
     long _calls, _tokens;
@@ -49,7 +51,7 @@ public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, ILogger<E
         }
     }
 
-    public async Task<TensorPayload> ComputeAsync(TensorPayload tokens, CancellationToken cancellationToken)
+    public async Task<TensorPayload> ComputeAsync(TensorPayload tokens, RoutingCheck? check, CancellationToken cancellationToken)
     {
         if (_flagged is not null) throw new MoeRequestException(MoeErrorCode.ExpertFailure, _flagged);
         if (tokens.Columns != host.Config.HiddenSize)
@@ -65,6 +67,7 @@ public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, ILogger<E
         }
         catch (IntegrityException e)
         {
+            telemetry.IntegrityFailed();
             span?.SetStatus(ActivityStatusCode.Error, "integrity");
             throw new MoeRequestException(MoeErrorCode.IntegrityFailure, e.Message);
         }
@@ -80,7 +83,9 @@ public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, ILogger<E
         using (lease)
         using (var scope = NewDisposeScope())
         {
-            Tensor result = lease.Expert.Forward(TensorPayloads.ToTensor(tokens, host.Device));
+            long started = Stopwatch.GetTimestamp();
+            Tensor input = TensorPayloads.ToTensor(tokens, host.Device);
+            Tensor result = lease.Expert.Forward(input);
             if (!result.isfinite().all().item<bool>())
             {
                 _flagged = $"expert {_key} on rank {host.Rank} produced NaN or infinity and is flagged";
@@ -89,8 +94,25 @@ public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, ILogger<E
             }
             _calls++;
             _tokens += tokens.Rows;
-            return TensorPayloads.FromTensor(result);
+            TensorPayload output = TensorPayloads.FromTensor(result);
+            telemetry.ExpertComputed(_key, tokens.Rows, Stopwatch.GetElapsedTime(started), lease.FoundIn, lease.FetchTime);
+            if (check is not null) Recheck(input, check);
+            return output;
         }
+    }
+
+    /// <summary>Re-runs this layer's gate on the rows the router asked about and reports their digests.</summary>
+    void Recheck(Tensor input, RoutingCheck check)
+    {
+        using var scope = NewDisposeScope();
+        Tensor rows = input.index_select(0, tensor(check.Rows.Select(r => (long)r).ToArray(), device: host.Device));
+        var (experts, weights) = host.DenseModel.Layers[_key.Layer].Moe.Gate.Route(rows);
+        int k = (int)experts.shape[1];
+        int[] chosen = experts.to(ScalarType.Int32).cpu().data<int>().ToArray();
+        float[] chosenWeights = weights.cpu().data<float>().ToArray();
+        for (int i = 0; i < check.Rows.Length; i++)
+            telemetry.Collector.RecordRoutingDigest(check.Requests[i], _key.Layer, (int)check.Positions[i],
+                RoutingDigest.Compute(chosen.AsSpan(i * k, k), chosenWeights.AsSpan(i * k, k)));
     }
 
     public Task PrefetchAsync()

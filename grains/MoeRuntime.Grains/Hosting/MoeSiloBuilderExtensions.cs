@@ -3,6 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Routing;
+using MoeRuntime.Grains.Telemetry;
+using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Grains.Tiers;
 using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
@@ -31,6 +33,18 @@ public static class MoeSiloBuilderExtensions
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddSingleton<RankDirectory>();
         builder.Services.AddSingleton<RankTierPolicy>();
+        builder.Services.AddSingleton(sp =>
+        {
+            ModelHost host = sp.GetRequiredService<ModelHost>();
+            return new RankCollector(new RankCollectorOptions
+            {
+                RankId = host.Rank.ToString(),
+                Model = host.ModelName,
+                Layers = host.Config.LayerCount,
+                Experts = host.Config.ExpertCount,
+            });
+        });
+        builder.Services.AddSingleton<RankTelemetry>();
         builder.Services.AddSingleton<RouterRuntime>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RouterRuntime>());
         builder.Services.AddPlacementDirector<ExpertPlacement, ExpertPlacementDirector>();

@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging;
 using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Telemetry;
+using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Model.Layers;
 using Orleans.Runtime;
 using static TorchSharp.torch;
@@ -15,7 +17,7 @@ namespace MoeRuntime.Grains.Routing;
 /// next layers' gates predict from the current hidden state (pre-gating), so they can be fetched
 /// ahead. Expert calls are pure functions of their input, so a call lost with its rank is retried.
 /// </summary>
-public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, ILogger<GrainExpertDispatcher> logger)
+public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, ILogger<GrainExpertDispatcher> logger)
     : IExpertDispatcher
 {
     long _calls, _bytesSent, _bytesReceived, _callTicks, _hints, _retries;
@@ -27,8 +29,9 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     public long PrefetchHints => Interlocked.Read(ref _hints);
     public long Retries => Interlocked.Read(ref _retries);
 
-    public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, CancellationToken cancellationToken)
+    public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken)
     {
+        long started = Stopwatch.GetTimestamp();
         int[] experts = plan.ActiveExperts().ToArray();
         using Activity? span = ServingTracing.Source.StartActivity("moe.expert_dispatch");
         span?.SetTag("moe.layer", layer);
@@ -41,10 +44,12 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
             HintNextLayers(layer, moeInput);
         }
 
+        RoutingCheck?[] checks = RecordDigests(layer, plan, experts, rows);
         var calls = new Task<TensorPayload>[experts.Length];
         for (int i = 0; i < experts.Length; i++)
-            calls[i] = CallAsync(ExpertKeys.Of(host.ModelName, layer, experts[i]), payloads[i], cancellationToken);
+            calls[i] = CallAsync(ExpertKeys.Of(host.ModelName, layer, experts[i]), payloads[i], checks[i], cancellationToken);
         TensorPayload[] results = await Task.WhenAll(calls).ConfigureAwait(false);
+        telemetry.Dispatched(payloads.Sum(p => (long)p.Data.Length), results.Sum(r => (long)r.Data.Length), Stopwatch.GetElapsedTime(started), plan.TokenCount);
 
         using (var scope = NewDisposeScope())
         {
@@ -53,7 +58,46 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
         }
     }
 
-    async Task<TensorPayload> CallAsync(string key, TensorPayload payload, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records the router's digest of every sampled token (every N-th position, the same tokens on every
+    /// rank) and builds, per expert, the list of those tokens its rank re-checks.
+    /// </summary>
+    RoutingCheck?[] RecordDigests(int layer, RoutingPlan plan, int[] experts, DispatchRows rows)
+    {
+        var checks = new RoutingCheck?[experts.Length];
+        int every = telemetry.Collector.Options.SampleEveryNTokens, k = plan.TopK;
+        if (rows.Count != plan.TokenCount) return checks;
+        Span<int> chosen = stackalloc int[k];
+        Span<float> weights = stackalloc float[k];
+        var sampled = new List<int>();
+        for (int row = 0; row < plan.TokenCount; row++)
+        {
+            if (rows.Positions[row] % every != 0) continue;
+            sampled.Add(row);
+            for (int s = 0; s < k; s++)
+            {
+                chosen[s] = plan.ChosenExperts[row * k + s];
+                weights[s] = plan.ChosenWeights[row * k + s];
+            }
+            telemetry.Collector.RecordRoutingDigest(rows.Requests[row], layer, (int)rows.Positions[row], RoutingDigest.Compute(chosen, weights));
+        }
+        if (sampled.Count == 0) return checks;
+        for (int i = 0; i < experts.Length; i++)
+        {
+            // Row indices within the expert's payload: its tokens in plan order.
+            long[] tokens = plan.TokenIndices(experts[i]).data<long>().ToArray();
+            var rowsOfExpert = new List<int>();
+            for (int j = 0; j < tokens.Length; j++)
+                if (sampled.Contains((int)tokens[j])) rowsOfExpert.Add(j);
+            if (rowsOfExpert.Count == 0) continue;
+            checks[i] = new RoutingCheck(rowsOfExpert.ToArray(),
+                rowsOfExpert.Select(j => rows.Requests[(int)tokens[j]]).ToArray(),
+                rowsOfExpert.Select(j => rows.Positions[(int)tokens[j]]).ToArray());
+        }
+        return checks;
+    }
+
+    async Task<TensorPayload> CallAsync(string key, TensorPayload payload, RoutingCheck? check, CancellationToken cancellationToken)
     {
         IExpertGrain expert = grains.GetGrain<IExpertGrain>(key);
         long firstAttempt = Stopwatch.GetTimestamp();
@@ -65,7 +109,7 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
             long started = Stopwatch.GetTimestamp();
             try
             {
-                TensorPayload result = await expert.ComputeAsync(payload, timeout.Token).ConfigureAwait(false);
+                TensorPayload result = await expert.ComputeAsync(payload, check, timeout.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref _calls);
                 Interlocked.Add(ref _bytesSent, payload.Data.Length);
                 Interlocked.Add(ref _bytesReceived, result.Data.Length);
@@ -76,6 +120,7 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
                                       && Stopwatch.GetElapsedTime(firstAttempt) + backoff < options.ExpertCallRetryWindow)
             {
                 Interlocked.Increment(ref _retries);
+                telemetry.ExpertRetry();
                 logger.LogWarning("Expert {Expert} call failed ({Error}); retry {Attempt} in {Backoff} ms", key, e.GetType().Name, attempt, backoff.TotalMilliseconds);
                 await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));

@@ -27,8 +27,15 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     volatile bool _draining;
     int _disposed;
 
-    public ContinuousBatcher(MoeModel model, IExpertDispatcher dispatcher, BatcherOptions options, ILogger logger, TimeProvider? time = null)
+    readonly IBatcherObserver? _observer;
+    readonly Action<int, TimeSpan>? _layerTimed;
+    int _stepTokens;
+
+    public ContinuousBatcher(MoeModel model, IExpertDispatcher dispatcher, BatcherOptions options, ILogger logger, TimeProvider? time = null,
+        IBatcherObserver? observer = null)
     {
+        _observer = observer;
+        _layerTimed = observer is null ? null : (layer, elapsed) => observer.AttentionComputed(layer, elapsed, _stepTokens);
         _model = model;
         _dispatcher = dispatcher;
         _options = options;
@@ -52,7 +59,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     {
         Validate(request);
         if (_draining || _stopping.IsCancellationRequested) throw new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher is shutting down");
-        var stream = new GenerationStream(request, deadline, cancellationToken);
+        var stream = new GenerationStream(request, deadline, _time.GetUtcNow(), cancellationToken);
         Interlocked.Increment(ref _queued);
         if (!_queue.Writer.TryWrite(stream))
         {
@@ -124,6 +131,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 next.Fail(e);
                 continue;
             }
+            _observer?.Admitted(_time.GetUtcNow() - next.SubmittedAt);
             next.EnterPhase("moe.prefill");
             next.Phase?.SetTag("moe.prompt_tokens", next.Request.PromptTokens.Count);
             _active.Add(next);
@@ -155,9 +163,19 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         for (int i = 0; i < steps.Length; i++) steps[i] = _active[i].State!.NextStep();
         Tensor logits;
         using Activity? step = StartStep(steps);
+        long started = Stopwatch.GetTimestamp();
+        int prefills = 0, newTokens = 0;
+        long cached = 0;
+        foreach (SequenceStep s in steps)
+        {
+            if (s.Cache.Length == 0) prefills++;
+            newTokens += s.Tokens.Length;
+            cached += (long)s.Cache.Length * s.Tokens.Length;
+        }
+        _stepTokens = newTokens;
         try
         {
-            logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token).ConfigureAwait(false);
+            logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token, _layerTimed).ConfigureAwait(false);
         }
         catch (Exception e) when (!_stopping.IsCancellationRequested)
         {
@@ -166,6 +184,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             _active.Clear();
             return;
         }
+        TimeSpan forward = Stopwatch.GetElapsedTime(started);
+        long sampled = Stopwatch.GetTimestamp();
         using (logits)
         {
             ReadOnlySpan<float> all = TensorSpans.Floats(logits);
@@ -190,6 +210,12 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 Finish(stream, null);
                 _active.RemoveAt(i);
             }
+        }
+        if (_observer is not null)
+        {
+            long kvBytes = 0;
+            foreach (GenerationStream s in _active) kvBytes += s.State!.Cache.Bytes;
+            _observer.StepCompleted(steps.Length, prefills, newTokens, cached, forward, Stopwatch.GetElapsedTime(sampled), kvBytes);
         }
     }
 

@@ -7,4 +7,7 @@ public sealed record GenerationRequest(IReadOnlyList<int> PromptTokens, Sampling
 {
     /// <summary>Keep every step's logits in the result (for comparisons against the reference).</summary>
     public bool CaptureLogits { get; init; }
+
+    /// <summary>A hash of the request's id: identifies its tokens in routing digests without revealing the id.</summary>
+    public ulong RequestKey { get; init; }
 }

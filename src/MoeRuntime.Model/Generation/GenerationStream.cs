@@ -12,14 +12,17 @@ public sealed class GenerationStream
     readonly Channel<StreamedToken> _tokens = Channel.CreateUnbounded<StreamedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     readonly TaskCompletionSource<GenerationResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    internal GenerationStream(GenerationRequest request, DateTimeOffset? deadline, CancellationToken cancellationToken)
+    internal GenerationStream(GenerationRequest request, DateTimeOffset? deadline, DateTimeOffset submittedAt, CancellationToken cancellationToken)
     {
         Request = request;
         Deadline = deadline;
         CancellationToken = cancellationToken;
         RequestContext = Activity.Current?.Context ?? default;
+        SubmittedAt = submittedAt;
         Phase = GenerationTracing.StartDetached("moe.queue", RequestContext);
     }
+
+    internal DateTimeOffset SubmittedAt { get; }
 
     /// <summary>The span of the request that submitted this stream; its stages become children of it.</summary>
     internal ActivityContext RequestContext { get; }

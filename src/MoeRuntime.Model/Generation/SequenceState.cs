@@ -35,8 +35,8 @@ public sealed class SequenceState : IDisposable
     /// <summary>The tokens the next forward pass feeds: the whole prompt first, then the last sampled token.</summary>
     public SequenceStep NextStep() =>
         Cache.Length == 0
-            ? new SequenceStep(Cache, Request.PromptTokens as int[] ?? Request.PromptTokens.ToArray())
-            : new SequenceStep(Cache, _pending);
+            ? new SequenceStep(Cache, Request.PromptTokens as int[] ?? Request.PromptTokens.ToArray(), Request.RequestKey)
+            : new SequenceStep(Cache, _pending, Request.RequestKey);
 
     /// <summary>Samples from this step's logits; returns the token, or null when it was a stop token.</summary>
     public int? Accept(ReadOnlySpan<float> logits)

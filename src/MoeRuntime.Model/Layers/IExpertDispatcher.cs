@@ -12,5 +12,5 @@ public interface IExpertDispatcher
     /// Called once per layer per step with the layer's plan and its MoE input; must finish writing
     /// <paramref name="output"/> before the returned task completes. Tensors passed in stay alive until then.
     /// </summary>
-    Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, CancellationToken cancellationToken);
+    Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken);
 }

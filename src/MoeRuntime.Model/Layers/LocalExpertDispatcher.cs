@@ -5,7 +5,7 @@ namespace MoeRuntime.Model.Layers;
 /// <summary>Runs every expert in process from a model that holds them: the reference for remote dispatchers.</summary>
 public sealed class LocalExpertDispatcher(MoeModel model) : IExpertDispatcher
 {
-    public Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, CancellationToken cancellationToken)
+    public Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken)
     {
         using var scope = NewDisposeScope();
         IReadOnlyList<ExpertFfn> experts = model.Layers[layer].Moe.Experts;

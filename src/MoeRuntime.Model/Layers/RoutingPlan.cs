@@ -12,8 +12,9 @@ public sealed class RoutingPlan : IDisposable
     readonly Tensor _tokens;
     readonly Tensor _weights;
 
-    RoutingPlan(int tokenCount, int topK, int[] chosen, int[] starts, Tensor tokens, Tensor weights)
+    RoutingPlan(int tokenCount, int topK, int[] chosen, float[] chosenWeights, int[] starts, Tensor tokens, Tensor weights)
     {
+        ChosenWeights = chosenWeights;
         TokenCount = tokenCount;
         TopK = topK;
         ChosenExperts = chosen;
@@ -28,6 +29,9 @@ public sealed class RoutingPlan : IDisposable
 
     /// <summary>Expert chosen for token t in slot s at index t * TopK + s, best first.</summary>
     public IReadOnlyList<int> ChosenExperts { get; }
+
+    /// <summary>The gate weight of each choice in <see cref="ChosenExperts"/>, same layout.</summary>
+    public IReadOnlyList<float> ChosenWeights { get; }
 
     public int TokenCountFor(int expert) => _starts[expert + 1] - _starts[expert];
 
@@ -75,6 +79,8 @@ public sealed class RoutingPlan : IDisposable
         int tokenCount = (int)experts.shape[0], topK = (int)experts.shape[1];
         using Tensor cpuExperts = experts.to(ScalarType.Int32).cpu();
         int[] chosen = cpuExperts.data<int>().ToArray();
+        using Tensor cpuWeights = weights.to(ScalarType.Float32).cpu().contiguous();
+        float[] chosenWeights = cpuWeights.data<float>().ToArray();
 
         var starts = new int[expertCount + 1];
         foreach (int e in chosen)
@@ -99,6 +105,6 @@ public sealed class RoutingPlan : IDisposable
         using Tensor slots = tensor(slotOrder, device: device);
         using Tensor flatWeights = weights.reshape(-1);
         Tensor orderedWeights = flatWeights.index_select(0, slots);
-        return new RoutingPlan(tokenCount, topK, chosen, starts, tokens, orderedWeights);
+        return new RoutingPlan(tokenCount, topK, chosen, chosenWeights, starts, tokens, orderedWeights);
     }
 }

@@ -34,11 +34,11 @@ public class ContinuousBatcherTests
             return this;
         }
 
-        public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, CancellationToken cancellationToken)
+        public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken)
         {
             await _gate.Task.WaitAsync(cancellationToken);
             if (Failure is { } failure) throw failure;
-            await _local.DispatchAsync(layer, plan, moeInput, output, cancellationToken);
+            await _local.DispatchAsync(layer, plan, moeInput, output, rows, cancellationToken);
         }
     }
 

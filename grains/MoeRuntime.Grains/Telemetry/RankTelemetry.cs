@@ -1,0 +1,185 @@
+using MoeRuntime.Model.Generation;
+using MoeRuntime.Serving.Tiers;
+using MoeRuntime.Telemetry.Catalogue;
+using MoeRuntime.Telemetry.Collection;
+
+namespace MoeRuntime.Grains.Telemetry;
+
+/// <summary>
+/// The rank's in-process collector with every handle the serving path records into, registered once.
+/// Recording is an Interlocked operation on a preallocated slot: no allocation, no lock.
+/// </summary>
+public sealed class RankTelemetry : IBatcherObserver
+{
+    static readonly string[] Routes = ["generate", "stream"];
+    readonly CounterHandle[] _succeeded;
+    readonly Dictionary<(string Route, MoeErrorCode Code), CounterHandle> _failed = [];
+    readonly Dictionary<MoeErrorCode, CounterHandle> _errors = [];
+    readonly SketchHandle[] _duration, _ttft, _tpot, _tokensPerSecond;
+    readonly GaugeHandle[] _active;
+    readonly SketchHandle _queueWait, _prefill, _decodeStep, _sampler, _tokenizer, _batchSize, _promptLength, _completionLength;
+    readonly SketchHandle _attention, _expertCompute, _dispatchIo, _fetchIo;
+    readonly CounterHandle _prompt, _completion, _rejects, _streamResets, _retries, _sent, _received, _kvHits, _kvMisses, _integrity;
+    readonly GaugeHandle _queueDepth, _kvBytes;
+    readonly GaugeHandle[] _memory, _capacity;
+    readonly CounterHandle[] _forced, _planned, _prefetchUsed, _prefetchWasted, _prefetchFailures, _prefetchBytes;
+    TierStoreCounters? _lastStore;
+
+    public RankTelemetry(RankCollector collector)
+    {
+        Collector = collector;
+        _succeeded = Routes.Select(r => collector.Counter(MoeMetrics.RequestsTotal, r, "success", "none")).ToArray();
+        _duration = Routes.Select(r => collector.Histogram(MoeMetrics.RequestDurationSeconds, r)).ToArray();
+        _ttft = Routes.Select(r => collector.Histogram(MoeMetrics.TimeToFirstTokenSeconds, r)).ToArray();
+        _tpot = Routes.Select(r => collector.Histogram(MoeMetrics.TimePerOutputTokenSeconds, r)).ToArray();
+        _tokensPerSecond = Routes.Select(r => collector.Histogram(MoeMetrics.RequestTokensPerSecond, r)).ToArray();
+        _active = Routes.Select(r => collector.Gauge(MoeMetrics.ActiveRequests, r)).ToArray();
+        foreach (string route in Routes)
+            foreach (MoeErrorCode code in Enum.GetValues<MoeErrorCode>())
+                _failed[(route, code)] = collector.Counter(MoeMetrics.RequestsTotal, route, code == MoeErrorCode.DeadlineExceeded ? "timeout" : "error", ErrorType(code));
+        foreach (MoeErrorCode code in Enum.GetValues<MoeErrorCode>())
+            _errors[code] = collector.Counter(MoeMetrics.ErrorsTotal, ErrorType(code), code is MoeErrorCode.IntegrityFailure or MoeErrorCode.ExpertFailure ? "critical" : "warning");
+        _queueWait = collector.Histogram(MoeMetrics.QueueWaitSeconds, "stream");
+        _prefill = collector.Histogram(MoeMetrics.PrefillSeconds);
+        _decodeStep = collector.Histogram(MoeMetrics.DecodeStepSeconds);
+        _sampler = collector.Histogram(MoeMetrics.SamplerSeconds);
+        _tokenizer = collector.Histogram(MoeMetrics.TokenizerSeconds);
+        _batchSize = collector.Histogram(MoeMetrics.BatchSize);
+        _promptLength = collector.Histogram(MoeMetrics.TokensPerRequest, "prompt");
+        _completionLength = collector.Histogram(MoeMetrics.TokensPerRequest, "completion");
+        _attention = collector.Histogram(MoeMetrics.TokenComputeSeconds, "attention");
+        _expertCompute = collector.Histogram(MoeMetrics.TokenComputeSeconds, "expert");
+        _dispatchIo = collector.Histogram(MoeMetrics.TokenIoSeconds, "dispatch");
+        _fetchIo = collector.Histogram(MoeMetrics.TokenIoSeconds, "tier_fetch");
+        _prompt = collector.Counter(MoeMetrics.TokensTotal, "prompt");
+        _completion = collector.Counter(MoeMetrics.TokensTotal, "completion");
+        _rejects = collector.Counter(MoeMetrics.AdmissionRejectsTotal, "stream", "queue_full");
+        _streamResets = collector.Counter(MoeMetrics.StreamResetsTotal, "stream");
+        _retries = collector.Counter(MoeMetrics.RetriesTotal, "stream");
+        _sent = collector.Counter(MoeMetrics.DispatchBytesTotal, "sent");
+        _received = collector.Counter(MoeMetrics.DispatchBytesTotal, "received");
+        _kvHits = collector.Counter(MoeMetrics.KvCacheLookupsTotal, "hit");
+        _kvMisses = collector.Counter(MoeMetrics.KvCacheLookupsTotal, "miss");
+        _integrity = collector.Counter(MoeMetrics.IntegrityFailuresTotal, "cold");
+        _queueDepth = collector.Gauge(MoeMetrics.QueueDepth, "stream");
+        _kvBytes = collector.Gauge(MoeMetrics.KvCacheBytes);
+        string[] tiers = ["hot", "warm", "cold"];
+        _memory = tiers.Select(t => collector.Gauge(MoeMetrics.TierMemoryBytes, t)).ToArray();
+        _capacity = tiers.Select(t => collector.Gauge(MoeMetrics.TierCapacityBytes, t)).ToArray();
+        _forced = tiers.Select(t => collector.Counter(MoeMetrics.EvictionsTotal, t, "forced")).ToArray();
+        _planned = tiers.Select(t => collector.Counter(MoeMetrics.EvictionsTotal, t, "planned")).ToArray();
+        _prefetchUsed = [collector.Counter(MoeMetrics.PrefetchOutcomeBytesTotal, "used")];
+        _prefetchWasted = [collector.Counter(MoeMetrics.PrefetchOutcomeBytesTotal, "wasted")];
+        _prefetchFailures = [collector.Counter(MoeMetrics.PrefetchFailuresTotal, "cold")];
+        _prefetchBytes = [collector.Counter(MoeMetrics.PrefetchBytesTotal, "hot")];
+    }
+
+    public RankCollector Collector { get; }
+
+    static int RouteIndex(string route) => route == "generate" ? 0 : 1;
+
+    static string ErrorType(MoeErrorCode code) => code switch
+    {
+        MoeErrorCode.InvalidRequest => "invalid_request",
+        MoeErrorCode.UnknownModel => "model_not_found",
+        MoeErrorCode.DeadlineExceeded => "timeout",
+        MoeErrorCode.Cancelled => "cancelled",
+        MoeErrorCode.ExpertFailure => "inference_error",
+        MoeErrorCode.IntegrityFailure => "integrity_error",
+        _ => "internal",
+    };
+
+    public void RequestStarted(string route) => _active[RouteIndex(route)].Add(1);
+
+    public void Tokenized(TimeSpan elapsed) => _tokenizer.Record(elapsed.TotalSeconds);
+
+    public void TokenGap(string route, TimeSpan sincePrevious) => _tpot[RouteIndex(route)].Record(sincePrevious.TotalSeconds);
+
+    public void RequestSucceeded(string route, int promptTokens, int completionTokens, TimeSpan duration, TimeSpan firstToken)
+    {
+        int r = RouteIndex(route);
+        _active[r].Add(-1);
+        _succeeded[r].Increment();
+        _prompt.Add(promptTokens);
+        _completion.Add(completionTokens);
+        _promptLength.Record(promptTokens);
+        _completionLength.Record(completionTokens);
+        _duration[r].Record(duration.TotalSeconds);
+        _ttft[r].Record(firstToken.TotalSeconds);
+        if (duration > TimeSpan.Zero) _tokensPerSecond[r].Record(completionTokens / duration.TotalSeconds);
+    }
+
+    /// <summary>A request that failed after it was started (admitted or refused).</summary>
+    public void RequestFailed(string route, MoeErrorCode code, bool started, bool midStream)
+    {
+        if (started) _active[RouteIndex(route)].Add(-1);
+        _failed[(route, code)].Increment();
+        _errors[code].Increment();
+        if (code == MoeErrorCode.AdmissionRejected) _rejects.Increment();
+        if (midStream) _streamResets.Increment();
+    }
+
+    public void AttentionComputed(int layer, TimeSpan elapsed, int tokens)
+    {
+        Collector.RecordLayerCompute(layer, (long)(elapsed.TotalSeconds * 1e9));
+        if (tokens > 0) _attention.Record(elapsed.TotalSeconds / tokens);
+    }
+
+    public void Admitted(TimeSpan queueWait) => _queueWait.Record(queueWait.TotalSeconds);
+
+    public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes)
+    {
+        (prefills > 0 ? _prefill : _decodeStep).Record(forward.TotalSeconds);
+        _sampler.Record(sampling.TotalSeconds);
+        _batchSize.Record(sequences);
+        _kvHits.Add(cachedPositions);
+        _kvMisses.Add(newTokens);
+        _kvBytes.Set(kvCacheBytes);
+    }
+
+    public void QueueDepth(int depth) => _queueDepth.Set(depth);
+
+    /// <summary>One layer's expert calls: activations sent and received, and how long the calls took.</summary>
+    public void Dispatched(long bytesSent, long bytesReceived, TimeSpan elapsed, int tokens)
+    {
+        _sent.Add(bytesSent);
+        _received.Add(bytesReceived);
+        if (tokens > 0) _dispatchIo.Record(elapsed.TotalSeconds / tokens);
+    }
+
+    public void ExpertRetry() => _retries.Increment();
+
+    /// <summary>One expert call on this rank: its tokens, compute time, and where its weights were found.</summary>
+    public void ExpertComputed(ExpertKey key, int tokens, TimeSpan compute, Tier foundIn, TimeSpan fetch)
+    {
+        Collector.RecordExpertHits(key.Layer, key.Expert, tokens);
+        Collector.RecordExpertCompute(key.Layer, key.Expert, (long)(compute.TotalSeconds * 1e9));
+        Collector.RecordTierAccess(key.Layer, (StorageTier)(int)foundIn, (long)(fetch.TotalSeconds * 1e9));
+        if (tokens > 0)
+        {
+            _expertCompute.Record(compute.TotalSeconds / tokens);
+            if (foundIn != Tier.Hot) _fetchIo.Record(fetch.TotalSeconds / tokens);
+        }
+    }
+
+    public void IntegrityFailed() => _integrity.Increment();
+
+    /// <summary>Copies the tier store's state: memory and budgets as gauges, its counters as deltas since the last call.</summary>
+    public void ObserveStore(TierStoreSnapshot snapshot)
+    {
+        _memory[0].Set(snapshot.Hot.UsedBytes);
+        _memory[1].Set(snapshot.Warm.UsedBytes);
+        _memory[2].Set(snapshot.Experts.Where(e => e.Resident == Tier.Cold).Sum(e => e.WarmBytes));
+        _capacity[0].Set(snapshot.Hot.BudgetBytes);
+        _capacity[1].Set(snapshot.Warm.BudgetBytes);
+        TierStoreCounters c = snapshot.Counters, last = _lastStore ?? new TierStoreCounters();
+        _forced[0].Add(c.ForcedEvictions - last.ForcedEvictions);
+        _planned[0].Add(c.PlannedEvictions - last.PlannedEvictions);
+        long bytesPerPrefetch = snapshot.Experts.Count == 0 ? 0 : snapshot.Experts[0].HotBytes;
+        _prefetchUsed[0].Add((c.PrefetchUsed - last.PrefetchUsed) * bytesPerPrefetch);
+        _prefetchWasted[0].Add((c.PrefetchWasted - last.PrefetchWasted) * bytesPerPrefetch);
+        _prefetchFailures[0].Add(c.PrefetchFailures - last.PrefetchFailures);
+        _prefetchBytes[0].Add((c.PrefetchIssued - c.PrefetchSkipped - last.PrefetchIssued + last.PrefetchSkipped) * bytesPerPrefetch);
+        _lastStore = c;
+    }
+}

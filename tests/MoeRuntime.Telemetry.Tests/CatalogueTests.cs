@@ -104,7 +104,7 @@ public class CatalogueTests
     }
 
     [Fact]
-    public void RequestBucketsHaveTheSlotThresholdsAsBounds()
+    public void RequestBucketsHaveTheSloThresholdsAsBounds()
     {
         Assert.Contains(0.4, MoeMetrics.RequestDurationSeconds.Buckets);
         Assert.Contains(1.2, MoeMetrics.RequestDurationSeconds.Buckets);

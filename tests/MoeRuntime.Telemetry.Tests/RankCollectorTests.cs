@@ -217,6 +217,40 @@ public class RankCollectorTests
     }
 
     [Fact]
+    public void SummariesTakenWhileThreadsRecordAddUpToEverythingRecorded()
+    {
+        const int threads = 3, perThread = 100_000;
+        var (collector, _) = NewCollector();
+        var tokens = collector.Counter(MoeMetrics.TokensTotal, "completion");
+        var step = collector.Histogram(MoeMetrics.DecodeStepSeconds);
+        var summaries = new List<RankSummary>();
+        using var stop = new CancellationTokenSource();
+        var collecting = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested) summaries.Add(collector.CollectSummary());
+        });
+        collecting.Start();
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            for (var i = 0; i < perThread; i++)
+            {
+                tokens.Increment();
+                step.Record(0.001 * (1 + i % 50));
+                collector.RecordExpertHits(i % 4, t);
+            }
+        });
+        stop.Cancel();
+        collecting.Join();
+        summaries.Add(collector.CollectSummary());
+
+        Assert.Equal(threads * perThread, summaries.SelectMany(s => s.Counters).Where(c => c.Metric == MoeMetrics.TokensTotal).Sum(c => c.Delta));
+        Assert.Equal(threads * perThread, summaries.SelectMany(s => s.Sketches).Sum(s => s.Sketch.Count));
+        for (var t = 0; t < threads; t++)
+            Assert.Equal(perThread, summaries.Sum(s => Enumerable.Range(0, 4).Sum(layer => s.ExpertHits[layer, t])));
+        Assert.Equal(Enumerable.Range(1, summaries.Count).Select(i => (long)i), summaries.Select(s => s.Sequence));
+    }
+
+    [Fact]
     public void TheHotPathAllocatesNothing()
     {
         var (collector, _) = NewCollector();

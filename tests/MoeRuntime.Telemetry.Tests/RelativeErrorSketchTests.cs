@@ -106,6 +106,18 @@ public class RelativeErrorSketchTests
     }
 
     [Fact]
+    public void ADeltaWithASumButNoCountStillMerges()
+    {
+        // What a snapshot racing a record can produce: the record's totals without its bucket.
+        var straddling = RelativeErrorSketch.FromParts(SketchLayout.Latency, 0, 0, 0, sum: 0.25, min: 0.25, max: 0.25, 0, []);
+        Assert.False(straddling.IsEmpty);
+        var total = new RelativeErrorSketch(SketchLayout.Latency);
+        total.Record(1);
+        total.Merge(straddling);
+        Assert.Equal((1, 1.25, 0.25, 1.0), (total.Count, total.Sum, total.Min, total.Max));
+    }
+
+    [Fact]
     public void AnEmptySketchHasNoQuantile()
     {
         var sketch = new RelativeErrorSketch(SketchLayout.Latency);

@@ -269,9 +269,9 @@ public static class MoeMetrics
     private static MetricDefinition Gauge(string name, string unit, string help, params LabelDefinition[] labels) =>
         new(name, MetricKind.Gauge, unit, help, labels);
 
-    private static MetricDefinition Histogram(string name, string help, double[] buckets, params LabelDefinition[] labels) =>
+    private static MetricDefinition Histogram(string name, string help, IReadOnlyList<double> buckets, params LabelDefinition[] labels) =>
         new(name, MetricKind.Histogram, "s", help, labels, buckets);
 
-    private static MetricDefinition Histogram(string name, string help, double[] buckets, bool sampled, params LabelDefinition[] labels) =>
+    private static MetricDefinition Histogram(string name, string help, IReadOnlyList<double> buckets, bool sampled, params LabelDefinition[] labels) =>
         new(name, MetricKind.Histogram, "s", help, labels, buckets, sampledPerToken: sampled);
 }

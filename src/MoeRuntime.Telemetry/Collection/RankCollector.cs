@@ -196,7 +196,7 @@ public sealed class RankCollector
             foreach (var series in _sketches)
             {
                 var delta = series.Recorder.TakeDelta();
-                if (delta.Count > 0) sketches.Add(new SketchDelta(series.Metric, series.Labels, delta));
+                if (!delta.IsEmpty) sketches.Add(new SketchDelta(series.Metric, series.Labels, delta));
             }
 
             return new RankSummary

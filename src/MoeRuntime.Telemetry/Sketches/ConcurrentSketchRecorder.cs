@@ -33,8 +33,9 @@ public sealed class ConcurrentSketchRecorder
     public void Record(double value)
     {
         if (double.IsNaN(value)) return;
-        // Totals first, bucket last: a snapshot that sees the bucket also sees this record's totals
-        // (or an earlier snapshot took them), never the other way round.
+        // Totals first, bucket last: a snapshot that sees the bucket also sees this record's totals,
+        // or an earlier snapshot took them (a delta with a sum but no count: merged all the same).
+        // No value is lost either way; only which interval carries its sum can shift by one.
         AddToSum(value);
         LowerMin(value);
         RaiseMax(value);

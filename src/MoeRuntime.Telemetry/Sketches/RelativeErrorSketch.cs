@@ -41,6 +41,13 @@ public sealed class RelativeErrorSketch
     /// <summary>Largest value recorded; −∞ when empty.</summary>
     public double Max { get; private set; } = double.NegativeInfinity;
 
+    /// <summary>
+    /// Nothing at all was recorded. A delta taken while a record was in flight can hold that record's
+    /// sum and extremes but not yet its bucket (see <see cref="ConcurrentSketchRecorder"/>); such a
+    /// delta has a count of zero but is not empty, and must still be merged.
+    /// </summary>
+    public bool IsEmpty => Count == 0 && Sum == 0 && double.IsPositiveInfinity(Min) && double.IsNegativeInfinity(Max);
+
     /// <summary>The buckets' counts, offset 0 holding the layout's first bucket.</summary>
     public ReadOnlySpan<long> Buckets => _buckets;
 
@@ -69,7 +76,6 @@ public sealed class RelativeErrorSketch
         if (!Layout.Equals(other.Layout))
             throw new ArgumentException(
                 $"Cannot merge a sketch with layout {other.Layout} into one with layout {Layout}: bucket bounds differ.", nameof(other));
-        if (other.Count == 0) return;
         var source = other._buckets;
         for (var i = 0; i < source.Length; i++) _buckets[i] += source[i];
         Count += other.Count;
@@ -92,17 +98,25 @@ public sealed class RelativeErrorSketch
         if (Count == 0) return double.NaN;
 
         var rank = (long)Math.Floor(q * (Count - 1));
-        // The extremes are kept exactly, which also covers values clamped into the edge buckets.
-        if (rank == 0) return Min;
-        if (rank == Count - 1) return Max;
-        if (rank < ZeroCount) return Math.Clamp(0, Min, Max);
-        var seen = ZeroCount;
-        for (var i = 0; i < _buckets.Length; i++)
+        // The extremes are exact, which also covers values clamped into the edge buckets. (A delta
+        // whose extremes went to the previous snapshot has Min > Max and is read from buckets alone.)
+        var extremesKnown = Min <= Max;
+        if (extremesKnown && rank == 0) return Min;
+        if (extremesKnown && rank == Count - 1) return Max;
+        var value = Layout.ValueOf(_buckets.Length - 1);
+        if (rank < ZeroCount) value = 0;
+        else
         {
-            seen += _buckets[i];
-            if (seen > rank) return Math.Clamp(Layout.ValueOf(i), Min, Max);
+            var seen = ZeroCount;
+            for (var i = 0; i < _buckets.Length; i++)
+            {
+                seen += _buckets[i];
+                if (seen <= rank) continue;
+                value = Layout.ValueOf(i);
+                break;
+            }
         }
-        return Max;
+        return extremesKnown ? Math.Clamp(value, Min, Max) : value;
     }
 
     /// <summary>A copy with the same values.</summary>
@@ -129,13 +143,17 @@ public sealed class RelativeErrorSketch
         sketch.ZeroCount = zeroCount;
         sketch.UnderflowCount = underflow;
         sketch.OverflowCount = overflow;
-        sketch.Sum = total == 0 ? 0 : sum;
-        sketch.Min = total == 0 ? double.PositiveInfinity : min;
-        sketch.Max = total == 0 ? double.NegativeInfinity : max;
+        sketch.Sum = sum;
+        sketch.Min = min;
+        sketch.Max = max;
         return sketch;
     }
 
-    /// <summary>Fills a sketch taken from a <see cref="ConcurrentSketchRecorder"/>; buckets are already in place.</summary>
+    /// <summary>
+    /// Fills a sketch taken from a <see cref="ConcurrentSketchRecorder"/>; buckets are already in place.
+    /// A record racing the previous snapshot may have left its extremes there, so a delta's min/max
+    /// can stay infinite while it has a count; merged over deltas they are exact.
+    /// </summary>
     internal void SetTotals(long zeroCount, long underflow, long overflow, double sum, double min, double max)
     {
         var total = zeroCount;
@@ -145,28 +163,8 @@ public sealed class RelativeErrorSketch
         UnderflowCount = underflow;
         OverflowCount = overflow;
         Sum = sum;
-        if (total == 0)
-        {
-            (Min, Max) = (double.PositiveInfinity, double.NegativeInfinity);
-            return;
-        }
-        // A record racing the snapshot may leave its extremes to the next interval; the buckets bound them.
-        Min = double.IsFinite(min) ? min : LowestBound();
-        Max = double.IsFinite(max) ? max : HighestBound();
+        (Min, Max) = (min, max);
     }
 
     internal Span<long> WritableBuckets => _buckets;
-
-    private double LowestBound()
-    {
-        if (ZeroCount > 0) return 0;
-        var first = Array.FindIndex(_buckets, c => c != 0);
-        return Layout.ValueOf(first);
-    }
-
-    private double HighestBound()
-    {
-        var last = Array.FindLastIndex(_buckets, c => c != 0);
-        return last < 0 ? 0 : Layout.ValueOf(last);
-    }
 }

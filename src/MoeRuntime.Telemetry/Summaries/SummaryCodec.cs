@@ -215,7 +215,7 @@ public static class SummaryCodec
                 if (reader.ReadArrayHeader() != 3) throw Fail($"A {kind} series has 3 fields.");
                 var (metric, labels) = ReadSeries(ref reader, kind);
                 var value = reader.ReadDouble();
-                if (double.IsNaN(value)) throw Fail($"{metric.Name} has a NaN value.");
+                if (!double.IsFinite(value)) throw Fail($"{metric.Name} has a value that is not finite.");
                 if (kind == MetricKind.Counter && value < 0) throw Fail($"Counter {metric.Name} went down.");
                 items.Add(create(metric, labels, value));
             }
@@ -237,6 +237,7 @@ public static class SummaryCodec
                 var sum = reader.ReadDouble();
                 var min = reader.ReadDouble();
                 var max = reader.ReadDouble();
+                if (double.IsNaN(sum) || double.IsNaN(min) || double.IsNaN(max)) throw Fail($"{metric.Name}: sum, min or max is NaN.");
                 var first = reader.ReadInt32();
                 if ((uint)first > (uint)layout.BucketCount) throw Fail($"{metric.Name}: bucket offset {first} is outside the layout.");
                 var length = ReadArrayLength(ref reader, layout.BucketCount - first, minBytesPerItem: 1, "sketch buckets");
@@ -244,8 +245,7 @@ public static class SummaryCodec
                 for (var b = 0; b < length; b++) counts[b] = ReadNonNegative(ref reader, "bucket count");
 
                 var sketch = RelativeErrorSketch.FromParts(layout, zero, underflow, overflow, sum, min, max, first, counts);
-                if (sketch.Count > 0 && !(sketch.Min <= sketch.Max)) throw Fail($"{metric.Name}: min exceeds max.");
-                if (underflow + overflow > sketch.Count - zero) throw Fail($"{metric.Name}: more clamped values than values.");
+                if (double.IsFinite(min) && double.IsFinite(max) && min > max) throw Fail($"{metric.Name}: min exceeds max.");
                 items.Add(new SketchDelta(metric, labels, sketch));
             }
             return items;
@@ -268,6 +268,7 @@ public static class SummaryCodec
             var name = ReadString(ref reader, "metric name");
             if (!MoeMetrics.TryGet(name, out var metric)) throw Fail($"Unknown metric '{name}'.");
             if (metric.Kind != kind) throw Fail($"{name} is a {metric.Kind}, found among {kind} series.");
+            if (metric.Source is not (MetricSource.Series or MetricSource.Computed)) throw Fail($"{name} is not reported as a series by ranks.");
             var count = ReadArrayLength(ref reader, metric.Labels.Count, minBytesPerItem: 1, "labels");
             if (count != metric.Labels.Count) throw Fail($"{name} has {metric.Labels.Count} labels, not {count}.");
             var labels = new string[count];

@@ -76,8 +76,8 @@ public sealed class RankCollector
 
         _droppedOverCap = Counter(MoeMetrics.TelemetryDroppedTotal, "series_cap");
         _droppedDigests = Counter(MoeMetrics.TelemetryDroppedTotal, "digest_overflow");
-        _tierFetchSeconds[(int)StorageTier.Warm] = Histogram(MoeMetrics.TierFetchSeconds, "warm");
-        _tierFetchSeconds[(int)StorageTier.Cold] = Histogram(MoeMetrics.TierFetchSeconds, "cold");
+        foreach (var fetched in new[] { StorageTier.Warm, StorageTier.Cold })
+            _tierFetchSeconds[(int)fetched] = Histogram(MoeMetrics.TierFetchSeconds, StorageTiers.LabelOf(fetched));
 
         _intervalStart = options.Clock.GetUtcNow();
     }
@@ -231,7 +231,7 @@ public sealed class RankCollector
         }
         foreach (var memory in gauges.Where(g => g.Metric == MoeMetrics.TierMemoryBytes))
         {
-            var tier = Enum.Parse<StorageTier>(memory.Labels[0], ignoreCase: true);
+            var tier = Enum.GetValues<StorageTier>().Single(t => StorageTiers.LabelOf(t) == memory.Labels[0]);
             var usd = memory.Value / 1e9 * interval.TotalHours * rates.UsdPerGbHour(tier);
             if (usd > 0) counters.Add(new CounterDelta(MoeMetrics.TierCostUsdTotal, memory.Labels, usd));
         }

@@ -119,14 +119,6 @@ public sealed class RelativeErrorSketch
         return extremesKnown ? Math.Clamp(value, Min, Max) : value;
     }
 
-    /// <summary>A copy with the same values.</summary>
-    public RelativeErrorSketch Clone()
-    {
-        var copy = new RelativeErrorSketch(Layout);
-        copy.Merge(this);
-        return copy;
-    }
-
     /// <summary>
     /// Rebuilds a sketch from its parts, as a summary carries them; the caller has checked that the
     /// counts are non-negative and fit the layout. Count is derived, so it cannot disagree with the buckets.

@@ -82,6 +82,7 @@ public class SummaryCodecTests
         var limits = new SummaryCodecLimits { MaxBytes = bytes.Length - 1 };
         Assert.Throws<SummaryFormatException>(() => SummaryCodec.Decode(bytes, limits));
         Assert.Throws<SummaryFormatException>(() => SummaryCodec.Encode(BusySummary(), limits));
+        Assert.Throws<SummaryFormatException>(() => SummaryCodec.Encode(BusySummary(), new SummaryCodecLimits { MaxDigests = 10 }));
     }
 
     [Fact]
@@ -153,7 +154,8 @@ public class SummaryCodecTests
                 refused++;
             }
         }
-        Assert.True(refused > 5_000, $"{refused} refused, {accepted} accepted");
+        // Some mutations (a flipped bit in a digest or a count) are still valid summaries: the fuzzing reaches past the header.
+        Assert.True(refused > 3_000 && accepted > 0, $"{refused} refused, {accepted} accepted");
     }
 
     private static RankSummary EmptySummary() => new RankCollector(new RankCollectorOptions

@@ -31,10 +31,15 @@ public static class SummaryCodec
     private const int DigestFieldCount = 4;
 
     /// <summary>Encodes a summary.</summary>
-    /// <exception cref="SummaryFormatException">The encoding exceeds <see cref="SummaryCodecLimits.MaxBytes"/>.</exception>
+    /// <exception cref="SummaryFormatException">The summary exceeds a limit the decoder enforces (sections, <see cref="SummaryCodecLimits.MaxBytes"/>).</exception>
     public static byte[] Encode(RankSummary summary, SummaryCodecLimits? limits = null)
     {
         limits ??= SummaryCodecLimits.Default;
+        // Refuse on the rank, loudly, what every aggregator would refuse.
+        if (Math.Max(summary.Counters.Count, summary.Gauges.Count) > limits.MaxSeries
+            || summary.Sketches.Count > limits.MaxSketches
+            || summary.RoutingDigests.Count > limits.MaxDigests)
+            throw new SummaryFormatException("The summary has more series, sketches or digests than the codec's limits allow.");
         var buffer = new ArrayBufferWriter<byte>(4096);
         var writer = new MessagePackWriter(buffer);
         writer.WriteArrayHeader(FieldCount);

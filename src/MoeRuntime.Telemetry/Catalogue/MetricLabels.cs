@@ -1,0 +1,80 @@
+namespace MoeRuntime.Telemetry.Catalogue;
+
+/// <summary>Every label the catalogue uses. Values are closed sets wherever the domain allows.</summary>
+public static class MetricLabels
+{
+    /// <summary>Longest value accepted for a bounded (open) label.</summary>
+    public const int MaxValueLength = 64;
+
+    /// <summary>Upper bound on <c>layer</c> × <c>expert</c> series per model that the docs promise (64 layers × 256 experts).</summary>
+    public const int ExpertLabelBound = 64 * 256;
+
+    /// <summary>Implicit on model-scoped series: the loaded checkpoint's name.</summary>
+    public static readonly LabelDefinition Model = LabelDefinition.Bounded("model", "models loaded on the rank (a handful)");
+
+    /// <summary>Implicit on every series: the rank id.</summary>
+    public static readonly LabelDefinition Rank = LabelDefinition.Bounded("rank", "ranks in the cluster");
+
+    /// <summary>Client-facing entry point.</summary>
+    public static readonly LabelDefinition Route = new("route", "generate", "stream", "batch");
+
+    /// <summary>How a request ended (seed 001's statuses).</summary>
+    public static readonly LabelDefinition Status = new("status", "success", "error", "timeout", "partial");
+
+    /// <summary>Failure class; <c>none</c> on successes so that one counter carries every status.</summary>
+    public static readonly LabelDefinition ErrorType = new("error_type",
+        "none", "timeout", "oom", "device_error", "invalid_request", "model_not_found",
+        "inference_error", "tokenization_error", "integrity_error", "cancelled", "internal");
+
+    /// <summary>Operator urgency of an error.</summary>
+    public static readonly LabelDefinition Severity = new("severity", "critical", "warning", "info");
+
+    /// <summary>Why admission refused a request.</summary>
+    public static readonly LabelDefinition RejectReason = new("reason", "queue_full", "over_limit", "shutting_down");
+
+    /// <summary>Storage tier of an expert's weights.</summary>
+    public static readonly LabelDefinition Tier = new("tier", "hot", "warm", "cold");
+
+    /// <summary>Decoder layer index.</summary>
+    public static readonly LabelDefinition Layer = LabelDefinition.Bounded("layer", "the model's layer count");
+
+    /// <summary>Expert index within a layer; only on the layer × expert matrices.</summary>
+    public static readonly LabelDefinition Expert = LabelDefinition.Bounded("expert",
+        $"the model's experts per layer; with layer at most {ExpertLabelBound} series per model");
+
+    /// <summary>Prompt or completion side of token accounting.</summary>
+    public static readonly LabelDefinition TokenType = new("token_type", "prompt", "completion");
+
+    /// <summary>Split of per-token compute time.</summary>
+    public static readonly LabelDefinition ComputeComponent = new("component", "attention", "expert");
+
+    /// <summary>Split of per-token I/O time.</summary>
+    public static readonly LabelDefinition IoComponent = new("component", "dispatch", "tier_fetch");
+
+    /// <summary>How a model load started (seed 001).</summary>
+    public static readonly LabelDefinition LoadType = new("load_type", "cold_start", "warm_start", "cache_hit");
+
+    /// <summary>Silo start-up phase (seed 001).</summary>
+    public static readonly LabelDefinition StartupPhase = new("phase", "model_load", "cache_init", "warmup", "ready");
+
+    /// <summary>Direction of expert-dispatch traffic as seen from this rank.</summary>
+    public static readonly LabelDefinition Direction = new("direction", "sent", "received");
+
+    /// <summary>Fate of prefetched bytes.</summary>
+    public static readonly LabelDefinition PrefetchOutcome = new("outcome", "used", "wasted");
+
+    /// <summary>Why an expert left a tier.</summary>
+    public static readonly LabelDefinition EvictionKind = new("kind", "forced", "planned");
+
+    /// <summary>Result of a KV-cache lookup.</summary>
+    public static readonly LabelDefinition CacheResult = new("result", "hit", "miss");
+
+    /// <summary>Telemetry HTTP endpoint that refused a caller.</summary>
+    public static readonly LabelDefinition Endpoint = new("endpoint", "metrics", "views", "dashboard");
+
+    /// <summary>Why the telemetry pipeline itself dropped data.</summary>
+    public static readonly LabelDefinition DropReason = new("reason", "series_cap", "digest_overflow");
+
+    /// <summary>Why an aggregator refused a summary.</summary>
+    public static readonly LabelDefinition SummaryRejectReason = new("reason", "malformed", "oversized", "version", "duplicate");
+}

@@ -1,0 +1,277 @@
+using static MoeRuntime.Telemetry.Catalogue.MetricLabels;
+
+namespace MoeRuntime.Telemetry.Catalogue;
+
+/// <summary>
+/// The catalogue: every metric the runtime exports, the one source from which collectors, exporters
+/// and <c>docs/metrics.md</c> are derived. Meanings follow the seeds; names carry the <c>moe_</c> prefix.
+/// </summary>
+public static class MoeMetrics
+{
+    // Requests
+
+    /// <summary>Requests finished, by route, status and error type.</summary>
+    public static readonly MetricDefinition RequestsTotal = Counter("moe_requests_total", "{request}",
+        "Requests finished, by how they ended.", Route, Status, ErrorType);
+
+    /// <summary>Errors by type and severity.</summary>
+    public static readonly MetricDefinition ErrorsTotal = Counter("moe_errors_total", "{error}",
+        "Errors raised while serving, by class and severity.", ErrorType, Severity);
+
+    /// <summary>Retries of a request or an expert call.</summary>
+    public static readonly MetricDefinition RetriesTotal = Counter("moe_request_retries_total", "{retry}",
+        "Retries of a request or of one of its expert calls.", Route);
+
+    /// <summary>Requests in flight.</summary>
+    public static readonly MetricDefinition ActiveRequests = Gauge("moe_active_requests", "{request}",
+        "Requests admitted and not yet finished.", Route);
+
+    /// <summary>Token streams open to clients.</summary>
+    public static readonly MetricDefinition ActiveStreams = Gauge("moe_active_streams", "{stream}",
+        "Token streams currently open to clients.", Route);
+
+    /// <summary>Requests waiting for admission to the batch.</summary>
+    public static readonly MetricDefinition QueueDepth = Gauge("moe_queue_depth", "{request}",
+        "Requests waiting in the admission queue.", Route);
+
+    /// <summary>Time from receipt to admission into the batch.</summary>
+    public static readonly MetricDefinition QueueWaitSeconds = Histogram("moe_queue_wait_seconds",
+        "Time a request waited in the admission queue.", HistogramBuckets.QueueSeconds, Route);
+
+    /// <summary>Requests refused by admission control.</summary>
+    public static readonly MetricDefinition AdmissionRejectsTotal = Counter("moe_admission_rejects_total", "{request}",
+        "Requests refused by admission control.", Route, RejectReason);
+
+    /// <summary>Streams broken before their last token.</summary>
+    public static readonly MetricDefinition StreamResetsTotal = Counter("moe_stream_resets_total", "{stream}",
+        "Token streams that ended before their last token.", Route);
+
+    // Latency
+
+    /// <summary>End-to-end latency.</summary>
+    public static readonly MetricDefinition RequestDurationSeconds = Histogram("moe_request_duration_seconds",
+        "Time from request receipt to its last token.", HistogramBuckets.RequestSeconds, Route);
+
+    /// <summary>TTFT.</summary>
+    public static readonly MetricDefinition TimeToFirstTokenSeconds = Histogram("moe_time_to_first_token_seconds",
+        "Time from request receipt to its first token (TTFT).", HistogramBuckets.TimeToFirstTokenSeconds, Route);
+
+    /// <summary>TPOT / inter-token latency.</summary>
+    public static readonly MetricDefinition TimePerOutputTokenSeconds = Histogram("moe_time_per_output_token_seconds",
+        "Time between consecutive tokens of one stream (TPOT).", HistogramBuckets.TimePerOutputTokenSeconds,
+        sampled: true, Route);
+
+    /// <summary>Prefill of one request's prompt.</summary>
+    public static readonly MetricDefinition PrefillSeconds = Histogram("moe_prefill_duration_seconds",
+        "Time to run the prompt through the model (prefill).", HistogramBuckets.StepSeconds);
+
+    /// <summary>One decode step of the continuous batch.</summary>
+    public static readonly MetricDefinition DecodeStepSeconds = Histogram("moe_decode_step_duration_seconds",
+        "Time of one decode step of the whole batch.", HistogramBuckets.StepSeconds);
+
+    /// <summary>Per-token compute split into attention and expert FFN.</summary>
+    public static readonly MetricDefinition TokenComputeSeconds = Histogram("moe_token_compute_seconds",
+        "Compute time per token, split into attention and expert FFN.", HistogramBuckets.FineSeconds,
+        sampled: true, ComputeComponent);
+
+    /// <summary>Per-token I/O split into expert dispatch and tier fetch.</summary>
+    public static readonly MetricDefinition TokenIoSeconds = Histogram("moe_token_io_seconds",
+        "I/O time per token, split into expert dispatch and tier fetch.", HistogramBuckets.FineSeconds,
+        sampled: true, IoComponent);
+
+    /// <summary>Sampler time per step.</summary>
+    public static readonly MetricDefinition SamplerSeconds = Histogram("moe_sampler_duration_seconds",
+        "Time the sampler took to pick the batch's next tokens.", HistogramBuckets.FineSeconds);
+
+    /// <summary>Tokenizer time per call.</summary>
+    public static readonly MetricDefinition TokenizerSeconds = Histogram("moe_tokenizer_duration_seconds",
+        "Time to encode a prompt or decode a completion.", HistogramBuckets.FineSeconds);
+
+    /// <summary>Model load.</summary>
+    public static readonly MetricDefinition ModelLoadSeconds = Histogram("moe_model_load_duration_seconds",
+        "Time to load a model until it is ready to serve.", HistogramBuckets.ModelLoadSeconds, LoadType);
+
+    /// <summary>Silo start-up by phase.</summary>
+    public static readonly MetricDefinition StartupPhaseSeconds = new("moe_startup_phase_duration_seconds",
+        MetricKind.Histogram, "s", "Time of each start-up phase of the silo.", [StartupPhase],
+        HistogramBuckets.StartupSeconds, scope: MetricScope.Rank);
+
+    // Tokens and cost
+
+    /// <summary>Prompt and completion tokens.</summary>
+    public static readonly MetricDefinition TokensTotal = Counter("moe_tokens_total", "{token}",
+        "Tokens processed: prompt tokens prefilled and completion tokens generated.", TokenType);
+
+    /// <summary>Tokens per request.</summary>
+    public static readonly MetricDefinition TokensPerRequest = new("moe_tokens_per_request", MetricKind.Histogram,
+        "{token}", "Prompt and completion length of finished requests.", [TokenType], HistogramBuckets.TokensPerRequest);
+
+    /// <summary>Per-request generation rate.</summary>
+    public static readonly MetricDefinition RequestTokensPerSecond = new("moe_request_tokens_per_second", MetricKind.Histogram,
+        "{token}/s", "Completion tokens per second of each finished request.", [Route], HistogramBuckets.TokensPerSecond);
+
+    /// <summary>Batch sizes of decode steps.</summary>
+    public static readonly MetricDefinition BatchSize = new("moe_batch_size", MetricKind.Histogram,
+        "{request}", "Requests in each decode step's batch.", [], HistogramBuckets.BatchSize);
+
+    /// <summary>Token cost estimate.</summary>
+    public static readonly MetricDefinition TokenCostUsdTotal = new("moe_token_cost_usd_total", MetricKind.Counter,
+        "USD", "Estimated cost of tokens at the configured $ per 1k prompt/completion tokens.", [TokenType],
+        source: MetricSource.Computed);
+
+    /// <summary>Tier memory cost estimate.</summary>
+    public static readonly MetricDefinition TierCostUsdTotal = new("moe_tier_cost_usd_total", MetricKind.Counter,
+        "USD", "Estimated cost of expert memory at the configured $ per tier-GB-hour.", [Tier],
+        source: MetricSource.Computed);
+
+    // MoE: experts and tiers
+
+    /// <summary>Tokens routed to each expert.</summary>
+    public static readonly MetricDefinition ExpertHitsTotal = new("moe_expert_hits_total", MetricKind.Counter,
+        "{token}", "Tokens the gate routed to each expert.", [Layer, Expert],
+        source: MetricSource.Matrix, maxSeries: ExpertLabelBound);
+
+    /// <summary>Load imbalance per layer.</summary>
+    public static readonly MetricDefinition ExpertImbalanceRatio = new("moe_expert_imbalance_ratio", MetricKind.Gauge,
+        "1", "Hits of the busiest expert over the mean hits per expert, per layer (1 = balanced).", [Layer],
+        source: MetricSource.Derived);
+
+    /// <summary>Expert activations served from each tier.</summary>
+    public static readonly MetricDefinition TierHitsTotal = new("moe_tier_hits_total", MetricKind.Counter,
+        "{call}", "Expert calls whose weights were found in this tier (hot: no fetch).", [Tier, Layer],
+        source: MetricSource.Matrix);
+
+    /// <summary>Expert activations that looked in a tier and did not find the weights there.</summary>
+    public static readonly MetricDefinition TierMissesTotal = new("moe_tier_misses_total", MetricKind.Counter,
+        "{call}", "Expert calls that did not find the weights in this tier and went one tier down.", [Tier, Layer],
+        source: MetricSource.Matrix);
+
+    /// <summary>Share of activations that needed a cold read.</summary>
+    public static readonly MetricDefinition ColdMissRatio = new("moe_tier_cold_miss_ratio", MetricKind.Gauge,
+        "1", "Expert calls served from cold over all expert calls.", [], source: MetricSource.Derived);
+
+    /// <summary>Fetch latency per tier.</summary>
+    public static readonly MetricDefinition TierFetchSeconds = Histogram("moe_tier_fetch_duration_seconds",
+        "Time to make an expert hot, by the tier it was fetched from.", HistogramBuckets.TierFetchSeconds, Tier);
+
+    /// <summary>Fetch time summed per tier and layer.</summary>
+    public static readonly MetricDefinition TierFetchTimeTotal = new("moe_tier_fetch_time_seconds_total", MetricKind.Counter,
+        "s", "Time spent fetching experts, per source tier and layer.", [Tier, Layer], source: MetricSource.Matrix);
+
+    /// <summary>Expert-dispatch bytes.</summary>
+    public static readonly MetricDefinition DispatchBytesTotal = Counter("moe_dispatch_bytes_total", "By",
+        "Bytes of activations sent to and received from expert calls.", Direction);
+
+    /// <summary>Bytes moved ahead of need.</summary>
+    public static readonly MetricDefinition PrefetchBytesTotal = Counter("moe_prefetch_bytes_total", "By",
+        "Bytes of expert weights moved up a tier by prefetch.", Tier);
+
+    /// <summary>Prefetched bytes used or evicted unused.</summary>
+    public static readonly MetricDefinition PrefetchOutcomeBytesTotal = Counter("moe_prefetch_outcome_bytes_total", "By",
+        "Prefetched bytes by whether the expert was used before it was evicted.", PrefetchOutcome);
+
+    /// <summary>Prefetch effectiveness.</summary>
+    public static readonly MetricDefinition PrefetchEffectivenessRatio = new("moe_prefetch_effectiveness_ratio", MetricKind.Gauge,
+        "1", "Used prefetched bytes over all prefetched bytes whose fate is known.", [], source: MetricSource.Derived);
+
+    /// <summary>Failed or abandoned prefetches.</summary>
+    public static readonly MetricDefinition PrefetchFailuresTotal = Counter("moe_prefetch_failures_total", "{prefetch}",
+        "Prefetches that failed or were abandoned, by source tier.", Tier);
+
+    /// <summary>Routing disagreements between ranks.</summary>
+    public static readonly MetricDefinition RoutingMismatchesTotal = new("moe_routing_mismatches_total", MetricKind.Counter,
+        "{token}", "Tokens two ranks routed differently at one layer (digests disagree).", [Layer],
+        source: MetricSource.Derived);
+
+    /// <summary>Expert evictions.</summary>
+    public static readonly MetricDefinition EvictionsTotal = Counter("moe_evictions_total", "{eviction}",
+        "Experts evicted from a tier: forced by memory pressure or planned by a TierSet change.", Tier, EvictionKind);
+
+    /// <summary>Bytes held per tier.</summary>
+    public static readonly MetricDefinition TierMemoryBytes = Gauge("moe_tier_memory_bytes", "By",
+        "Bytes of expert weights held in each tier.", Tier);
+
+    /// <summary>Budget per tier.</summary>
+    public static readonly MetricDefinition TierCapacityBytes = Gauge("moe_tier_capacity_bytes", "By",
+        "Byte budget of each tier in the current TierSet.", Tier);
+
+    /// <summary>Occupancy per tier.</summary>
+    public static readonly MetricDefinition TierOccupancyRatio = new("moe_tier_occupancy_ratio", MetricKind.Gauge,
+        "1", "Tier memory over tier capacity.", [Tier], source: MetricSource.Derived);
+
+    /// <summary>KV cache size.</summary>
+    public static readonly MetricDefinition KvCacheBytes = Gauge("moe_kv_cache_bytes", "By",
+        "Bytes held by the attention KV cache.");
+
+    /// <summary>KV cache lookups.</summary>
+    public static readonly MetricDefinition KvCacheLookupsTotal = Counter("moe_kv_cache_lookups_total", "{lookup}",
+        "KV-cache lookups by whether the prefix was cached.", CacheResult);
+
+    /// <summary>KV cache hit ratio.</summary>
+    public static readonly MetricDefinition KvCacheHitRatio = new("moe_kv_cache_hit_ratio", MetricKind.Gauge,
+        "1", "KV-cache hits over lookups.", [], source: MetricSource.Derived);
+
+    /// <summary>Compute time per layer.</summary>
+    public static readonly MetricDefinition LayerComputeTimeTotal = new("moe_layer_compute_time_seconds_total", MetricKind.Counter,
+        "s", "Compute time spent in each layer (attention, gate, experts, combine).", [Layer],
+        source: MetricSource.Matrix);
+
+    /// <summary>Compute time per expert.</summary>
+    public static readonly MetricDefinition ExpertComputeTimeTotal = new("moe_expert_compute_time_seconds_total", MetricKind.Counter,
+        "s", "Compute time spent in each expert's FFN.", [Layer, Expert],
+        source: MetricSource.Matrix, maxSeries: ExpertLabelBound);
+
+    // Security and the pipeline itself
+
+    /// <summary>Refused callers of telemetry endpoints.</summary>
+    public static readonly MetricDefinition AccessDenialsTotal = new("moe_telemetry_access_denials_total", MetricKind.Counter,
+        "{request}", "Calls to telemetry endpoints refused for a missing or wrong credential.", [Endpoint],
+        scope: MetricScope.Rank);
+
+    /// <summary>Integrity failures on cold loads.</summary>
+    public static readonly MetricDefinition IntegrityFailuresTotal = Counter("moe_integrity_check_failures_total", "{load}",
+        "Expert weights whose integrity check failed when loaded from a tier.", Tier);
+
+    /// <summary>Telemetry dropped on the rank.</summary>
+    public static readonly MetricDefinition TelemetryDroppedTotal = Counter("moe_telemetry_dropped_total", "{record}",
+        "Records the rank's collector dropped: over a metric's series cap, or routing digests overwritten before collection.",
+        DropReason);
+
+    /// <summary>Summaries an aggregator refused.</summary>
+    public static readonly MetricDefinition SummariesRejectedTotal = new("moe_telemetry_summaries_rejected_total", MetricKind.Counter,
+        "{summary}", "Rank summaries an aggregator refused to merge.", [SummaryRejectReason], scope: MetricScope.Rank);
+
+    /// <summary>Every metric, in documentation order.</summary>
+    public static IReadOnlyList<MetricDefinition> All { get; } =
+    [
+        RequestsTotal, ErrorsTotal, RetriesTotal, ActiveRequests, ActiveStreams, QueueDepth, QueueWaitSeconds,
+        AdmissionRejectsTotal, StreamResetsTotal,
+        RequestDurationSeconds, TimeToFirstTokenSeconds, TimePerOutputTokenSeconds, PrefillSeconds, DecodeStepSeconds,
+        TokenComputeSeconds, TokenIoSeconds, SamplerSeconds, TokenizerSeconds, ModelLoadSeconds, StartupPhaseSeconds,
+        TokensTotal, TokensPerRequest, RequestTokensPerSecond, BatchSize, TokenCostUsdTotal, TierCostUsdTotal,
+        ExpertHitsTotal, ExpertImbalanceRatio, TierHitsTotal, TierMissesTotal, ColdMissRatio, TierFetchSeconds,
+        TierFetchTimeTotal, DispatchBytesTotal, PrefetchBytesTotal, PrefetchOutcomeBytesTotal, PrefetchEffectivenessRatio,
+        PrefetchFailuresTotal, RoutingMismatchesTotal, EvictionsTotal, TierMemoryBytes, TierCapacityBytes,
+        TierOccupancyRatio, KvCacheBytes, KvCacheLookupsTotal, KvCacheHitRatio, LayerComputeTimeTotal,
+        ExpertComputeTimeTotal,
+        AccessDenialsTotal, IntegrityFailuresTotal, TelemetryDroppedTotal, SummariesRejectedTotal,
+    ];
+
+    private static readonly Dictionary<string, MetricDefinition> ByName = All.ToDictionary(m => m.Name, StringComparer.Ordinal);
+
+    /// <summary>Looks a metric up by its exported name.</summary>
+    public static bool TryGet(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MetricDefinition? metric) =>
+        ByName.TryGetValue(name, out metric);
+
+    private static MetricDefinition Counter(string name, string unit, string help, params LabelDefinition[] labels) =>
+        new(name, MetricKind.Counter, unit, help, labels);
+
+    private static MetricDefinition Gauge(string name, string unit, string help, params LabelDefinition[] labels) =>
+        new(name, MetricKind.Gauge, unit, help, labels);
+
+    private static MetricDefinition Histogram(string name, string help, IReadOnlyList<double> buckets, params LabelDefinition[] labels) =>
+        new(name, MetricKind.Histogram, "s", help, labels, buckets);
+
+    private static MetricDefinition Histogram(string name, string help, IReadOnlyList<double> buckets, bool sampled, params LabelDefinition[] labels) =>
+        new(name, MetricKind.Histogram, "s", help, labels, buckets, sampledPerToken: sampled);
+}

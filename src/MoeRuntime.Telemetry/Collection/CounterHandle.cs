@@ -1,0 +1,26 @@
+namespace MoeRuntime.Telemetry.Collection;
+
+/// <summary>
+/// A counter series registered once on a <see cref="RankCollector"/>. <see cref="Add"/> is one
+/// Interlocked add on a preallocated slot: no lock, no allocation, safe from any thread.
+/// </summary>
+public readonly struct CounterHandle
+{
+    private readonly long[] _slots;
+    private readonly int _index;
+
+    internal CounterHandle(long[] slots, int index)
+    {
+        _slots = slots;
+        _index = index;
+    }
+
+    /// <summary>Adds <paramref name="amount"/> (≥ 0; counters only go up).</summary>
+    public void Add(long amount) => Interlocked.Add(ref _slots[_index], amount);
+
+    /// <summary>Adds one.</summary>
+    public void Increment() => Interlocked.Increment(ref _slots[_index]);
+
+    /// <summary>The running total since the collector started.</summary>
+    public long Value => Volatile.Read(ref _slots[_index]);
+}

@@ -33,6 +33,9 @@ public static class MoeSiloBuilderExtensions
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddSingleton<RankDirectory>();
         builder.Services.AddSingleton<RankTierPolicy>();
+        var telemetry = new TelemetryOptions();
+        builder.Configuration.GetSection(MoeSiloOptions.Section + ":Telemetry").Bind(telemetry);
+        builder.Services.AddSingleton(Options.Create(telemetry));
         builder.Services.AddSingleton(sp =>
         {
             ModelHost host = sp.GetRequiredService<ModelHost>();
@@ -42,8 +45,11 @@ public static class MoeSiloBuilderExtensions
                 Model = host.ModelName,
                 Layers = host.Config.LayerCount,
                 Experts = host.Config.ExpertCount,
+                SampleEveryNTokens = telemetry.SampleEveryNTokens,
             });
         });
+        builder.Services.AddSingleton<TelemetryAgent>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<TelemetryAgent>());
         builder.Services.AddSingleton<RankTelemetry>();
         builder.Services.AddSingleton<RouterRuntime>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RouterRuntime>());

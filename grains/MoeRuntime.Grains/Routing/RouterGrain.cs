@@ -4,9 +4,11 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Sampling;
 using MoeRuntime.Model.Tokenization;
+using MoeRuntime.Telemetry.Collection;
 using Orleans.Concurrency;
 
 namespace MoeRuntime.Grains.Routing;
@@ -16,140 +18,202 @@ namespace MoeRuntime.Grains.Routing;
 /// activation per rank, local to the gateway the client reached; the rank's batching engine does the work.
 /// </summary>
 [StatelessWorker(1), Reentrant]
-public sealed class RouterGrain(RouterRuntime runtime, IOptions<MoeSiloOptions> options, ILogger<RouterGrain> logger) : Grain, IRouterGrain
+public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, IOptions<MoeSiloOptions> options, ILogger<RouterGrain> logger)
+    : Grain, IRouterGrain
 {
     public Task<RouterStatus> GetStatusAsync() => Task.FromResult(runtime.Status());
 
     public async Task<GenerateResponse> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken)
     {
-        using Activity? span = StartRequest(request, "generate");
-        var (stream, requestId, prompt) = Submit(request, span, cancellationToken);
-        var clock = Stopwatch.StartNew();
-        double firstTokenMs = 0;
+        using var run = new RequestRun(Context(), request, "generate");
+        GenerationStream stream = run.Submit(cancellationToken);
         var logits = request.IncludeLogits ? new List<float[]>() : null;
-        GenerationResult result = await Translate(request, requestId, async () =>
+        GenerationResult result = await run.Translate(async () =>
         {
             await foreach (StreamedToken token in stream.Tokens.WithCancellation(cancellationToken))
             {
-                if (token.Index == 0) firstTokenMs = clock.Elapsed.TotalMilliseconds;
+                run.Token(token);
                 if (token.Logits is { } l) logits!.Add(l);
             }
             return await stream.Completion;
         });
-        Finish(span, request, requestId, prompt, result, clock.Elapsed.TotalMilliseconds, firstTokenMs);
+        run.Succeeded(result);
         return new GenerateResponse
         {
-            RequestId = requestId,
+            RequestId = run.RequestId,
             Text = runtime.Host.Tokenizer.Decode(result.Tokens),
             TokenIds = result.Tokens.ToArray(),
-            FinishReason = result.Reason == FinishReason.Stop ? "stop" : "length",
-            PromptTokens = prompt,
+            FinishReason = FinishName(result.Reason),
+            PromptTokens = run.PromptTokens,
             Seed = result.Seed,
-            TimeToFirstTokenMs = firstTokenMs,
-            TotalMs = clock.Elapsed.TotalMilliseconds,
+            TimeToFirstTokenMs = run.FirstToken.TotalMilliseconds,
+            TotalMs = run.Elapsed.TotalMilliseconds,
             Logits = logits?.ToArray(),
         };
     }
 
     public async IAsyncEnumerable<TokenChunk> StreamAsync(GenerateRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using Activity? span = StartRequest(request, "stream");
-        var (stream, requestId, prompt) = Submit(request, span, cancellationToken);
-        var clock = Stopwatch.StartNew();
-        double firstTokenMs = 0;
+        using var run = new RequestRun(Context(), request, "stream");
+        GenerationStream stream = run.Submit(cancellationToken);
         IStreamingDecoder decoder = runtime.Host.Tokenizer.CreateStreamingDecoder();
         await using IAsyncEnumerator<StreamedToken> tokens = stream.Tokens.GetAsyncEnumerator(cancellationToken);
-        while (await Translate(request, requestId, async () => await tokens.MoveNextAsync()))
+        while (await run.Translate(async () => await tokens.MoveNextAsync()))
         {
             StreamedToken token = tokens.Current;
-            if (token.Index == 0) firstTokenMs = clock.Elapsed.TotalMilliseconds;
+            run.Token(token);
             yield return new TokenChunk { TokenId = token.Id, Index = token.Index, Text = decoder.Append(token.Id), Logits = token.Logits };
         }
-        GenerationResult result = await Translate(request, requestId, () => stream.Completion);
-        Finish(span, request, requestId, prompt, result, clock.Elapsed.TotalMilliseconds, firstTokenMs);
+        run.Succeeded(await run.Translate(() => stream.Completion));
     }
 
-    /// <summary>The request's span; its stages (tokenize, queue, prefill, decode, steps) become its children.</summary>
-    Activity? StartRequest(GenerateRequest request, string mode)
+    RouterContext Context() => new(runtime, telemetry, options.Value, logger, this.GetPrimaryKeyString());
+
+    /// <summary>What a request run needs from its router.</summary>
+    sealed record RouterContext(RouterRuntime Runtime, RankTelemetry Telemetry, MoeSiloOptions Options, ILogger Logger, string Model);
+
+    static string FinishName(FinishReason reason) => reason == FinishReason.Stop ? "stop" : "length";
+
+    /// <summary>
+    /// One request from receipt to its end: the span, the clock, the request's telemetry and its
+    /// lifecycle log, so that both entry points record the same things the same way.
+    /// </summary>
+    sealed class RequestRun : IDisposable
     {
-        Activity? span = ServingTracing.Source.StartActivity("moe.request", ActivityKind.Server);
-        if (span is null) return null;
-        span.SetTag("gen_ai.operation.name", "text_completion");
-        span.SetTag("gen_ai.request.model", runtime.Host.ModelName);
-        span.SetTag("gen_ai.request.max_tokens", request.Sampling.MaxTokens);
-        span.SetTag("gen_ai.request.temperature", request.Sampling.Temperature);
-        span.SetTag("gen_ai.request.top_p", request.Sampling.TopP);
-        span.SetTag("moe.request.mode", mode);
-        span.SetTag("moe.tenant", ServingTracing.Pseudonym(request.Tenant));
-        span.SetTag("moe.rank", runtime.Host.Rank);
-        return span;
+        readonly RouterContext _grain;
+        readonly GenerateRequest _request;
+        readonly string _route;
+        readonly Activity? _span;
+        readonly long _received = Stopwatch.GetTimestamp();
+        long _lastToken;
+        bool _started, _streamed, _ended;
+
+        public RequestRun(RouterContext grain, GenerateRequest request, string route)
+        {
+            _grain = grain;
+            _request = request;
+            _route = route;
+            RequestId = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
+            _span = ServingTracing.Source.StartActivity("moe.request", ActivityKind.Server);
+            if (_span is null) return;
+            _span.SetTag("gen_ai.operation.name", "text_completion");
+            _span.SetTag("gen_ai.request.model", grain.Runtime.Host.ModelName);
+            _span.SetTag("gen_ai.request.max_tokens", request.Sampling.MaxTokens);
+            _span.SetTag("gen_ai.request.temperature", request.Sampling.Temperature);
+            _span.SetTag("gen_ai.request.top_p", request.Sampling.TopP);
+            _span.SetTag("moe.request.mode", route);
+            _span.SetTag("moe.request.id", RequestId);
+            _span.SetTag("moe.tenant", ServingTracing.Pseudonym(request.Tenant));
+            _span.SetTag("moe.rank", grain.Runtime.Host.Rank);
+        }
+
+        public string RequestId { get; }
+        public int PromptTokens { get; private set; }
+        public TimeSpan FirstToken { get; private set; }
+        public TimeSpan Elapsed => Stopwatch.GetElapsedTime(_received);
+
+        public GenerationStream Submit(CancellationToken cancellationToken)
+        {
+            ModelHost host = _grain.Runtime.Host;
+            try
+            {
+                host.EnsureServes(_grain.Model);
+                if (string.IsNullOrEmpty(_request.Prompt)) throw new MoeRequestException(MoeErrorCode.InvalidRequest, "the prompt is empty");
+                IReadOnlyList<int> prompt;
+                using (Activity? tokenize = ServingTracing.Source.StartActivity("moe.tokenize"))
+                {
+                    long started = Stopwatch.GetTimestamp();
+                    prompt = host.Tokenizer.Encode(_request.Prompt);
+                    _grain.Telemetry.Tokenized(Stopwatch.GetElapsedTime(started));
+                    tokenize?.SetTag("gen_ai.usage.input_tokens", prompt.Count);
+                }
+                PromptTokens = prompt.Count;
+                SamplingParameters s = _request.Sampling;
+                var sampling = new SamplingOptions
+                {
+                    Temperature = s.Temperature, TopP = s.TopP, TopK = s.TopK, MaxTokens = s.MaxTokens,
+                    Seed = s.Seed ?? (ulong)Random.Shared.NextInt64(),
+                    StopTokenIds = s.StopTokenIds ?? host.Tokenizer.EndOfSequenceIds,
+                };
+                var generation = new GenerationRequest(prompt, sampling)
+                {
+                    CaptureLogits = _request.IncludeLogits,
+                    RequestKey = RoutingDigest.HashRequestId(RequestId),
+                };
+                // The batcher parents the request's stage spans to the current activity.
+                Activity.Current = _span;
+                GenerationStream stream = _grain.Runtime.Batcher.Submit(generation, _request.Deadline, cancellationToken);
+                _started = true;
+                _grain.Telemetry.RequestStarted(_route);
+                _grain.Logger.LogDebug("Request {RequestId} admitted: {PromptTokens} prompt tokens, max {MaxTokens}", RequestId, prompt.Count, sampling.MaxTokens);
+                return stream;
+            }
+            catch (Exception e)
+            {
+                throw Failed(e);
+            }
+        }
+
+        public void Token(StreamedToken token)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (token.Index == 0) FirstToken = Stopwatch.GetElapsedTime(_received, now);
+            else _grain.Telemetry.TokenGap(_route, Stopwatch.GetElapsedTime(_lastToken, now));
+            _lastToken = now;
+            _streamed = true;
+        }
+
+        /// <summary>Runs a wait on the batcher, turning its failures into client-facing errors, all recorded.</summary>
+        public async Task<T> Translate<T>(Func<Task<T>> work)
+        {
+            try
+            {
+                return await work();
+            }
+            catch (Exception e)
+            {
+                throw Failed(e);
+            }
+        }
+
+        public void Succeeded(GenerationResult result)
+        {
+            _ended = true;
+            string finish = FinishName(result.Reason);
+            _grain.Telemetry.RequestSucceeded(_route, PromptTokens, result.Tokens.Count, Elapsed, FirstToken);
+            _span?.SetTag("gen_ai.usage.input_tokens", PromptTokens);
+            _span?.SetTag("gen_ai.usage.output_tokens", result.Tokens.Count);
+            _span?.SetTag("gen_ai.response.finish_reasons", finish);
+            if (RequestLog.Sampled(RequestId, _grain.Options.SuccessLogSampleRatio))
+                RequestLog.Completed(_grain.Logger, RequestId, PromptTokens, result.Tokens.Count, finish, Elapsed.TotalMilliseconds,
+                    FirstToken.TotalMilliseconds, ServingTracing.Pseudonym(_request.Tenant));
+        }
+
+        MoeRequestException Failed(Exception e)
+        {
+            MoeRequestException error = ToRequestError(e);
+            if (!_ended)
+            {
+                _ended = true;
+                _grain.Telemetry.RequestFailed(_route, error.Code, _started, _streamed);
+                RequestLog.Failed(_grain.Logger, RequestId, error.Code, e.Message, ServingTracing.Pseudonym(_request.Tenant));
+                _span?.SetStatus(ActivityStatusCode.Error, error.Code.ToString());
+            }
+            return error;
+        }
+
+        /// <summary>A client that stops reading a stream ends the request without an exception reaching here.</summary>
+        public void Dispose()
+        {
+            if (!_ended && _started) Failed(new OperationCanceledException("the client stopped reading the stream"));
+            _span?.Dispose();
+        }
     }
 
-    void Finish(Activity? span, GenerateRequest request, string requestId, int promptTokens, GenerationResult result, double durationMs, double firstTokenMs)
+    /// <summary>The client-facing form of a failure.</summary>
+    static MoeRequestException ToRequestError(Exception e) => e switch
     {
-        string finish = result.Reason == FinishReason.Stop ? "stop" : "length";
-        span?.SetTag("gen_ai.usage.input_tokens", promptTokens);
-        span?.SetTag("gen_ai.usage.output_tokens", result.Tokens.Count);
-        span?.SetTag("gen_ai.response.finish_reasons", finish);
-        if (RequestLog.Sampled(requestId, options.Value.SuccessLogSampleRatio))
-            RequestLog.Completed(logger, requestId, promptTokens, result.Tokens.Count, finish, durationMs, firstTokenMs, ServingTracing.Pseudonym(request.Tenant));
-    }
-
-    (GenerationStream Stream, string RequestId, int PromptTokens) Submit(GenerateRequest request, Activity? span, CancellationToken cancellationToken)
-    {
-        runtime.Host.EnsureServes(this.GetPrimaryKeyString());
-        string requestId = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
-        span?.SetTag("moe.request.id", requestId);
-        if (string.IsNullOrEmpty(request.Prompt)) throw new MoeRequestException(MoeErrorCode.InvalidRequest, "the prompt is empty");
-        IReadOnlyList<int> prompt;
-        using (Activity? tokenize = ServingTracing.Source.StartActivity("moe.tokenize"))
-        {
-            prompt = runtime.Host.Tokenizer.Encode(request.Prompt);
-            tokenize?.SetTag("gen_ai.usage.input_tokens", prompt.Count);
-        }
-        SamplingParameters s = request.Sampling;
-        var sampling = new SamplingOptions
-        {
-            Temperature = s.Temperature, TopP = s.TopP, TopK = s.TopK, MaxTokens = s.MaxTokens,
-            Seed = s.Seed ?? (ulong)Random.Shared.NextInt64(),
-            StopTokenIds = s.StopTokenIds ?? runtime.Host.Tokenizer.EndOfSequenceIds,
-        };
-        // The batcher reads the current activity to parent the request's stage spans.
-        Activity.Current = span;
-        try
-        {
-            GenerationStream stream = runtime.Batcher.Submit(new GenerationRequest(prompt, sampling) { CaptureLogits = request.IncludeLogits }, request.Deadline, cancellationToken);
-            logger.LogDebug("Request {RequestId} admitted: {PromptTokens} prompt tokens, max {MaxTokens}", requestId, prompt.Count, sampling.MaxTokens);
-            return (stream, requestId, prompt.Count);
-        }
-        catch (Exception e) when (ToRequestError(e) is { } error)
-        {
-            RequestLog.Failed(logger, requestId, error.Code, e.Message, ServingTracing.Pseudonym(request.Tenant));
-            span?.SetStatus(ActivityStatusCode.Error, error.Code.ToString());
-            throw error;
-        }
-    }
-
-    /// <summary>Runs a wait on the batcher, turning its failures into client-facing errors, all logged.</summary>
-    async Task<T> Translate<T>(GenerateRequest request, string requestId, Func<Task<T>> work)
-    {
-        try
-        {
-            return await work();
-        }
-        catch (Exception e)
-        {
-            MoeRequestException error = ToRequestError(e) ?? (MoeRequestException)e;
-            RequestLog.Failed(logger, requestId, error.Code, e.Message, ServingTracing.Pseudonym(request.Tenant));
-            if (ReferenceEquals(error, e)) throw;
-            throw error;
-        }
-    }
-
-    /// <summary>The client-facing form of a failure; null for errors that already are.</summary>
-    static MoeRequestException? ToRequestError(Exception e) => e switch
-    {
-        MoeRequestException => null,
+        MoeRequestException m => m,
         AdmissionRejectedException => new MoeRequestException(MoeErrorCode.AdmissionRejected, e.Message),
         ArgumentException => new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message),
         TimeoutException => new MoeRequestException(MoeErrorCode.DeadlineExceeded, e.Message),

@@ -1,0 +1,121 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Telemetry.Aggregation;
+using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Summaries;
+
+namespace MoeRuntime.Grains.Telemetry;
+
+/// <summary>
+/// Merges its ranks' summaries (decoded as untrusted input; duplicates dropped), keeps per-rank
+/// windows, compares routing digests of the requests hashed to it, and every interval forwards what
+/// it merged to the cluster aggregator.
+/// </summary>
+public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptions> options, TimeProvider time, ILogger<ShardAggregatorGrain> logger)
+    : Grain, IShardAggregatorGrain
+{
+    readonly TelemetryOptions _options = options.Value;
+    readonly Dictionary<string, SlidingWindows> _rankWindows = new(StringComparer.Ordinal);
+    readonly MismatchDetector _mismatches = new();
+    RankTracker _ranks = null!;
+    MergedSnapshot _pending = null!;
+    DateTimeOffset _pendingSince;
+    long _sequence, _rejected, _forwardedCompared;
+    Dictionary<(int, string, string), long> _forwardedCounts = [];
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _ranks = new RankTracker(_options.Interval, _options.StaleAfterIntervals);
+        _pending = new MergedSnapshot(host.Config.LayerCount, host.Config.ExpertCount);
+        _pendingSince = time.GetUtcNow();
+        this.RegisterGrainTimer(ForwardAsync, new GrainTimerCreationOptions(_options.Interval, _options.Interval) { Interleave = true });
+        return Task.CompletedTask;
+    }
+
+    public Task ReportAsync(byte[] summary)
+    {
+        RankSummary decoded;
+        try
+        {
+            decoded = SummaryCodec.Decode(summary);
+            if (decoded.ExpertHits.Rows != host.Config.LayerCount || decoded.ExpertHits.Columns != host.Config.ExpertCount)
+                throw new SummaryFormatException($"summary of a {decoded.ExpertHits.Rows} x {decoded.ExpertHits.Columns} model, this cluster serves {host.Config.LayerCount} x {host.Config.ExpertCount}");
+        }
+        catch (SummaryFormatException e)
+        {
+            _rejected++;
+            logger.LogWarning("Rejected a summary of {Bytes} bytes: {Reason}", summary.Length, e.Message);
+            return Task.CompletedTask;
+        }
+        DateTimeOffset now = time.GetUtcNow();
+        if (!_ranks.Accept(decoded, now)) return Task.CompletedTask;
+        _pending.Add(decoded);
+        if (!_rankWindows.TryGetValue(decoded.RankId, out SlidingWindows? windows))
+            _rankWindows[decoded.RankId] = windows = new SlidingWindows(host.Config.LayerCount, host.Config.ExpertCount);
+        windows.Add(decoded);
+        return Task.CompletedTask;
+    }
+
+    public Task ReportDigestsAsync(string rank, ulong[] triples)
+    {
+        var records = new RoutingDigestRecord[triples.Length / 3];
+        for (int i = 0; i < records.Length; i++)
+        {
+            ulong where = triples[3 * i + 1];
+            records[i] = new RoutingDigestRecord(triples[3 * i], (int)(where >> 32), (int)(uint)where, triples[3 * i + 2]);
+        }
+        _mismatches.Observe(rank, records, time.GetUtcNow());
+        return Task.CompletedTask;
+    }
+
+    public Task<byte[]> GetRankViewAsync(string rank, string window)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        TelemetryWindow w = ViewBuilder.Parse(window);
+        MergedSnapshot snapshot = _rankWindows.TryGetValue(rank, out SlidingWindows? windows)
+            ? windows.Query(w, now)
+            : new MergedSnapshot(host.Config.LayerCount, host.Config.ExpertCount);
+        TelemetryView view = ViewBuilder.Build($"rank {rank}", w, snapshot, _ranks.Gauges(now, id => id == rank),
+            new RankCounts(_rankWindows.ContainsKey(rank) ? 1 : 0, 0, []), new MismatchStatus(0, 0, [], []), _options.Slo, now);
+        return Task.FromResult(JsonSerializer.SerializeToUtf8Bytes(view, TelemetryJson.Options));
+    }
+
+    async Task ForwardAsync(CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        _ranks.Expire(now, _options.RankRetention);
+        var live = _ranks.Ranks.Where(r => !_ranks.IsStale(r, now)).ToList();
+        var gauges = SnapshotSummaries.SumGauges(live.SelectMany(r => r.Gauges));
+        RankSummary delta = _pending.ToSummary($"shard-{this.GetPrimaryKeyLong()}", host.ModelName, ++_sequence, _pendingSince, now, gauges, _options.SampleEveryNTokens);
+        var report = new ShardReport
+        {
+            Shard = (int)this.GetPrimaryKeyLong(),
+            Delta = SummaryCodec.Encode(delta),
+            LiveRanks = live.Select(r => r.RankId).ToArray(),
+            StaleRanks = _ranks.Ranks.Where(r => _ranks.IsStale(r, now)).Select(r => r.RankId).ToArray(),
+            SummariesRejected = _rejected,
+            DigestsCompared = _mismatches.Compared - _forwardedCompared,
+            Mismatches = NewMismatches(),
+        };
+        _pending = new MergedSnapshot(host.Config.LayerCount, host.Config.ExpertCount);
+        _pendingSince = now;
+        _forwardedCompared = _mismatches.Compared;
+        await GrainFactory.GetGrain<IClusterAggregatorGrain>(0).ReportShardAsync(report);
+    }
+
+    MismatchReport[] NewMismatches()
+    {
+        var reports = new List<MismatchReport>();
+        foreach (var ((layer, a, b), count) in _mismatches.Counts)
+        {
+            long fresh = count - _forwardedCounts.GetValueOrDefault((layer, a, b));
+            if (fresh <= 0) continue;
+            RoutingMismatch latest = _mismatches.Recent.First(m => m.Layer == layer && (m.RankA == a && m.RankB == b || m.RankA == b && m.RankB == a));
+            reports.Add(new MismatchReport(layer, a, b, fresh, latest.TokenPosition, latest.DigestA, latest.DigestB, latest.At));
+        }
+        _forwardedCounts = _mismatches.Counts.ToDictionary(c => c.Key, c => c.Value);
+        return reports.ToArray();
+    }
+}

@@ -1,0 +1,97 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Routing;
+using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Summaries;
+using Orleans.Runtime;
+
+namespace MoeRuntime.Grains.Telemetry;
+
+/// <summary>
+/// Ships the rank's telemetry every interval: samples the gauges that are read rather than recorded
+/// (queue depth, tier memory), builds the summary, sends it to the rank's shard aggregator and each
+/// routing digest to the shard its request hashes to, and hands the summary to local exporters.
+/// </summary>
+public sealed class TelemetryAgent(
+    RankTelemetry telemetry, RouterRuntime router, ModelHost host, IGrainFactory grains, IOptions<TelemetryOptions> options,
+    IEnumerable<IRankSummarySink> sinks, ILogger<TelemetryAgent> logger)
+    : ILifecycleParticipant<ISiloLifecycle>
+{
+    readonly TelemetryOptions _options = options.Value;
+    readonly CancellationTokenSource _stopping = new();
+    Task? _loop;
+    int _failures;
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(TelemetryAgent), ServiceLifecycleStage.Active, Start, Stop);
+
+    Task Start(CancellationToken cancellationToken)
+    {
+        _loop = Task.Run(RunAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    async Task Stop(CancellationToken cancellationToken)
+    {
+        _stopping.Cancel();
+        if (_loop is not null) await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    async Task RunAsync()
+    {
+        using var timer = new PeriodicTimer(_options.Interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+                await ShipAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>One interval: collect, export locally, ship to the aggregators. Failures are logged, never thrown.</summary>
+    public async Task ShipAsync()
+    {
+        telemetry.QueueDepth(router.Batcher.QueueDepth);
+        telemetry.ObserveStore(host.Store.Snapshot());
+        RankSummary summary = telemetry.Collector.CollectSummary();
+        foreach (IRankSummarySink sink in sinks) sink.Add(summary);
+        try
+        {
+            int shards = Math.Max(1, _options.Shards);
+            var calls = new List<Task>
+            {
+                grains.GetGrain<IShardAggregatorGrain>(host.Rank % shards).ReportAsync(SummaryCodec.Encode(WithoutDigests(summary))),
+            };
+            foreach (var group in summary.RoutingDigests.GroupBy(d => (int)(d.RequestHash % (ulong)shards)))
+            {
+                ulong[] triples = group.SelectMany(d => new[] { d.RequestHash, (ulong)(uint)d.Layer << 32 | (uint)d.TokenPosition, d.Digest }).ToArray();
+                calls.Add(grains.GetGrain<IShardAggregatorGrain>(group.Key).ReportDigestsAsync(host.Rank.ToString(), triples));
+            }
+            await Task.WhenAll(calls).ConfigureAwait(false);
+            _failures = 0;
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or SummaryFormatException)
+        {
+            // One line per outage, not one per second.
+            if (_failures++ == 0) logger.LogWarning(e, "Shipping telemetry failed; retrying every {Interval}", _options.Interval);
+        }
+    }
+
+    /// <summary>Digests travel to the shard of their request, not with the rank's summary.</summary>
+    static RankSummary WithoutDigests(RankSummary s) => new()
+    {
+        RankId = s.RankId, Model = s.Model, Sequence = s.Sequence, IntervalStart = s.IntervalStart, IntervalEnd = s.IntervalEnd,
+        SampleEveryNTokens = s.SampleEveryNTokens, Counters = s.Counters, Gauges = s.Gauges, Sketches = s.Sketches,
+        ExpertHits = s.ExpertHits, ExpertComputeNanoseconds = s.ExpertComputeNanoseconds, LayerComputeNanoseconds = s.LayerComputeNanoseconds,
+        TierHits = s.TierHits, TierMisses = s.TierMisses, TierFetchNanoseconds = s.TierFetchNanoseconds, RoutingDigests = [],
+    };
+}
+
+/// <summary>A local consumer of every summary the rank builds (the Prometheus exporter).</summary>
+public interface IRankSummarySink
+{
+    void Add(RankSummary summary);
+}

@@ -1,0 +1,19 @@
+using MoeRuntime.Telemetry.Aggregation;
+
+namespace MoeRuntime.Grains.Telemetry;
+
+/// <summary>How ranks report and aggregators merge (section <c>Moe:Telemetry</c>).</summary>
+public sealed class TelemetryOptions
+{
+    /// <summary>How often a rank ships a summary and a shard forwards its merge.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>Shard aggregators ranks report to (rank mod shards).</summary>
+    public int Shards { get; set; } = 4;
+    /// <summary>A rank silent for this many intervals is stale; its gauges stop counting.</summary>
+    public int StaleAfterIntervals { get; set; } = 5;
+    /// <summary>A rank silent this long is forgotten.</summary>
+    public TimeSpan RankRetention { get; set; } = TimeSpan.FromHours(1);
+    /// <summary>Tokens per recorded sample of per-token distributions and routing digests.</summary>
+    public int SampleEveryNTokens { get; set; } = 16;
+    public SloTargets Slo { get; set; } = new();
+}

@@ -1,0 +1,59 @@
+using MoeRuntime.Telemetry.Summaries;
+
+namespace MoeRuntime.Telemetry.Aggregation;
+
+/// <summary>
+/// What an aggregator knows of each rank that reports to it: the last summary it merged (so a summary
+/// sent twice is counted once), when the rank last reported (so a silent rank is marked stale), and
+/// its latest gauge values (memory, queue depth...), which add up across ranks.
+/// </summary>
+public sealed class RankTracker(TimeSpan interval, int staleAfterIntervals)
+{
+    readonly Dictionary<string, RankState> _ranks = new(StringComparer.Ordinal);
+
+    /// <summary>False for a summary already merged (same or older sequence): drop it.</summary>
+    public bool Accept(RankSummary summary, DateTimeOffset now)
+    {
+        if (!_ranks.TryGetValue(summary.RankId, out RankState? state))
+            _ranks[summary.RankId] = state = new RankState(summary.RankId);
+        else if (summary.Sequence <= state.LastSequence && summary.IntervalEnd <= state.LastIntervalEnd)
+            return false; // a restarted rank counts from 1 again, but its intervals end later
+        state.LastSequence = summary.Sequence;
+        state.LastIntervalEnd = summary.IntervalEnd;
+        state.LastSeen = now;
+        state.Gauges = summary.Gauges;
+        return true;
+    }
+
+    public bool IsStale(RankState rank, DateTimeOffset now) => now - rank.LastSeen > interval * staleAfterIntervals;
+
+    public IEnumerable<RankState> Ranks => _ranks.Values;
+
+    /// <summary>Live and stale ranks as views report them.</summary>
+    public RankCounts Counts(DateTimeOffset now)
+    {
+        var stale = _ranks.Values.Where(r => IsStale(r, now)).Select(r => r.RankId).Order().ToList();
+        return new RankCounts(_ranks.Count - stale.Count, stale.Count, stale);
+    }
+
+    /// <summary>Gauges of the live ranks whose id <paramref name="include"/> accepts.</summary>
+    public GaugeSource Gauges(DateTimeOffset now, Func<string, bool>? include = null) =>
+        (metric, filter) => _ranks.Values.Where(r => !IsStale(r, now) && (include?.Invoke(r.RankId) ?? true))
+            .SelectMany(r => r.Gauges).Where(g => g.Metric == metric && filter(g.Labels)).Sum(g => g.Value);
+
+    /// <summary>Forgets ranks silent for longer than <paramref name="retention"/>, so their gauges stop counting.</summary>
+    public void Expire(DateTimeOffset now, TimeSpan retention)
+    {
+        foreach (RankState gone in _ranks.Values.Where(r => now - r.LastSeen > retention).ToList()) _ranks.Remove(gone.RankId);
+    }
+}
+
+/// <summary>One rank as an aggregator sees it.</summary>
+public sealed class RankState(string rankId)
+{
+    public string RankId { get; } = rankId;
+    public long LastSequence { get; set; }
+    public DateTimeOffset LastIntervalEnd { get; set; }
+    public DateTimeOffset LastSeen { get; set; }
+    public IReadOnlyList<GaugeValue> Gauges { get; set; } = [];
+}

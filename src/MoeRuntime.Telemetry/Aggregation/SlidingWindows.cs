@@ -1,0 +1,78 @@
+namespace MoeRuntime.Telemetry.Aggregation;
+
+/// <summary>The windows views are computed over.</summary>
+public enum TelemetryWindow
+{
+    OneMinute,
+    FiveMinutes,
+    OneHour,
+}
+
+/// <summary>
+/// Merged telemetry over the last minute, five minutes and hour. Ten-second slots cover five minutes
+/// and one-minute slots cover the hour, so memory stays bounded (90 slots) whatever the traffic, and
+/// data older than an hour ages out as its slot is reused.
+/// </summary>
+public sealed class SlidingWindows(int layers, int experts)
+{
+    static readonly TimeSpan FineSlot = TimeSpan.FromSeconds(10), CoarseSlot = TimeSpan.FromMinutes(1);
+    readonly Ring _fine = new(30, FineSlot, layers, experts);
+    readonly Ring _coarse = new(60, CoarseSlot, layers, experts);
+
+    /// <summary>Adds a summary to the slots of the instant it ended.</summary>
+    public void Add(Summaries.RankSummary summary)
+    {
+        _fine.SlotFor(summary.IntervalEnd).Add(summary);
+        _coarse.SlotFor(summary.IntervalEnd).Add(summary);
+    }
+
+    public void Add(MergedSnapshot snapshot, DateTimeOffset at)
+    {
+        _fine.SlotFor(at).Add(snapshot);
+        _coarse.SlotFor(at).Add(snapshot);
+    }
+
+    /// <summary>Everything in <paramref name="window"/> up to <paramref name="now"/>, merged.</summary>
+    public MergedSnapshot Query(TelemetryWindow window, DateTimeOffset now) => window switch
+    {
+        TelemetryWindow.OneMinute => _fine.Merge(now, 6, layers, experts),
+        TelemetryWindow.FiveMinutes => _fine.Merge(now, 30, layers, experts),
+        _ => _coarse.Merge(now, 60, layers, experts),
+    };
+
+    public static TimeSpan Length(TelemetryWindow window) => window switch
+    {
+        TelemetryWindow.OneMinute => TimeSpan.FromMinutes(1),
+        TelemetryWindow.FiveMinutes => TimeSpan.FromMinutes(5),
+        _ => TimeSpan.FromHours(1),
+    };
+
+    sealed class Ring(int count, TimeSpan width, int layers, int experts)
+    {
+        readonly MergedSnapshot?[] _slots = new MergedSnapshot?[count];
+        readonly long[] _epochs = new long[count];
+
+        long Epoch(DateTimeOffset at) => at.UtcTicks / width.Ticks;
+
+        public MergedSnapshot SlotFor(DateTimeOffset at)
+        {
+            long epoch = Epoch(at);
+            int index = (int)(epoch % count);
+            if (_slots[index] is null || _epochs[index] != epoch)
+            {
+                _slots[index] = new MergedSnapshot(layers, experts);
+                _epochs[index] = epoch;
+            }
+            return _slots[index]!;
+        }
+
+        public MergedSnapshot Merge(DateTimeOffset now, int slots, int layers, int experts)
+        {
+            var merged = new MergedSnapshot(layers, experts);
+            long newest = Epoch(now);
+            for (int i = 0; i < count; i++)
+                if (_slots[i] is { } slot && _epochs[i] > newest - slots && _epochs[i] <= newest) merged.Add(slot);
+            return merged;
+        }
+    }
+}

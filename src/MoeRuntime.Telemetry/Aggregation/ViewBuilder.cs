@@ -1,0 +1,124 @@
+using MoeRuntime.Telemetry.Catalogue;
+using MoeRuntime.Telemetry.Sketches;
+
+namespace MoeRuntime.Telemetry.Aggregation;
+
+/// <summary>The latest value of a gauge summed over the ranks in scope, for the label sets <c>filter</c> accepts.</summary>
+public delegate double GaugeSource(MetricDefinition metric, Func<IReadOnlyList<string>, bool> filter);
+
+/// <summary>Computes a <see cref="TelemetryView"/> from a window's merged snapshot and the ranks' latest gauges.</summary>
+public static class ViewBuilder
+{
+    /// <summary>The distributions every view summarises.</summary>
+    public static readonly IReadOnlyList<MetricDefinition> Distributions =
+    [
+        MoeMetrics.RequestDurationSeconds, MoeMetrics.TimeToFirstTokenSeconds, MoeMetrics.TimePerOutputTokenSeconds,
+        MoeMetrics.QueueWaitSeconds, MoeMetrics.PrefillSeconds, MoeMetrics.DecodeStepSeconds, MoeMetrics.TokenComputeSeconds,
+        MoeMetrics.TokenIoSeconds, MoeMetrics.SamplerSeconds, MoeMetrics.TokenizerSeconds, MoeMetrics.TierFetchSeconds, MoeMetrics.BatchSize,
+    ];
+
+    static readonly string[] TierNames = ["hot", "warm", "cold"];
+
+    /// <param name="gauges">The latest value of a gauge summed over the ranks in scope, for label sets the filter accepts.</param>
+    public static TelemetryView Build(string scope, TelemetryWindow window, MergedSnapshot s, GaugeSource gauges, RankCounts ranks,
+        MismatchStatus mismatches, SloTargets targets, DateTimeOffset now)
+    {
+        double seconds = SlidingWindows.Length(window).TotalSeconds;
+
+        double total = s.CounterTotal(MoeMetrics.RequestsTotal);
+        double errors = s.CounterTotal(MoeMetrics.RequestsTotal, Label(MoeMetrics.RequestsTotal, "status", v => v != "success"));
+        var requests = new RequestRates(total, total / seconds, errors, total == 0 ? 0 : errors / total,
+            s.CounterTotal(MoeMetrics.TokensTotal, Label(MoeMetrics.TokensTotal, "token_type", "prompt")) / seconds,
+            s.CounterTotal(MoeMetrics.TokensTotal, Label(MoeMetrics.TokensTotal, "token_type", "completion")) / seconds,
+            s.CounterTotal(MoeMetrics.AdmissionRejectsTotal));
+
+        var latency = new Dictionary<string, LatencySummary>(StringComparer.Ordinal);
+        foreach (MetricDefinition metric in Distributions)
+            if (s.Distribution(metric) is { Count: > 0 } sketch) latency[metric.Name] = Summarise(sketch);
+
+        var experts = Enumerable.Range(0, s.Layers).Select(layer =>
+        {
+            long[] hits = s.ExpertHits.AsSpan(layer * s.Experts, s.Experts).ToArray();
+            double mean = hits.Average();
+            double[] computePerHit = Enumerable.Range(0, s.Experts)
+                .Select(e => hits[e] == 0 ? 0 : s.ExpertComputeNanoseconds[layer * s.Experts + e] * 1e-9 / hits[e]).ToArray();
+            return new LayerExperts(layer, hits, mean == 0 ? 0 : hits.Max() / mean, computePerHit);
+        }).ToList();
+
+        var tiers = Enumerable.Range(0, 3).Select(t =>
+        {
+            long hits = s.TierHits.AsSpan(t * s.Layers, s.Layers).ToArray().Sum();
+            long misses = s.TierMisses.AsSpan(t * s.Layers, s.Layers).ToArray().Sum();
+            RelativeErrorSketch? fetch = t == 0 ? null : s.Distribution(MoeMetrics.TierFetchSeconds, Label(MoeMetrics.TierFetchSeconds, "tier", TierNames[t]));
+            double memory = gauges(MoeMetrics.TierMemoryBytes, Label(MoeMetrics.TierMemoryBytes, "tier", TierNames[t]));
+            double capacity = gauges(MoeMetrics.TierCapacityBytes, Label(MoeMetrics.TierCapacityBytes, "tier", TierNames[t]));
+            return new TierStatus(TierNames[t], hits, misses, hits + misses == 0 ? 0 : hits / (double)(hits + misses),
+                fetch is { Count: > 0 } ? Summarise(fetch) : null, memory, capacity, capacity == 0 ? 0 : memory / capacity);
+        }).ToList();
+
+        double used = s.CounterTotal(MoeMetrics.PrefetchOutcomeBytesTotal, Label(MoeMetrics.PrefetchOutcomeBytesTotal, "outcome", "used"));
+        double wasted = s.CounterTotal(MoeMetrics.PrefetchOutcomeBytesTotal, Label(MoeMetrics.PrefetchOutcomeBytesTotal, "outcome", "wasted"));
+        var prefetch = new PrefetchStatus(used, wasted, used + wasted == 0 ? 0 : used / (used + wasted), s.CounterTotal(MoeMetrics.PrefetchFailuresTotal));
+
+        double sent = s.CounterTotal(MoeMetrics.DispatchBytesTotal, Label(MoeMetrics.DispatchBytesTotal, "direction", "sent"));
+        double received = s.CounterTotal(MoeMetrics.DispatchBytesTotal, Label(MoeMetrics.DispatchBytesTotal, "direction", "received"));
+        var traffic = new TrafficStatus(sent, received, (sent + received) / seconds);
+
+        double kvHits = s.CounterTotal(MoeMetrics.KvCacheLookupsTotal, Label(MoeMetrics.KvCacheLookupsTotal, "result", "hit"));
+        double kvMisses = s.CounterTotal(MoeMetrics.KvCacheLookupsTotal, Label(MoeMetrics.KvCacheLookupsTotal, "result", "miss"));
+        var kv = new KvCacheStatus(gauges(MoeMetrics.KvCacheBytes, _ => true), kvHits, kvMisses, kvHits + kvMisses == 0 ? 0 : kvHits / (kvHits + kvMisses));
+
+        return new TelemetryView(scope, Name(window), now, ranks, requests, latency, experts, tiers, prefetch, traffic, kv, Slos(s, requests, targets), mismatches);
+    }
+
+    static List<SloStatus> Slos(MergedSnapshot s, RequestRates requests, SloTargets t)
+    {
+        var slos = new List<SloStatus>();
+        if (s.Distribution(MoeMetrics.RequestDurationSeconds) is { Count: > 0 } duration)
+        {
+            slos.Add(LatencySlo("latency_p50", duration, 0.5, t.RequestP50Seconds));
+            slos.Add(LatencySlo("latency_p95", duration, 0.95, t.RequestP95Seconds));
+        }
+        if (s.Distribution(MoeMetrics.TimeToFirstTokenSeconds, Label(MoeMetrics.TimeToFirstTokenSeconds, "route", "stream")) is { Count: > 0 } ttft)
+            slos.Add(LatencySlo("ttft_p95", ttft, 0.95, t.TtftP95Seconds));
+        slos.Add(new SloStatus("error_rate", t.ErrorRatio, requests.ErrorRatio, requests.ErrorRatio <= t.ErrorRatio, requests.ErrorRatio / t.ErrorRatio));
+        double availability = 1 - requests.ErrorRatio;
+        slos.Add(new SloStatus("availability", t.Availability, availability, availability >= t.Availability, requests.ErrorRatio / (1 - t.Availability)));
+        return slos;
+    }
+
+    /// <summary>A quantile objective: met when the quantile is under target; burn = share over target / share allowed over it.</summary>
+    static SloStatus LatencySlo(string name, RelativeErrorSketch sketch, double quantile, double target)
+    {
+        double actual = sketch.Quantile(quantile);
+        double over = SketchRanks.FractionAbove(sketch, target);
+        return new SloStatus(name, target, actual, actual <= target, over / (1 - quantile));
+    }
+
+    static LatencySummary Summarise(RelativeErrorSketch sketch) =>
+        new(sketch.Count, sketch.Sum / sketch.Count, sketch.Quantile(0.5), sketch.Quantile(0.9), sketch.Quantile(0.95), sketch.Quantile(0.99), sketch.Max);
+
+    public static string Name(TelemetryWindow window) => window switch
+    {
+        TelemetryWindow.OneMinute => "1m",
+        TelemetryWindow.FiveMinutes => "5m",
+        _ => "1h",
+    };
+
+    public static TelemetryWindow Parse(string window) => window switch
+    {
+        "1m" => TelemetryWindow.OneMinute,
+        "5m" => TelemetryWindow.FiveMinutes,
+        "1h" => TelemetryWindow.OneHour,
+        _ => throw new ArgumentException($"unknown window '{window}' (1m, 5m, 1h)"),
+    };
+
+    static Func<IReadOnlyList<string>, bool> Label(MetricDefinition metric, string label, string value) => Label(metric, label, v => v == value);
+
+    static Func<IReadOnlyList<string>, bool> Label(MetricDefinition metric, string label, Func<string, bool> accept)
+    {
+        int index = metric.Labels.Select(l => l.Name).ToList().IndexOf(label);
+        if (index < 0) throw new ArgumentException($"{metric.Name} has no label '{label}'");
+        return labels => index < labels.Count && accept(labels[index]);
+    }
+}

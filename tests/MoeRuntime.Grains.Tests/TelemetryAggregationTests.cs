@@ -1,0 +1,120 @@
+using System.Text.Json;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Telemetry;
+using MoeRuntime.Model.Checkpoints;
+using MoeRuntime.Model.DefaultModel;
+using MoeRuntime.Model.Loading;
+using MoeRuntime.Telemetry.Aggregation;
+
+namespace MoeRuntime.Grains.Tests;
+
+static class Views
+{
+    public static async Task<TelemetryView> ClusterAsync(IClusterClient client, string window = "1m") =>
+        JsonSerializer.Deserialize<TelemetryView>(await client.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(window), TelemetryJson.Options)!;
+
+    /// <summary>Polls the cluster view until <paramref name="done"/> holds (ranks report every second).</summary>
+    public static async Task<TelemetryView> WaitForAsync(IClusterClient client, Func<TelemetryView, bool> done)
+    {
+        TelemetryView view = await ClusterAsync(client);
+        for (int i = 0; i < 100 && !done(view); i++)
+        {
+            await Task.Delay(200);
+            view = await ClusterAsync(client);
+        }
+        return view;
+    }
+}
+
+public sealed class TelemetryAggregationTests(ThreeRankFixture fixture) : IClassFixture<ThreeRankFixture>
+{
+    [Fact]
+    public async Task TheClusterViewCountsEveryRequestTokenAndExpertHitExactly()
+    {
+        TelemetryView before = await Views.ClusterAsync(fixture.Client);
+        string[] prompts = ["counting", "every token", "and every expert hit"];
+        GenerateResponse[] answers = await Task.WhenAll(prompts.Select(p => fixture.Client.GetGrain<IRouterGrain>(ClusterFixture.ModelName)
+            .GenerateAsync(new GenerateRequest { Prompt = p, Sampling = SamplingParameters.Greedy(10) with { StopTokenIds = [] } })));
+        double requests = before.Requests.Total + prompts.Length;
+        // Every token fed through the model (prompt, then each generated token but the last) is routed to top-2 experts per layer.
+        long fed = answers.Sum(a => a.PromptTokens + a.TokenIds.Length - 1);
+        long expectedHits = before.Experts.Sum(l => l.Hits.Sum()) + 4 * 2 * fed;
+        // Ranks report every second and shards forward every second: wait for every rank's share to arrive.
+        TelemetryView view = await Views.WaitForAsync(fixture.Client, v =>
+            v.Requests.Total >= requests && v.Ranks.Live == 3 && v.Experts.Sum(l => l.Hits.Sum()) >= expectedHits);
+
+        Assert.Equal(requests, view.Requests.Total);
+        Assert.Equal(3, view.Ranks.Live);
+        foreach (LayerExperts layer in view.Experts)
+            Assert.Equal(before.Experts[layer.Layer].Hits.Sum() + 2 * fed, layer.Hits.Sum());
+        Assert.True(view.Latency["moe_request_duration_seconds"].Count >= prompts.Length);
+        Assert.True(view.Latency["moe_time_to_first_token_seconds"].P50 > 0);
+        Assert.True(view.Traffic.DispatchBytesSent > 0);
+        Assert.True(view.Mismatches.Compared > 0, "ranks compared routing digests");
+        Assert.Equal(0, view.Mismatches.Total);
+        Assert.Contains(view.Slos, s => s.Name == "availability" && s.Met);
+    }
+
+    [Fact]
+    public async Task ARankViewShowsOnlyThatRanksExperts()
+    {
+        await fixture.Client.GetGrain<IRouterGrain>(ClusterFixture.ModelName).GenerateAsync(new GenerateRequest { Prompt = "rank view", Sampling = SamplingParameters.Greedy(6) });
+        await Task.Delay(2500);
+        var view = JsonSerializer.Deserialize<TelemetryView>(await fixture.Client.GetGrain<IShardAggregatorGrain>(1).GetRankViewAsync("1", "5m"), TelemetryJson.Options)!;
+        Assert.Equal("rank 1", view.Scope);
+        for (int layer = 0; layer < 4; layer++)
+            for (int expert = 0; expert < 8; expert++)
+                if (Serving.Placement.ExpertOwnership.OwnerOf(layer, expert, 8, [0, 1, 2]) != 1)
+                    Assert.Equal(0, view.Experts[layer].Hits[expert]);
+        Assert.True(view.Experts.Sum(l => l.Hits.Sum()) > 0);
+    }
+}
+
+/// <summary>Three ranks where rank 2's checkpoint has the gate of layer 1 negated: it re-checks routing differently.</summary>
+public sealed class PerturbedGateFixture() : ClusterFixture(3)
+{
+    public const int PerturbedLayer = 1;
+    string? _perturbed;
+
+    protected override void PrepareModel(string directory)
+    {
+        base.PrepareModel(directory);
+        _perturbed = Directory.CreateTempSubdirectory("moe-perturbed-").FullName;
+        foreach (string source in Directory.GetFiles(directory)) File.Copy(source, Path.Combine(_perturbed, Path.GetFileName(source)));
+        using var checkpoint = SafetensorsCheckpoint.Open(_perturbed);
+        TensorEntry gate = checkpoint.Entry(new CheckpointTensorNames(Model.Configuration.ModelArchitecture.Mixtral).Gate(PerturbedLayer));
+        var bytes = new byte[gate.Length];
+        checkpoint.ReadBytes(gate, bytes);
+        for (int i = 1; i < bytes.Length; i += 2) bytes[i] ^= 0x80; // flip every bfloat16's sign
+        using var file = new FileStream(gate.File, FileMode.Open, FileAccess.Write);
+        file.Position = gate.Offset;
+        file.Write(bytes);
+    }
+
+    protected override void Configure(MoeSiloOptions options)
+    {
+        if (options.Rank == 2) options.ModelPath = _perturbed!;
+    }
+}
+
+public sealed class RoutingMismatchTests(PerturbedGateFixture fixture) : IClassFixture<PerturbedGateFixture>
+{
+    [Fact]
+    public async Task ARankWithPerturbedGateWeightsIsNamedWithItsLayer()
+    {
+        await fixture.Client.GetGrain<IRouterGrain>(ClusterFixture.ModelName).GenerateAsync(new GenerateRequest
+        {
+            Prompt = "a prompt long enough to sample several tokens for digests",
+            Sampling = SamplingParameters.Greedy(40) with { StopTokenIds = [] },
+        });
+        TelemetryView view = await Views.WaitForAsync(fixture.Client, v => v.Mismatches.Total > 0);
+
+        Assert.True(view.Mismatches.Total > 0, "the perturbed rank was not detected");
+        Assert.All(view.Mismatches.ByLayerAndRanks, m =>
+        {
+            Assert.Equal(PerturbedGateFixture.PerturbedLayer, m.Layer);
+            Assert.Equal("2", m.RankB);
+        });
+        Assert.Contains(view.Mismatches.Recent, m => m.Layer == PerturbedGateFixture.PerturbedLayer && m.RankB == "2");
+    }
+}

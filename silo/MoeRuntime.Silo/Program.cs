@@ -36,6 +36,7 @@ builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
 if (!string.IsNullOrEmpty(builder.Configuration["Prompt"])) builder.Services.AddHostedService<OneShotGeneration>();
 
 var app = builder.Build();
+app.MapTelemetry(new TelemetryAccess(telemetry, app.Services.GetRequiredService<ILogger<TelemetryAccess>>(), host.HttpPort));
 app.MapGet("/healthz", (IClusterMembershipService membership) =>
     Results.Ok(new { status = "serving", members = membership.CurrentSnapshot.Members.Count }));
 app.MapGet("/v1/router", async (IGrainFactory grains, IConfiguration configuration) =>

@@ -9,6 +9,11 @@ public sealed class TelemetryHostOptions
     public string OtlpEndpoint { get; set; } = "";
     /// <summary>Share of new traces recorded (head sampling); a sampled parent's children are always kept.</summary>
     public double TraceSampleRatio { get; set; } = 1.0;
+    /// <summary>
+    /// Bearer tokens (or X-Api-Key values) that may read /metrics, the JSON views and the dashboard.
+    /// Empty: the silo makes one at start and logs it, so telemetry is never open by accident.
+    /// </summary>
+    public string[] Tokens { get; set; } = [];
     /// <summary>JSON lines on stderr instead of the human console format.</summary>
     public bool JsonLogs { get; set; } = true;
 }

@@ -5,6 +5,7 @@ using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Routing;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Export;
 using MoeRuntime.Grains.Tiers;
 using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
@@ -47,6 +48,12 @@ public static class MoeSiloBuilderExtensions
                 Experts = host.Config.ExpertCount,
                 SampleEveryNTokens = telemetry.SampleEveryNTokens,
             });
+        });
+        // The default registry also carries .NET's and Orleans' own meters (prometheus-net's meter adapter).
+        builder.Services.AddSingleton(sp =>
+        {
+            ModelHost host = sp.GetRequiredService<ModelHost>();
+            return new PrometheusExporter(Prometheus.Metrics.DefaultRegistry, host.ModelName, host.Rank.ToString(), host.Config.LayerCount, host.Config.ExpertCount);
         });
         builder.Services.AddSingleton<TelemetryAgent>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<TelemetryAgent>());

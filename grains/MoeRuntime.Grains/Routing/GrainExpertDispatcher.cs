@@ -66,7 +66,7 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     {
         var checks = new RoutingCheck?[experts.Length];
         int every = telemetry.Collector.Options.SampleEveryNTokens, k = plan.TopK;
-        if (rows.Count != plan.TokenCount) return checks;
+        if (!telemetry.Enabled || rows.Count != plan.TokenCount) return checks;
         Span<int> chosen = stackalloc int[k];
         Span<float> weights = stackalloc float[k];
         var sampled = new List<int>();

@@ -25,9 +25,10 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly CounterHandle[] _forced, _planned, _prefetchUsed, _prefetchWasted, _prefetchFailures, _prefetchBytes;
     TierStoreCounters? _lastStore;
 
-    public RankTelemetry(RankCollector collector)
+    public RankTelemetry(RankCollector collector, Microsoft.Extensions.Options.IOptions<TelemetryOptions> options)
     {
         Collector = collector;
+        Enabled = options.Value.Enabled;
         _succeeded = Routes.Select(r => collector.Counter(MoeMetrics.RequestsTotal, r, "success", "none")).ToArray();
         _duration = Routes.Select(r => collector.Histogram(MoeMetrics.RequestDurationSeconds, r)).ToArray();
         _ttft = Routes.Select(r => collector.Histogram(MoeMetrics.TimeToFirstTokenSeconds, r)).ToArray();
@@ -76,6 +77,9 @@ public sealed class RankTelemetry : IBatcherObserver
 
     public RankCollector Collector { get; }
 
+    /// <summary>False when telemetry is switched off: every recording call returns at once.</summary>
+    public bool Enabled { get; }
+
     static int RouteIndex(string route) => route == "generate" ? 0 : 1;
 
     static string ErrorType(MoeErrorCode code) => code switch
@@ -89,14 +93,27 @@ public sealed class RankTelemetry : IBatcherObserver
         _ => "internal",
     };
 
-    public void RequestStarted(string route) => _active[RouteIndex(route)].Add(1);
+    public void RequestStarted(string route)
+    {
+        if (!Enabled) return;
+        _active[RouteIndex(route)].Add(1);
+    }
 
-    public void Tokenized(TimeSpan elapsed) => _tokenizer.Record(elapsed.TotalSeconds);
+    public void Tokenized(TimeSpan elapsed)
+    {
+        if (!Enabled) return;
+        _tokenizer.Record(elapsed.TotalSeconds);
+    }
 
-    public void TokenGap(string route, TimeSpan sincePrevious) => _tpot[RouteIndex(route)].Record(sincePrevious.TotalSeconds);
+    public void TokenGap(string route, TimeSpan sincePrevious)
+    {
+        if (!Enabled) return;
+        _tpot[RouteIndex(route)].Record(sincePrevious.TotalSeconds);
+    }
 
     public void RequestSucceeded(string route, int promptTokens, int completionTokens, TimeSpan duration, TimeSpan firstToken)
     {
+        if (!Enabled) return;
         int r = RouteIndex(route);
         _active[r].Add(-1);
         _succeeded[r].Increment();
@@ -112,6 +129,7 @@ public sealed class RankTelemetry : IBatcherObserver
     /// <summary>A request that failed after it was started (admitted or refused).</summary>
     public void RequestFailed(string route, MoeErrorCode code, bool started, bool midStream)
     {
+        if (!Enabled) return;
         if (started) _active[RouteIndex(route)].Add(-1);
         _failed[(route, code)].Increment();
         _errors[code].Increment();
@@ -121,14 +139,20 @@ public sealed class RankTelemetry : IBatcherObserver
 
     public void AttentionComputed(int layer, TimeSpan elapsed, int tokens)
     {
+        if (!Enabled) return;
         Collector.RecordLayerCompute(layer, (long)(elapsed.TotalSeconds * 1e9));
         if (tokens > 0) _attention.Record(elapsed.TotalSeconds / tokens);
     }
 
-    public void Admitted(TimeSpan queueWait) => _queueWait.Record(queueWait.TotalSeconds);
+    public void Admitted(TimeSpan queueWait)
+    {
+        if (!Enabled) return;
+        _queueWait.Record(queueWait.TotalSeconds);
+    }
 
     public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes)
     {
+        if (!Enabled) return;
         (prefills > 0 ? _prefill : _decodeStep).Record(forward.TotalSeconds);
         _sampler.Record(sampling.TotalSeconds);
         _batchSize.Record(sequences);
@@ -137,21 +161,31 @@ public sealed class RankTelemetry : IBatcherObserver
         _kvBytes.Set(kvCacheBytes);
     }
 
-    public void QueueDepth(int depth) => _queueDepth.Set(depth);
+    public void QueueDepth(int depth)
+    {
+        if (!Enabled) return;
+        _queueDepth.Set(depth);
+    }
 
     /// <summary>One layer's expert calls: activations sent and received, and how long the calls took.</summary>
     public void Dispatched(long bytesSent, long bytesReceived, TimeSpan elapsed, int tokens)
     {
+        if (!Enabled) return;
         _sent.Add(bytesSent);
         _received.Add(bytesReceived);
         if (tokens > 0) _dispatchIo.Record(elapsed.TotalSeconds / tokens);
     }
 
-    public void ExpertRetry() => _retries.Increment();
+    public void ExpertRetry()
+    {
+        if (!Enabled) return;
+        _retries.Increment();
+    }
 
     /// <summary>One expert call on this rank: its tokens, compute time, and where its weights were found.</summary>
     public void ExpertComputed(ExpertKey key, int tokens, TimeSpan compute, Tier foundIn, TimeSpan fetch)
     {
+        if (!Enabled) return;
         Collector.RecordExpertHits(key.Layer, key.Expert, tokens);
         Collector.RecordExpertCompute(key.Layer, key.Expert, (long)(compute.TotalSeconds * 1e9));
         Collector.RecordTierAccess(key.Layer, (StorageTier)(int)foundIn, (long)(fetch.TotalSeconds * 1e9));
@@ -162,11 +196,16 @@ public sealed class RankTelemetry : IBatcherObserver
         }
     }
 
-    public void IntegrityFailed() => _integrity.Increment();
+    public void IntegrityFailed()
+    {
+        if (!Enabled) return;
+        _integrity.Increment();
+    }
 
     /// <summary>Copies the tier store's state: memory and budgets as gauges, its counters as deltas since the last call.</summary>
     public void ObserveStore(TierStoreSnapshot snapshot)
     {
+        if (!Enabled) return;
         _memory[0].Set(snapshot.Hot.UsedBytes);
         _memory[1].Set(snapshot.Warm.UsedBytes);
         _memory[2].Set(snapshot.Experts.Where(e => e.Resident == Tier.Cold).Sum(e => e.WarmBytes));

@@ -2,7 +2,10 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Routing;
+using System.Text.Json;
+using MoeRuntime.Telemetry.Aggregation;
 using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Export;
 using MoeRuntime.Telemetry.Summaries;
 using Orleans.Runtime;
 
@@ -11,24 +14,25 @@ namespace MoeRuntime.Grains.Telemetry;
 /// <summary>
 /// Ships the rank's telemetry every interval: samples the gauges that are read rather than recorded
 /// (queue depth, tier memory), builds the summary, sends it to the rank's shard aggregator and each
-/// routing digest to the shard its request hashes to, and hands the summary to local exporters.
+/// routing digest to the shard its request hashes to, and feeds the same summary to the rank's /metrics.
 /// </summary>
 public sealed class TelemetryAgent(
     RankTelemetry telemetry, RouterRuntime router, ModelHost host, IGrainFactory grains, IOptions<TelemetryOptions> options,
-    IEnumerable<IRankSummarySink> sinks, ILogger<TelemetryAgent> logger)
+    PrometheusExporter exporter, ILogger<TelemetryAgent> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     readonly TelemetryOptions _options = options.Value;
     readonly CancellationTokenSource _stopping = new();
     Task? _loop;
-    int _failures;
+    const int ClusterRefreshIntervals = 5;
+    int _failures, _intervals;
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(TelemetryAgent), ServiceLifecycleStage.Active, Start, Stop);
 
     Task Start(CancellationToken cancellationToken)
     {
-        _loop = Task.Run(RunAsync, CancellationToken.None);
+        if (_options.Enabled) _loop = Task.Run(RunAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -57,7 +61,7 @@ public sealed class TelemetryAgent(
         telemetry.QueueDepth(router.Batcher.QueueDepth);
         telemetry.ObserveStore(host.Store.Snapshot());
         RankSummary summary = telemetry.Collector.CollectSummary();
-        foreach (IRankSummarySink sink in sinks) sink.Add(summary);
+        exporter.Add(summary);
         try
         {
             int shards = Math.Max(1, _options.Shards);
@@ -71,6 +75,7 @@ public sealed class TelemetryAgent(
                 calls.Add(grains.GetGrain<IShardAggregatorGrain>(group.Key).ReportDigestsAsync(host.Rank.ToString(), triples));
             }
             await Task.WhenAll(calls).ConfigureAwait(false);
+            if (++_intervals % ClusterRefreshIntervals == 0) await RefreshClusterAsync().ConfigureAwait(false);
             _failures = 0;
         }
         catch (Exception e) when (e is OrleansException or TimeoutException or SummaryFormatException)
@@ -78,6 +83,16 @@ public sealed class TelemetryAgent(
             // One line per outage, not one per second.
             if (_failures++ == 0) logger.LogWarning(e, "Shipping telemetry failed; retrying every {Interval}", _options.Interval);
         }
+    }
+
+    /// <summary>Brings the cluster aggregator's quantiles, burn rates and mismatches into this rank's /metrics.</summary>
+    async Task RefreshClusterAsync()
+    {
+        IClusterAggregatorGrain cluster = grains.GetGrain<IClusterAggregatorGrain>(0);
+        var views = new List<TelemetryView>();
+        foreach (string window in new[] { "1m", "5m", "1h" })
+            views.Add(JsonSerializer.Deserialize<TelemetryView>(await cluster.GetViewAsync(window).ConfigureAwait(false), TelemetryJson.Options)!);
+        exporter.SetCluster(views);
     }
 
     /// <summary>Digests travel to the shard of their request, not with the rank's summary.</summary>
@@ -88,10 +103,4 @@ public sealed class TelemetryAgent(
         ExpertHits = s.ExpertHits, ExpertComputeNanoseconds = s.ExpertComputeNanoseconds, LayerComputeNanoseconds = s.LayerComputeNanoseconds,
         TierHits = s.TierHits, TierMisses = s.TierMisses, TierFetchNanoseconds = s.TierFetchNanoseconds, RoutingDigests = [],
     };
-}
-
-/// <summary>A local consumer of every summary the rank builds (the Prometheus exporter).</summary>
-public interface IRankSummarySink
-{
-    void Add(RankSummary summary);
 }

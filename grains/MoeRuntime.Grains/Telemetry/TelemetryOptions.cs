@@ -5,6 +5,8 @@ namespace MoeRuntime.Grains.Telemetry;
 /// <summary>How ranks report and aggregators merge (section <c>Moe:Telemetry</c>).</summary>
 public sealed class TelemetryOptions
 {
+    /// <summary>False turns the rank's recording and shipping off (for measuring telemetry's own overhead).</summary>
+    public bool Enabled { get; set; } = true;
     /// <summary>How often a rank ships a summary and a shard forwards its merge.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>Shard aggregators ranks report to (rank mod shards).</summary>

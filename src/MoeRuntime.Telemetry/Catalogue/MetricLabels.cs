@@ -75,6 +75,18 @@ public static class MetricLabels
     /// <summary>Why the telemetry pipeline itself dropped data.</summary>
     public static readonly LabelDefinition DropReason = new("reason", "series_cap", "digest_overflow");
 
+    /// <summary>The distribution a cluster quantile belongs to (one of the histograms of this catalogue).</summary>
+    public static readonly LabelDefinition SourceMetric = LabelDefinition.Bounded("metric", "the catalogue's histograms");
+
+    /// <summary>Quantiles the cluster aggregator serves.</summary>
+    public static readonly LabelDefinition Quantile = new("quantile", "0.5", "0.9", "0.95", "0.99");
+
+    /// <summary>Aggregation windows.</summary>
+    public static readonly LabelDefinition Window = new("window", "1m", "5m", "1h");
+
+    /// <summary>Service-level objectives of the views.</summary>
+    public static readonly LabelDefinition Slo = new("slo", "latency_p50", "latency_p95", "ttft_p95", "error_rate", "availability");
+
     /// <summary>Why an aggregator refused a summary.</summary>
     public static readonly LabelDefinition SummaryRejectReason = new("reason", "malformed", "oversized", "version", "duplicate");
 }

@@ -241,6 +241,20 @@ public static class MoeMetrics
     public static readonly MetricDefinition SummariesRejectedTotal = new("moe_telemetry_summaries_rejected_total", MetricKind.Counter,
         "{summary}", "Rank summaries an aggregator refused to merge.", [SummaryRejectReason], scope: MetricScope.Rank);
 
+    /// <summary>The cluster aggregator's merged quantiles, re-exported by every rank.</summary>
+    public static readonly MetricDefinition ClusterLatencySeconds = new("moe_cluster_latency_seconds", MetricKind.Gauge,
+        "s", "Cluster-wide quantile of a distribution over a window, merged from every rank's sketches.", [SourceMetric, Quantile, Window],
+        source: MetricSource.Derived, maxSeries: 512);
+
+    /// <summary>The cluster's error-budget burn per objective.</summary>
+    public static readonly MetricDefinition ClusterSloBurnRate = new("moe_cluster_slo_burn_rate", MetricKind.Gauge,
+        "1", "How fast each objective's error budget burns over a window (1 = exactly on budget).", [Slo, Window],
+        source: MetricSource.Derived);
+
+    /// <summary>Ranks that stopped reporting.</summary>
+    public static readonly MetricDefinition ClusterStaleRanks = new("moe_cluster_stale_ranks", MetricKind.Gauge,
+        "{rank}", "Ranks whose summaries stopped arriving.", [], source: MetricSource.Derived);
+
     /// <summary>Every metric, in documentation order.</summary>
     public static IReadOnlyList<MetricDefinition> All { get; } =
     [
@@ -255,6 +269,7 @@ public static class MoeMetrics
         TierOccupancyRatio, KvCacheBytes, KvCacheLookupsTotal, KvCacheHitRatio, LayerComputeTimeTotal,
         ExpertComputeTimeTotal,
         AccessDenialsTotal, IntegrityFailuresTotal, TelemetryDroppedTotal, SummariesRejectedTotal,
+        ClusterLatencySeconds, ClusterSloBurnRate, ClusterStaleRanks,
     ];
 
     private static readonly Dictionary<string, MetricDefinition> ByName = All.ToDictionary(m => m.Name, StringComparer.Ordinal);

@@ -25,6 +25,9 @@ static class SiloTelemetry
         // stderr, so that stdout carries only generated text (--prompt) and can be piped.
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
+        // /metrics already carries the catalogue's families; the OTel copy of them is for OTLP only.
+        Prometheus.Metrics.ConfigureMeterAdapter(o =>
+            o.InstrumentFilterPredicate = instrument => instrument.Meter.Name != MoeRuntime.Telemetry.Export.OpenTelemetryBridge.MeterName);
         bool otlp = !string.IsNullOrWhiteSpace(options.OtlpEndpoint);
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("moe-silo", serviceInstanceId: $"rank-{rank}"))
@@ -36,7 +39,7 @@ static class SiloTelemetry
             })
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter("Microsoft.Orleans");
+                metrics.AddMeter("Microsoft.Orleans", MoeRuntime.Telemetry.Export.OpenTelemetryBridge.MeterName);
                 if (otlp) metrics.AddOtlpExporter(o => o.Endpoint = new Uri(options.OtlpEndpoint));
             });
         return builder;

@@ -55,6 +55,11 @@ public static class MoeSiloBuilderExtensions
             ModelHost host = sp.GetRequiredService<ModelHost>();
             return new PrometheusExporter(Prometheus.Metrics.DefaultRegistry, host.ModelName, host.Rank.ToString(), host.Config.LayerCount, host.Config.ExpertCount);
         });
+        builder.Services.AddSingleton(sp =>
+        {
+            ModelHost host = sp.GetRequiredService<ModelHost>();
+            return new OpenTelemetryBridge(host.ModelName, host.Rank.ToString());
+        });
         builder.Services.AddSingleton<TelemetryAgent>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<TelemetryAgent>());
         builder.Services.AddSingleton<RankTelemetry>();

@@ -18,7 +18,7 @@ namespace MoeRuntime.Grains.Telemetry;
 /// </summary>
 public sealed class TelemetryAgent(
     RankTelemetry telemetry, RouterRuntime router, ModelHost host, IGrainFactory grains, IOptions<TelemetryOptions> options,
-    PrometheusExporter exporter, ILogger<TelemetryAgent> logger)
+    PrometheusExporter exporter, OpenTelemetryBridge openTelemetry, ILogger<TelemetryAgent> logger)
     : ILifecycleParticipant<ISiloLifecycle>
 {
     readonly TelemetryOptions _options = options.Value;
@@ -62,6 +62,7 @@ public sealed class TelemetryAgent(
         telemetry.ObserveStore(host.Store.Snapshot());
         RankSummary summary = telemetry.Collector.CollectSummary();
         exporter.Add(summary);
+        openTelemetry.Add(summary);
         try
         {
             int shards = Math.Max(1, _options.Shards);

@@ -41,20 +41,38 @@ public sealed class MergedSnapshot
     public long[] TierMisses { get; }
     public long[] TierFetchNanoseconds { get; }
 
-    /// <summary>Adds one rank's interval. Throws <see cref="ArgumentException"/> if its shape differs from this snapshot's.</summary>
+    /// <summary>
+    /// Adds one rank's interval. Throws <see cref="ArgumentException"/>, having added nothing, if its
+    /// model shape or a sketch's layout differs from this snapshot's.
+    /// </summary>
     public void Add(RankSummary summary)
+    {
+        CheckFits(summary);
+        foreach (CounterDelta c in summary.Counters) AddCounter(c.Metric, c.Labels, c.Delta);
+        foreach (SketchDelta s in summary.Sketches) AddSketch(s.Metric, s.Labels, s.Sketch);
+        AddCells(ExpertHits, summary.ExpertHits.Cells);
+        AddCells(ExpertComputeNanoseconds, summary.ExpertComputeNanoseconds.Cells);
+        AddCells(LayerComputeNanoseconds, summary.LayerComputeNanoseconds.Cells);
+        AddCells(TierHits, summary.TierHits.Cells);
+        AddCells(TierMisses, summary.TierMisses.Cells);
+        AddCells(TierFetchNanoseconds, summary.TierFetchNanoseconds.Cells);
+        Summaries++;
+    }
+
+    /// <summary>Checks everything that can refuse a summary before any of it is added, so a refused summary leaves no half-merge behind.</summary>
+    void CheckFits(RankSummary summary)
     {
         if (summary.ExpertHits.Rows != Layers || summary.ExpertHits.Columns != Experts)
             throw new ArgumentException($"summary of {summary.ExpertHits.Rows} layers x {summary.ExpertHits.Columns} experts does not fit a {Layers} x {Experts} model");
-        foreach (CounterDelta c in summary.Counters) AddCounter(c.Metric, c.Labels, c.Delta);
-        foreach (SketchDelta s in summary.Sketches) AddSketch(s.Metric, s.Labels, s.Sketch);
-        Add(ExpertHits, summary.ExpertHits);
-        Add(ExpertComputeNanoseconds, summary.ExpertComputeNanoseconds);
-        Add(LayerComputeNanoseconds, summary.LayerComputeNanoseconds);
-        Add(TierHits, summary.TierHits);
-        Add(TierMisses, summary.TierMisses);
-        Add(TierFetchNanoseconds, summary.TierFetchNanoseconds);
-        Summaries++;
+        foreach (var (matrix, cells) in new[]
+                 {
+                     (summary.ExpertComputeNanoseconds, ExpertComputeNanoseconds), (summary.LayerComputeNanoseconds, LayerComputeNanoseconds),
+                     (summary.TierHits, TierHits), (summary.TierMisses, TierMisses), (summary.TierFetchNanoseconds, TierFetchNanoseconds),
+                 })
+            if (matrix.Cells.Length != cells.Length) throw new ArgumentException($"matrix of {matrix.Rows} x {matrix.Columns} does not fit {cells.Length} cells");
+        foreach (SketchDelta s in summary.Sketches)
+            if (_sketches.TryGetValue(Key(s.Metric, s.Labels), out SketchTotal? total) && !total.Sketch.Layout.Equals(s.Sketch.Layout))
+                throw new ArgumentException($"{s.Metric.Name}: a sketch with layout {s.Sketch.Layout} does not merge into {total.Sketch.Layout}");
     }
 
     /// <summary>Adds another snapshot (a window slot, or a shard's merge).</summary>
@@ -105,12 +123,6 @@ public sealed class MergedSnapshot
     }
 
     static string Key(MetricDefinition metric, IReadOnlyList<string> labels) => metric.Name + "\u001f" + string.Join('\u001f', labels);
-
-    static void Add(long[] cells, CountMatrix matrix)
-    {
-        if (matrix.Cells.Length != cells.Length) throw new ArgumentException($"matrix of {matrix.Rows} x {matrix.Columns} does not fit {cells.Length} cells");
-        AddCells(cells, matrix.Cells);
-    }
 
     static void AddCells(long[] cells, ReadOnlySpan<long> delta)
     {

@@ -6,7 +6,8 @@ namespace MoeRuntime.Telemetry.Aggregation;
 /// Finds ranks that disagree on routing: when two ranks report a digest for the same token (request,
 /// layer, position) — the router that gated it and an expert's rank that re-checked the gate — the
 /// digests must match. Disagreements are counted per layer and rank pair and the latest are kept for
-/// inspection. Reports wait a bounded time (and count) for their counterpart, then age out.
+/// inspection. Each token is compared once per rank that reports it, so a report delivered twice is
+/// not counted twice. At most <c>capacity</c> tokens wait for a counterpart; the oldest are forgotten first.
 /// </summary>
 public sealed class MismatchDetector(int capacity = 1 << 16, int recentCapacity = 100)
 {
@@ -30,7 +31,8 @@ public sealed class MismatchDetector(int capacity = 1 << 16, int recentCapacity 
                 while (_order.Count > capacity) _pending.Remove(_order.Dequeue());
                 continue;
             }
-            if (first.Rank == rank) continue;
+            if (first.Reporters.Contains(rank)) continue;
+            first.Reporters.Add(rank);
             Compared++;
             if (first.Digest == d.Digest) continue;
             Mismatches++;
@@ -47,7 +49,14 @@ public sealed class MismatchDetector(int capacity = 1 << 16, int recentCapacity 
     /// <summary>The latest mismatches, newest first.</summary>
     public IEnumerable<RoutingMismatch> Recent => _recent;
 
-    sealed record Report(string Rank, ulong Digest);
+    /// <summary>The first report of a token, and every rank that has reported it since.</summary>
+    sealed class Report(string rank, ulong digest)
+    {
+        public string Rank { get; } = rank;
+        public ulong Digest { get; } = digest;
+        // A list, not a set: a token has two or three reporters, and up to `capacity` of these wait at once.
+        public List<string> Reporters { get; } = new(2) { rank };
+    }
 }
 
 /// <summary>One token two ranks routed differently.</summary>

@@ -11,7 +11,8 @@ public enum TelemetryWindow
 /// <summary>
 /// Merged telemetry over the last minute, five minutes and hour. Ten-second slots cover five minutes
 /// and one-minute slots cover the hour, so memory stays bounded (90 slots) whatever the traffic, and
-/// data older than an hour ages out as its slot is reused.
+/// data older than an hour ages out as its slot is reused. A window is whole slots, the newest one
+/// still filling, so it spans a little less than its nominal length: <see cref="Covered"/> says how much.
 /// </summary>
 public sealed class SlidingWindows(int layers, int experts)
 {
@@ -20,16 +21,17 @@ public sealed class SlidingWindows(int layers, int experts)
     readonly Ring _coarse = new(60, CoarseSlot, layers, experts);
 
     /// <summary>Adds a summary to the slots of the instant it ended.</summary>
+    /// <remarks>A summary older than a ring's span (a late delivery) only lands in the rings that still reach back to it.</remarks>
     public void Add(Summaries.RankSummary summary)
     {
-        _fine.SlotFor(summary.IntervalEnd).Add(summary);
-        _coarse.SlotFor(summary.IntervalEnd).Add(summary);
+        _fine.SlotFor(summary.IntervalEnd)?.Add(summary);
+        _coarse.SlotFor(summary.IntervalEnd)?.Add(summary);
     }
 
     public void Add(MergedSnapshot snapshot, DateTimeOffset at)
     {
-        _fine.SlotFor(at).Add(snapshot);
-        _coarse.SlotFor(at).Add(snapshot);
+        _fine.SlotFor(at)?.Add(snapshot);
+        _coarse.SlotFor(at)?.Add(snapshot);
     }
 
     /// <summary>Everything in <paramref name="window"/> up to <paramref name="now"/>, merged.</summary>
@@ -38,6 +40,18 @@ public sealed class SlidingWindows(int layers, int experts)
         TelemetryWindow.OneMinute => _fine.Merge(now, 6, layers, experts),
         TelemetryWindow.FiveMinutes => _fine.Merge(now, 30, layers, experts),
         _ => _coarse.Merge(now, 60, layers, experts),
+    };
+
+    /// <summary>
+    /// The time <see cref="Query"/> spans at <paramref name="now"/>: the window's older slots in full and
+    /// the newest up to now. Rates divide by this; dividing by <see cref="Length"/> would understate
+    /// them by up to one slot's share (a sixth for the minute window).
+    /// </summary>
+    public static TimeSpan Covered(TelemetryWindow window, DateTimeOffset now) => window switch
+    {
+        TelemetryWindow.OneMinute => Ring.Covered(FineSlot, 6, now),
+        TelemetryWindow.FiveMinutes => Ring.Covered(FineSlot, 30, now),
+        _ => Ring.Covered(CoarseSlot, 60, now),
     };
 
     public static TimeSpan Length(TelemetryWindow window) => window switch
@@ -54,10 +68,15 @@ public sealed class SlidingWindows(int layers, int experts)
 
         long Epoch(DateTimeOffset at) => at.UtcTicks / width.Ticks;
 
-        public MergedSnapshot SlotFor(DateTimeOffset at)
+        public static TimeSpan Covered(TimeSpan width, int slots, DateTimeOffset now) =>
+            width * (slots - 1) + TimeSpan.FromTicks(now.UtcTicks % width.Ticks);
+
+        /// <summary>The slot of <paramref name="at"/>; null when a newer slot has taken its place, so late data never wipes newer data.</summary>
+        public MergedSnapshot? SlotFor(DateTimeOffset at)
         {
             long epoch = Epoch(at);
             int index = (int)(epoch % count);
+            if (_slots[index] is not null && _epochs[index] > epoch) return null;
             if (_slots[index] is null || _epochs[index] != epoch)
             {
                 _slots[index] = new MergedSnapshot(layers, experts);

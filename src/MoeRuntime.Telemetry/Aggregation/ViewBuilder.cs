@@ -23,7 +23,7 @@ public static class ViewBuilder
     public static TelemetryView Build(string scope, TelemetryWindow window, MergedSnapshot s, GaugeSource gauges, RankCounts ranks,
         MismatchStatus mismatches, SloTargets targets, DateTimeOffset now)
     {
-        double seconds = SlidingWindows.Length(window).TotalSeconds;
+        double seconds = SlidingWindows.Covered(window, now).TotalSeconds;
 
         double total = s.CounterTotal(MoeMetrics.RequestsTotal);
         double errors = s.CounterTotal(MoeMetrics.RequestsTotal, Label(MoeMetrics.RequestsTotal, "status", v => v != "success"));

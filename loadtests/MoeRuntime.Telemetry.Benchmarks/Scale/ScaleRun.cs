@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using MoeRuntime.Telemetry.Summaries;
+
+namespace MoeRuntime.Telemetry.Benchmarks.Scale;
+
+/// <summary>
+/// <c>--scale</c>: the aggregation hierarchy at 10, 100 and 1,000 simulated ranks spread over a fixed
+/// number of shards. Each interval every rank records and encodes a summary (not timed: that is the
+/// rank's cost), then the shards' merge and the cluster's merge of their forwards are timed apart.
+/// </summary>
+internal static class ScaleRun
+{
+    const int Shards = 16, WarmUpIntervals = 3;
+    static readonly int[] RankCounts = [10, 100, 1000];
+    static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+
+    public static void Run(int intervals)
+    {
+        // A discarded pass first, so that the 10-rank row times tiered-up code, not the JIT.
+        Measure(RankCounts[1], WarmUpIntervals);
+        Console.WriteLine($"{Environment.ProcessorCount} cores, .NET {Environment.Version}, {Shards} shards, {intervals} measured intervals after {WarmUpIntervals} warm-up; median (min–max)");
+        Console.WriteLine();
+        Console.WriteLine("| ranks | rank summary (bytes) | shard merge, all shards (ms) | slowest shard (ms) | shard forward, per shard (ms) | shard forward (bytes) | cluster merge per interval (ms) | cluster windows after 1 h (MB) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (int ranks in RankCounts) Console.WriteLine(Measure(ranks, intervals));
+    }
+
+    static string Measure(int rankCount, int intervals)
+    {
+        var clock = new SteppedClock(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var ranks = Enumerable.Range(0, rankCount).Select(r => new SimulatedRankLoad(r, clock)).ToArray();
+        var shards = Enumerable.Range(0, Shards).Select(s => new ShardMerge(s, Interval)).ToArray();
+        var cluster = new ClusterMerge(Interval);
+        List<double> rankBytes = [], shardTotal = [], shardMax = [], forwardMs = [], forwardBytes = [], clusterMs = [];
+        byte[][] forwards = [];
+
+        for (int interval = 0; interval < WarmUpIntervals + intervals; interval++)
+        {
+            clock.Step(Interval);
+            DateTimeOffset now = clock.Now;
+            byte[][] summaries = ranks.Select(r => r.NextInterval()).ToArray();
+
+            var perShard = new double[Shards];
+            for (int r = 0; r < rankCount; r++)
+            {
+                long started = Stopwatch.GetTimestamp();
+                shards[r % Shards].Report(summaries[r], now);
+                perShard[r % Shards] += Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            }
+            var forwardTimes = new double[Shards];
+            forwards = new byte[Shards][];
+            for (int s = 0; s < Shards; s++)
+            {
+                long started = Stopwatch.GetTimestamp();
+                forwards[s] = shards[s].Forward(now);
+                forwardTimes[s] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            }
+            long clusterStarted = Stopwatch.GetTimestamp();
+            foreach (byte[] forward in forwards) cluster.Report(forward, now);
+            double clusterTime = Stopwatch.GetElapsedTime(clusterStarted).TotalMilliseconds;
+
+            if (interval < WarmUpIntervals) continue;
+            rankBytes.AddRange(summaries.Select(s => (double)s.Length));
+            shardTotal.Add(perShard.Sum());
+            shardMax.Add(perShard.Max());
+            forwardMs.AddRange(forwardTimes);
+            forwardBytes.AddRange(forwards.Select(f => (double)f.Length));
+            clusterMs.Add(clusterTime);
+        }
+
+        long windowBytes = HourOfWindows.MeasureBytes(forwards.Select(f => SummaryCodec.Decode(f)).ToList(), clock.Now);
+        // Collecting the ranks' and shards' state between the two readings would be counted against the windows.
+        GC.KeepAlive(ranks);
+        GC.KeepAlive(shards);
+        GC.KeepAlive(cluster);
+        return $"| {rankCount:N0} | {new Spread(rankBytes).Format("N0")} | {new Spread(shardTotal).Format("N1")} | {new Spread(shardMax).Format("N2")} " +
+               $"| {new Spread(forwardMs).Format("N2")} | {new Spread(forwardBytes).Format("N0")} | {new Spread(clusterMs).Format("N2")} | {windowBytes / 1e6:N1} |";
+    }
+}

@@ -1,0 +1,33 @@
+using MoeRuntime.Telemetry.Aggregation;
+using MoeRuntime.Telemetry.Summaries;
+
+namespace MoeRuntime.Telemetry.Benchmarks.Scale;
+
+/// <summary>What <c>ShardAggregatorGrain</c> does with its ranks' summaries, without Orleans: decode, de-duplicate, merge, per-rank windows, forward.</summary>
+internal sealed class ShardMerge(int shard, TimeSpan interval)
+{
+    const int Layers = SimulatedRankLoad.Layers, Experts = SimulatedRankLoad.Experts;
+    readonly RankTracker _ranks = new(interval, 3);
+    readonly Dictionary<string, SlidingWindows> _rankWindows = new(StringComparer.Ordinal);
+    MergedSnapshot _pending = new(Layers, Experts);
+    long _sequence;
+
+    public void Report(byte[] encoded, DateTimeOffset now)
+    {
+        RankSummary summary = SummaryCodec.Decode(encoded);
+        if (!_ranks.Accept(summary, now)) return;
+        _pending.Add(summary);
+        if (!_rankWindows.TryGetValue(summary.RankId, out SlidingWindows? windows))
+            _rankWindows[summary.RankId] = windows = new SlidingWindows(Layers, Experts);
+        windows.Add(summary);
+    }
+
+    /// <summary>The interval's merge, encoded for the cluster aggregator.</summary>
+    public byte[] Forward(DateTimeOffset now)
+    {
+        var gauges = SnapshotSummaries.SumGauges(_ranks.Ranks.Where(r => !_ranks.IsStale(r, now)).SelectMany(r => r.Gauges));
+        byte[] encoded = SummaryCodec.Encode(_pending.ToSummary($"shard-{shard}", "bench-moe", ++_sequence, now - interval, now, gauges, 16));
+        _pending = new MergedSnapshot(Layers, Experts);
+        return encoded;
+    }
+}

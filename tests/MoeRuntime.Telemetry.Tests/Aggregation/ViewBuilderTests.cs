@@ -1,0 +1,127 @@
+using MoeRuntime.Telemetry.Aggregation;
+using MoeRuntime.Telemetry.Catalogue;
+using MoeRuntime.Telemetry.Collection;
+
+namespace MoeRuntime.Telemetry.Tests.Aggregation;
+
+public class ViewBuilderTests
+{
+    static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+    static readonly MismatchStatus NoMismatches = new(0, 0, [], []);
+
+    [Fact]
+    public void LatencyObjectivesReportStatusAndBurnRate()
+    {
+        TelemetryView view = ViewOf(rank =>
+        {
+            SketchHandle duration = rank.Collector.Histogram(MoeMetrics.RequestDurationSeconds, "generate");
+            for (int i = 0; i < 980; i++) duration.Record(0.5);
+            for (int i = 0; i < 20; i++) duration.Record(2.0);
+        });
+
+        SloStatus p95 = view.Slos.Single(s => s.Name == "latency_p95");
+        Assert.True(p95.Met);
+        Assert.Equal(0.5, p95.Actual, 0.005);
+        Assert.Equal(0.4, p95.BurnRate, 1e-9); // 2 % over 1.2 s where 5 % may be
+        SloStatus p50 = view.Slos.Single(s => s.Name == "latency_p50");
+        Assert.False(p50.Met);
+        Assert.Equal(2.0, p50.BurnRate, 1e-9); // every request over 0.4 s where half may be
+    }
+
+    [Fact]
+    public void ErrorRatioDrivesErrorRateAndAvailabilityBurn()
+    {
+        TelemetryView view = ViewOf(rank =>
+        {
+            rank.Collector.Counter(MoeMetrics.RequestsTotal, "generate", "success", "none").Add(990);
+            rank.Collector.Counter(MoeMetrics.RequestsTotal, "stream", "timeout", "timeout").Add(10);
+        });
+
+        Assert.Equal((1000, 10, 0.01), (view.Requests.Total, view.Requests.Errors, view.Requests.ErrorRatio));
+        SloStatus errors = view.Slos.Single(s => s.Name == "error_rate");
+        Assert.False(errors.Met);
+        Assert.Equal(2, errors.BurnRate, 1e-9);
+        SloStatus availability = view.Slos.Single(s => s.Name == "availability");
+        Assert.Equal((0.99, false), (availability.Actual, availability.Met));
+        Assert.Equal(10, availability.BurnRate, 1e-9);
+    }
+
+    [Fact]
+    public void ImbalanceIsTheBusiestExpertOverTheMeanOfItsLayer()
+    {
+        TelemetryView view = ViewOf(rank =>
+        {
+            for (int e = 0; e < SimulatedRank.Experts; e++)
+            {
+                rank.Collector.RecordExpertHits(0, e, e == 7 ? 50 : 10);
+                rank.Collector.RecordExpertHits(1, e, 5);
+            }
+        });
+
+        Assert.Equal(50 / 15.0, view.Experts[0].Imbalance, 1e-9);
+        Assert.Equal(1, view.Experts[1].Imbalance, 1e-9);
+        Assert.Equal(0, view.Experts[2].Imbalance);
+        Assert.Equal([10, 10, 10, 10, 10, 10, 10, 50], view.Experts[0].Hits);
+    }
+
+    [Fact]
+    public void TierHitRatiosOccupancyAndPrefetchEffectiveness()
+    {
+        TelemetryView view = ViewOf(rank =>
+        {
+            for (int i = 0; i < 80; i++) rank.Collector.RecordTierAccess(i % SimulatedRank.Layers, StorageTier.Hot);
+            for (int i = 0; i < 15; i++) rank.Collector.RecordTierAccess(i % SimulatedRank.Layers, StorageTier.Warm, 2_000_000);
+            for (int i = 0; i < 5; i++) rank.Collector.RecordTierAccess(i % SimulatedRank.Layers, StorageTier.Cold, 50_000_000);
+            rank.Collector.Gauge(MoeMetrics.TierMemoryBytes, "hot").Set(600);
+            rank.Collector.Gauge(MoeMetrics.TierCapacityBytes, "hot").Set(1000);
+            rank.Collector.Counter(MoeMetrics.PrefetchOutcomeBytesTotal, "used").Add(300);
+            rank.Collector.Counter(MoeMetrics.PrefetchOutcomeBytesTotal, "wasted").Add(100);
+        });
+
+        Assert.Equal([0.8, 0.75, 1.0], view.Tiers.Select(t => t.HitRatio));
+        Assert.Equal([20L, 5L, 0L], view.Tiers.Select(t => t.Misses));
+        Assert.Null(view.Tiers[0].FetchLatency);
+        Assert.Equal(0.002, view.Tiers[1].FetchLatency!.P50, 0.00002);
+        Assert.Equal(0.6, view.Tiers[0].Occupancy);
+        Assert.Equal(0.75, view.Prefetch.Effectiveness);
+    }
+
+    [Fact]
+    public void RatesDivideByTheSpanTheWindowCovers()
+    {
+        // One request a second for ten minutes and five seconds, read as the last one lands: mid-slot.
+        const int Seconds = 605;
+        var rank = new SimulatedRank("rank-0");
+        var requests = rank.Collector.Counter(MoeMetrics.RequestsTotal, "generate", "success", "none");
+        var windows = new SlidingWindows(SimulatedRank.Layers, SimulatedRank.Experts);
+        for (int s = 0; s < Seconds; s++)
+        {
+            requests.Increment();
+            windows.Add(rank.Report(Interval));
+        }
+        DateTimeOffset now = rank.Clock.Now;
+
+        foreach (TelemetryWindow window in Enum.GetValues<TelemetryWindow>())
+        {
+            TelemetryView view = ViewBuilder.Build("rank", window, windows.Query(window, now), (_, _) => 0,
+                new RankCounts(1, 0, []), NoMismatches, new SloTargets(), now);
+            // The 1 h window holds every request: its rate is their total over the hour it spans.
+            double expected = window == TelemetryWindow.OneHour ? Seconds / SlidingWindows.Covered(window, now).TotalSeconds : 1;
+            Assert.InRange(view.Requests.PerSecond, expected * 0.97, expected * 1.03);
+        }
+    }
+
+    /// <summary>The 1 m view of one rank's one-second summary of what <paramref name="record"/> recorded.</summary>
+    static TelemetryView ViewOf(Action<SimulatedRank> record)
+    {
+        var rank = new SimulatedRank("rank-0");
+        record(rank);
+        var tracker = new RankTracker(Interval, 3);
+        var windows = new SlidingWindows(SimulatedRank.Layers, SimulatedRank.Experts);
+        var summary = rank.Report(Interval);
+        tracker.Accept(summary, rank.Clock.Now);
+        windows.Add(summary);
+        return ViewBuilder.Build("rank-0", TelemetryWindow.OneMinute, windows.Query(TelemetryWindow.OneMinute, rank.Clock.Now),
+            tracker.Gauges(rank.Clock.Now), tracker.Counts(rank.Clock.Now), NoMismatches, new SloTargets(), rank.Clock.Now);
+    }
+}

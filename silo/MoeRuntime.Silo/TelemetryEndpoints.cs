@@ -31,11 +31,22 @@ static class TelemetryEndpoints
         views.MapGet("/{view}", async (string view, string? window, IGrainFactory grains) =>
         {
             if (!Views.Contains(view)) return Results.NotFound(new { error = $"unknown view '{view}'", views = Views });
+            if (window is not null && window is not ("1m" or "5m" or "1h")) return Results.BadRequest(new { error = $"unknown window '{window}' (1m, 5m, 1h)" });
             byte[] json = await grains.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(window ?? "1m");
             return view == "summary" ? Results.Bytes(json, "application/json") : Results.Json(Slice(view, json), TelemetryJson.Options);
         });
         views.MapGet("/ranks/{rank:int}", async (int rank, string? window, IGrainFactory grains, IOptions<TelemetryOptions> options) =>
-            Results.Bytes(await grains.GetGrain<IShardAggregatorGrain>(rank % Math.Max(1, options.Value.Shards)).GetRankViewAsync(rank.ToString(), window ?? "1m"), "application/json"));
+        {
+            try
+            {
+                IShardAggregatorGrain shard = grains.GetGrain<IShardAggregatorGrain>(rank % Math.Max(1, options.Value.Shards));
+                return Results.Bytes(await shard.GetRankViewAsync(rank.ToString(), window ?? "1m"), "application/json");
+            }
+            catch (ArgumentException e)
+            {
+                return Results.BadRequest(new { error = e.Message });
+            }
+        });
         // Telemetry keeps no per-tenant records: tenants appear only as pseudonyms in logs and spans, which
         // their own retention governs. The call exists so that a deletion request gets a definite answer.
         views.MapDelete("/tenants/{tenant}", (string tenant) => Results.Ok(new { tenant, removed = 0, stored = "no per-tenant telemetry records" }));

@@ -60,7 +60,7 @@ public sealed class TelemetryAggregationTests(ThreeRankFixture fixture) : IClass
     {
         await fixture.Client.GetGrain<IRouterGrain>(ClusterFixture.ModelName).GenerateAsync(new GenerateRequest { Prompt = "rank view", Sampling = SamplingParameters.Greedy(6) });
         await Task.Delay(2500);
-        var view = JsonSerializer.Deserialize<TelemetryView>(await fixture.Client.GetGrain<IShardAggregatorGrain>(1).GetRankViewAsync("1", "5m"), TelemetryJson.Options)!;
+        var view = JsonSerializer.Deserialize<TelemetryView>(await fixture.Client.GetGrain<IShardAggregatorGrain>(1).GetRankViewAsync("1", "1m"), TelemetryJson.Options)!;
         Assert.Equal("rank 1", view.Scope);
         for (int layer = 0; layer < 4; layer++)
             for (int expert = 0; expert < 8; expert++)

@@ -53,7 +53,7 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
         if (!_ranks.Accept(decoded, now)) return Task.CompletedTask;
         _pending.Add(decoded);
         if (!_rankWindows.TryGetValue(decoded.RankId, out SlidingWindows? windows))
-            _rankWindows[decoded.RankId] = windows = new SlidingWindows(host.Config.LayerCount, host.Config.ExpertCount);
+            _rankWindows[decoded.RankId] = windows = new SlidingWindows(host.Config.LayerCount, host.Config.ExpertCount, TelemetryWindow.OneMinute);
         windows.Add(decoded);
         return Task.CompletedTask;
     }
@@ -74,6 +74,7 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
     {
         DateTimeOffset now = time.GetUtcNow();
         TelemetryWindow w = ViewBuilder.Parse(window);
+        if (w > TelemetryWindow.OneMinute) throw new ArgumentException($"rank views cover 1m; the cluster view covers 5m and 1h");
         MergedSnapshot snapshot = _rankWindows.TryGetValue(rank, out SlidingWindows? windows)
             ? windows.Query(w, now)
             : new MergedSnapshot(host.Config.LayerCount, host.Config.ExpertCount);
@@ -86,6 +87,7 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
     {
         DateTimeOffset now = time.GetUtcNow();
         _ranks.Expire(now, _options.RankRetention);
+        foreach (string gone in _rankWindows.Keys.Except(_ranks.Ranks.Select(r => r.RankId)).ToList()) _rankWindows.Remove(gone);
         var live = _ranks.Ranks.Where(r => !_ranks.IsStale(r, now)).ToList();
         var gauges = SnapshotSummaries.SumGauges(live.SelectMany(r => r.Gauges));
         RankSummary delta = _pending.ToSummary($"shard-{this.GetPrimaryKeyLong()}", host.ModelName, ++_sequence, _pendingSince, now, gauges, _options.SampleEveryNTokens);

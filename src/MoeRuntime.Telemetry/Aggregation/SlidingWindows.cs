@@ -14,33 +14,44 @@ public enum TelemetryWindow
 /// data older than an hour ages out as its slot is reused. A window is whole slots, the newest one
 /// still filling, so it spans a little less than its nominal length: <see cref="Covered"/> says how much.
 /// </summary>
-public sealed class SlidingWindows(int layers, int experts)
+/// <param name="horizon">
+/// The longest window kept. Shard aggregators keep one minute per rank, so that a thousand ranks cost
+/// them six slots each rather than ninety; the cluster aggregator keeps the hour.
+/// </param>
+public sealed class SlidingWindows(int layers, int experts, TelemetryWindow horizon = TelemetryWindow.OneHour)
 {
     static readonly TimeSpan FineSlot = TimeSpan.FromSeconds(10), CoarseSlot = TimeSpan.FromMinutes(1);
-    readonly Ring _fine = new(30, FineSlot, layers, experts);
-    readonly Ring _coarse = new(60, CoarseSlot, layers, experts);
+    readonly Ring _fine = new(horizon == TelemetryWindow.OneMinute ? 6 : 30, FineSlot, layers, experts);
+    readonly Ring? _coarse = horizon == TelemetryWindow.OneHour ? new(60, CoarseSlot, layers, experts) : null;
+
+    public TelemetryWindow Horizon => horizon;
 
     /// <summary>Adds a summary to the slots of the instant it ended.</summary>
     /// <remarks>A summary older than a ring's span (a late delivery) only lands in the rings that still reach back to it.</remarks>
     public void Add(Summaries.RankSummary summary)
     {
         _fine.SlotFor(summary.IntervalEnd)?.Add(summary);
-        _coarse.SlotFor(summary.IntervalEnd)?.Add(summary);
+        _coarse?.SlotFor(summary.IntervalEnd)?.Add(summary);
     }
 
     public void Add(MergedSnapshot snapshot, DateTimeOffset at)
     {
         _fine.SlotFor(at)?.Add(snapshot);
-        _coarse.SlotFor(at)?.Add(snapshot);
+        _coarse?.SlotFor(at)?.Add(snapshot);
     }
 
     /// <summary>Everything in <paramref name="window"/> up to <paramref name="now"/>, merged.</summary>
-    public MergedSnapshot Query(TelemetryWindow window, DateTimeOffset now) => window switch
+    /// <exception cref="ArgumentException">The window is longer than the horizon kept.</exception>
+    public MergedSnapshot Query(TelemetryWindow window, DateTimeOffset now)
     {
-        TelemetryWindow.OneMinute => _fine.Merge(now, 6, layers, experts),
-        TelemetryWindow.FiveMinutes => _fine.Merge(now, 30, layers, experts),
-        _ => _coarse.Merge(now, 60, layers, experts),
-    };
+        if (window > horizon) throw new ArgumentException($"these windows keep at most {ViewBuilder.Name(horizon)}, not {ViewBuilder.Name(window)}");
+        return window switch
+        {
+            TelemetryWindow.OneMinute => _fine.Merge(now, 6, layers, experts),
+            TelemetryWindow.FiveMinutes => _fine.Merge(now, 30, layers, experts),
+            _ => _coarse!.Merge(now, 60, layers, experts),
+        };
+    }
 
     /// <summary>
     /// The time <see cref="Query"/> spans at <paramref name="now"/>: the window's older slots in full and

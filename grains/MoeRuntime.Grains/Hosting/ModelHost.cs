@@ -20,6 +20,7 @@ public sealed class ModelHost : IDisposable
     {
         MoeSiloOptions o = options.Value;
         ILogger logger = loggers.CreateLogger<ModelHost>();
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         ModelName = o.ModelName;
         Rank = o.Rank;
         Directory = string.IsNullOrWhiteSpace(o.ModelPath) ? DefaultModelLocation.Directory : Path.GetFullPath(o.ModelPath);
@@ -35,6 +36,7 @@ public sealed class ModelHost : IDisposable
         Checkpoint = ExpertCheckpoint.Open(Directory, ModelName);
         Store = new ExpertTierStore(Checkpoint, new TierBudgets(o.HotBudgetBytes, o.WarmBudgetBytes), Device, loggers.CreateLogger<ExpertTierStore>());
         DefaultTier = o.DefaultTier;
+        LoadDuration = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         logger.LogInformation("Rank {Rank} serves model {Model} from {Directory} on {Device}: {Layers} layers x {Experts} experts",
             Rank, ModelName, Directory, Device.type, Config.LayerCount, Config.ExpertCount);
     }
@@ -47,6 +49,8 @@ public sealed class ModelHost : IDisposable
     public ITextTokenizer Tokenizer { get; }
     /// <summary>Embeddings, attention, gates, norms and head; the experts live in expert grains.</summary>
     public MoeModel DenseModel { get; }
+    /// <summary>How long loading the config, tokenizer, dense model and tier store took.</summary>
+    public TimeSpan LoadDuration { get; }
     public ExpertCheckpoint Checkpoint { get; }
     public ExpertTierStore Store { get; }
     /// <summary>Tier of experts the rank's TierSet does not name.</summary>

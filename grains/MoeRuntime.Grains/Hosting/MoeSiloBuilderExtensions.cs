@@ -47,6 +47,7 @@ public static class MoeSiloBuilderExtensions
                 Layers = host.Config.LayerCount,
                 Experts = host.Config.ExpertCount,
                 SampleEveryNTokens = telemetry.SampleEveryNTokens,
+                Costs = telemetry.Costs,
             });
         });
         // The default registry also carries .NET's and Orleans' own meters (prometheus-net's meter adapter).

@@ -77,6 +77,15 @@ public sealed class RankTelemetry : IBatcherObserver
 
     public RankCollector Collector { get; }
 
+    /// <summary>Start-up phases: the model load (cold start) and the time until the silo took traffic.</summary>
+    public void Started(TimeSpan modelLoad, TimeSpan untilReady)
+    {
+        if (!Enabled) return;
+        Collector.Histogram(MoeMetrics.ModelLoadSeconds, "cold_start").Record(modelLoad.TotalSeconds);
+        Collector.Histogram(MoeMetrics.StartupPhaseSeconds, "model_load").Record(modelLoad.TotalSeconds);
+        Collector.Histogram(MoeMetrics.StartupPhaseSeconds, "ready").Record(untilReady.TotalSeconds);
+    }
+
     /// <summary>False when telemetry is switched off: every recording call returns at once.</summary>
     public bool Enabled { get; }
 

@@ -32,6 +32,7 @@ public sealed class TelemetryAgent(
 
     Task Start(CancellationToken cancellationToken)
     {
+        telemetry.Started(host.LoadDuration, DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime);
         if (_options.Enabled) _loop = Task.Run(RunAsync, CancellationToken.None);
         return Task.CompletedTask;
     }

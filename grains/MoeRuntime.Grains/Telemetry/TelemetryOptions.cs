@@ -1,4 +1,5 @@
 using MoeRuntime.Telemetry.Aggregation;
+using MoeRuntime.Telemetry.Collection;
 
 namespace MoeRuntime.Grains.Telemetry;
 
@@ -18,4 +19,6 @@ public sealed class TelemetryOptions
     /// <summary>Tokens per recorded sample of per-token distributions and routing digests.</summary>
     public int SampleEveryNTokens { get; set; } = 16;
     public SloTargets Slo { get; set; } = new();
+    /// <summary>Prices the cost estimates use ($ per 1k prompt/completion tokens, $ per GB-hour of each tier).</summary>
+    public CostRates Costs { get; set; } = new();
 }

@@ -19,7 +19,7 @@ public sealed class PrometheusScrapeTests(TelemetrySilo silo, ITestOutputHelper 
     public async Task PromQLCountsTheClientsRequestsAndAgreesOnTheirP95()
     {
         using var prometheus = await PrometheusServer.StartAsync(silo.Scratch("prometheus"), silo.HttpPort, TelemetrySilo.Token);
-        // A scrape before the load proves the token works and gives increase-free queries a baseline of zero.
+        // A successful scrape before the load: the token is accepted, so the wait below can only be for the load's series.
         await Eventually.UntilAsync("prometheus has scraped the silo", TimeSpan.FromSeconds(30),
             async () => await prometheus.QueryScalarAsync("""up{job="moe-silo"}""") == 1,
             () => Diagnostics(prometheus));

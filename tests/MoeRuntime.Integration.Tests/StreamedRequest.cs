@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MoeRuntime.Grains;
 
 namespace MoeRuntime.Integration.Tests;
@@ -17,6 +18,8 @@ sealed class StreamedRequest
     public Task Ended { get; private set; } = Task.CompletedTask;
     public Exception? Error { get; private set; }
     public IReadOnlyList<int> Tokens => _tokens;
+    /// <summary>End-to-end latency as the client saw it: from the call to the stream's end.</summary>
+    public TimeSpan Duration { get; private set; }
 
     public static StreamedRequest Start(IRouterGrain router, string prompt, int maxTokens, CancellationToken cancellationToken)
     {
@@ -28,6 +31,7 @@ sealed class StreamedRequest
     async Task ConsumeAsync(IRouterGrain router, int maxTokens, CancellationToken cancellationToken)
     {
         var generate = new GenerateRequest { Prompt = Prompt, Sampling = SamplingParameters.Greedy(maxTokens) with { StopTokenIds = [] } };
+        long started = Stopwatch.GetTimestamp();
         try
         {
             await foreach (TokenChunk chunk in router.StreamAsync(generate, cancellationToken))
@@ -42,6 +46,7 @@ sealed class StreamedRequest
         }
         finally
         {
+            Duration = Stopwatch.GetElapsedTime(started);
             _firstToken.TrySetResult();
         }
     }

@@ -78,8 +78,11 @@ public static class MetricLabels
     /// <summary>The distribution a cluster quantile belongs to (one of the histograms of this catalogue).</summary>
     public static readonly LabelDefinition SourceMetric = LabelDefinition.Bounded("metric", "the catalogue's histograms");
 
-    /// <summary>Quantiles the cluster aggregator serves.</summary>
-    public static readonly LabelDefinition Quantile = new("quantile", "0.5", "0.9", "0.95", "0.99");
+    /// <summary>
+    /// Quantiles the cluster aggregator serves. Not named <c>quantile</c>: Prometheus reserves that label
+    /// for summaries, and <c>promtool check metrics</c> flags it on a gauge.
+    /// </summary>
+    public static readonly LabelDefinition Quantile = new("q", "0.5", "0.9", "0.95", "0.99");
 
     /// <summary>Aggregation windows.</summary>
     public static readonly LabelDefinition Window = new("window", "1m", "5m", "1h");

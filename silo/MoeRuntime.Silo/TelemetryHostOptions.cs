@@ -7,8 +7,8 @@ public sealed class TelemetryHostOptions
 
     /// <summary>OTLP endpoint (e.g. http://127.0.0.1:4317); empty keeps traces and OTel metrics in process.</summary>
     public string OtlpEndpoint { get; set; } = "";
-    /// <summary>Share of new traces recorded (head sampling); a sampled parent's children are always kept.</summary>
-    public double TraceSampleRatio { get; set; } = 1.0;
+    /// <summary>Share of new traces recorded (head sampling; 5 % keeps tracing within the overhead budget); a sampled parent's children are always kept.</summary>
+    public double TraceSampleRatio { get; set; } = 0.05;
     /// <summary>
     /// Bearer tokens (or X-Api-Key values) that may read /metrics, the JSON views and the dashboard.
     /// Empty: the silo makes one at start and logs it, so telemetry is never open by accident.

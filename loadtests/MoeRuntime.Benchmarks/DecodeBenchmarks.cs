@@ -1,3 +1,4 @@
+using MoeRuntime.LoadTests;
 using MoeRuntime.Model.DefaultModel;
 using MoeRuntime.Model.Layers;
 using MoeRuntime.Model.Tokenization;

@@ -1,3 +1,4 @@
+using MoeRuntime.LoadTests;
 using MoeRuntime.Model.Layers;
 using static TorchSharp.torch;
 

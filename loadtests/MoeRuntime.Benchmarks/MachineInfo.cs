@@ -1,3 +1,4 @@
+using MoeRuntime.LoadTests;
 using System.Reflection;
 using static TorchSharp.torch;
 

@@ -1,3 +1,4 @@
+using MoeRuntime.LoadTests;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace MoeRuntime.LoadGenerator;
+namespace MoeRuntime.LoadTests;
 
 /// <summary>A pipe table, padded so that it also reads well on a terminal.</summary>
 sealed class MarkdownTable(params string[] headers)

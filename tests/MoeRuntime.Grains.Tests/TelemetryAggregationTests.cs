@@ -93,6 +93,7 @@ public sealed class PerturbedGateFixture() : ClusterFixture(3)
 
     protected override void Configure(MoeSiloOptions options)
     {
+        options.RoutingCheckEveryNTokens = 4;
         if (options.Rank == 2) options.ModelPath = _perturbed!;
     }
 }

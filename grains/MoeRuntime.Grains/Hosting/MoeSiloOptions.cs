@@ -32,6 +32,12 @@ public sealed class MoeSiloOptions
     /// expert re-activates on a live rank and running requests survive the loss of a rank.
     /// </summary>
     public TimeSpan ExpertCallRetryWindow { get; set; } = TimeSpan.FromSeconds(45);
+    /// <summary>
+    /// Every how many token positions the router records a routing digest and asks the expert's rank to
+    /// re-check it. Mismatch detection needs only a sample; re-checking costs a small gate computation
+    /// on the expert's rank, so a sparse sample keeps it well inside the telemetry budget.
+    /// </summary>
+    public int RoutingCheckEveryNTokens { get; set; } = 128;
     /// <summary>Share of successful requests whose completion is logged (by request id, so a request is all in or all out); failures are always logged.</summary>
     public double SuccessLogSampleRatio { get; set; } = 0.1;
 }

@@ -59,13 +59,13 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     }
 
     /// <summary>
-    /// Records the router's digest of every sampled token (every N-th position, the same tokens on every
-    /// rank) and builds, per expert, the list of those tokens its rank re-checks.
+    /// Records the router's digest of every sampled token (every <see cref="MoeSiloOptions.RoutingCheckEveryNTokens"/>-th
+    /// position) and builds, per expert, the list of those tokens its rank re-checks.
     /// </summary>
     RoutingCheck?[] RecordDigests(int layer, RoutingPlan plan, int[] experts, DispatchRows rows)
     {
         var checks = new RoutingCheck?[experts.Length];
-        int every = telemetry.Collector.Options.SampleEveryNTokens, k = plan.TopK;
+        int every = Math.Max(1, options.RoutingCheckEveryNTokens), k = plan.TopK;
         if (!telemetry.Enabled || rows.Count != plan.TokenCount) return checks;
         Span<int> chosen = stackalloc int[k];
         Span<float> weights = stackalloc float[k];

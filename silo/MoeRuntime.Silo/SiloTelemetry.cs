@@ -34,7 +34,7 @@ static class SiloTelemetry
             .WithTracing(tracing =>
             {
                 tracing.AddSource(ServingTracing.SourceName, GenerationTracing.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
-                    .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(options.TraceSampleRatio)));
+                    .SetSampler(new ParentBasedSampler(new RequestRootSampler(options.TraceSampleRatio)));
                 if (otlp) tracing.AddOtlpExporter(o => o.Endpoint = new Uri(options.OtlpEndpoint));
             })
             .WithMetrics(metrics =>

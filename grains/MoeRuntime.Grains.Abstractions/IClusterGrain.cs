@@ -17,5 +17,4 @@ public sealed record RankInfo
     [Id(1)] public required string Silo { get; init; }
     [Id(2)] public required string Status { get; init; }
     [Id(3)] public string? Model { get; init; }
-    [Id(4)] public string? Device { get; init; }
 }

@@ -158,7 +158,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         {
             long now = Stopwatch.GetTimestamp();
             if (token.Index == 0) FirstToken = Stopwatch.GetElapsedTime(_received, now);
-            else _grain.Telemetry.TokenGap(_route, Stopwatch.GetElapsedTime(_lastToken, now));
+            else _grain.Telemetry.TokenGap(_route, token.Index, Stopwatch.GetElapsedTime(_lastToken, now));
             _lastToken = now;
             _streamed = true;
         }

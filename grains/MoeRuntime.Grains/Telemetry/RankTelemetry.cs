@@ -22,7 +22,8 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly CounterHandle _prompt, _completion, _rejects, _streamResets, _retries, _sent, _received, _kvHits, _kvMisses, _integrity;
     readonly GaugeHandle _queueDepth, _kvBytes;
     readonly GaugeHandle[] _memory, _capacity;
-    readonly CounterHandle[] _forced, _planned, _prefetchUsed, _prefetchWasted, _prefetchFailures, _prefetchBytes;
+    // The tier store's evictions and prefetches all concern the hot tier.
+    readonly CounterHandle _forced, _planned, _prefetchUsed, _prefetchWasted, _prefetchFailures, _prefetchBytes;
     TierStoreCounters? _lastStore;
 
     public RankTelemetry(RankCollector collector, Microsoft.Extensions.Options.IOptions<TelemetryOptions> options)
@@ -67,12 +68,12 @@ public sealed class RankTelemetry : IBatcherObserver
         string[] tiers = ["hot", "warm", "cold"];
         _memory = tiers.Select(t => collector.Gauge(MoeMetrics.TierMemoryBytes, t)).ToArray();
         _capacity = tiers.Select(t => collector.Gauge(MoeMetrics.TierCapacityBytes, t)).ToArray();
-        _forced = tiers.Select(t => collector.Counter(MoeMetrics.EvictionsTotal, t, "forced")).ToArray();
-        _planned = tiers.Select(t => collector.Counter(MoeMetrics.EvictionsTotal, t, "planned")).ToArray();
-        _prefetchUsed = [collector.Counter(MoeMetrics.PrefetchOutcomeBytesTotal, "used")];
-        _prefetchWasted = [collector.Counter(MoeMetrics.PrefetchOutcomeBytesTotal, "wasted")];
-        _prefetchFailures = [collector.Counter(MoeMetrics.PrefetchFailuresTotal, "cold")];
-        _prefetchBytes = [collector.Counter(MoeMetrics.PrefetchBytesTotal, "hot")];
+        _forced = collector.Counter(MoeMetrics.EvictionsTotal, "hot", "forced");
+        _planned = collector.Counter(MoeMetrics.EvictionsTotal, "hot", "planned");
+        _prefetchUsed = collector.Counter(MoeMetrics.PrefetchOutcomeBytesTotal, "used");
+        _prefetchWasted = collector.Counter(MoeMetrics.PrefetchOutcomeBytesTotal, "wasted");
+        _prefetchFailures = collector.Counter(MoeMetrics.PrefetchFailuresTotal, "cold");
+        _prefetchBytes = collector.Counter(MoeMetrics.PrefetchBytesTotal, "hot");
     }
 
     public RankCollector Collector { get; }
@@ -114,10 +115,11 @@ public sealed class RankTelemetry : IBatcherObserver
         _tokenizer.Record(elapsed.TotalSeconds);
     }
 
-    public void TokenGap(string route, TimeSpan sincePrevious)
+    /// <summary>Time since the previous token of a stream; sampled every N-th position as the catalogue says.</summary>
+    public void TokenGap(string route, int index, TimeSpan sincePrevious)
     {
         if (!Enabled) return;
-        _tpot[RouteIndex(route)].Record(sincePrevious.TotalSeconds);
+        _tpot[RouteIndex(route)].RecordToken(index, sincePrevious.TotalSeconds);
     }
 
     public void RequestSucceeded(string route, int promptTokens, int completionTokens, TimeSpan duration, TimeSpan firstToken)
@@ -221,13 +223,13 @@ public sealed class RankTelemetry : IBatcherObserver
         _capacity[0].Set(snapshot.Hot.BudgetBytes);
         _capacity[1].Set(snapshot.Warm.BudgetBytes);
         TierStoreCounters c = snapshot.Counters, last = _lastStore ?? new TierStoreCounters();
-        _forced[0].Add(c.ForcedEvictions - last.ForcedEvictions);
-        _planned[0].Add(c.PlannedEvictions - last.PlannedEvictions);
+        _forced.Add(c.ForcedEvictions - last.ForcedEvictions);
+        _planned.Add(c.PlannedEvictions - last.PlannedEvictions);
         long bytesPerPrefetch = snapshot.Experts.Count == 0 ? 0 : snapshot.Experts[0].HotBytes;
-        _prefetchUsed[0].Add((c.PrefetchUsed - last.PrefetchUsed) * bytesPerPrefetch);
-        _prefetchWasted[0].Add((c.PrefetchWasted - last.PrefetchWasted) * bytesPerPrefetch);
-        _prefetchFailures[0].Add(c.PrefetchFailures - last.PrefetchFailures);
-        _prefetchBytes[0].Add((c.PrefetchIssued - c.PrefetchSkipped - last.PrefetchIssued + last.PrefetchSkipped) * bytesPerPrefetch);
+        _prefetchUsed.Add((c.PrefetchUsed - last.PrefetchUsed) * bytesPerPrefetch);
+        _prefetchWasted.Add((c.PrefetchWasted - last.PrefetchWasted) * bytesPerPrefetch);
+        _prefetchFailures.Add(c.PrefetchFailures - last.PrefetchFailures);
+        _prefetchBytes.Add((c.PrefetchIssued - c.PrefetchSkipped - last.PrefetchIssued + last.PrefetchSkipped) * bytesPerPrefetch);
         _lastStore = c;
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Generation;
 using Orleans.Runtime;
@@ -16,12 +17,12 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
 {
     readonly ILogger<RouterRuntime> _logger;
 
-    public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, IOptions<MoeSiloOptions> options, ILoggerFactory loggers)
+    public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, IOptions<MoeSiloOptions> options, ILoggerFactory loggers)
     {
         MoeSiloOptions o = options.Value;
         _logger = loggers.CreateLogger<RouterRuntime>();
         Host = host;
-        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, loggers.CreateLogger<GrainExpertDispatcher>());
+        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, loggers.CreateLogger<GrainExpertDispatcher>());
         Batcher = new ContinuousBatcher(host.DenseModel, Dispatcher,
             new BatcherOptions { MaxQueuedRequests = o.MaxQueuedRequests, MaxBatchSequences = o.MaxBatchSequences, MaxBatchTokens = o.MaxBatchTokens },
             loggers.CreateLogger<ContinuousBatcher>(), observer: telemetry);

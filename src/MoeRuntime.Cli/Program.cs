@@ -11,6 +11,8 @@ var root = new RootCommand("moe: MoeRuntime's command line")
     ClusterCommands.Cluster(),
     ClusterCommands.Models(),
     ClusterCommands.Tiers(),
+    TraceCommands.Create(),
+    ReplayCommand.Create(),
 };
 try
 {

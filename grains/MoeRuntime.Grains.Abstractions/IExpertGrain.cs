@@ -2,7 +2,10 @@ using Orleans.Concurrency;
 
 namespace MoeRuntime.Grains;
 
-/// <summary>One expert of one layer, keyed <c>model/layer/expert</c>, activated on the rank that owns it.</summary>
+/// <summary>
+/// One expert of one layer: keyed <c>model/layer/expert</c> and activated on the rank that owns it, or keyed
+/// <c>model/layer/expert@rank</c> for a replica pinned to that rank (see <see cref="IExpertPlacementGrain"/>).
+/// </summary>
 public interface IExpertGrain : IGrainWithStringKey
 {
     /// <summary>

@@ -11,6 +11,7 @@ var root = new RootCommand("moe: MoeRuntime's command line")
     ClusterCommands.Cluster(),
     ClusterCommands.Models(),
     ClusterCommands.Tiers(),
+    PlacementCommands.Placement(),
     TraceCommands.Create(),
     ReplayCommand.Create(),
 };

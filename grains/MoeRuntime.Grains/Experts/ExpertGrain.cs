@@ -16,17 +16,21 @@ namespace MoeRuntime.Grains.Experts;
 /// One expert on its owning rank. The rank's tier store holds its tensors; a call leases them hot
 /// (fetching from warm or cold on a miss), runs the FFN on all the tokens the router sent, and checks
 /// the result is finite — an expert that produces NaN or infinity is flagged and fails its calls.
+/// A replica (<c>model/layer/expert@rank</c>) is the same expert on another rank: it registers the expert
+/// with that rank's tier store on activation, within that rank's budgets, like any other expert.
 /// </summary>
 [ExpertPlacement]
 public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, RankTelemetry telemetry, ILogger<ExpertGrain> logger) : Grain, IExpertGrain
 {
     ExpertKey _key;
+    string _grainKey = "";
     long _calls, _tokens;
     string? _flagged;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _key = ExpertKey.Parse(this.GetPrimaryKeyString());
+        _grainKey = this.GetPrimaryKeyString();
+        _key = ExpertKeys.Parse(_grainKey).Expert;
         host.EnsureServes(_key.Model);
         if ((uint)_key.Layer >= (uint)host.Config.LayerCount || (uint)_key.Expert >= (uint)host.Config.ExpertCount)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {_key} does not exist in a model of {host.Config.LayerCount} layers x {host.Config.ExpertCount} experts");
@@ -126,7 +130,7 @@ public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, RankTelem
         ExpertResidency residency = host.Store.Snapshot().Expert(_key);
         return Task.FromResult(new ExpertInfo
         {
-            Key = _key.ToString(),
+            Key = _grainKey,
             Rank = host.Rank,
             Tier = residency.Resident.ToString().ToLowerInvariant(),
             Calls = _calls,

@@ -64,6 +64,7 @@ public static class MoeSiloBuilderExtensions
         builder.Services.AddSingleton<TelemetryAgent>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<TelemetryAgent>());
         builder.Services.AddSingleton<RankTelemetry>();
+        builder.Services.AddSingleton<PlacementMapCache>();
         builder.Services.AddSingleton<RouterRuntime>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RouterRuntime>());
         builder.Services.AddPlacementDirector<ExpertPlacement, ExpertPlacementDirector>();

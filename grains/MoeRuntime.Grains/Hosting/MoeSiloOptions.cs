@@ -46,4 +46,6 @@ public sealed class MoeSiloOptions
     public string RoutingTracePath { get; set; } = "";
     /// <summary>Share of successful requests whose completion is logged (by request id, so a request is all in or all out); failures are always logged.</summary>
     public double SuccessLogSampleRatio { get; set; } = 0.1;
+    /// <summary>Expert replicas and load balancing over ranks.</summary>
+    public BalancingOptions Balancing { get; set; } = new();
 }

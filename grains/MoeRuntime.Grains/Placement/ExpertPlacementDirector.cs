@@ -7,16 +7,23 @@ using Orleans.Runtime.Placement;
 namespace MoeRuntime.Grains.Placement;
 
 /// <summary>
-/// Activates <c>model/layer/expert</c> on its owner among the live ranks. Until any rank has published
-/// its metadata (the first moments of a cluster) it falls back to the local silo.
+/// Activates <c>model/layer/expert</c> on its owner among the live ranks, and a pinned replica
+/// <c>model/layer/expert@rank</c> on that rank (failing clearly when the rank is gone, so the router tries
+/// another replica). Until any rank has published its metadata (the first moments of a cluster) an
+/// expert's default grain falls back to the local silo.
 /// </summary>
 public sealed class ExpertPlacementDirector(RankDirectory ranks, ModelHost host) : IPlacementDirector
 {
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
-        ExpertKey key = ExpertKey.Parse(target.GrainIdentity.Key.ToString()!);
+        string grainKey = target.GrainIdentity.Key.ToString()!;
+        (ExpertKey key, int? pinned) = Experts.ExpertKeys.Parse(grainKey);
         SiloAddress[] compatible = context.GetCompatibleSilos(target);
         Dictionary<int, SiloAddress> ranked = ranks.Ranked(compatible);
+        if (pinned is { } rank)
+            return ranked.TryGetValue(rank, out SiloAddress? silo)
+                ? Task.FromResult(silo)
+                : throw new OrleansException($"replica {grainKey} is pinned to rank {rank}, which is not an active member of the cluster");
         if (ranked.Count == 0)
             return Task.FromResult(compatible.Contains(context.LocalSilo) ? context.LocalSilo : compatible[0]);
         int owner = ExpertOwnership.OwnerOf(key.Layer, key.Expert, host.Config.ExpertCount, ranked.Keys);

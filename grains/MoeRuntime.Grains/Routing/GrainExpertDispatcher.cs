@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Model.Layers;
@@ -16,11 +17,18 @@ namespace MoeRuntime.Grains.Routing;
 /// layer concurrently, and adds the weighted results back. Before waiting, it hints the experts the
 /// next layers' gates predict from the current hidden state (pre-gating), so they can be fetched
 /// ahead. Expert calls are pure functions of their input, so a call lost with its rank is retried.
+/// An expert with replicas (see <see cref="PlacementMapCache"/>) has its rows split into contiguous
+/// chunks, one per replica, called concurrently and put back in order: each row's result does not depend
+/// on which replica computed it, so the output is the same as with one replica. A call that loses its
+/// rank moves on to the next replica, then to the expert's default grain.
 /// </summary>
-public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, ILogger<GrainExpertDispatcher> logger)
+public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, PlacementMapCache placement,
+    ILogger<GrainExpertDispatcher> logger)
     : IExpertDispatcher
 {
     long _calls, _bytesSent, _bytesReceived, _callTicks, _hints, _retries;
+    /// <summary>Per expert, which replica takes the next first chunk: a one-token decode step still reaches every replica in turn.</summary>
+    readonly long[] _turns = new long[host.Config.LayerCount * host.Config.ExpertCount];
 
     public long Calls => Interlocked.Read(ref _calls);
     public long BytesSent => Interlocked.Read(ref _bytesSent);
@@ -32,6 +40,8 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
+        placement.RefreshIfDue();
+        ReplicaRoutes routes = placement.Current;
         int[] experts = plan.ActiveExperts().ToArray();
         using Activity? span = ServingTracing.Source.StartActivity("moe.expert_dispatch");
         span?.SetTag("moe.layer", layer);
@@ -41,13 +51,18 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
         using (var scope = NewDisposeScope())
         {
             for (int i = 0; i < experts.Length; i++) payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]));
-            HintNextLayers(layer, moeInput);
+            HintNextLayers(layer, moeInput, routes);
         }
 
         RoutingCheck?[] checks = RecordDigests(layer, plan, experts, rows);
         var calls = new Task<TensorPayload>[experts.Length];
         for (int i = 0; i < experts.Length; i++)
-            calls[i] = CallAsync(ExpertKeys.Of(host.ModelName, layer, experts[i]), payloads[i], checks[i], cancellationToken);
+        {
+            string key = ExpertKeys.Of(host.ModelName, layer, experts[i]);
+            calls[i] = routes.For(layer, experts[i]) is { } replicas
+                ? SpreadAsync(replicas, key, layer * host.Config.ExpertCount + experts[i], payloads[i], checks[i], cancellationToken)
+                : CallAsync(new ExpertRoute(key), payloads[i], checks[i], cancellationToken);
+        }
         TensorPayload[] results = await Task.WhenAll(calls).ConfigureAwait(false);
         telemetry.Dispatched(payloads.Sum(p => (long)p.Data.Length), results.Sum(r => (long)r.Data.Length), Stopwatch.GetElapsedTime(started), plan.TokenCount);
 
@@ -97,8 +112,50 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
         return checks;
     }
 
-    async Task<TensorPayload> CallAsync(string key, TensorPayload payload, RoutingCheck? check, CancellationToken cancellationToken)
+    /// <summary>Splits the rows over the replicas in contiguous chunks, calls them concurrently and joins the results in row order.</summary>
+    Task<TensorPayload> SpreadAsync(string[] replicas, string defaultKey, int slot, TensorPayload payload, RoutingCheck? check, CancellationToken cancellationToken)
     {
+        int start = (int)((ulong)Interlocked.Increment(ref _turns[slot]) % (ulong)replicas.Length);
+        int parts = Math.Min(replicas.Length, payload.Rows);
+        if (parts <= 1) return CallAsync(new ExpertRoute(defaultKey, replicas, start), payload, check, cancellationToken);
+        int rowBytes = payload.Columns * sizeof(float);
+        var calls = new Task<TensorPayload>[parts];
+        for (int part = 0, row = 0; part < parts; part++)
+        {
+            int rows = payload.Rows / parts + (part < payload.Rows % parts ? 1 : 0);
+            var chunk = new TensorPayload(payload.Data.AsSpan(row * rowBytes, rows * rowBytes).ToArray(), rows, payload.Columns);
+            calls[part] = CallAsync(new ExpertRoute(defaultKey, replicas, (start + part) % replicas.Length), chunk, Slice(check, row, rows), cancellationToken);
+            row += rows;
+        }
+        return JoinAsync(calls, payload);
+    }
+
+    static async Task<TensorPayload> JoinAsync(Task<TensorPayload>[] calls, TensorPayload whole)
+    {
+        TensorPayload[] results = await Task.WhenAll(calls).ConfigureAwait(false);
+        var data = new byte[whole.Data.Length];
+        int offset = 0;
+        foreach (TensorPayload result in results)
+        {
+            result.Data.CopyTo(data, offset);
+            offset += result.Data.Length;
+        }
+        return new TensorPayload(data, whole.Rows, whole.Columns);
+    }
+
+    /// <summary>The re-checked rows that fall in one chunk, renumbered from the chunk's first row.</summary>
+    static RoutingCheck? Slice(RoutingCheck? check, int first, int count)
+    {
+        if (check is null) return null;
+        int[] picked = Enumerable.Range(0, check.Rows.Length).Where(i => check.Rows[i] >= first && check.Rows[i] < first + count).ToArray();
+        return picked.Length == 0
+            ? null
+            : new RoutingCheck(picked.Select(i => check.Rows[i] - first).ToArray(), picked.Select(i => check.Requests[i]).ToArray(), picked.Select(i => check.Positions[i]).ToArray());
+    }
+
+    async Task<TensorPayload> CallAsync(ExpertRoute route, TensorPayload payload, RoutingCheck? check, CancellationToken cancellationToken)
+    {
+        string key = route.KeyFor(1);
         IExpertGrain expert = grains.GetGrain<IExpertGrain>(key);
         long firstAttempt = Stopwatch.GetTimestamp();
         TimeSpan backoff = TimeSpan.FromMilliseconds(100);
@@ -121,7 +178,17 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
             {
                 Interlocked.Increment(ref _retries);
                 telemetry.ExpertRetry();
-                logger.LogWarning("Expert {Expert} call failed ({Error}); retry {Attempt} in {Backoff} ms", key, e.GetType().Name, attempt, backoff.TotalMilliseconds);
+                string next = route.KeyFor(attempt + 1);
+                if (next != key)
+                {
+                    logger.LogWarning("Expert {Expert} call failed ({Error}); retry {Attempt} on {Next}", key, e.GetType().Name, attempt, next);
+                    key = next;
+                    expert = grains.GetGrain<IExpertGrain>(key);
+                    // Another replica is another rank: try it at once, and back off only once every replica has failed.
+                    if (attempt % route.Choices != 0) continue;
+                }
+                else
+                    logger.LogWarning("Expert {Expert} call failed ({Error}); retry {Attempt} in {Backoff} ms", key, e.GetType().Name, attempt, backoff.TotalMilliseconds);
                 await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
             }
@@ -131,7 +198,7 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     /// <summary>Failures of the hosting rank or the transport, as opposed to errors the expert itself reported.</summary>
     static bool IsRankFailure(Exception e) => e is OrleansException or TimeoutException or OperationCanceledException;
 
-    void HintNextLayers(int layer, Tensor moeInput)
+    void HintNextLayers(int layer, Tensor moeInput, ReplicaRoutes routes)
     {
         int last = Math.Min(host.Config.LayerCount - 1, layer + options.PrefetchLookahead);
         for (int next = layer + 1; next <= last; next++)
@@ -139,8 +206,17 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
             var (predicted, _) = host.DenseModel.Layers[next].Moe.Gate.Route(moeInput);
             foreach (long expert in predicted.unique().output.data<long>().ToArray())
             {
-                Interlocked.Increment(ref _hints);
-                grains.GetGrain<IExpertGrain>(ExpertKeys.Of(host.ModelName, next, (int)expert)).PrefetchAsync().Ignore();
+                if (routes.For(next, (int)expert) is { } replicas)
+                    foreach (string replica in replicas)
+                    {
+                        Interlocked.Increment(ref _hints);
+                        grains.GetGrain<IExpertGrain>(replica).PrefetchAsync().Ignore();
+                    }
+                else
+                {
+                    Interlocked.Increment(ref _hints);
+                    grains.GetGrain<IExpertGrain>(ExpertKeys.Of(host.ModelName, next, (int)expert)).PrefetchAsync().Ignore();
+                }
             }
         }
     }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Control.Traces;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Layers;
@@ -19,12 +20,12 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     readonly ILogger<RouterRuntime> _logger;
     readonly RoutingTraceRecorder? _trace;
 
-    public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, IOptions<MoeSiloOptions> options, ILoggerFactory loggers)
+    public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, IOptions<MoeSiloOptions> options, ILoggerFactory loggers)
     {
         MoeSiloOptions o = options.Value;
         _logger = loggers.CreateLogger<RouterRuntime>();
         Host = host;
-        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, loggers.CreateLogger<GrainExpertDispatcher>());
+        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, loggers.CreateLogger<GrainExpertDispatcher>());
         IExpertDispatcher dispatcher = Dispatcher;
         if (!string.IsNullOrWhiteSpace(o.RoutingTracePath))
         {

@@ -1,0 +1,19 @@
+namespace MoeRuntime.Grains.Hosting;
+
+/// <summary>How expert load is balanced over ranks (section <c>Moe:Balancing</c>).</summary>
+public sealed class BalancingOptions
+{
+    /// <summary>Busiest rank's load over the mean rank load above which the balancer acts.</summary>
+    public double Threshold { get; set; } = 1.25;
+    /// <summary>
+    /// Replicas a rank may hold beyond its even share of the model's experts. Replicas cost the rank's
+    /// tier budgets like any expert; this keeps their number bounded before bytes are.
+    /// </summary>
+    public int ExtraReplicaSlotsPerRank { get; set; } = 4;
+    /// <summary>Most replica changes one balancing may make: each one loads an expert's weights on a rank.</summary>
+    public int MaxChanges { get; set; } = 8;
+    /// <summary>Telemetry window the expert load is read from.</summary>
+    public string LoadWindow { get; set; } = "1m";
+    /// <summary>How often a router checks the placement map for a new version (one call, only when due).</summary>
+    public TimeSpan MapRefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
+}

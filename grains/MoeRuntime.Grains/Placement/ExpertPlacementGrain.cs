@@ -1,0 +1,96 @@
+using Microsoft.Extensions.Logging;
+using MoeRuntime.Grains.Experts;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Serving.Tiers;
+using Orleans.Runtime;
+
+namespace MoeRuntime.Grains.Placement;
+
+/// <summary>
+/// A model's placement map: the replica sets of the experts that left their default placement, and every
+/// version's author, time, reason and changes. Held in memory like TierSets: if its silo goes, the map
+/// starts again from the defaults and routers follow the new version.
+/// </summary>
+public sealed class ExpertPlacementGrain(ModelHost host, RankDirectory ranks, TimeProvider time, ILogger<ExpertPlacementGrain> logger)
+    : Grain, IExpertPlacementGrain
+{
+    const int KeptVersions = 100;
+    readonly List<PlacementMapView> _history = [];
+    PlacementMapView _current = null!;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        host.EnsureServes(this.GetPrimaryKeyString());
+        _current = new PlacementMapView
+        {
+            Model = host.ModelName,
+            Version = 1,
+            ChangedBy = "silo",
+            ChangedAt = time.GetUtcNow(),
+            Reason = "every expert on its round-robin owner",
+        };
+        _history.Add(_current);
+        return Task.CompletedTask;
+    }
+
+    public Task<PlacementMapView> GetAsync() => Task.FromResult(_current);
+
+    public Task<PlacementMapView?> GetIfChangedAsync(long knownVersion) =>
+        Task.FromResult(knownVersion == _current.Version ? null : _current);
+
+    public Task<PlacementMapView[]> GetHistoryAsync(int maxVersions) =>
+        Task.FromResult(_history.TakeLast(Math.Clamp(maxVersions, 1, KeptVersions)).Reverse().ToArray());
+
+    public Task<PlacementMapView> ApplyAsync(PlacementMapUpdate update)
+    {
+        if (update.ExpectedVersion is { } expected && expected != _current.Version)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"the placement map is at version {_current.Version}, the change was computed against {expected}");
+        if (string.IsNullOrWhiteSpace(update.ChangedBy) || string.IsNullOrWhiteSpace(update.Reason))
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a placement change needs who made it and why");
+        var live = ranks.Members().Where(m => m.Status == SiloStatus.Active && m.Rank is not null).Select(m => m.Rank!.Value).ToHashSet();
+        var replicas = new Dictionary<string, int[]>(_current.Replicas);
+        foreach (var (text, wanted) in update.Replicas)
+        {
+            string key = ParseExpert(text).ToString();
+            int[] sorted = wanted.Distinct().Order().ToArray();
+            if (sorted.Length != wanted.Length)
+                throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {key} lists a rank twice: one rank holds at most one replica of an expert");
+            int dead = sorted.FirstOrDefault(r => !live.Contains(r), -1);
+            if (dead >= 0)
+                throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"rank {dead} is not an active rank of the cluster (active: {string.Join(", ", live.Order())})");
+            if (sorted.Length == 0) replicas.Remove(key);
+            else replicas[key] = sorted;
+        }
+        _current = new PlacementMapView
+        {
+            Model = host.ModelName,
+            Version = _current.Version + 1,
+            Replicas = replicas,
+            ChangedBy = update.ChangedBy,
+            ChangedAt = time.GetUtcNow(),
+            Reason = update.Reason,
+            Changes = update.Changes,
+        };
+        _history.Add(_current);
+        if (_history.Count > KeptVersions) _history.RemoveAt(0);
+        logger.LogInformation("Placement map {Model} v{Version} by {ChangedBy}: {Reason} ({Changes})",
+            host.ModelName, _current.Version, update.ChangedBy, update.Reason, string.Join("; ", update.Changes));
+        return Task.FromResult(_current);
+    }
+
+    ExpertKey ParseExpert(string text)
+    {
+        ExpertKey key;
+        try
+        {
+            key = ExpertKeys.Parse(text).Expert;
+        }
+        catch (FormatException e)
+        {
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message);
+        }
+        if (key.Model != host.ModelName || (uint)key.Layer >= (uint)host.Config.LayerCount || (uint)key.Expert >= (uint)host.Config.ExpertCount)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {key} is not an expert of model {host.ModelName}");
+        return key;
+    }
+}

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MoeRuntime.Control.Balancing;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Telemetry;
+using MoeRuntime.Telemetry.Aggregation;
+using Orleans.Runtime;
+
+namespace MoeRuntime.Grains.Placement;
+
+/// <summary>
+/// The balancing controller of one model, callable on demand: measured expert load from the cluster
+/// aggregator's view, the placement map, the balancer's plan (<see cref="ExpertBalancer"/>), and — unless it
+/// is a dry run — the plan written to the map. Each call is kept as a decision with its inputs.
+/// </summary>
+public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOptions<MoeSiloOptions> options, TimeProvider time, ILogger<LoadBalancerGrain> logger)
+    : Grain, ILoadBalancerGrain
+{
+    public const string Controller = "balancer";
+    const int KeptDecisions = 100;
+    readonly List<BalanceDecision> _decisions = [];
+
+    public async Task<BalanceDecision> BalanceAsync(bool dryRun)
+    {
+        string model = this.GetPrimaryKeyString();
+        host.EnsureServes(model);
+        BalancingOptions o = options.Value.Balancing;
+        int[] live = ranks.Members().Where(m => m.Status == SiloStatus.Active && m.Rank is not null).Select(m => m.Rank!.Value).Distinct().Order().ToArray();
+        if (live.Length == 0) throw new MoeRequestException(MoeErrorCode.InvalidRequest, "no active rank to balance over");
+
+        byte[] json = await GrainFactory.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(o.LoadWindow);
+        TelemetryView view = JsonSerializer.Deserialize<TelemetryView>(json, TelemetryJson.Options)!;
+        IExpertPlacementGrain map = GrainFactory.GetGrain<IExpertPlacementGrain>(model);
+        PlacementMapView current = await map.GetAsync();
+        BalancerInput input = BalancerInputs.From(view, current, live, host.Config, o);
+        PlacementPlan plan = ExpertBalancer.Plan(input);
+
+        long version = current.Version;
+        bool apply = plan.Changed && !dryRun;
+        if (apply) version = (await map.ApplyAsync(BalancerInputs.ToUpdate(plan, current, live, host.Config))).Version;
+        var decision = new BalanceDecision
+        {
+            At = time.GetUtcNow(),
+            Controller = Controller,
+            DryRun = dryRun,
+            Applied = apply,
+            Reason = plan.Reason,
+            Inputs = new BalanceInputs
+            {
+                Window = o.LoadWindow,
+                LiveRanks = live,
+                ExpertLoad = BalancerInputs.ExpertLoad(input, model),
+                RankLoad = plan.RankLoadBefore.ToDictionary(),
+                Threshold = input.Threshold,
+                SlotsPerRank = input.SlotsPerRank,
+                MaxChanges = input.MaxChanges,
+                MapVersion = current.Version,
+            },
+            Changes = plan.Changes.Select(c => c.ToString()).ToArray(),
+            RankLoadAfter = plan.RankLoadAfter.ToDictionary(),
+            ImbalanceBefore = plan.ImbalanceBefore,
+            ImbalanceAfter = plan.ImbalanceAfter,
+            MapVersion = version,
+        };
+        _decisions.Add(decision);
+        if (_decisions.Count > KeptDecisions) _decisions.RemoveAt(0);
+        logger.LogInformation("Balancer {Model} ({Mode}): {Reason}; {Changes} changes, map v{Version}",
+            model, dryRun ? "dry run" : apply ? "applied" : "kept", plan.Reason, plan.Changes.Count, version);
+        return decision;
+    }
+
+    public Task<BalanceDecision[]> GetDecisionsAsync(int maxDecisions) =>
+        Task.FromResult(_decisions.TakeLast(Math.Clamp(maxDecisions, 1, KeptDecisions)).Reverse().ToArray());
+}

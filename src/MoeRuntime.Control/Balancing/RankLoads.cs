@@ -1,0 +1,27 @@
+namespace MoeRuntime.Control.Balancing;
+
+/// <summary>
+/// Load per rank under a replica map. The router splits an expert's tokens evenly over its replicas, so
+/// each replica carries the expert's load over its replica count.
+/// </summary>
+public static class RankLoads
+{
+    public static Dictionary<int, double> Of(IReadOnlyDictionary<ExpertId, double> load, IEnumerable<KeyValuePair<ExpertId, int[]>> replicas, IEnumerable<int> ranks)
+    {
+        var loads = ranks.ToDictionary(r => r, _ => 0.0);
+        foreach (var (expert, holders) in replicas)
+        {
+            if (holders.Length == 0) continue;
+            double share = load.GetValueOrDefault(expert) / holders.Length;
+            foreach (int rank in holders) loads[rank] += share;
+        }
+        return loads;
+    }
+
+    /// <summary>Busiest rank over the mean rank; 1 when there is no load at all.</summary>
+    public static double Imbalance(IReadOnlyDictionary<int, double> loads)
+    {
+        double mean = loads.Count == 0 ? 0 : loads.Values.Sum() / loads.Count;
+        return mean <= 0 ? 1 : loads.Values.Max() / mean;
+    }
+}

@@ -1,0 +1,131 @@
+using Microsoft.Extensions.DependencyInjection;
+using MoeRuntime.Grains.Experts;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Placement;
+using MoeRuntime.Model.Sampling;
+using Xunit.Abstractions;
+
+namespace MoeRuntime.Grains.Tests;
+
+/// <summary>Three ranks that balance expert load once it is uneven by more than 5 %.</summary>
+public sealed class ReplicaFixture() : ClusterFixture(3)
+{
+    public const double Threshold = 1.05;
+
+    protected override void Configure(MoeSiloOptions options)
+    {
+        options.Balancing.Threshold = Threshold;
+        options.Balancing.ExtraReplicaSlotsPerRank = 4;
+        options.Balancing.MaxChanges = 16;
+        options.Balancing.MapRefreshInterval = TimeSpan.FromMilliseconds(200);
+    }
+}
+
+public sealed class ReplicaPlacementTests(ReplicaFixture fixture, ITestOutputHelper output) : IClassFixture<ReplicaFixture>
+{
+    // A character repeated sends every token to the same two experts per layer; these three load rank 0 most.
+    static readonly string[] Prompts = [new string('5', 48), new string('c', 48), new string('z', 48)];
+    const int MaxTokens = 8;
+
+    IRouterGrain Router => fixture.Client.GetGrain<IRouterGrain>(ClusterFixture.ModelName);
+
+    [Fact]
+    public async Task BalancingASkewedLoadBringsRanksUnderTheThresholdAndChangesNoOutput()
+    {
+        PlacementMapView initial = await fixture.Client.GetGrain<IExpertPlacementGrain>(ClusterFixture.ModelName).GetAsync();
+        Dictionary<int, double> before = await RankLoadWhileAsync(initial, DriveMatchingTheReferenceAsync);
+        double imbalanceBefore = Imbalance(before);
+        output.WriteLine($"before: {Format(before)}  max/mean {imbalanceBefore:F3}");
+        Assert.True(imbalanceBefore > ReplicaFixture.Threshold, $"the load is not skewed enough to test balancing: {imbalanceBefore:F3}");
+        await WaitForTelemetryAsync();
+
+        ILoadBalancerGrain balancer = fixture.Client.GetGrain<ILoadBalancerGrain>(ClusterFixture.ModelName);
+        BalanceDecision proposal = await balancer.BalanceAsync(dryRun: true);
+        Assert.True(proposal.DryRun);
+        Assert.False(proposal.Applied);
+        Assert.NotEmpty(proposal.Changes);
+        Assert.Equal(initial.Version, proposal.MapVersion);
+        Assert.Equal(initial.Version, (await fixture.Client.GetGrain<IExpertPlacementGrain>(ClusterFixture.ModelName).GetAsync()).Version);
+
+        BalanceDecision decision = await balancer.BalanceAsync(dryRun: false);
+        foreach (string change in decision.Changes) output.WriteLine(change);
+        output.WriteLine($"predicted: {decision.ImbalanceBefore:F3} -> {decision.ImbalanceAfter:F3}");
+        Assert.True(decision.Applied);
+        Assert.Equal("balancer", decision.Controller);
+        Assert.Equal(proposal.Changes, decision.Changes);
+        Assert.True(decision.Inputs.ExpertLoad.Count > 0);
+        foreach (var (rank, load) in before) Assert.Equal(load, decision.Inputs.RankLoad[rank], 6);
+        Assert.True(decision.ImbalanceAfter <= ReplicaFixture.Threshold);
+        PlacementMapView map = await fixture.Client.GetGrain<IExpertPlacementGrain>(ClusterFixture.ModelName).GetAsync();
+        Assert.Equal(decision.MapVersion, map.Version);
+        Assert.Equal("balancer", map.ChangedBy);
+        Assert.NotEmpty(map.Replicas);
+        Assert.Equal(decision.Reason, map.Reason);
+
+        foreach (var silo in fixture.Cluster.Silos)
+        {
+            PlacementMapCache cache = silo.ServiceProvider.GetRequiredService<PlacementMapCache>();
+            await cache.RefreshAsync();
+            Assert.Equal(map.Version, cache.Current.Version);
+        }
+        Dictionary<int, double> after = await RankLoadWhileAsync(map, DriveMatchingTheReferenceAsync);
+        double imbalanceAfter = Imbalance(after);
+        output.WriteLine($"after:  {Format(after)}  max/mean {imbalanceAfter:F3}");
+        Assert.True(imbalanceAfter < ReplicaFixture.Threshold, $"max/mean {imbalanceAfter:F3} after balancing");
+        Assert.Equal(before.Values.Sum(), after.Values.Sum());
+
+        BalanceDecision[] decisions = await balancer.GetDecisionsAsync(10);
+        Assert.Equal([false, true], decisions.Take(2).Select(d => d.DryRun));
+    }
+
+    /// <summary>The prompts, concurrently, each answer checked against the single-process reference.</summary>
+    async Task DriveMatchingTheReferenceAsync()
+    {
+        GenerateResponse[] answers = await Task.WhenAll(Prompts.Select(p => Router.GenerateAsync(new GenerateRequest
+        {
+            Prompt = p,
+            Sampling = SamplingParameters.Greedy(MaxTokens) with { StopTokenIds = [] },
+            IncludeLogits = true,
+        })));
+        for (int i = 0; i < Prompts.Length; i++)
+            ServingAssertions.MatchesReference(fixture.ReferenceRun(Prompts[i], SamplingOptions.Greedy with { MaxTokens = MaxTokens, StopTokenIds = [] }), answers[i]);
+    }
+
+    /// <summary>Tokens each rank's expert grains (default grains and the map's replicas) computed while <paramref name="drive"/> ran.</summary>
+    async Task<Dictionary<int, double>> RankLoadWhileAsync(PlacementMapView map, Func<Task> drive)
+    {
+        var keys = new List<string>();
+        for (int layer = 0; layer < 4; layer++)
+            for (int expert = 0; expert < 8; expert++)
+            {
+                keys.Add(ExpertKeys.Of(ClusterFixture.ModelName, layer, expert));
+                foreach (int rank in map.Replicas.GetValueOrDefault(ExpertKeys.Of(ClusterFixture.ModelName, layer, expert), []))
+                    keys.Add(ExpertKeys.OfReplica(ClusterFixture.ModelName, layer, expert, rank));
+            }
+        ExpertInfo[] start = await Task.WhenAll(keys.Select(k => fixture.Client.GetGrain<IExpertGrain>(k).GetInfoAsync()));
+        await drive();
+        ExpertInfo[] end = await Task.WhenAll(keys.Select(k => fixture.Client.GetGrain<IExpertGrain>(k).GetInfoAsync()));
+        var loads = new Dictionary<int, double> { [0] = 0, [1] = 0, [2] = 0 };
+        for (int i = 0; i < keys.Count; i++)
+        {
+            Assert.Equal(start[i].Rank, end[i].Rank);
+            loads[end[i].Rank] += end[i].Tokens - start[i].Tokens;
+        }
+        return loads;
+    }
+
+    /// <summary>Waits until the cluster view has counted every expert hit so far, which the balancer reads.</summary>
+    async Task WaitForTelemetryAsync()
+    {
+        long computed = 0;
+        for (int layer = 0; layer < 4; layer++)
+            for (int expert = 0; expert < 8; expert++)
+                computed += (await fixture.Client.GetGrain<IExpertGrain>(ExpertKeys.Of(ClusterFixture.ModelName, layer, expert)).GetInfoAsync()).Tokens;
+        var view = await Views.WaitForAsync(fixture.Client, v => v.Ranks.Live == 3 && v.Experts.Sum(l => l.Hits.Sum()) >= computed);
+        Assert.Equal(computed, view.Experts.Sum(l => l.Hits.Sum()));
+    }
+
+    static double Imbalance(Dictionary<int, double> loads) => loads.Values.Max() / loads.Values.Average();
+
+    static string Format(Dictionary<int, double> loads) => string.Join("  ", loads.OrderBy(l => l.Key).Select(l => $"rank {l.Key}: {l.Value}"));
+}

@@ -19,6 +19,7 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
 {
     readonly ILogger<RouterRuntime> _logger;
     readonly RoutingTraceRecorder? _trace;
+    int _traceClosed;
 
     public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, IOptions<MoeSiloOptions> options, ILoggerFactory loggers)
     {
@@ -74,7 +75,7 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     public async ValueTask DisposeAsync()
     {
         await Batcher.DisposeAsync();
-        if (_trace is not null)
+        if (_trace is not null && Interlocked.Exchange(ref _traceClosed, 1) == 0)
         {
             await _trace.DisposeAsync();
             _logger.LogInformation("Routing trace closed: {Records} records over {Steps} steps, {Dropped} dropped",

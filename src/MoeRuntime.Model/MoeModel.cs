@@ -95,7 +95,7 @@ public sealed class MoeModel : IDisposable
                 {
                     await dispatcher.DispatchAsync(layer.Index, plan, moeInput, output, rows, cancellationToken).ConfigureAwait(false);
                     hidden.Dispose();
-                    hidden = attended.add_(output);
+                    hidden = attended.add_(output, Scalars.One);
                 }
                 catch
                 {

@@ -17,7 +17,7 @@ public sealed class DecoderLayer(int index, Tensor inputNorm, Attention attentio
     {
         using var scope = NewDisposeScope();
         Tensor normed = RmsNorm.Apply(hidden, _inputNorm, normEpsilon);
-        return (hidden + Attention.Forward(Index, normed, positions, sequences, rope)).MoveToOuterDisposeScope();
+        return hidden.add(Attention.Forward(Index, normed, positions, sequences, rope), Scalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>The input of the MoE block: the residual stream, normalised.</summary>
@@ -28,7 +28,7 @@ public sealed class DecoderLayer(int index, Tensor inputNorm, Attention attentio
         using var scope = NewDisposeScope();
         Tensor attended = AttentionStep(hidden, positions, sequences, rope);
         Tensor moeOut = Moe.Forward(MoeInput(attended), observe is null ? null : plan => observe(Index, plan));
-        return (attended + moeOut).MoveToOuterDisposeScope();
+        return attended.add(moeOut, Scalars.One).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

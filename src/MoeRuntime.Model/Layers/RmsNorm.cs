@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeRuntime.Model.Layers;
@@ -8,7 +9,8 @@ public static class RmsNorm
     public static Tensor Apply(Tensor x, Tensor weight, double epsilon)
     {
         using var scope = NewDisposeScope();
-        Tensor variance = x.pow(2).mean([-1L], keepdim: true);
-        return (x * (variance + epsilon).rsqrt() * weight).MoveToOuterDisposeScope();
+        using Scalar eps = epsilon;
+        Tensor variance = x.square().mean([-1L], keepdim: true);
+        return (x * variance.add_(eps).rsqrt_() * weight).MoveToOuterDisposeScope();
     }
 }

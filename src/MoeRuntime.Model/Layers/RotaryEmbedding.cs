@@ -35,7 +35,7 @@ public sealed class RotaryEmbedding : IDisposable
         Tensor first = x.narrow(-1, 0, _half);
         Tensor second = x.narrow(-1, _half, _half);
         Tensor rotated = cat([second.neg(), first], -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        return (x * cos).add_(rotated.mul_(sin), Scalars.One).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

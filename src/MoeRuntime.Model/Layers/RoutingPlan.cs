@@ -57,7 +57,7 @@ public sealed class RoutingPlan : IDisposable
         using Tensor weights = Weights(expert).unsqueeze(1);
         using Tensor weighted = expertOutput * weights;
         using Tensor indices = TokenIndices(expert);
-        output.index_add_(0, indices, weighted, 1);
+        output.index_add_(0, indices, weighted, Scalars.One);
     }
 
     /// <summary>Keeps the plan's tensors alive beyond the current dispose scope (the caller disposes the plan).</summary>

@@ -14,6 +14,7 @@ var switches = new Dictionary<string, string>
     ["--hot-budget"] = "Moe:HotBudgetBytes",
     ["--warm-budget"] = "Moe:WarmBudgetBytes",
     ["--default-tier"] = "Moe:DefaultTier",
+    ["--routing-trace"] = "Moe:RoutingTracePath",
     ["--clustering"] = "Silo:Clustering",
     ["--redis"] = "Silo:Redis",
     ["--silo-port"] = "Silo:SiloPort",

@@ -12,6 +12,8 @@ var root = new RootCommand("moe: MoeRuntime's command line")
     ClusterCommands.Models(),
     ClusterCommands.Tiers(),
     PlacementCommands.Placement(),
+    TraceCommands.Create(),
+    ReplayCommand.Create(),
 };
 try
 {

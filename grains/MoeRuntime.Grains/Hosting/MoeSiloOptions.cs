@@ -38,6 +38,12 @@ public sealed class MoeSiloOptions
     /// on the expert's rank, so a sparse sample keeps it well inside the telemetry budget.
     /// </summary>
     public int RoutingCheckEveryNTokens { get; set; } = 128;
+    /// <summary>
+    /// When set, the router records every step's routing (experts and weights per token and layer, request
+    /// pseudonyms, no token ids or text) to this JSON-lines file; <c>{rank}</c> in the path is replaced by the
+    /// rank. Empty (the default) records nothing and costs nothing. See docs/routing-traces.md.
+    /// </summary>
+    public string RoutingTracePath { get; set; } = "";
     /// <summary>Share of successful requests whose completion is logged (by request id, so a request is all in or all out); failures are always logged.</summary>
     public double SuccessLogSampleRatio { get; set; } = 0.1;
     /// <summary>Expert replicas and load balancing over ranks.</summary>

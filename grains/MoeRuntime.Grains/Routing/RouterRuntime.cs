@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MoeRuntime.Control.Traces;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Generation;
+using MoeRuntime.Model.Layers;
 using Orleans.Runtime;
 
 namespace MoeRuntime.Grains.Routing;
@@ -16,6 +18,8 @@ namespace MoeRuntime.Grains.Routing;
 public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyncDisposable
 {
     readonly ILogger<RouterRuntime> _logger;
+    readonly RoutingTraceRecorder? _trace;
+    int _traceClosed;
 
     public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, IOptions<MoeSiloOptions> options, ILoggerFactory loggers)
     {
@@ -23,7 +27,15 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         _logger = loggers.CreateLogger<RouterRuntime>();
         Host = host;
         Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, loggers.CreateLogger<GrainExpertDispatcher>());
-        Batcher = new ContinuousBatcher(host.DenseModel, Dispatcher,
+        IExpertDispatcher dispatcher = Dispatcher;
+        if (!string.IsNullOrWhiteSpace(o.RoutingTracePath))
+        {
+            string path = o.RoutingTracePath.Replace("{rank}", host.Rank.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            _trace = new RoutingTraceRecorder(RoutingTraceWriter.Create(path, RecordingExpertDispatcher.HeaderFor(host.DenseModel.Config, host.ModelName)));
+            dispatcher = new RecordingExpertDispatcher(Dispatcher, _trace);
+            _logger.LogInformation("Recording routing traces to {Path}", path);
+        }
+        Batcher = new ContinuousBatcher(host.DenseModel, dispatcher,
             new BatcherOptions { MaxQueuedRequests = o.MaxQueuedRequests, MaxBatchSequences = o.MaxBatchSequences, MaxBatchTokens = o.MaxBatchTokens },
             loggers.CreateLogger<ContinuousBatcher>(), observer: telemetry);
     }
@@ -60,5 +72,14 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         }
     }
 
-    public ValueTask DisposeAsync() => Batcher.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Batcher.DisposeAsync();
+        if (_trace is not null && Interlocked.Exchange(ref _traceClosed, 1) == 0)
+        {
+            await _trace.DisposeAsync();
+            _logger.LogInformation("Routing trace closed: {Records} records over {Steps} steps, {Dropped} dropped",
+                _trace.Writer.Written, _trace.Steps, _trace.Writer.Dropped);
+        }
+    }
 }

@@ -58,7 +58,7 @@ static class TierContest
                     continue;
                 }
             }
-            var unit = new MoveUnit(UnitKind.Promotion, challenger.PerByte(tier), challenger);
+            var unit = new MoveUnit(UnitKind.Promotion, tier, challenger.PerByte(tier), challenger);
             for (int i = next; i < take; i++) unit.Moves.Add(leavers[i]);
             units.Add(unit);
             room = freed - need;
@@ -69,7 +69,7 @@ static class TierContest
         for (int i = next; i < leavers.Count; i++)
         {
             if (i < next + releases)
-                units.Add(new MoveUnit(overBudget ? UnitKind.RestoreBudget : UnitKind.Release, -leavers[i].PerByte(tier), leavers[i]));
+                units.Add(new MoveUnit(overBudget ? UnitKind.RestoreBudget : UnitKind.Release, tier, -leavers[i].PerByte(tier), leavers[i]));
             else
                 refused.Add((leavers[i], $"hysteresis: kept in {tier.Lower()}, the promotion it was to make room for did not beat it"));
         }

@@ -7,7 +7,8 @@ namespace MoeRuntime.Control.Latency;
 /// Keeps the p95 latency targets by holding the experts whose misses would cost the most time in the hot tier, the
 /// next in warm, and the rest cold. Per rank it remembers each expert's decayed demand and its hot allowance: the
 /// share of the hot budget it uses, grown while latency is over target and given back while every target holds with
-/// margin. Without latency measurements (replay of routing traces) the allowance stays at the whole budget.
+/// margin. Without latency measurements the allowance holds, so a rank never measured (replay of routing traces)
+/// uses its whole hot budget.
 /// State is plain data per rank and rebuilds itself within a few demand half-lives after a restart.
 /// </summary>
 public sealed class LatencyController : ITierController
@@ -25,10 +26,6 @@ public sealed class LatencyController : ITierController
     }
 
     public string Name => "latency";
-
-    /// <summary>The rank's demand per expert (expected uses per interval), after the last planned interval.</summary>
-    public IReadOnlyDictionary<ExpertKey, double> Demand(int rank) =>
-        _demand.TryGetValue(rank, out DemandTracker? tracker) ? tracker.Demand : new Dictionary<ExpertKey, double>();
 
     /// <summary>The hot bytes the controller lets the rank use (at most its hot budget); null before its first interval.</summary>
     public long? HotAllowance(int rank) => _allowance.TryGetValue(rank, out long bytes) ? bytes : null;
@@ -92,7 +89,7 @@ public sealed class LatencyController : ITierController
             + (sampleRatio is { } r ? $"; telemetry sampling {input.TelemetrySampleRatio:G3} → {r:G3}" : "");
         string why = pressure switch
         {
-            null => "no latency measured: rank by demand within the whole hot budget",
+            null => "no latency measured: holding the hot allowance",
             > 1 => $"latency at {pressure:P0} of target: taking more hot memory",
             _ when LatencyPressure.HoldsWithMargin(pressure, _options) => $"latency at {pressure:P0} of target, under the {_options.GiveBackMargin:P0} margin: giving hot memory back",
             _ => $"latency at {pressure:P0} of target: holding the allowance",

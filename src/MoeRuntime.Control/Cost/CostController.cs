@@ -1,0 +1,98 @@
+using MoeRuntime.Control.Planning;
+using MoeRuntime.Serving.Tiers;
+
+namespace MoeRuntime.Control.Cost;
+
+/// <summary>
+/// Demotes experts whose memory costs more than the misses they save. For each hot or warm expert it compares, per
+/// interval, the tier's keep cost plus the expected miss cost there (expected uses × the dollars of one fetch from
+/// that tier, priced from the observed bytes per fetch and fetch latency) with the same sum in each lower tier, and
+/// moves the expert down when a lower tier is cheaper by the demote margin. It never promotes: that is the latency
+/// controller's job. It also reports what the interval cost per 1k tokens.
+/// </summary>
+public sealed class CostController : ITierController
+{
+    readonly CostControllerOptions _options;
+    readonly Dictionary<int, DemandTracker> _demand = [];
+
+    /// <exception cref="ArgumentException">The options are out of range.</exception>
+    public CostController(CostControllerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+    }
+
+    public string Name => "cost";
+
+    /// <summary>What the rank's interval cost: its hot and warm bytes held, the bytes fetched from warm and cold, its tokens.</summary>
+    public CostReport Report(ControlInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return _options.Model.Report(input.Rank.BytesUsed(Tier.Hot), input.Rank.BytesUsed(Tier.Warm), input.Interval,
+            input.WarmFetch.FetchedBytes + input.ColdFetch.FetchedBytes, input.Tokens);
+    }
+
+    /// <summary>Folds the interval's uses into the rank's demand, then plans the demotions that save money.</summary>
+    public TierPlan Plan(ControlInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        RankState rank = input.Rank;
+        if (!_demand.TryGetValue(rank.Rank, out DemandTracker? demand))
+            _demand[rank.Rank] = demand = new DemandTracker(_options.DemandHalfLifeIntervals);
+        demand.Observe(rank.Experts);
+
+        var moves = new List<TierMove>();
+        long warmRoom = rank.Budgets.WarmBytes - rank.BytesUsed(Tier.Warm);
+        // Warm experts first: demoting them to cold frees warm room for hot experts worth keeping warm.
+        foreach (ExpertState expert in rank.Experts.Where(e => e.Pinned is null).OrderByDescending(e => e.Tier))
+        {
+            if (expert.Tier == Tier.Cold) continue;
+            double uses = demand.Of(expert.Key);
+            double here = Total(expert, expert.Tier, uses, input);
+            Tier? best = null;
+            double bestTotal = here;
+            for (Tier lower = expert.Tier + 1; lower <= Tier.Cold; lower++)
+            {
+                if (lower == Tier.Warm && expert.WarmBytes > warmRoom) continue;
+                double total = Total(expert, lower, uses, input);
+                if (total * (1 + _options.DemoteMargin) < here && total < bestTotal)
+                    (best, bestTotal) = (lower, total);
+            }
+            if (best is not Tier to) continue;
+            if (expert.Tier == Tier.Warm) warmRoom += expert.WarmBytes;
+            if (to == Tier.Warm) warmRoom -= expert.WarmBytes;
+            double keep = _options.Model.KeepDollars(expert.Tier, expert.Bytes(expert.Tier), input.Interval);
+            double missesThere = uses * FetchDollars(expert, to, input);
+            moves.Add(new TierMove(expert.Key, expert.Tier, to, missesThere,
+                $"keeping it {expert.Tier.Lower()} costs ${keep:G3}/interval, more than ${bestTotal:G3} in {to.Lower()} with {uses:F2} expected uses × ${FetchDollars(expert, to, input):G3} per miss"));
+        }
+
+        CostReport report = Report(input);
+        var inputs = new Dictionary<string, double>
+        {
+            ["hot_dollars"] = report.HotDollars,
+            ["warm_dollars"] = report.WarmDollars,
+            ["fetch_dollars"] = report.FetchDollars,
+            ["tokens"] = report.Tokens,
+            ["demotions"] = moves.Count,
+        };
+        if (report.DollarsPerThousandTokens is { } perThousand) inputs["dollars_per_1k_tokens"] = perThousand;
+        var decision = new ControlDecision(input.At, Name, rank.Rank, inputs, $"{moves.Count} demotions",
+            report.DollarsPerThousandTokens is { } p ? $"interval cost ${report.TotalDollars:G3}, ${p:G3} per 1k tokens" : $"interval cost ${report.TotalDollars:G3}, no tokens served",
+            DecisionOutcome.Proposed);
+        return new TierPlan(Name, rank.Rank, input.At, moves, [decision]);
+    }
+
+    /// <summary>Dollars per interval of holding the expert in <paramref name="tier"/> and serving its expected misses from there.</summary>
+    double Total(ExpertState expert, Tier tier, double uses, ControlInput input) =>
+        _options.Model.KeepDollars(tier, expert.Bytes(tier), input.Interval) + uses * FetchDollars(expert, tier, input);
+
+    /// <summary>One miss on <paramref name="tier"/>: the observed bytes per fetch (else the expert's checkpoint bytes) and its latency.</summary>
+    double FetchDollars(ExpertState expert, Tier tier, ControlInput input)
+    {
+        if (tier == Tier.Hot) return 0;
+        TierFetchStats observed = input.Fetch(tier);
+        return _options.Model.FetchDollars(observed.BytesPerFetch ?? expert.WarmBytes, _options.FetchPriors.Seconds(tier, observed));
+    }
+}

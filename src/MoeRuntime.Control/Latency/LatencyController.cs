@@ -1,0 +1,100 @@
+using MoeRuntime.Control.Planning;
+using MoeRuntime.Serving.Tiers;
+
+namespace MoeRuntime.Control.Latency;
+
+/// <summary>
+/// Keeps the p95 latency targets by holding the experts whose misses would cost the most time in the hot tier, the
+/// next in warm, and the rest cold. Per rank it remembers each expert's decayed demand and its hot allowance: the
+/// share of the hot budget it uses, grown while latency is over target and given back while every target holds with
+/// margin. Without latency measurements the allowance holds, so a rank never measured (replay of routing traces)
+/// uses its whole hot budget.
+/// State is plain data per rank and rebuilds itself within a few demand half-lives after a restart.
+/// </summary>
+public sealed class LatencyController : ITierController
+{
+    readonly LatencyControllerOptions _options;
+    readonly Dictionary<int, DemandTracker> _demand = [];
+    readonly Dictionary<int, long> _allowance = [];
+
+    /// <exception cref="ArgumentException">The options are out of range.</exception>
+    public LatencyController(LatencyControllerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+    }
+
+    public string Name => "latency";
+
+    /// <summary>The hot bytes the controller lets the rank use (at most its hot budget); null before its first interval.</summary>
+    public long? HotAllowance(int rank) => _allowance.TryGetValue(rank, out long bytes) ? bytes : null;
+
+    /// <summary>Folds the interval's uses into the rank's demand, then plans the moves towards the cheapest assignment.</summary>
+    public TierPlan Plan(ControlInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        RankState rank = input.Rank;
+        if (!_demand.TryGetValue(rank.Rank, out DemandTracker? demand))
+            _demand[rank.Rank] = demand = new DemandTracker(_options.DemandHalfLifeIntervals);
+        demand.Observe(rank.Experts);
+
+        double? pressure = LatencyPressure.Of(input.Latency, _options);
+        long hotUsed = rank.BytesUsed(Tier.Hot), hotBudget = rank.Budgets.HotBytes;
+        long allowance = LatencyPressure.NextAllowance(_allowance.GetValueOrDefault(rank.Rank, hotBudget), hotUsed, hotBudget, pressure, _options);
+        _allowance[rank.Rank] = allowance;
+
+        double warmSeconds = _options.FetchPriors.Seconds(Tier.Warm, input.WarmFetch);
+        double coldSeconds = _options.FetchPriors.Seconds(Tier.Cold, input.ColdFetch);
+        Dictionary<ExpertKey, Tier> target = TierRanking.Assign(rank.Experts, demand, allowance, rank.Budgets.WarmBytes, _options.MinDemand);
+        bool givingBack = LatencyPressure.HoldsWithMargin(pressure, _options) && allowance < hotUsed;
+
+        var ranked = new List<(TierMove Move, double PerByte)>();
+        foreach (ExpertState expert in rank.Experts)
+        {
+            Tier to = target[expert.Key];
+            if (to == expert.Tier) continue;
+            double uses = demand.Of(expert.Key);
+            double missSeconds = expert.Tier == Tier.Warm ? warmSeconds : coldSeconds;
+            string reason = to < expert.Tier
+                ? $"demand {uses:F2} uses/interval, each {expert.Tier.Lower()} miss costs {missSeconds * 1e3:F1} ms"
+                : expert.Tier == Tier.Hot && givingBack ? $"latency holds with margin: giving hot memory back (demand {uses:F2} uses/interval)"
+                : uses < _options.MinDemand || uses == 0 ? $"idle: demand {uses:F3} uses/interval"
+                : $"outranked by demand per byte (demand {uses:F2} uses/interval)";
+            var move = new TierMove(expert.Key, expert.Tier, to, uses * coldSeconds, reason);
+            ranked.Add((move, move.Value / expert.Bytes(move.IsPromotion ? to : expert.Tier)));
+        }
+        // Promotions first, into hot before warm, most time saved per byte first; then demotions, least valuable first.
+        var moves = ranked.OrderByDescending(m => m.Move.IsPromotion)
+            .ThenBy(m => m.Move.IsPromotion ? m.Move.To : Tier.Hot)
+            .ThenBy(m => m.Move.IsPromotion ? -m.PerByte : m.PerByte)
+            .Select(m => m.Move).ToList();
+
+        var inputs = new Dictionary<string, double>
+        {
+            ["hot_allowance_bytes"] = allowance,
+            ["hot_used_bytes"] = hotUsed,
+            ["hot_budget_bytes"] = hotBudget,
+            ["warm_miss_s"] = warmSeconds,
+            ["cold_miss_s"] = coldSeconds,
+            ["promotions"] = moves.Count(m => m.IsPromotion),
+            ["demotions"] = moves.Count(m => !m.IsPromotion),
+        };
+        if (pressure is { } p) inputs["pressure"] = p;
+        if (input.Latency.P95InterTokenSeconds is { } itl) inputs["p95_itl_s"] = itl;
+        if (input.Latency.P95TimeToFirstTokenSeconds is { } ttft) inputs["p95_ttft_s"] = ttft;
+
+        double? sampleRatio = LatencyPressure.SampleRatio(input.TelemetrySampleRatio, pressure, _options);
+        string change = $"hot allowance {allowance} of {hotBudget} bytes; {inputs["promotions"]} promotions, {inputs["demotions"]} demotions"
+            + (sampleRatio is { } r ? $"; telemetry sampling {input.TelemetrySampleRatio:G3} → {r:G3}" : "");
+        string why = pressure switch
+        {
+            null => "no latency measured: holding the hot allowance",
+            > 1 => $"latency at {pressure:P0} of target: taking more hot memory",
+            _ when LatencyPressure.HoldsWithMargin(pressure, _options) => $"latency at {pressure:P0} of target, under the {_options.GiveBackMargin:P0} margin: giving hot memory back",
+            _ => $"latency at {pressure:P0} of target: holding the allowance",
+        };
+        var decision = new ControlDecision(input.At, Name, rank.Rank, inputs, change, why, DecisionOutcome.Proposed);
+        return new TierPlan(Name, rank.Rank, input.At, moves, [decision], sampleRatio);
+    }
+}

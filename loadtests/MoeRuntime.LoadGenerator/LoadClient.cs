@@ -3,8 +3,11 @@ using MoeRuntime.Grains;
 
 namespace MoeRuntime.LoadGenerator;
 
-/// <summary>One simulated client: streams requests one after another and records what it sees.</summary>
-sealed class LoadClient(IRouterGrain router, IReadOnlyList<string> prompts, LoadOptions options, LoadRecorder recorder)
+/// <summary>
+/// One simulated client: streams requests one after another and records what it sees, each request into
+/// the recorder current when it ends (a timeline swaps recorders every sample).
+/// </summary>
+sealed class LoadClient(IRouterGrain router, IReadOnlyList<string> prompts, LoadOptions options, Func<LoadRecorder> recorder)
 {
     /// <summary>Runs requests while <paramref name="nextRequest"/> hands out indices (it returns null when the level is over).</summary>
     public async Task RunAsync(Func<int?> nextRequest, CancellationToken cancellationToken)
@@ -42,6 +45,6 @@ sealed class LoadClient(IRouterGrain router, IReadOnlyList<string> prompts, Load
             // Transport and cluster failures have no MoeErrorCode; they are counted by type.
             error = e.GetType().Name;
         }
-        recorder.Record(firstToken, interToken.ToArray(), tokens, error);
+        recorder().Record(firstToken, interToken.ToArray(), tokens, error);
     }
 }

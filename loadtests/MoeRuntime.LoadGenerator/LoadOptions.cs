@@ -11,7 +11,11 @@ sealed record LoadOptions
                         [--temperature T] [--seed S] [--prompts FILE] [--warmup N]
                         [--served] [--reference] [--model DIR] [--model-name NAME]
                         [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...]] [--json FILE]
+        [--phase PROMPTS_FILE|builtin SECONDS ...] [--sample-every SECONDS]
           --served and --reference pick the sides to measure; neither means both.
+          --phase runs a timeline instead of levels: the served side only, at the first concurrency, each
+          phase's prompts for its duration in turn, without warm-up, sampling the clients and the cluster's
+          tiers and controllers every --sample-every seconds (default 2).
         """;
 
     public int[] Concurrency { get; init; } = [1, 8, 32];
@@ -31,6 +35,9 @@ sealed record LoadOptions
     public string ModelName { get; init; } = "default";
     public MoeClientOptions Cluster { get; init; } = new();
     public string? JsonPath { get; init; }
+    /// <summary>Timeline mode: prompt sets (null = built-in) run one after another, each for its duration.</summary>
+    public IReadOnlyList<LoadPhase> Phases { get; init; } = [];
+    public TimeSpan SampleEvery { get; init; } = TimeSpan.FromSeconds(2);
 
     public static LoadOptions Parse(string[] args)
     {
@@ -62,6 +69,8 @@ sealed record LoadOptions
                 "--redis" => options with { Cluster = options.Cluster with { Redis = Value() } },
                 "--gateway" => options with { Cluster = options.Cluster with { GatewayPorts = Numbers() } },
                 "--json" => options with { JsonPath = Value() },
+                "--phase" => options with { Phases = [.. options.Phases, new LoadPhase(Value() is var file && file == "builtin" ? null : file, TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))))] },
+                "--sample-every" => options with { SampleEvery = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },
                 "--served" => Mark(ref served, options),
                 "--reference" => Mark(ref reference, options),
                 _ => throw new ArgumentException($"unknown option '{option}'\n{Usage}"),
@@ -79,3 +88,6 @@ sealed record LoadOptions
     static T Positive<T>(string option, T value) where T : System.Numerics.INumber<T> =>
         value > T.Zero ? value : throw new ArgumentException($"{option} must be positive (is {value})");
 }
+
+/// <summary>One phase of a timeline: whose prompts (null = the built-in set) and for how long.</summary>
+sealed record LoadPhase(string? PromptsPath, TimeSpan Duration);

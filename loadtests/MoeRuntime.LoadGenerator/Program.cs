@@ -22,6 +22,15 @@ await using MoeClusterConnection? connection = options.Served
 using ReferenceLoad? reference = options.Reference ? new ReferenceLoad(options.ModelDirectory, prompts, options) : null;
 ServedLoad? served = connection is null ? null : new ServedLoad(connection.Client, prompts, options);
 
+if (options.Phases.Count > 0)
+{
+    if (connection is null) { Console.Error.WriteLine("--phase needs the served side"); return 2; }
+    IReadOnlyList<TimelineSample> samples = await new TimelineRun(connection.Client, options).RunAsync(stop.Token);
+    Console.WriteLine(TimelineReport.Table(samples));
+    if (options.JsonPath is { } timelinePath) TimelineReport.WriteJson(timelinePath, options, samples);
+    return samples.Any(s => s.Errors > 0 || s.OverBudget) ? 1 : 0;
+}
+
 if (served is not null) await served.WarmUpAsync(stop.Token);
 reference?.WarmUp();
 

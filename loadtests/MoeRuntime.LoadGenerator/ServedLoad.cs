@@ -12,7 +12,8 @@ sealed class ServedLoad(IClusterClient cluster, IReadOnlyList<string> prompts, L
     public async Task WarmUpAsync(CancellationToken cancellationToken)
     {
         int issued = 0;
-        await new LoadClient(Router, prompts, options, new LoadRecorder())
+        var unmeasured = new LoadRecorder();
+        await new LoadClient(Router, prompts, options, () => unmeasured)
             .RunAsync(() => issued < options.Warmup ? issued++ : null, cancellationToken);
     }
 
@@ -23,7 +24,7 @@ sealed class ServedLoad(IClusterClient cluster, IReadOnlyList<string> prompts, L
         var clock = Stopwatch.StartNew();
         Func<int?> nextRequest = RequestSource(concurrency, clock);
         await Task.WhenAll(Enumerable.Range(0, concurrency)
-            .Select(_ => new LoadClient(Router, prompts, options, recorder).RunAsync(nextRequest, cancellationToken)));
+            .Select(_ => new LoadClient(Router, prompts, options, () => recorder).RunAsync(nextRequest, cancellationToken)));
         double seconds = clock.Elapsed.TotalSeconds;
         RouterStatus after = await Router.GetStatusAsync();
         return new ServedLevel(concurrency, seconds, recorder.Completed, recorder.Tokens, recorder.TimeToFirstToken(), recorder.InterToken(),

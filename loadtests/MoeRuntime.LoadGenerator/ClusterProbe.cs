@@ -1,0 +1,45 @@
+using MoeRuntime.Grains;
+
+namespace MoeRuntime.LoadGenerator;
+
+/// <summary>
+/// Reads what the timeline reports from the cluster side: every rank's tier-store counters and hot-tier
+/// bytes (TierSet grains), and the controllers' decision log. Counters are cumulative; a sample is the
+/// difference between two readings.
+/// </summary>
+sealed class ClusterProbe(IClusterClient cluster, string model)
+{
+    long _lastSequence;
+
+    public async Task<ClusterReading> ReadAsync()
+    {
+        RankInfo[] ranks = await cluster.GetGrain<IClusterGrain>(0).GetRanksAsync();
+        long hits = 0, misses = 0, hotUsed = 0, hotBudget = 0;
+        bool overBudget = false;
+        foreach (RankInfo rank in ranks.Where(r => r.Model == model))
+        {
+            ITierSetGrain tiers = cluster.GetGrain<ITierSetGrain>($"{model}/{rank.Rank}");
+            TierStoreStats stats = await tiers.GetStoreStatsAsync();
+            TierSetView view = await tiers.GetAsync();
+            hits += stats.Hits;
+            misses += stats.MissesFromWarm + stats.MissesFromCold;
+            hotUsed += view.HotBytesUsed;
+            hotBudget += view.HotBudgetBytes;
+            overBudget |= stats.HotHighWaterBytes > view.HotBudgetBytes;
+        }
+        return new ClusterReading(hits, misses, hotUsed, hotBudget, overBudget, await NewDecisionsAsync());
+    }
+
+    /// <summary>Applied decisions since the previous reading, by controller.</summary>
+    async Task<IReadOnlyDictionary<string, int>> NewDecisionsAsync()
+    {
+        ControlDecisionRecord[] newest = await cluster.GetGrain<IControlDecisionLogGrain>(model).GetDecisionsAsync(1000, null);
+        var applied = newest.Where(d => d.Sequence > _lastSequence && d.Outcome == "applied")
+            .GroupBy(d => d.Controller).ToDictionary(g => g.Key, g => g.Count());
+        if (newest.Length > 0) _lastSequence = Math.Max(_lastSequence, newest.Max(d => d.Sequence));
+        return applied;
+    }
+}
+
+/// <summary>Cumulative tier-store counters and current hot bytes summed over the ranks, with the decisions applied since the previous reading.</summary>
+sealed record ClusterReading(long Hits, long Misses, long HotBytesUsed, long HotBudgetBytes, bool OverBudget, IReadOnlyDictionary<string, int> Decisions);

@@ -27,4 +27,8 @@ public sealed record RouterStatus
     [Id(5)] public long BytesReceived { get; init; }
     [Id(6)] public double ExpertCallSeconds { get; init; }
     [Id(7)] public long PrefetchHints { get; init; }
+    /// <summary>Layer-steps cost-adaptive routing biased (0 while it is off).</summary>
+    [Id(8)] public long CostAwareRoutingApplied { get; init; }
+    /// <summary>Layer-steps its quality guard kept unbiased because the bias would change too many top-k choices.</summary>
+    [Id(9)] public long CostAwareRoutingRefused { get; init; }
 }

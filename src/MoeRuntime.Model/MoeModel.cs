@@ -62,8 +62,9 @@ public sealed class MoeModel : IDisposable
     /// (the router's path: experts live in other grains). Returns float32 logits [sequences, vocab] on the CPU.
     /// TorchSharp dispose scopes are thread-bound, so tensors that live across an await are disposed by hand.
     /// </summary>
+    /// <param name="routingBias">Steers each layer's top-k (see <see cref="IRoutingBias"/>); null routes as trained.</param>
     public async Task<Tensor> ForwardAsync(IReadOnlyList<SequenceStep> batch, IExpertDispatcher dispatcher, CancellationToken cancellationToken = default,
-        Action<int, TimeSpan>? layerTimed = null)
+        Action<int, TimeSpan>? layerTimed = null, IRoutingBias? routingBias = null)
     {
         if (batch.Count == 0) throw new ArgumentException("a forward pass needs at least one sequence", nameof(batch));
         Tensor tokens, positions, hidden;
@@ -86,7 +87,7 @@ public sealed class MoeModel : IDisposable
                 {
                     attended = layer.AttentionStep(hidden, positions, slices, Rope).DetachFromDisposeScope();
                     moeInput = layer.MoeInput(attended).DetachFromDisposeScope();
-                    plan = layer.Moe.Gate.Plan(moeInput);
+                    plan = layer.Moe.Gate.Plan(moeInput, layer.Index, routingBias);
                     plan.DetachFromDisposeScope();
                     output = (layer.Moe.Shared?.Forward(moeInput) ?? zeros_like(moeInput)).DetachFromDisposeScope();
                 }

@@ -25,6 +25,7 @@ public static class MoeSiloBuilderExtensions
         builder.Configuration.GetSection(MoeSiloOptions.Section).Bind(options);
         configure?.Invoke(options);
         if (options.Rank < 0) throw new OptionsValidationException(MoeSiloOptions.Section, typeof(MoeSiloOptions), [$"Moe:Rank must not be negative (is {options.Rank})"]);
+        options.CostAwareRouting.Validate();
 
         builder.UseSiloMetadata(new Dictionary<string, string> { [RankDirectory.MetadataKey] = options.Rank.ToString() });
         // One trace from client to router to expert grains on other ranks.

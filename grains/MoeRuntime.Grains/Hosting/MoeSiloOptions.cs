@@ -1,3 +1,4 @@
+using MoeRuntime.Control.Cost;
 using MoeRuntime.Serving.Tiers;
 
 namespace MoeRuntime.Grains.Hosting;
@@ -46,6 +47,11 @@ public sealed class MoeSiloOptions
     public string RoutingTracePath { get; set; } = "";
     /// <summary>Share of successful requests whose completion is logged (by request id, so a request is all in or all out); failures are always logged.</summary>
     public double SuccessLogSampleRatio { get; set; } = 0.1;
+    /// <summary>
+    /// Cost-adaptive routing (section <c>Moe:CostAwareRouting</c>): off by default, because steering the gates
+    /// away from cold experts changes answers; when on, bounded by the share of top-k choices it may change.
+    /// </summary>
+    public CostAwareRoutingOptions CostAwareRouting { get; set; } = new();
     /// <summary>Expert replicas and load balancing over ranks.</summary>
     public BalancingOptions Balancing { get; set; } = new();
 }

@@ -81,7 +81,8 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     {
         var checks = new RoutingCheck?[experts.Length];
         int every = Math.Max(1, options.RoutingCheckEveryNTokens), k = plan.TopK;
-        if (!telemetry.Enabled || rows.Count != plan.TokenCount) return checks;
+        // A biased plan differs from the trained gate by design; re-checking it would report mismatches that are not faults.
+        if (!telemetry.Enabled || rows.Count != plan.TokenCount || plan.Biased) return checks;
         Span<int> chosen = stackalloc int[k];
         Span<float> weights = stackalloc float[k];
         var sampled = new List<int>();

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MoeRuntime.Control.Cost;
 using MoeRuntime.Control.Traces;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
@@ -35,14 +36,22 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
             dispatcher = new RecordingExpertDispatcher(Dispatcher, _trace);
             _logger.LogInformation("Recording routing traces to {Path}", path);
         }
+        if (o.CostAwareRouting is { Enabled: true } costAwareRouting)
+        {
+            RoutingBias = new CostAwareRoutingBias(costAwareRouting, new ExpertTierCache(grains, host, TimeSpan.FromSeconds(2), _logger));
+            _logger.LogWarning("Cost-adaptive routing is on: the gates avoid cold experts, changing at most {Share:P1} of top-k choices per layer-step",
+                costAwareRouting.MaxChangedShare);
+        }
         Batcher = new ContinuousBatcher(host.DenseModel, dispatcher,
             new BatcherOptions { MaxQueuedRequests = o.MaxQueuedRequests, MaxBatchSequences = o.MaxBatchSequences, MaxBatchTokens = o.MaxBatchTokens },
-            loggers.CreateLogger<ContinuousBatcher>(), observer: telemetry);
+            loggers.CreateLogger<ContinuousBatcher>(), observer: telemetry, routingBias: RoutingBias);
     }
 
     public ModelHost Host { get; }
     public GrainExpertDispatcher Dispatcher { get; }
     public ContinuousBatcher Batcher { get; }
+    /// <summary>Cost-adaptive routing, when switched on; null routes as trained.</summary>
+    public CostAwareRoutingBias? RoutingBias { get; }
 
     public RouterStatus Status() => new()
     {
@@ -54,6 +63,8 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         BytesReceived = Dispatcher.BytesReceived,
         ExpertCallSeconds = Dispatcher.CallTime.TotalSeconds,
         PrefetchHints = Dispatcher.PrefetchHints,
+        CostAwareRoutingApplied = RoutingBias?.Applied ?? 0,
+        CostAwareRoutingRefused = RoutingBias?.Refused ?? 0,
     };
 
     public void Participate(ISiloLifecycle lifecycle) =>

@@ -28,12 +28,15 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     int _disposed;
 
     readonly IBatcherObserver? _observer;
+    readonly IRoutingBias? _routingBias;
     readonly Action<int, TimeSpan>? _layerTimed;
     int _stepTokens;
 
+    /// <param name="routingBias">Steers the gates' top-k (cost-adaptive routing); null routes as trained.</param>
     public ContinuousBatcher(MoeModel model, IExpertDispatcher dispatcher, BatcherOptions options, ILogger logger, TimeProvider? time = null,
-        IBatcherObserver? observer = null)
+        IBatcherObserver? observer = null, IRoutingBias? routingBias = null)
     {
+        _routingBias = routingBias;
         _observer = observer;
         _layerTimed = observer is null ? null : (layer, elapsed) => observer.AttentionComputed(layer, elapsed, _stepTokens);
         _model = model;
@@ -175,7 +178,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _stepTokens = newTokens;
         try
         {
-            logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token, _layerTimed).ConfigureAwait(false);
+            logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token, _layerTimed, _routingBias).ConfigureAwait(false);
         }
         catch (Exception e) when (!_stopping.IsCancellationRequested)
         {

@@ -15,21 +15,50 @@ public sealed class MoeGate(Tensor weight, int topK, bool normalizeTopK) : IDisp
     public int TopK { get; } = topK;
 
     /// <summary>Top-k experts [tokens, k] (int64, best first) and their weights [tokens, k] (float32).</summary>
-    public (Tensor Experts, Tensor Weights) Route(Tensor hidden)
+    public (Tensor Experts, Tensor Weights) Route(Tensor hidden) => Route(hidden, 0, null).Choice;
+
+    /// <summary>
+    /// As <see cref="Route(Tensor)"/>, with top-k taken from <paramref name="bias"/>'s scores when it adjusts
+    /// them; the weights stay the gate's probabilities of the chosen experts.
+    /// </summary>
+    public ((Tensor Experts, Tensor Weights) Choice, bool Biased) Route(Tensor hidden, int layer, IRoutingBias? bias)
     {
         using var scope = NewDisposeScope();
         Tensor probabilities = nn.functional.linear(hidden.to(ScalarType.Float32), _weight).softmax(-1, ScalarType.Float32);
-        var (weights, experts) = probabilities.topk(TopK, dim: -1);
+        Tensor weights, experts;
+        bool biased = false;
+        if (bias is not null && Biased(probabilities, layer, bias) is { } scores)
+        {
+            experts = scores.topk(TopK, dim: -1).indexes;
+            weights = probabilities.gather(-1, experts);
+            biased = true;
+        }
+        else
+            (weights, experts) = probabilities.topk(TopK, dim: -1);
         if (normalizeTopK) weights = weights / weights.sum([-1L], keepdim: true);
-        return (experts.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope());
+        return ((experts.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope()), biased);
     }
 
-    public RoutingPlan Plan(Tensor hidden)
+    /// <summary>The bias's scores as a tensor like <paramref name="probabilities"/>, or null when it leaves routing alone.</summary>
+    Tensor? Biased(Tensor probabilities, int layer, IRoutingBias bias)
     {
-        var (experts, weights) = Route(hidden);
+        using Tensor cpu = probabilities.cpu().contiguous();
+        ReadOnlySpan<float> values = cpu.data<float>().ToArray();
+        var scores = new float[values.Length];
+        return bias.Adjust(layer, values, ExpertCount, scores)
+            ? tensor(scores, probabilities.shape, device: probabilities.device)
+            : null;
+    }
+
+    public RoutingPlan Plan(Tensor hidden) => Plan(hidden, 0, null);
+
+    /// <summary>The layer's routing plan, steered by <paramref name="bias"/> when given (see <see cref="Route(Tensor, int, IRoutingBias?)"/>).</summary>
+    public RoutingPlan Plan(Tensor hidden, int layer, IRoutingBias? bias)
+    {
+        var ((experts, weights), biased) = Route(hidden, layer, bias);
         using (experts)
         using (weights)
-            return RoutingPlan.Build(experts, weights, ExpertCount);
+            return RoutingPlan.Build(experts, weights, ExpertCount, biased);
     }
 
     public void Dispose() => _weight.Dispose();

@@ -12,8 +12,9 @@ public sealed class RoutingPlan : IDisposable
     readonly Tensor _tokens;
     readonly Tensor _weights;
 
-    RoutingPlan(int tokenCount, int topK, int[] chosen, float[] chosenWeights, int[] starts, Tensor tokens, Tensor weights)
+    RoutingPlan(int tokenCount, int topK, int[] chosen, float[] chosenWeights, int[] starts, Tensor tokens, Tensor weights, bool biased)
     {
+        Biased = biased;
         ChosenWeights = chosenWeights;
         TokenCount = tokenCount;
         TopK = topK;
@@ -24,6 +25,9 @@ public sealed class RoutingPlan : IDisposable
     }
 
     public int TokenCount { get; }
+
+    /// <summary>Top-k was taken from scores an <see cref="IRoutingBias"/> adjusted, so re-gating the same tokens may choose otherwise.</summary>
+    public bool Biased { get; }
     public int TopK { get; }
     public int ExpertCount => _starts.Length - 1;
 
@@ -74,7 +78,7 @@ public sealed class RoutingPlan : IDisposable
     }
 
     /// <summary>Groups top-k choices [tokens, k] (int64) and their weights [tokens, k] (float32).</summary>
-    public static RoutingPlan Build(Tensor experts, Tensor weights, int expertCount)
+    public static RoutingPlan Build(Tensor experts, Tensor weights, int expertCount, bool biased = false)
     {
         int tokenCount = (int)experts.shape[0], topK = (int)experts.shape[1];
         using Tensor cpuExperts = experts.to(ScalarType.Int32).cpu();
@@ -105,6 +109,6 @@ public sealed class RoutingPlan : IDisposable
         using Tensor slots = tensor(slotOrder, device: device);
         using Tensor flatWeights = weights.reshape(-1);
         Tensor orderedWeights = flatWeights.index_select(0, slots);
-        return new RoutingPlan(tokenCount, topK, chosen, chosenWeights, starts, tokens, orderedWeights);
+        return new RoutingPlan(tokenCount, topK, chosen, chosenWeights, starts, tokens, orderedWeights, biased);
     }
 }

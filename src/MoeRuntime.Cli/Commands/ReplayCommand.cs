@@ -25,7 +25,11 @@ static class ReplayCommand
         var prefetch = new Option<bool>("--prefetch") { Description = "Model pre-gating: after each layer, prefetch the next layer's predicted experts" };
         var accuracy = new Option<double>("--prefetch-accuracy") { Description = "Share of the next layer's experts the prediction gets right", DefaultValueFactory = _ => 0.8 };
         var seed = new Option<int>("--seed") { Description = "Seed of the prefetch predictions", DefaultValueFactory = _ => 1 };
-        var interval = new Option<int>("--interval-steps") { Description = "Steps per control interval (interval-driven policies)", DefaultValueFactory = _ => 32 };
+        var interval = new Option<int>("--interval-steps") { Description = "Steps per control interval (the controllers' policy plans at every interval end)", DefaultValueFactory = _ => 1 };
+        var halfLife = new Option<double?>("--demand-half-life") { Description = "Controllers' policy: intervals after which an interval's uses weigh half in an expert's demand" };
+        var hysteresis = new Option<double?>("--hysteresis") { Description = "Controllers' policy: how much more per byte a promoted expert must be worth than the one it displaces (0.05 = 5 %)" };
+        var maxChanges = new Option<int?>("--max-changes") { Description = "Controllers' policy: most tier moves per layer and interval (at least 3)" };
+        var transient = new Option<int?>("--transient-slots") { Description = "Controllers' policy: hot slots per layer kept out of the controller's budget for transient copies" };
         var policies = new Option<string[]>("--policy")
         {
             Description = $"Policies to compare: {string.Join(", ", ReplayPolicies.Known)} (default: all)",
@@ -33,7 +37,7 @@ static class ReplayCommand
         };
         var command = new Command("replay", "Replay a routing trace against tier policies (LRU, LFU, the controllers', Belady's optimum)")
         {
-            trace, capacity, hotBytes, expertBytes, fetchMs, prefetch, accuracy, seed, interval, policies,
+            trace, capacity, hotBytes, expertBytes, fetchMs, prefetch, accuracy, seed, interval, halfLife, hysteresis, maxChanges, transient, policies,
         };
         command.SetAction(result =>
         {
@@ -64,7 +68,12 @@ static class ReplayCommand
                 Seed = result.GetValue(seed),
                 IntervalSteps = result.GetValue(interval),
             };
-            Run(Console.Out, path, loaded, capacities, names, options);
+            var controller = new ControllerReplayOptions();
+            if (result.GetValue(halfLife) is { } h) controller = controller with { Latency = controller.Latency with { DemandHalfLifeIntervals = h } };
+            if (result.GetValue(hysteresis) is { } y) controller = controller with { Guardrails = controller.Guardrails with { HysteresisRatio = y } };
+            if (result.GetValue(maxChanges) is { } m) controller = controller with { Guardrails = controller.Guardrails with { MaxChangesPerInterval = m } };
+            if (result.GetValue(transient) is { } t) controller = controller with { TransientSlots = t };
+            Run(Console.Out, path, loaded, capacities, names, options, controller);
             return 0;
         });
         return command;
@@ -85,7 +94,7 @@ static class ReplayCommand
     }
 
     /// <summary>Replays every capacity and policy and prints the tables.</summary>
-    internal static void Run(TextWriter output, string path, ReplayTrace trace, int[] capacities, string[] names, ReplayOptions options)
+    internal static void Run(TextWriter output, string path, ReplayTrace trace, int[] capacities, string[] names, ReplayOptions options, ControllerReplayOptions controller)
     {
         foreach (string name in names) _ = ReplayPolicies.Known.Contains(name.ToLowerInvariant()) ? 0 : throw new ArgumentException($"unknown policy '{name}'; known: {string.Join(", ", ReplayPolicies.Known)}");
         string[] available = names.Where(n => ReplayPolicies.Available.Contains(n.ToLowerInvariant())).ToArray();
@@ -94,11 +103,16 @@ static class ReplayCommand
             $"{trace.Steps} steps, {trace.TokenLayers} token-layers, {trace.Accesses} expert accesses (distinct experts per step and layer)");
         output.WriteLine($"expert {Bytes(options.ExpertBytes)}, demand fetch {options.FetchMilliseconds.ToString("0.###", CultureInfo.InvariantCulture)} ms" +
             (options.Prefetch ? $", prefetch of the next layer at {options.PrefetchAccuracy:P0} accuracy (seed {options.Seed})" : ", no prefetch") +
-            $", interval {options.IntervalSteps} steps");
+            $", interval {options.IntervalSteps} step{(options.IntervalSteps == 1 ? "" : "s")}");
+        if (available.Any(n => n.Equals(ReplayPolicies.Controller, StringComparison.OrdinalIgnoreCase)))
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"controller: latency controller + guardrails per layer, demand half-life {controller.Latency.DemandHalfLifeIntervals:0.###} intervals, " +
+                $"hysteresis {controller.Guardrails.HysteresisRatio:0.###}, at most {controller.Guardrails.MaxChangesPerInterval} moves per layer and interval, " +
+                $"{controller.TransientSlots} hot slot(s) per layer kept for transient copies"));
         foreach (int capacity in capacities)
         {
             ReplayOptions o = options with { CapacityPerLayer = capacity };
-            var results = available.Select(n => ReplaySimulator.Replay(trace, ReplayPolicies.Create(n), o)).ToList();
+            var results = available.Select(n => ReplaySimulator.Replay(trace, ReplayPolicies.Create(n, controller), o)).ToList();
             double? bound = results.FirstOrDefault(r => r.Policy == "Belady")?.HitRate;
             output.WriteLine();
             int hot = Math.Min(capacity, trace.Experts);
@@ -120,7 +134,7 @@ static class ReplayCommand
             table.WriteTo(output);
         }
         foreach (string name in missing)
-            output.WriteLine($"\n{name}: not in this build (the latency controller has not landed; see ReplayPolicies)");
+            output.WriteLine($"\n{name}: not in this build (see ReplayPolicies)");
     }
 
     static string Percent(double value) => double.IsNaN(value) ? "-" : (value * 100).ToString("0.0", CultureInfo.InvariantCulture) + " %";

@@ -15,7 +15,7 @@ public sealed record ReplayOptions
     public double PrefetchAccuracy { get; init; } = 0.8;
     public int Seed { get; init; } = 1;
     /// <summary>Steps per interval handed to <see cref="IReplayPolicy.IntervalEnded"/>.</summary>
-    public int IntervalSteps { get; init; } = 32;
+    public int IntervalSteps { get; init; } = 1;
 
     internal void Validate(ReplayTrace trace)
     {

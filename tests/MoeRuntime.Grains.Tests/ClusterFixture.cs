@@ -36,13 +36,18 @@ public abstract class ClusterFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>Runs after <see cref="MoeSiloBuilderExtensions.AddMoeRuntime"/>: a fixture may configure further services.</summary>
+    protected virtual void ConfigureSilo(ISiloBuilder siloBuilder)
+    {
+    }
+
     public async Task InitializeAsync()
     {
         PrepareModel(_directory);
         Reference = ModelLoader.Load(_directory, CPU);
         Tokenizer = TokenizerLoader.Load(_directory);
         var builder = new InProcessTestClusterBuilder((short)_ranks);
-        builder.ConfigureSilo((silo, siloBuilder) => siloBuilder.AddMoeRuntime(o =>
+        builder.ConfigureSilo((silo, siloBuilder) => ConfigureSilo(siloBuilder.AddMoeRuntime(o =>
         {
             o.Rank = int.Parse(silo.SiloName.Split('_')[1]);
             o.ModelPath = _directory;
@@ -51,7 +56,7 @@ public abstract class ClusterFixture : IAsyncLifetime
             o.WarmBudgetBytes = 64L << 20;
             o.DefaultTier = Tier.Warm;
             Configure(o);
-        }));
+        })));
         builder.ConfigureClient(client => client.AddActivityPropagation());
         Cluster = builder.Build();
         await Cluster.DeployAsync();

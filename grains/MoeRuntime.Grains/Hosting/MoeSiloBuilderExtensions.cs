@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Placement;
+using MoeRuntime.Grains.Prefetch;
 using MoeRuntime.Grains.Routing;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Collection;
@@ -66,6 +67,7 @@ public static class MoeSiloBuilderExtensions
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<TelemetryAgent>());
         builder.Services.AddSingleton<RankTelemetry>();
         builder.Services.AddSingleton<PlacementMapCache>();
+        builder.AddPrefetchControl();
         builder.Services.AddSingleton<RouterRuntime>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RouterRuntime>());
         builder.Services.AddPlacementDirector<ExpertPlacement, ExpertPlacementDirector>();

@@ -4,6 +4,7 @@ using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
+using MoeRuntime.Grains.Prefetch;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Model.Layers;
@@ -20,10 +21,11 @@ namespace MoeRuntime.Grains.Routing;
 /// An expert with replicas (see <see cref="PlacementMapCache"/>) has its rows split into contiguous
 /// chunks, one per replica, called concurrently and put back in order: each row's result does not depend
 /// on which replica computed it, so the output is the same as with one replica. A call that loses its
-/// rank moves on to the next replica, then to the expert's default grain.
+/// rank moves on to the next replica, then to the expert's default grain. How far ahead to hint and how sure the gate
+/// must be come from the controller's settings (<see cref="PrefetchSettingsCache"/>), read from a field each step.
 /// </summary>
 public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, PlacementMapCache placement,
-    ILogger<GrainExpertDispatcher> logger)
+    PrefetchSettingsCache prefetch, ILogger<GrainExpertDispatcher> logger)
     : IExpertDispatcher
 {
     long _calls, _bytesSent, _bytesReceived, _callTicks, _hints, _retries;
@@ -42,6 +44,8 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
         long started = Stopwatch.GetTimestamp();
         placement.RefreshIfDue();
         ReplicaRoutes routes = placement.Current;
+        prefetch.RefreshIfDue();
+        RouterPrefetchSettings prefetching = prefetch.Current;
         int[] experts = plan.ActiveExperts().ToArray();
         using Activity? span = ServingTracing.Source.StartActivity("moe.expert_dispatch");
         span?.SetTag("moe.layer", layer);
@@ -51,7 +55,7 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
         using (var scope = NewDisposeScope())
         {
             for (int i = 0; i < experts.Length; i++) payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]));
-            HintNextLayers(layer, moeInput, routes);
+            HintNextLayers(layer, moeInput, routes, prefetching);
         }
 
         RoutingCheck?[] checks = RecordDigests(layer, plan, experts, rows);
@@ -199,12 +203,18 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     /// <summary>Failures of the hosting rank or the transport, as opposed to errors the expert itself reported.</summary>
     static bool IsRankFailure(Exception e) => e is OrleansException or TimeoutException or OperationCanceledException;
 
-    void HintNextLayers(int layer, Tensor moeInput, ReplicaRoutes routes)
+    /// <summary>
+    /// Hints the experts layers <c>layer+1..layer+Lookahead</c> will likely need: each predicted top-k expert whose gate
+    /// weight for some token reaches that layer's threshold (all of them at threshold 0).
+    /// </summary>
+    void HintNextLayers(int layer, Tensor moeInput, ReplicaRoutes routes, RouterPrefetchSettings settings)
     {
-        int last = Math.Min(host.Config.LayerCount - 1, layer + options.PrefetchLookahead);
+        int last = Math.Min(host.Config.LayerCount - 1, layer + settings.Lookahead);
         for (int next = layer + 1; next <= last; next++)
         {
-            var (predicted, _) = host.DenseModel.Layers[next].Moe.Gate.Route(moeInput);
+            var (predicted, weights) = host.DenseModel.Layers[next].Moe.Gate.Route(moeInput);
+            float threshold = settings.Thresholds[next];
+            if (threshold > 0) predicted = predicted.masked_select(weights.ge(threshold));
             foreach (long expert in predicted.unique().output.data<long>().ToArray())
             {
                 if (routes.For(next, (int)expert) is { } replicas)

@@ -39,6 +39,7 @@ public sealed partial class ExpertTierStore
         }
         TimeSpan waited = _time.GetElapsedTime(started);
         _counters.Miss(fetch.Source, waited);
+        PrefetchLayers.Stalled(expert.Key.Layer, waited);
         return new ExpertLease(this, expert, hot, fetch.Source, waited);
     }
 
@@ -167,7 +168,11 @@ public sealed partial class ExpertTierStore
             _counters.Promoted(fetch.Source, expert.HotBytes);
             if (fetch.IsPrefetch)
             {
-                if (fetch.LeaseWaiters > 0) _counters.PrefetchUsed();
+                if (fetch.LeaseWaiters > 0)
+                {
+                    _counters.PrefetchUsed();
+                    PrefetchLayers.PrefetchUsed(expert.Key.Layer, expert.HotBytes);
+                }
                 else expert.PrefetchedUnused = true;
             }
             if (expert.Assigned == Tier.Hot) DropWarm(expert);
@@ -191,6 +196,7 @@ public sealed partial class ExpertTierStore
         if (fetch.IsPrefetch)
         {
             _counters.PrefetchFailed();
+            PrefetchLayers.PrefetchFailed(expert.Key.Layer);
             TierStoreLog.PrefetchFailed(_logger, expert.Key, error);
         }
         else
@@ -227,6 +233,7 @@ public sealed partial class ExpertTierStore
         {
             expert.PrefetchedUnused = false;
             _counters.PrefetchWasted();
+            PrefetchLayers.PrefetchWasted(expert.Key.Layer, expert.HotBytes);
         }
         _counters.Evicted(kind, expert.HotBytes);
         ReleaseHot(expert.HotBytes);

@@ -155,6 +155,7 @@ public sealed partial class ExpertTierStore : IDisposable
                 {
                     expert.PrefetchedUnused = false;
                     _counters.PrefetchUsed();
+                    PrefetchLayers.PrefetchUsed(key.Layer, expert.HotBytes);
                 }
                 _counters.Hit();
                 return ValueTask.FromResult(new ExpertLease(this, expert, hot, Tier.Hot, TimeSpan.Zero));
@@ -185,11 +186,13 @@ public sealed partial class ExpertTierStore : IDisposable
                 }
                 StartFetch(expert, prefetch: true, EvictionKind.Forced).Reserved = true;
                 _counters.PrefetchIssued();
+                PrefetchLayers.PrefetchIssued(key.Layer);
             }
         }
         catch (Exception e)
         {
             _counters.PrefetchFailed();
+            PrefetchLayers.PrefetchFailed(key.Layer);
             TierStoreLog.PrefetchFailed(_logger, key, e);
         }
     }

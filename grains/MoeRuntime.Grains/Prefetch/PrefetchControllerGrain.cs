@@ -1,0 +1,224 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MoeRuntime.Control.Prefetch;
+using MoeRuntime.Grains.Experts;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Placement;
+using Orleans.Runtime;
+
+namespace MoeRuntime.Grains.Prefetch;
+
+/// <summary>
+/// The prefetch controller of one model: the cluster's versioned prefetch settings, and a timer that every
+/// <see cref="PrefetchControlOptions.Interval"/> reads each live rank's per-layer prefetch counters, turns them into
+/// one interval's stats (<see cref="PrefetchIntervals"/>), asks <see cref="PrefetchController"/> for a plan, applies it
+/// unless in dry run, and records the decision in the model's <see cref="IControlDecisionLogGrain"/>. Routers activate
+/// it with their first poll; the timer keeps it alive. Settings are held in memory: a new activation starts again
+/// from the configured ones.
+/// </summary>
+public sealed class PrefetchControllerGrain(
+    ModelHost host, RankDirectory ranks, IOptions<PrefetchControlOptions> options, IOptions<MoeSiloOptions> silo, TimeProvider time,
+    ILogger<PrefetchControllerGrain> logger)
+    : Grain, IPrefetchControllerGrain
+{
+    public const string Controller = "prefetch";
+    public const string Operator = "operator";
+
+    readonly PrefetchControlOptions _options = options.Value;
+    readonly PrefetchController _policy = new(options.Value.ToControllerOptions());
+    readonly PrefetchIntervals _intervals = new();
+    PrefetchSettings _settings = null!;
+    PrefetchSettingsView _view = null!;
+    PrefetchSettingsView? _proposed;
+    ControlDecisionRecord? _lastDecision;
+    int[] _unreachable = [];
+    long _ticks, _lastTick;
+
+    string Model => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        host.EnsureServes(Model);
+        int layers = host.Config.LayerCount;
+        _settings = new PrefetchSettings(Math.Clamp(silo.Value.PrefetchLookahead, 0, layers), new double[layers]);
+        _view = View(1, "silo", "initial configuration (Moe:PrefetchLookahead, every predicted expert)");
+        // The first interval starts now: counters from before the activation are the baseline, not this interval's.
+        try
+        {
+            var (read, unreachable) = await ReadRanksAsync();
+            _intervals.Advance(read, layers, unreachable);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("Prefetch controller of {Model} could not read the ranks' baseline: {Error}", Model, e.Message);
+        }
+        _lastTick = time.GetTimestamp();
+        // KeepAlive: the settings live in this activation, so it must not be collected while idle.
+        this.RegisterGrainTimer(OnTimerAsync, new GrainTimerCreationOptions(_options.Interval, _options.Interval) { KeepAlive = true });
+        logger.LogInformation("Prefetch controller of {Model}: {Mode}, every {Interval}s, lookahead {Lookahead}",
+            Model, !_options.Enabled ? "disabled" : _options.DryRun ? "dry run" : "enabled", _options.Interval.TotalSeconds, _settings.Lookahead);
+    }
+
+    public Task<PrefetchSettingsView> GetSettingsAsync() => Task.FromResult(_view);
+
+    public Task<PrefetchControlStatus> GetStatusAsync() => Task.FromResult(new PrefetchControlStatus
+    {
+        Settings = _view,
+        Enabled = _options.Enabled,
+        DryRun = _options.DryRun,
+        IntervalSeconds = _options.Interval.TotalSeconds,
+        Ticks = _ticks,
+        LastDecision = _lastDecision,
+        Proposed = _proposed,
+        UnreachableRanks = _unreachable,
+    });
+
+    public Task<ControlDecisionRecord?> TickAsync() => RunIntervalAsync();
+
+    public async Task<PrefetchSettingsView> SetAsync(PrefetchSettingsChange change, string changedBy, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        if (string.IsNullOrWhiteSpace(changedBy) || string.IsNullOrWhiteSpace(reason))
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a prefetch settings change needs who made it and why");
+        PrefetchSettings next;
+        try
+        {
+            next = PrefetchSettingsChanges.Apply(_settings, change.Lookahead, change.Thresholds, host.Config.LayerCount);
+        }
+        catch (ArgumentException e)
+        {
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message);
+        }
+        string described = PrefetchSettingsChanges.Describe(_settings, next);
+        bool changed = !PrefetchSettingsChanges.Same(_settings, next);
+        int before = _settings.Lookahead;
+        if (changed) Apply(next, changedBy, reason);
+        await RecordAsync(new ControlDecisionRecord
+        {
+            At = time.GetUtcNow(),
+            Controller = Operator,
+            Rank = null,
+            Inputs = new() { ["lookahead_before"] = before, ["lookahead_after"] = next.Lookahead },
+            Change = described,
+            Reason = $"{changedBy}: {reason}",
+            Outcome = "applied",
+            Version = changed ? _view.Version : null,
+        });
+        return _view;
+    }
+
+    Task OnTimerAsync(CancellationToken cancellationToken) => _options.Enabled ? RunIntervalAsync() : Task.CompletedTask;
+
+    async Task<ControlDecisionRecord?> RunIntervalAsync()
+    {
+        var (read, unreachable) = await ReadRanksAsync();
+        long now = time.GetTimestamp();
+        TimeSpan interval = time.GetElapsedTime(_lastTick, now);
+        _lastTick = now;
+        _ticks++;
+        _unreachable = [.. unreachable];
+        PrefetchLayerStats[] layers = _intervals.Advance(read, host.Config.LayerCount, unreachable);
+        if (!PrefetchIntervals.AnyActivity(layers)) return null;
+
+        if (interval <= TimeSpan.Zero) interval = TimeSpan.FromMilliseconds(1);
+        // Only layers that saw prefetches or stalls are judged; the others keep their thresholds.
+        PrefetchLayerStats[] active = [.. layers.Where(l => PrefetchIntervals.AnyActivity([l]))];
+        PrefetchPlan plan = _policy.Plan(new PrefetchInput(time.GetUtcNow(), interval, _settings, active));
+        bool changed = !PrefetchSettingsChanges.Same(_settings, plan.Settings);
+        string described = PrefetchSettingsChanges.Describe(_settings, plan.Settings);
+        var inputs = new Dictionary<string, double>(plan.Decision.Inputs)
+        {
+            ["interval_s"] = interval.TotalSeconds,
+            ["ranks"] = read.Count,
+            ["issued"] = layers.Sum(l => l.Issued),
+            ["used_bytes"] = layers.Sum(l => l.UsedBytes),
+            ["wasted_bytes"] = layers.Sum(l => l.WastedBytes),
+            ["failures"] = layers.Sum(l => l.Failures),
+        };
+        long? version = null;
+        if (_options.DryRun)
+            _proposed = changed ? View(_view.Version, Controller, plan.Reason, plan.Settings) : null;
+        else if (changed)
+        {
+            Apply(plan.Settings, Controller, plan.Reason);
+            version = _view.Version;
+        }
+        var record = new ControlDecisionRecord
+        {
+            At = plan.Decision.At,
+            Controller = Controller,
+            Rank = null,
+            Inputs = inputs,
+            Change = described,
+            Reason = plan.Reason,
+            Outcome = _options.DryRun ? "proposed" : "applied",
+            Version = version,
+        };
+        logger.LogInformation("Prefetch controller of {Model} ({Outcome}): {Change}; {Reason}", Model, record.Outcome, described, plan.Reason);
+        await RecordAsync(record);
+        return record;
+    }
+
+    /// <summary>Every live rank's cumulative counters; a rank that does not answer in time is left out of this interval.</summary>
+    async Task<(List<RankPrefetchCounters> Read, List<int> Unreachable)> ReadRanksAsync()
+    {
+        int[] live = ranks.Members().Where(m => m.Status == SiloStatus.Active && m.Rank is not null).Select(m => m.Rank!.Value).Distinct().Order().ToArray();
+        var calls = live.Select(rank => GrainFactory.GetGrain<IPrefetchStatsGrain>(ExpertKeys.OfRank(Model, rank)).GetAsync().WaitAsync(_options.RankTimeout)).ToArray();
+        try
+        {
+            await Task.WhenAll(calls);
+        }
+        catch
+        {
+            // Looked at one by one below.
+        }
+        var read = new List<RankPrefetchCounters>();
+        var unreachable = new List<int>();
+        for (int i = 0; i < live.Length; i++)
+        {
+            if (calls[i].IsCompletedSuccessfully)
+            {
+                RankPrefetchStats stats = calls[i].Result;
+                read.Add(new RankPrefetchCounters(live[i], stats.Epoch,
+                    [.. stats.Layers.Select(l => new PrefetchLayerStats(l.Layer, l.Issued, l.UsedBytes, l.WastedBytes, l.Failures, l.StallSeconds))]));
+            }
+            else
+            {
+                unreachable.Add(live[i]);
+                logger.LogWarning("Prefetch controller of {Model} could not read rank {Rank}: {Error}", Model, live[i], calls[i].Exception?.GetBaseException().Message);
+            }
+        }
+        return (read, unreachable);
+    }
+
+    void Apply(PrefetchSettings next, string changedBy, string reason)
+    {
+        _settings = next;
+        _view = View(_view.Version + 1, changedBy, reason);
+        _proposed = null;
+    }
+
+    PrefetchSettingsView View(long version, string changedBy, string reason, PrefetchSettings? settings = null) => new()
+    {
+        Version = version,
+        Lookahead = (settings ?? _settings).Lookahead,
+        Thresholds = [.. (settings ?? _settings).Thresholds],
+        ChangedBy = changedBy,
+        ChangedAt = time.GetUtcNow(),
+        Reason = reason,
+    };
+
+    /// <summary>Keeps the decision for the status and sends it to the model's decision log; a log that cannot be reached costs a warning, never the tick.</summary>
+    async Task RecordAsync(ControlDecisionRecord record)
+    {
+        _lastDecision = record;
+        try
+        {
+            await GrainFactory.GetGrain<IControlDecisionLogGrain>(Model).RecordAsync([record]).WaitAsync(_options.RankTimeout);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("Prefetch controller of {Model} could not record its decision in the decision log: {Error}", Model, e.Message);
+        }
+    }
+}

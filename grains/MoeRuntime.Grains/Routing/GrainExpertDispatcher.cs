@@ -214,7 +214,12 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
         {
             var (predicted, weights) = host.DenseModel.Layers[next].Moe.Gate.Route(moeInput);
             float threshold = settings.Thresholds[next];
-            if (threshold > 0) predicted = predicted.masked_select(weights.ge(threshold));
+            if (threshold > 0)
+            {
+                // An explicit Scalar: TorchSharp leaves implicit ones to the finalizer thread.
+                using TorchSharp.Scalar least = threshold;
+                predicted = predicted.masked_select(weights.ge(least));
+            }
             foreach (long expert in predicted.unique().output.data<long>().ToArray())
             {
                 if (routes.For(next, (int)expert) is { } replicas)

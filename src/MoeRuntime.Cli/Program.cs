@@ -12,6 +12,7 @@ var root = new RootCommand("moe: MoeRuntime's command line")
     ClusterCommands.Models(),
     ClusterCommands.Tiers(),
     PlacementCommands.Placement(),
+    ControlCommands.Create(),
     TraceCommands.Create(),
     ReplayCommand.Create(),
 };

@@ -48,4 +48,6 @@ public sealed class MoeSiloOptions
     public double SuccessLogSampleRatio { get; set; } = 0.1;
     /// <summary>Expert replicas and load balancing over ranks.</summary>
     public BalancingOptions Balancing { get; set; } = new();
+    /// <summary>The tier controllers' loop (section <c>Moe:Control</c>).</summary>
+    public ControlOptions Control { get; set; } = new();
 }

@@ -15,6 +15,43 @@ public interface ITierSetGrain : IGrainWithStringKey
 
     /// <summary>How the rank's tier store has done since it started: hits, misses, fetches, evictions, prefetches.</summary>
     Task<TierStoreStats> GetStoreStatsAsync();
+
+    /// <summary>
+    /// What a tier controller reads of the rank in one call: the current version, every registered expert with its
+    /// tier, sizes and cumulative uses, and the cumulative fetch counters. Controllers difference two reads.
+    /// </summary>
+    Task<TierControlState> GetControlStateAsync();
+}
+
+/// <summary>A rank's TierSet and tier-store counters as its controllers read them; every count is cumulative since the rank started.</summary>
+[GenerateSerializer, Immutable, Alias("moe.TierControlState")]
+public sealed record TierControlState
+{
+    [Id(0)] public required TierSetView View { get; init; }
+    [Id(1)] public ExpertControlState[] Experts { get; init; } = [];
+    [Id(2)] public long Hits { get; init; }
+    [Id(3)] public long WarmFetches { get; init; }
+    [Id(4)] public long ColdFetches { get; init; }
+    [Id(5)] public double WarmFetchSeconds { get; init; }
+    [Id(6)] public double ColdFetchSeconds { get; init; }
+    /// <summary>Bytes brought hot out of the warm tier.</summary>
+    [Id(7)] public long WarmFetchedBytes { get; init; }
+    /// <summary>Bytes brought hot out of the cold tier (disk reads that became hot copies).</summary>
+    [Id(8)] public long ColdFetchedBytes { get; init; }
+    /// <summary>Most hot bytes the rank's store ever held (its budget applies to it).</summary>
+    [Id(9)] public long HotHighWaterBytes { get; init; }
+}
+
+/// <summary>One registered expert of a rank: its assigned tier, what it takes in the hot and warm tiers, and its acquisitions since registration.</summary>
+[GenerateSerializer, Immutable, Alias("moe.ExpertControlState")]
+public sealed record ExpertControlState
+{
+    [Id(0)] public required string Expert { get; init; }
+    /// <summary>hot, warm or cold.</summary>
+    [Id(1)] public required string Tier { get; init; }
+    [Id(2)] public long HotBytes { get; init; }
+    [Id(3)] public long WarmBytes { get; init; }
+    [Id(4)] public long Uses { get; init; }
 }
 
 /// <summary>A rank's tier-store counters since it started.</summary>

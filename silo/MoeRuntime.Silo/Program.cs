@@ -37,7 +37,9 @@ builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
 if (!string.IsNullOrEmpty(builder.Configuration["Prompt"])) builder.Services.AddHostedService<OneShotGeneration>();
 
 var app = builder.Build();
-app.MapTelemetry(new TelemetryAccess(telemetry, app.Services.GetRequiredService<ILogger<TelemetryAccess>>(), host.HttpPort));
+var access = new TelemetryAccess(telemetry, app.Services.GetRequiredService<ILogger<TelemetryAccess>>(), host.HttpPort);
+app.MapTelemetry(access);
+app.MapControl(access);
 app.MapGet("/healthz", (IClusterMembershipService membership) =>
     Results.Ok(new { status = "serving", members = membership.CurrentSnapshot.Members.Count }));
 app.MapGet("/v1/router", async (IGrainFactory grains, IConfiguration configuration) =>

@@ -13,6 +13,7 @@ var root = new RootCommand("moe: MoeRuntime's command line")
     ClusterCommands.Tiers(),
     PlacementCommands.Placement(),
     PrefetchCommands.Prefetch(),
+    ControlCommands.Create(),
     TraceCommands.Create(),
     ReplayCommand.Create(),
 };

@@ -6,7 +6,10 @@ using MoeRuntime.Serving.Tiers;
 
 namespace MoeRuntime.Grains.Tests;
 
-/// <summary>A rank whose checkpoint has NaN in every expert of the last layer, and experts kept cold.</summary>
+/// <summary>
+/// A rank whose checkpoint has NaN in every expert of the last layer, and experts kept cold. Its tests place experts by
+/// hand and expect them to stay put, so the tier controllers are off.
+/// </summary>
 public sealed class FaultyModelFixture() : ClusterFixture(1)
 {
     public const int PoisonedLayer = 3;
@@ -20,7 +23,11 @@ public sealed class FaultyModelFixture() : ClusterFixture(1)
             Overwrite(checkpoint.Entry(names.Expert(PoisonedLayer, e).W2), [0xC0, 0x7F]); // bfloat16 NaN
     }
 
-    protected override void Configure(MoeSiloOptions options) => options.DefaultTier = Tier.Cold;
+    protected override void Configure(MoeSiloOptions options)
+    {
+        options.DefaultTier = Tier.Cold;
+        options.Control.Enabled = false;
+    }
 
     /// <summary>Fills a tensor's bytes in its shard with a repeated pattern.</summary>
     public static void Overwrite(TensorEntry entry, byte[] pattern)

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using MoeRuntime.Grains.Control;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Prefetch;
 using MoeRuntime.Grains.Routing;
@@ -39,6 +40,14 @@ public static class MoeSiloBuilderExtensions
         var telemetry = new TelemetryOptions();
         builder.Configuration.GetSection(MoeSiloOptions.Section + ":Telemetry").Bind(telemetry);
         builder.Services.AddSingleton(Options.Create(telemetry));
+        try
+        {
+            options.Control.Validate(telemetry.Costs);
+        }
+        catch (ArgumentException e)
+        {
+            throw new OptionsValidationException(MoeSiloOptions.Section + ":Control", typeof(ControlOptions), [e.Message]);
+        }
         builder.Services.AddSingleton(sp =>
         {
             ModelHost host = sp.GetRequiredService<ModelHost>();
@@ -70,6 +79,8 @@ public static class MoeSiloBuilderExtensions
         builder.AddPrefetchControl();
         builder.Services.AddSingleton<RouterRuntime>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RouterRuntime>());
+        builder.Services.AddSingleton<ControllerStarter>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ControllerStarter>());
         builder.Services.AddPlacementDirector<ExpertPlacement, ExpertPlacementDirector>();
         builder.Services.AddPlacementDirector<RankPlacement, RankPlacementDirector>();
         return builder;

@@ -54,4 +54,6 @@ public sealed class MoeSiloOptions
     public CostAwareRoutingOptions CostAwareRouting { get; set; } = new();
     /// <summary>Expert replicas and load balancing over ranks.</summary>
     public BalancingOptions Balancing { get; set; } = new();
+    /// <summary>The tier controllers' loop (section <c>Moe:Control</c>).</summary>
+    public ControlOptions Control { get; set; } = new();
 }

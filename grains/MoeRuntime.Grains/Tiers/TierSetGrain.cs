@@ -59,6 +59,29 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
         });
     }
 
+    public Task<TierControlState> GetControlStateAsync()
+    {
+        TierStoreSnapshot snapshot = host.Store.Snapshot();
+        TierStoreCounters c = snapshot.Counters;
+        return Task.FromResult(new TierControlState
+        {
+            View = View(_current, snapshot),
+            Experts = snapshot.Experts.Select(e =>
+            {
+                var (hotBytes, warmBytes) = host.Store.SizeOf(e.Key);
+                return new ExpertControlState { Expert = e.Key.ToString(), Tier = e.Assigned.ToString().ToLowerInvariant(), HotBytes = hotBytes, WarmBytes = warmBytes, Uses = e.Uses };
+            }).ToArray(),
+            Hits = c.Hits,
+            WarmFetches = c.MissesFromWarm,
+            ColdFetches = c.MissesFromCold,
+            WarmFetchSeconds = c.FetchSecondsFromWarm,
+            ColdFetchSeconds = c.FetchSecondsFromCold,
+            WarmFetchedBytes = c.BytesWarmToHot,
+            ColdFetchedBytes = c.BytesColdToHot,
+            HotHighWaterBytes = snapshot.Hot.HighWaterBytes,
+        });
+    }
+
     public async Task<TierSetView> UpdateAsync(TierSetUpdate update)
     {
         if (update.ExpectedVersion is { } expected && expected != _current.Version)
@@ -113,9 +136,10 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
         return key;
     }
 
-    TierSetView View(TierSet set)
+    TierSetView View(TierSet set) => View(set, host.Store.Snapshot());
+
+    static TierSetView View(TierSet set, TierStoreSnapshot snapshot)
     {
-        TierStoreSnapshot snapshot = host.Store.Snapshot();
         var tiers = snapshot.Experts.ToDictionary(e => e.Key.ToString(), e => e.Assigned.ToString().ToLowerInvariant());
         foreach (var (key, tier) in set.Assignment) tiers[key.ToString()] = tier.ToString().ToLowerInvariant();
         return new TierSetView

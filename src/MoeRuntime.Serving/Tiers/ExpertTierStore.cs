@@ -148,6 +148,7 @@ public sealed partial class ExpertTierStore : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             expert = Find(key);
             expert.LastUsed = ++_clock;
+            expert.Uses++;
             if (expert.Hot is { } hot)
             {
                 expert.Leases++;
@@ -211,7 +212,8 @@ public sealed partial class ExpertTierStore : IDisposable
                     e.Hot is not null || e.Fetch is { Reserved: true } ? e.HotBytes : 0,
                     e.Warm is not null ? e.WarmBytes : 0,
                     e.Leases,
-                    e.Fetch is not null))
+                    e.Fetch is not null,
+                    e.Uses))
                 .ToList();
             return new TierStoreSnapshot(
                 Model,

@@ -29,6 +29,9 @@ sealed class ResidentExpert(ExpertTensors tensors, ExpertFingerprint fingerprint
     /// <summary>The hot copy came from a prefetch and no acquisition has used it yet.</summary>
     public bool PrefetchedUnused;
 
+    /// <summary>Acquisitions since registration, hits and misses alike: what controllers rank demand by.</summary>
+    public long Uses;
+
     /// <summary>A TierSet demoted the expert while leased: its hot copy goes when the last lease does.</summary>
     public bool DropWhenReleased;
 

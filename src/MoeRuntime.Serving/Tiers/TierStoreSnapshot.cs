@@ -10,10 +10,11 @@ public sealed record TierStoreSnapshot(
 
 /// <summary>
 /// One expert's holdings. <paramref name="Resident"/> is where the expert lives between calls (hot only if assigned hot);
-/// <paramref name="TransientHot"/> marks a hot copy held only to serve calls.
+/// <paramref name="TransientHot"/> marks a hot copy held only to serve calls. <paramref name="Uses"/> counts its acquisitions
+/// since registration (cumulative, like the counters): controllers take differences between snapshots.
 /// </summary>
 public sealed record ExpertResidency(
-    ExpertKey Key, Tier Assigned, Tier Resident, bool TransientHot, long HotBytes, long WarmBytes, int Leases, bool Fetching);
+    ExpertKey Key, Tier Assigned, Tier Resident, bool TransientHot, long HotBytes, long WarmBytes, int Leases, bool Fetching, long Uses = 0);
 
 /// <summary>Bytes held in a tier (hot counts bytes reserved by running fetches), its budget, and the most ever held.</summary>
 public readonly record struct TierUsage(long UsedBytes, long BudgetBytes, long HighWaterBytes);

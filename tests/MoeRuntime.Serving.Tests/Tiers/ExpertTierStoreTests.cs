@@ -34,6 +34,23 @@ public class ExpertTierStoreTests(DefaultCheckpoint defaultCheckpoint)
     }
 
     [Fact]
+    public async Task EveryAcquisitionCountsAsAUseOfItsExpert()
+    {
+        using var checkpoint = defaultCheckpoint.Open();
+        using var store = Store(checkpoint, hotExperts: 1, warmExperts: 0);
+        foreach (var key in new[] { A, B }) store.Register(key);
+
+        // Misses (cold, then evicted) and hits alike: uses are what controllers rank demand by.
+        foreach (var key in new[] { A, A, B, A, A })
+            (await store.AcquireAsync(key, None)).Dispose();
+
+        var snapshot = store.Snapshot();
+        Assert.Equal(4, snapshot.Expert(A).Uses);
+        Assert.Equal(1, snapshot.Expert(B).Uses);
+        Assert.Equal(5, snapshot.Counters.Hits + snapshot.Counters.MissesFromCold + snapshot.Counters.MissesFromWarm);
+    }
+
+    [Fact]
     public async Task AFetchEvictsTheLeastRecentlyUsedTransientCopyFirst()
     {
         using var checkpoint = defaultCheckpoint.Open();

@@ -1,0 +1,184 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using MoeRuntime.Control.Guardrails;
+using MoeRuntime.Control.Loop;
+using MoeRuntime.Control.Planning;
+using MoeRuntime.Grains.Telemetry;
+using MoeRuntime.Serving.Tiers;
+using MoeRuntime.Telemetry.Aggregation;
+using RankState = MoeRuntime.Control.Planning.RankState;
+
+namespace MoeRuntime.Grains.Control;
+
+// One interval: read every live rank, run the latency then the cost controller through the guardrails, write, record.
+public sealed partial class TierControllerGrain
+{
+    /// <summary>Runs one interval; nothing it meets is thrown out of the timer (logged and shown in the status instead).</summary>
+    async Task TickSafelyAsync()
+    {
+        try
+        {
+            _lastError = null;
+            await RunIntervalAsync();
+        }
+        catch (Exception e)
+        {
+            _lastError = e.Message;
+            logger.LogWarning(e, "Tier controllers of {Model}: interval {Tick} failed", Model, _ticks);
+        }
+    }
+
+    async Task RunIntervalAsync()
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        // The interval prices memory held: the time since the last one, or for the first since activation (at most one interval).
+        TimeSpan since = now - (_lastTick ?? _activatedAt);
+        TimeSpan interval = since <= TimeSpan.Zero ? _options.Interval : _lastTick is null && since > _options.Interval ? _options.Interval : since;
+        _lastTick = now;
+        _ticks++;
+        int[] live = LiveRanks();
+        (ObservedLatency latency, long tokens) = await ReadClusterAsync(interval);
+        var records = new List<ControlDecisionRecord>();
+        double dollars = 0;
+        foreach (int rank in live)
+        {
+            try
+            {
+                dollars += await ControlRankAsync(rank, now, interval, latency, live.Length == 0 ? 0 : tokens / live.Length, records);
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException or ArgumentException or InvalidOperationException)
+            {
+                _lastError = $"rank {rank}: {e.Message}";
+                logger.LogWarning(e, "Tier controllers of {Model}: rank {Rank} skipped this interval", Model, rank);
+            }
+        }
+        _dollarsPerThousandTokens = tokens > 0 ? dollars / tokens * 1000 : null;
+        if (_options.BalanceEveryIntervals > 0 && _ticks % _options.BalanceEveryIntervals == 0)
+            await BalanceAsync(records);
+        if (records.Count > 0) await Log.RecordAsync([.. records]);
+    }
+
+    /// <summary>The cluster's p95 latencies and the tokens served over the interval; none when the view cannot be read.</summary>
+    async Task<(ObservedLatency Latency, long Tokens)> ReadClusterAsync(TimeSpan interval)
+    {
+        try
+        {
+            byte[] json = await GrainFactory.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(_options.LatencyWindow);
+            TelemetryView view = JsonSerializer.Deserialize<TelemetryView>(json, TelemetryJson.Options)!;
+            double perSecond = view.Requests.PromptTokensPerSecond + view.Requests.CompletionTokensPerSecond;
+            return (TelemetryReadings.Latency(view), (long)Math.Round(Math.Max(0, perSecond) * interval.TotalSeconds));
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or JsonException or ArgumentException)
+        {
+            logger.LogDebug(e, "Tier controllers of {Model}: no cluster view this interval", Model);
+            return (ObservedLatency.None, 0);
+        }
+    }
+
+    /// <summary>One rank's interval; returns what the interval cost there in dollars.</summary>
+    async Task<double> ControlRankAsync(int rank, DateTimeOffset now, TimeSpan interval, ObservedLatency latency, long tokens, List<ControlDecisionRecord> records)
+    {
+        ITierSetGrain tierSet = TierSet(rank);
+        TierControlState state = await EnforcePinsAsync(rank, tierSet, await tierSet.GetControlStateAsync(), records);
+        var holdings = state.Experts.Select(e => new ExpertHolding(ExpertKey.Parse(e.Expert), ParseTier(e.Tier), e.HotBytes, e.WarmBytes)).ToList();
+        RankInterval delta = RankInterval.Between(_counters.GetValueOrDefault(rank), Counters(state, holdings));
+        _counters[rank] = Counters(state, holdings);
+        var pins = _pins.ToDictionary(p => p.Key, p => ParseTier(p.Value.Tier));
+        RankState before = RankStates.Build(rank, new TierBudgets(state.View.HotBudgetBytes, state.View.WarmBudgetBytes), holdings, delta, pins,
+            _options.TransientHeadroomExperts);
+        var input = new ControlInput(now, interval, before, delta.WarmFetch, delta.ColdFetch, latency, tokens);
+
+        long version = state.View.Version;
+        (IReadOnlyList<TierMove> moved, version, bool stale) = await DecideAsync(_latency, input, tierSet, version, records);
+        RankState after = RankStates.After(before, moved);
+        var report = _cost.Report(input with { Rank = after });
+        if (_options.Cost.Enabled && !stale)
+        {
+            (moved, version, stale) = await DecideAsync(_cost, input with { Rank = after }, tierSet, version, records);
+            after = RankStates.After(after, moved);
+        }
+        _ranks[rank] = new RankControlStatus
+        {
+            Rank = rank,
+            TierSetVersion = version,
+            HotAllowanceBytes = _latency.HotAllowance(rank),
+            HotAssignedBytes = after.BytesUsed(Tier.Hot),
+            HotBudgetBytes = state.View.HotBudgetBytes,
+            WarmAssignedBytes = after.BytesUsed(Tier.Warm),
+            WarmBudgetBytes = state.View.WarmBudgetBytes,
+            HitRatio = delta.HitRatio,
+            IntervalDollars = report.TotalDollars,
+            DollarsPerThousandTokens = report.DollarsPerThousandTokens,
+        };
+        return report.TotalDollars;
+    }
+
+    /// <summary>
+    /// Plans, guards and writes one controller's moves; every decision goes to <paramref name="records"/>. A write the
+    /// TierSet refuses (a version written meanwhile, budgets changed by a new registration) turns the admitted
+    /// decisions into refused ones and ends the rank's interval: the next one plans from fresh state.
+    /// </summary>
+    async Task<(IReadOnlyList<TierMove> Moved, long Version, bool Stale)> DecideAsync(
+        ITierController controller, ControlInput input, ITierSetGrain tierSet, long version, List<ControlDecisionRecord> records)
+    {
+        TierPlan admitted = TierGuardrails.Apply(controller.Plan(input), input.Rank, _options.Guardrails(_dryRun));
+        if (admitted.Moves.Count == 0)
+        {
+            records.AddRange(admitted.Decisions.Select(d => DecisionRecords.From(d, null)));
+            return ([], version, false);
+        }
+        try
+        {
+            TierSetView written = await tierSet.UpdateAsync(new TierSetUpdate
+            {
+                Tiers = TierWrites.Tiers(admitted.Moves),
+                ChangedBy = $"controller:{controller.Name}",
+                Reason = TierWrites.Reason(admitted),
+                ExpectedVersion = version,
+            });
+            records.AddRange(admitted.Decisions.Select(d => DecisionRecords.From(d, written.Version)));
+            return (admitted.Moves, written.Version, false);
+        }
+        catch (MoeRequestException e)
+        {
+            logger.LogInformation("Tier controller {Controller} of {Model} rank {Rank}: not written ({Reason}); next interval plans afresh",
+                controller.Name, Model, input.Rank.Rank, e.Message);
+            records.AddRange(admitted.Decisions.Select(d => DecisionRecords.From(d.Outcome == DecisionOutcome.Applied
+                ? d with { Outcome = DecisionOutcome.Refused, Reason = $"{d.Reason}; not written: {e.Message}" }
+                : d, null)));
+            return ([], version, true);
+        }
+    }
+
+    /// <summary>Brings pinned experts that sit elsewhere (registered after the pin, or moved by hand) to their pin first.</summary>
+    async Task<TierControlState> EnforcePinsAsync(int rank, ITierSetGrain tierSet, TierControlState state, List<ControlDecisionRecord> records)
+    {
+        bool wrote = false;
+        foreach (ExpertControlState expert in state.Experts)
+        {
+            if (!_pins.TryGetValue(ExpertKey.Parse(expert.Expert), out ExpertPin? pin) || pin.Tier == expert.Tier) continue;
+            TierSetView view = await WritePinAsync(tierSet, pin, "kept pinned");
+            records.Add(Operator($"{pin.Expert} {expert.Tier}→{pin.Tier}", $"pinned by {pin.By}: {pin.Reason}", rank, view.Version));
+            wrote = true;
+        }
+        return wrote ? await tierSet.GetControlStateAsync() : state;
+    }
+
+    static RankCounters Counters(TierControlState state, IReadOnlyList<ExpertHolding> holdings) => new(
+        state.Hits, state.WarmFetches, state.ColdFetches, state.WarmFetchSeconds, state.ColdFetchSeconds,
+        state.WarmFetchedBytes, state.ColdFetchedBytes,
+        holdings.Zip(state.Experts).ToDictionary(p => p.First.Key, p => p.Second.Uses));
+
+    async Task BalanceAsync(List<ControlDecisionRecord> records)
+    {
+        try
+        {
+            BalanceDecision decision = await GrainFactory.GetGrain<ILoadBalancerGrain>(Model).BalanceAsync(_dryRun);
+            records.Add(DecisionRecords.From(decision));
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException)
+        {
+            logger.LogWarning(e, "Tier controllers of {Model}: balancing failed this interval", Model);
+        }
+    }
+}

@@ -1,0 +1,178 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MoeRuntime.Control.Cost;
+using MoeRuntime.Control.Latency;
+using MoeRuntime.Control.Loop;
+using MoeRuntime.Grains.Experts;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Placement;
+using MoeRuntime.Grains.Telemetry;
+using MoeRuntime.Serving.Tiers;
+using Orleans.Runtime;
+
+namespace MoeRuntime.Grains.Control;
+
+/// <summary>
+/// The tier controllers of one model, on a grain timer. The grain only holds state and talks to other grains; what to
+/// move is decided by the Control library (<see cref="LatencyController"/>, <see cref="CostController"/>, guardrails).
+/// Its state — the controllers' demand per expert, the last counters read per rank, pins, dry run — lives in memory:
+/// after a reactivation demand rebuilds within a few half-lives, the first interval per rank counts everything the
+/// rank counted since it started, and pins and a run-time dry-run switch are lost (operators re-apply them).
+/// </summary>
+public sealed partial class TierControllerGrain(
+    ModelHost host, RankDirectory ranks, IOptions<MoeSiloOptions> options, IOptions<TelemetryOptions> telemetry,
+    TimeProvider time, ILogger<TierControllerGrain> logger)
+    : Grain, ITierControllerGrain
+{
+    readonly ControlOptions _options = options.Value.Control;
+    readonly Dictionary<int, RankCounters> _counters = [];
+    readonly Dictionary<int, RankControlStatus> _ranks = [];
+    readonly Dictionary<ExpertKey, ExpertPin> _pins = [];
+    LatencyController _latency = null!;
+    CostController _cost = null!;
+    IGrainTimer? _timer;
+    bool _dryRun;
+    DateTimeOffset? _lastTick;
+    DateTimeOffset _activatedAt;
+    long _ticks;
+    string? _lastError;
+    double? _dollarsPerThousandTokens;
+
+    string Model => this.GetPrimaryKeyString();
+
+    IControlDecisionLogGrain Log => GrainFactory.GetGrain<IControlDecisionLogGrain>(Model);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        host.EnsureServes(Model);
+        _latency = new LatencyController(_options.LatencyController());
+        _cost = new CostController(_options.CostController(telemetry.Value.Costs));
+        _dryRun = _options.DryRun;
+        _activatedAt = time.GetUtcNow();
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync()
+    {
+        if (_options.Enabled && _timer is null)
+        {
+            _timer = this.RegisterGrainTimer(_ => TickSafelyAsync(),
+                new GrainTimerCreationOptions { DueTime = _options.Interval, Period = _options.Interval, KeepAlive = true });
+            logger.LogInformation("Tier controllers of {Model} started: every {Interval}{DryRun}", Model, _options.Interval, _dryRun ? ", dry run" : "");
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task<ControllerStatus> TickAsync()
+    {
+        await TickSafelyAsync();
+        return Status();
+    }
+
+    public Task<ControllerStatus> GetStatusAsync() => Task.FromResult(Status());
+
+    public async Task<ControllerStatus> SetDryRunAsync(bool dryRun)
+    {
+        if (dryRun != _dryRun)
+        {
+            _dryRun = dryRun;
+            await Log.RecordAsync([Operator(dryRun ? "dry run on" : "dry run off", dryRun ? "decisions are only proposed" : "admitted decisions are written", null, null)]);
+            logger.LogInformation("Tier controllers of {Model}: dry run {State}", Model, dryRun ? "on" : "off");
+        }
+        return Status();
+    }
+
+    public async Task<ControllerStatus> PinAsync(string expertKey, string? tier, string by, string reason)
+    {
+        if (string.IsNullOrWhiteSpace(by) || string.IsNullOrWhiteSpace(reason))
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a pin needs who set it and why");
+        ExpertKey key = ParseExpert(expertKey);
+        if (tier is null)
+        {
+            bool removed = _pins.Remove(key);
+            await Log.RecordAsync([Operator($"{key} unpinned", removed ? $"{by}: {reason}" : $"{by}: {reason} (it was not pinned)", null, null)]);
+            return Status();
+        }
+        Tier pinned = ParseTier(tier);
+        var pin = new ExpertPin { Expert = key.ToString(), Tier = Names.Of(pinned), By = by, Reason = reason, At = time.GetUtcNow() };
+        // Applied before it is kept: a pin the budgets refuse is not a pin.
+        var written = new List<ControlDecisionRecord>();
+        foreach (int rank in LiveRanks())
+        {
+            ITierSetGrain tierSet = TierSet(rank);
+            TierControlState state = await tierSet.GetControlStateAsync();
+            if (state.Experts.FirstOrDefault(e => e.Expert == pin.Expert) is not { } expert) continue;
+            long? version = expert.Tier == pin.Tier ? null : (await WritePinAsync(tierSet, pin, "pinned")).Version;
+            written.Add(Operator($"{pin.Expert} pinned to {pin.Tier}", $"{by}: {reason}", rank, version));
+        }
+        _pins[key] = pin;
+        if (written.Count == 0) written.Add(Operator($"{pin.Expert} pinned to {pin.Tier}", $"{by}: {reason} (no rank holds it yet; applied when one does)", null, null));
+        await Log.RecordAsync([.. written]);
+        return Status();
+    }
+
+    Task<TierSetView> WritePinAsync(ITierSetGrain tierSet, ExpertPin pin, string what) => tierSet.UpdateAsync(new TierSetUpdate
+    {
+        Tiers = new() { [pin.Expert] = pin.Tier },
+        ChangedBy = $"operator:{pin.By}",
+        Reason = $"{pin.Expert} {what} to {pin.Tier}: {pin.Reason}",
+    });
+
+    ControlDecisionRecord Operator(string change, string reason, int? rank, long? version) => new()
+    {
+        At = time.GetUtcNow(),
+        Controller = "operator",
+        Rank = rank,
+        Change = change,
+        Reason = reason,
+        Outcome = "applied",
+        Version = version,
+    };
+
+    ControllerStatus Status() => new()
+    {
+        Model = Model,
+        Enabled = _options.Enabled,
+        Running = _timer is not null,
+        DryRun = _dryRun,
+        Interval = _options.Interval,
+        LastTickAt = _lastTick,
+        Ticks = _ticks,
+        Ranks = _ranks.Values.OrderBy(r => r.Rank).ToArray(),
+        Pins = _pins.Values.OrderBy(p => p.Expert, StringComparer.Ordinal).ToArray(),
+        DollarsPerThousandTokens = _dollarsPerThousandTokens,
+        LastError = _lastError,
+    };
+
+    int[] LiveRanks() =>
+        ranks.Members().Where(m => m.Status == SiloStatus.Active && m.Rank is not null).Select(m => m.Rank!.Value).Distinct().Order().ToArray();
+
+    ITierSetGrain TierSet(int rank) => GrainFactory.GetGrain<ITierSetGrain>(ExpertKeys.OfRank(Model, rank));
+
+    ExpertKey ParseExpert(string text)
+    {
+        ExpertKey key;
+        try
+        {
+            key = ExpertKey.Parse(text);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentNullException)
+        {
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message);
+        }
+        if (key.Model != Model || (uint)key.Layer >= (uint)host.Config.LayerCount || (uint)key.Expert >= (uint)host.Config.ExpertCount)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {key} is not an expert of model {Model}");
+        return key;
+    }
+
+    static Tier ParseTier(string text) =>
+        Enum.TryParse(text, ignoreCase: true, out Tier tier) && Enum.IsDefined(tier) && !int.TryParse(text, out _)
+            ? tier
+            : throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"'{text}' is not a tier (hot, warm, cold)");
+
+    /// <summary>Tier names as TierSets spell them.</summary>
+    static class Names
+    {
+        public static string Of(Tier tier) => tier.ToString().ToLowerInvariant();
+    }
+}

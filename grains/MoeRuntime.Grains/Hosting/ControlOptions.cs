@@ -1,0 +1,107 @@
+using MoeRuntime.Control.Cost;
+using MoeRuntime.Control.Guardrails;
+using MoeRuntime.Control.Latency;
+using MoeRuntime.Telemetry.Collection;
+
+namespace MoeRuntime.Grains.Hosting;
+
+/// <summary>The tier controllers' loop (section <c>Moe:Control</c>): whether it runs, how often, and its guardrails.</summary>
+public sealed class ControlOptions
+{
+    /// <summary>False leaves every TierSet to operators: no controller timer starts.</summary>
+    public bool Enabled { get; set; } = true;
+    /// <summary>Only propose: decisions are recorded as proposed and nothing is written (switchable at run time).</summary>
+    public bool DryRun { get; set; }
+    /// <summary>How often the controllers read the ranks and decide.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>Telemetry window the observed latency is read from (1m, 5m, 1h).</summary>
+    public string LatencyWindow { get; set; } = "1m";
+    /// <summary>Most tier moves admitted per rank, controller and interval (at least 3: one swap).</summary>
+    public int MaxChangesPerInterval { get; set; } = 16;
+    /// <summary>How much more per byte a promoted expert must be worth than the one it displaces.</summary>
+    public double HysteresisRatio { get; set; } = 0.1;
+    /// <summary>
+    /// Copies of the rank's largest expert the controllers leave free in the hot budget: an expert not assigned hot is
+    /// brought hot for the length of a call, and needs the room.
+    /// </summary>
+    public int TransientHeadroomExperts { get; set; } = 1;
+    /// <summary>Every how many intervals the load balancer runs (as a dry run when the controllers are); 0 never.</summary>
+    public int BalanceEveryIntervals { get; set; }
+    public LatencyControlOptions Latency { get; set; } = new();
+    public CostControlOptions Cost { get; set; } = new();
+
+    public GuardrailOptions Guardrails(bool dryRun) =>
+        new() { MaxChangesPerInterval = MaxChangesPerInterval, HysteresisRatio = HysteresisRatio, DryRun = dryRun };
+
+    public LatencyControllerOptions LatencyController() => new()
+    {
+        TargetP95InterTokenSeconds = Latency.TargetP95InterTokenSeconds,
+        TargetP95TimeToFirstTokenSeconds = Latency.TargetP95TimeToFirstTokenSeconds,
+        GiveBackMargin = Latency.GiveBackMargin,
+        GrowStep = Latency.GrowStep,
+        ShrinkStep = Latency.ShrinkStep,
+        MinHotShare = Latency.MinHotShare,
+        DemandHalfLifeIntervals = Latency.DemandHalfLifeIntervals,
+        MinDemand = Latency.MinDemand,
+    };
+
+    /// <summary>The cost controller's prices: memory per GB-hour from <c>Moe:Telemetry:Costs</c> where set there (one price list), the rest from here.</summary>
+    public CostControllerOptions CostController(CostRates rates)
+    {
+        ArgumentNullException.ThrowIfNull(rates);
+        var model = new CostModel
+        {
+            DollarsPerFetchedGb = Cost.DollarsPerFetchedGb,
+            DollarsPerStallSecond = Cost.DollarsPerStallSecond,
+        };
+        if (rates.HotUsdPerGbHour > 0) model = model with { HotDollarsPerGbHour = rates.HotUsdPerGbHour };
+        if (rates.WarmUsdPerGbHour > 0) model = model with { WarmDollarsPerGbHour = rates.WarmUsdPerGbHour };
+        return new CostControllerOptions { Model = model, DemoteMargin = Cost.DemoteMargin, DemandHalfLifeIntervals = Latency.DemandHalfLifeIntervals };
+    }
+
+    /// <summary>Checks every value by building the controllers' own options; the message names the bad one.</summary>
+    /// <exception cref="ArgumentException">A value is out of range.</exception>
+    public void Validate(CostRates rates)
+    {
+        if (Interval <= TimeSpan.Zero) throw new ArgumentException($"Moe:Control:Interval must be positive, was {Interval}");
+        if (BalanceEveryIntervals < 0) throw new ArgumentException($"Moe:Control:BalanceEveryIntervals must not be negative, was {BalanceEveryIntervals}");
+        if (TransientHeadroomExperts < 0) throw new ArgumentException($"Moe:Control:TransientHeadroomExperts must not be negative, was {TransientHeadroomExperts}");
+        if (LatencyWindow is not ("1m" or "5m" or "1h")) throw new ArgumentException($"Moe:Control:LatencyWindow must be 1m, 5m or 1h, was '{LatencyWindow}'");
+        Guardrails(DryRun).Validate();
+        LatencyController().Validate();
+        CostController(rates).Validate();
+    }
+}
+
+/// <summary>The latency controller's targets and pace (section <c>Moe:Control:Latency</c>).</summary>
+public sealed class LatencyControlOptions
+{
+    /// <summary>p95 inter-token latency to stay under, seconds; null ignores it.</summary>
+    public double? TargetP95InterTokenSeconds { get; set; } = 0.1;
+    /// <summary>p95 time to first token to stay under, seconds; null ignores it.</summary>
+    public double? TargetP95TimeToFirstTokenSeconds { get; set; } = 1.0;
+    /// <summary>How far under every target latency must be before hot memory is given back (0.2 = 20 %).</summary>
+    public double GiveBackMargin { get; set; } = 0.2;
+    /// <summary>Share of the hot budget added per interval over target.</summary>
+    public double GrowStep { get; set; } = 0.25;
+    /// <summary>Share of the hot budget given back per interval under target with margin.</summary>
+    public double ShrinkStep { get; set; } = 0.05;
+    /// <summary>Share of the hot budget never given back.</summary>
+    public double MinHotShare { get; set; }
+    /// <summary>Intervals after which an interval's uses weigh half as much (both controllers).</summary>
+    public double DemandHalfLifeIntervals { get; set; } = 3;
+    /// <summary>Expected uses per interval under which an expert holds no memory (cold).</summary>
+    public double MinDemand { get; set; } = 0.01;
+}
+
+/// <summary>The cost controller (section <c>Moe:Control:Cost</c>); memory prices come from <c>Moe:Telemetry:Costs</c> when set.</summary>
+public sealed class CostControlOptions
+{
+    /// <summary>False runs the latency controller alone.</summary>
+    public bool Enabled { get; set; } = true;
+    /// <summary>How much cheaper the lower tier must be before an expert is demoted (0.1 = 10 %).</summary>
+    public double DemoteMargin { get; set; } = 0.1;
+    public double DollarsPerFetchedGb { get; set; } = 0.001;
+    /// <summary>Dollars per second the device waits on a fetch: prices a miss's latency.</summary>
+    public double DollarsPerStallSecond { get; set; } = 0.0006;
+}

@@ -1,0 +1,42 @@
+using MoeRuntime.Control.Planning;
+using MoeRuntime.Serving.Tiers;
+
+namespace MoeRuntime.Control.Loop;
+
+/// <summary>Builds the <see cref="RankState"/> controllers plan from, and carries it past the moves one controller wrote.</summary>
+public static class RankStates
+{
+    /// <summary>
+    /// The rank as controllers see it for one interval. The hot budget they plan against is the TierSet's less room for
+    /// <paramref name="transientHeadroomExperts"/> copies of the rank's largest expert: an expert not assigned hot is
+    /// brought hot for the length of a call, and a hot tier fully assigned would leave such a call no room at all.
+    /// </summary>
+    /// <param name="pins">Operator pins of the model; those of experts on this rank become <see cref="ExpertState.Pinned"/>.</param>
+    public static RankState Build(
+        int rank, TierBudgets budgets, IReadOnlyList<ExpertHolding> experts, RankInterval interval,
+        IReadOnlyDictionary<ExpertKey, Tier> pins, int transientHeadroomExperts)
+    {
+        ArgumentNullException.ThrowIfNull(budgets);
+        ArgumentNullException.ThrowIfNull(experts);
+        ArgumentNullException.ThrowIfNull(interval);
+        ArgumentNullException.ThrowIfNull(pins);
+        ArgumentOutOfRangeException.ThrowIfNegative(transientHeadroomExperts);
+        long largest = experts.Count == 0 ? 0 : experts.Max(e => e.HotBytes);
+        long hot = Math.Max(0, budgets.HotBytes - transientHeadroomExperts * largest);
+        var states = experts
+            .Select(e => new ExpertState(e.Key, e.Assigned, e.HotBytes, e.WarmBytes, interval.Uses.GetValueOrDefault(e.Key),
+                pins.TryGetValue(e.Key, out Tier pin) ? pin : null))
+            .ToList();
+        return new RankState(rank, new TierBudgets(hot, budgets.WarmBytes), states);
+    }
+
+    /// <summary>The state once <paramref name="moves"/> are written: what the next controller of the same interval plans from.</summary>
+    public static RankState After(RankState state, IReadOnlyList<TierMove> moves)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(moves);
+        var to = moves.ToDictionary(m => m.Expert, m => m.To);
+        return new RankState(state.Rank, state.Budgets,
+            state.Experts.Select(e => to.TryGetValue(e.Key, out Tier tier) ? e with { Tier = tier } : e).ToList());
+    }
+}

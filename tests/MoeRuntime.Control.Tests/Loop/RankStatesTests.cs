@@ -1,0 +1,59 @@
+using MoeRuntime.Control.Loop;
+using MoeRuntime.Control.Planning;
+using MoeRuntime.Control.Tests.Planning;
+using MoeRuntime.Serving.Tiers;
+
+namespace MoeRuntime.Control.Tests.Loop;
+
+public sealed class RankStatesTests
+{
+    static readonly ExpertHolding[] Holdings =
+    [
+        new(Ranks.Key(0), Tier.Hot, 400, 200),
+        new(Ranks.Key(1), Tier.Warm, 500, 250),
+        new(Ranks.Key(2), Tier.Cold, 400, 200),
+    ];
+
+    static RankInterval Uses(params long[] uses) =>
+        new(false, 0, TierFetchStats.None, TierFetchStats.None, uses.Select((u, i) => (Key: Ranks.Key(i), u)).ToDictionary(p => p.Key, p => p.u));
+
+    [Fact]
+    public void TheHotBudgetKeepsRoomForTransientCopiesOfTheLargestExpert()
+    {
+        RankState state = RankStates.Build(0, new TierBudgets(2000, 1000), Holdings, Uses(3, 0, 7), new Dictionary<ExpertKey, Tier>(), 1);
+        Assert.Equal(1500, state.Budgets.HotBytes);
+        Assert.Equal(1000, state.Budgets.WarmBytes);
+        Assert.Equal([3L, 0, 7], state.Experts.Select(e => e.Uses));
+        Assert.Equal(400, state.BytesUsed(Tier.Hot));
+        Assert.Equal(0, RankStates.Build(0, new TierBudgets(300, 1000), Holdings, Uses(), new Dictionary<ExpertKey, Tier>(), 1).Budgets.HotBytes);
+    }
+
+    [Fact]
+    public void PinsOfTheRanksExpertsBecomePinnedStates()
+    {
+        var pins = new Dictionary<ExpertKey, Tier> { [Ranks.Key(1)] = Tier.Warm, [Ranks.Key(9)] = Tier.Hot };
+        RankState state = RankStates.Build(0, new TierBudgets(2000, 1000), Holdings, Uses(), pins, 0);
+        Assert.Equal([null, Tier.Warm, null], state.Experts.Select(e => e.Pinned));
+    }
+
+    [Fact]
+    public void AfterMovesTheNextControllerSeesTheNewTiers()
+    {
+        RankState state = RankStates.Build(0, new TierBudgets(2000, 1000), Holdings, Uses(), new Dictionary<ExpertKey, Tier>(), 0);
+        RankState after = RankStates.After(state, [new TierMove(Ranks.Key(2), Tier.Cold, Tier.Hot, 1, "busy"), new TierMove(Ranks.Key(0), Tier.Hot, Tier.Warm, 0, "idle")]);
+        Assert.Equal([Tier.Warm, Tier.Warm, Tier.Hot], after.Experts.Select(e => e.Tier));
+        Assert.Equal(400, after.BytesUsed(Tier.Hot));
+        Assert.Equal(450, after.BytesUsed(Tier.Warm));
+    }
+
+    [Fact]
+    public void WritesNameTheTiersAndSayWhy()
+    {
+        var at = Ranks.Start;
+        var plan = new TierPlan("latency", 0, at,
+            [new TierMove(Ranks.Key(2), Tier.Cold, Tier.Hot, 1, "busy"), new TierMove(Ranks.Key(0), Tier.Hot, Tier.Warm, 0, "idle")],
+            [new ControlDecision(at, "latency", 0, new Dictionary<string, double>(), "1 promotion", "latency over target", DecisionOutcome.Applied)]);
+        Assert.Equal(new Dictionary<string, string> { ["m/0/2"] = "hot", ["m/0/0"] = "warm" }, TierWrites.Tiers(plan.Moves));
+        Assert.Equal("latency controller: 1 promotions, 1 demotions (latency over target)", TierWrites.Reason(plan));
+    }
+}

@@ -11,6 +11,8 @@ public sealed class CostAwareFixture() : ClusterFixture(1)
     protected override void Configure(MoeSiloOptions options)
     {
         options.DefaultTier = Tier.Cold;
+        // The tests set the tiers themselves; a controller moving experts meanwhile would change what is cold.
+        options.Control.Enabled = false;
         options.CostAwareRouting = new CostAwareRoutingOptions { Enabled = true, ColdPenalty = 1f, MaxChangedShare = 1 };
     }
 }
@@ -21,6 +23,7 @@ public sealed class GuardedCostAwareFixture() : ClusterFixture(1)
     protected override void Configure(MoeSiloOptions options)
     {
         options.DefaultTier = Tier.Cold;
+        options.Control.Enabled = false;
         options.CostAwareRouting = new CostAwareRoutingOptions { Enabled = true, ColdPenalty = 1f, MaxChangedShare = 0 };
     }
 }

@@ -13,7 +13,7 @@ public interface IShardAggregatorGrain : IGrainWithIntegerKey
     /// <summary>Routing digests of tokens whose request hashes to this shard: (request, layer &lt;&lt; 32 | position, digest) triples.</summary>
     Task ReportDigestsAsync(string rank, ulong[] triples);
 
-    /// <summary>One rank's view over a window (1m, 5m, 1h) as UTF-8 JSON.</summary>
+    /// <summary>One rank's view over a window (20s, 1m, 5m, 1h) as UTF-8 JSON.</summary>
     Task<byte[]> GetRankViewAsync(string rank, string window);
 }
 
@@ -22,7 +22,7 @@ public interface IClusterAggregatorGrain : IGrainWithIntegerKey
 {
     Task ReportShardAsync(ShardReport report);
 
-    /// <summary>The cluster's view over a window (1m, 5m, 1h) as UTF-8 JSON.</summary>
+    /// <summary>The cluster's view over a window (20s, 1m, 5m, 1h) as UTF-8 JSON.</summary>
     Task<byte[]> GetViewAsync(string window);
 }
 

@@ -14,20 +14,19 @@ sealed class ClusterProbe(IClusterClient cluster, string model)
     public async Task<ClusterReading> ReadAsync()
     {
         RankInfo[] ranks = await cluster.GetGrain<IClusterGrain>(0).GetRanksAsync();
-        long hits = 0, misses = 0, hotUsed = 0, hotBudget = 0;
+        long hits = 0, misses = 0, hotAssigned = 0, hotHeld = 0, hotBudget = 0;
         bool overBudget = false;
         foreach (RankInfo rank in ranks.Where(r => r.Model == model))
         {
-            ITierSetGrain tiers = cluster.GetGrain<ITierSetGrain>($"{model}/{rank.Rank}");
-            TierStoreStats stats = await tiers.GetStoreStatsAsync();
-            TierSetView view = await tiers.GetAsync();
-            hits += stats.Hits;
-            misses += stats.MissesFromWarm + stats.MissesFromCold;
-            hotUsed += view.HotBytesUsed;
-            hotBudget += view.HotBudgetBytes;
-            overBudget |= stats.HotHighWaterBytes > view.HotBudgetBytes;
+            TierControlState state = await cluster.GetGrain<ITierSetGrain>($"{model}/{rank.Rank}").GetControlStateAsync();
+            hits += state.Hits;
+            misses += state.WarmFetches + state.ColdFetches;
+            hotAssigned += state.Experts.Where(e => e.Tier == "hot").Sum(e => e.HotBytes);
+            hotHeld += state.View.HotBytesUsed;
+            hotBudget += state.View.HotBudgetBytes;
+            overBudget |= state.HotHighWaterBytes > state.View.HotBudgetBytes;
         }
-        return new ClusterReading(hits, misses, hotUsed, hotBudget, overBudget, await NewDecisionsAsync());
+        return new ClusterReading(hits, misses, hotAssigned, hotHeld, hotBudget, overBudget, await NewDecisionsAsync());
     }
 
     /// <summary>Applied decisions since the previous reading, by controller.</summary>
@@ -41,5 +40,9 @@ sealed class ClusterProbe(IClusterClient cluster, string model)
     }
 }
 
-/// <summary>Cumulative tier-store counters and current hot bytes summed over the ranks, with the decisions applied since the previous reading.</summary>
-sealed record ClusterReading(long Hits, long Misses, long HotBytesUsed, long HotBudgetBytes, bool OverBudget, IReadOnlyDictionary<string, int> Decisions);
+/// <summary>
+/// Cumulative tier-store counters and current hot bytes summed over the ranks (assigned hot by the TierSets, and
+/// held hot including copies brought hot only for calls), with the decisions applied since the previous reading.
+/// </summary>
+sealed record ClusterReading(long Hits, long Misses, long HotAssignedBytes, long HotHeldBytes, long HotBudgetBytes, bool OverBudget,
+    IReadOnlyDictionary<string, int> Decisions);

@@ -31,7 +31,7 @@ static class TelemetryEndpoints
         views.MapGet("/{view}", async (string view, string? window, IGrainFactory grains) =>
         {
             if (!Views.Contains(view)) return Results.NotFound(new { error = $"unknown view '{view}'", views = Views });
-            if (window is not null && window is not ("1m" or "5m" or "1h")) return Results.BadRequest(new { error = $"unknown window '{window}' (1m, 5m, 1h)" });
+            if (window is not null && window is not ("20s" or "1m" or "5m" or "1h")) return Results.BadRequest(new { error = $"unknown window '{window}' (20s, 1m, 5m, 1h)" });
             byte[] json = await grains.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(window ?? "1m");
             return view == "summary" ? Results.Bytes(json, "application/json") : Results.Json(Slice(view, json), TelemetryJson.Options);
         });

@@ -14,8 +14,12 @@ public sealed class ControlOptions
     public bool DryRun { get; set; }
     /// <summary>How often the controllers read the ranks and decide.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(5);
-    /// <summary>Telemetry window the observed latency is read from (1m, 5m, 1h).</summary>
-    public string LatencyWindow { get; set; } = "1m";
+    /// <summary>
+    /// Telemetry window the observed latency is read from (20s, 1m, 5m, 1h). A window much longer than the
+    /// interval lags the controller's own moves: it keeps giving memory back on the strength of latency that
+    /// has already gone.
+    /// </summary>
+    public string LatencyWindow { get; set; } = "20s";
     /// <summary>Most tier moves admitted per rank, controller and interval (at least 3: one swap).</summary>
     public int MaxChangesPerInterval { get; set; } = 16;
     /// <summary>How much more per byte a promoted expert must be worth than the one it displaces.</summary>
@@ -66,7 +70,7 @@ public sealed class ControlOptions
         if (Interval <= TimeSpan.Zero) throw new ArgumentException($"Moe:Control:Interval must be positive, was {Interval}");
         if (BalanceEveryIntervals < 0) throw new ArgumentException($"Moe:Control:BalanceEveryIntervals must not be negative, was {BalanceEveryIntervals}");
         if (TransientHeadroomExperts < 0) throw new ArgumentException($"Moe:Control:TransientHeadroomExperts must not be negative, was {TransientHeadroomExperts}");
-        if (LatencyWindow is not ("1m" or "5m" or "1h")) throw new ArgumentException($"Moe:Control:LatencyWindow must be 1m, 5m or 1h, was '{LatencyWindow}'");
+        if (LatencyWindow is not ("20s" or "1m" or "5m" or "1h")) throw new ArgumentException($"Moe:Control:LatencyWindow must be 20s, 1m, 5m or 1h, was '{LatencyWindow}'");
         Guardrails(DryRun).Validate();
         LatencyController().Validate();
         CostController(rates).Validate();

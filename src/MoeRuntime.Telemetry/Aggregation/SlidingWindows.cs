@@ -3,13 +3,15 @@ namespace MoeRuntime.Telemetry.Aggregation;
 /// <summary>The windows views are computed over.</summary>
 public enum TelemetryWindow
 {
+    /// <summary>The two newest ten-second slots (10–20 s): what a controller acting every few seconds reads.</summary>
+    TwentySeconds,
     OneMinute,
     FiveMinutes,
     OneHour,
 }
 
 /// <summary>
-/// Merged telemetry over the last minute, five minutes and hour. Ten-second slots cover five minutes
+/// Merged telemetry over the last twenty seconds, minute, five minutes and hour. Ten-second slots cover five minutes
 /// and one-minute slots cover the hour, so memory stays bounded (90 slots) whatever the traffic, and
 /// data older than an hour ages out as its slot is reused. A window is whole slots, the newest one
 /// still filling, so it spans a little less than its nominal length: <see cref="Covered"/> says how much.
@@ -47,6 +49,7 @@ public sealed class SlidingWindows(int layers, int experts, TelemetryWindow hori
         if (window > horizon) throw new ArgumentException($"these windows keep at most {ViewBuilder.Name(horizon)}, not {ViewBuilder.Name(window)}");
         return window switch
         {
+            TelemetryWindow.TwentySeconds => _fine.Merge(now, 2, layers, experts),
             TelemetryWindow.OneMinute => _fine.Merge(now, 6, layers, experts),
             TelemetryWindow.FiveMinutes => _fine.Merge(now, 30, layers, experts),
             _ => _coarse!.Merge(now, 60, layers, experts),
@@ -60,6 +63,7 @@ public sealed class SlidingWindows(int layers, int experts, TelemetryWindow hori
     /// </summary>
     public static TimeSpan Covered(TelemetryWindow window, DateTimeOffset now) => window switch
     {
+        TelemetryWindow.TwentySeconds => Ring.Covered(FineSlot, 2, now),
         TelemetryWindow.OneMinute => Ring.Covered(FineSlot, 6, now),
         TelemetryWindow.FiveMinutes => Ring.Covered(FineSlot, 30, now),
         _ => Ring.Covered(CoarseSlot, 60, now),
@@ -67,6 +71,7 @@ public sealed class SlidingWindows(int layers, int experts, TelemetryWindow hori
 
     public static TimeSpan Length(TelemetryWindow window) => window switch
     {
+        TelemetryWindow.TwentySeconds => TimeSpan.FromSeconds(20),
         TelemetryWindow.OneMinute => TimeSpan.FromMinutes(1),
         TelemetryWindow.FiveMinutes => TimeSpan.FromMinutes(5),
         _ => TimeSpan.FromHours(1),

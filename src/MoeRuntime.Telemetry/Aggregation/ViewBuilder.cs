@@ -100,6 +100,7 @@ public static class ViewBuilder
 
     public static string Name(TelemetryWindow window) => window switch
     {
+        TelemetryWindow.TwentySeconds => "20s",
         TelemetryWindow.OneMinute => "1m",
         TelemetryWindow.FiveMinutes => "5m",
         _ => "1h",
@@ -107,10 +108,11 @@ public static class ViewBuilder
 
     public static TelemetryWindow Parse(string window) => window switch
     {
+        "20s" => TelemetryWindow.TwentySeconds,
         "1m" => TelemetryWindow.OneMinute,
         "5m" => TelemetryWindow.FiveMinutes,
         "1h" => TelemetryWindow.OneHour,
-        _ => throw new ArgumentException($"unknown window '{window}' (1m, 5m, 1h)"),
+        _ => throw new ArgumentException($"unknown window '{window}' (20s, 1m, 5m, 1h)"),
     };
 
     static Func<IReadOnlyList<string>, bool> Label(MetricDefinition metric, string label, string value) => Label(metric, label, v => v == value);

@@ -63,17 +63,24 @@ public sealed partial class TierControllerGrain
     {
         try
         {
-            byte[] json = await GrainFactory.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(_options.LatencyWindow);
-            TelemetryView view = JsonSerializer.Deserialize<TelemetryView>(json, TelemetryJson.Options)!;
+            TelemetryView view = await ViewAsync(_options.LatencyWindow);
             double perSecond = view.Requests.PromptTokensPerSecond + view.Requests.CompletionTokensPerSecond;
-            return (TelemetryReadings.Latency(view), (long)Math.Round(Math.Max(0, perSecond) * interval.TotalSeconds));
+            ObservedLatency latency = TelemetryReadings.Latency(view);
+            // A short window can hold no latency sample (idle, or sparse sampling of short streams): the minute's then.
+            if (latency == ObservedLatency.None && _options.LatencyWindow == "20s")
+                latency = TelemetryReadings.Latency(await ViewAsync("1m"));
+            return (latency, (long)Math.Round(Math.Max(0, perSecond) * interval.TotalSeconds));
         }
         catch (Exception e) when (e is OrleansException or TimeoutException or JsonException or ArgumentException)
         {
-            logger.LogDebug(e, "Tier controllers of {Model}: no cluster view this interval", Model);
+            // Without a view the latency controller holds its allowance; operators should know why.
+            logger.LogWarning(e, "Tier controllers of {Model}: no cluster view this interval, holding the hot allowance", Model);
             return (ObservedLatency.None, 0);
         }
     }
+
+    async Task<TelemetryView> ViewAsync(string window) =>
+        JsonSerializer.Deserialize<TelemetryView>(await GrainFactory.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(window), TelemetryJson.Options)!;
 
     /// <summary>One rank's interval; returns what the interval cost there in dollars.</summary>
     async Task<double> ControlRankAsync(int rank, DateTimeOffset now, TimeSpan interval, ObservedLatency latency, long tokens, List<ControlDecisionRecord> records)

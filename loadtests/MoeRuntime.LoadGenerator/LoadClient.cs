@@ -42,8 +42,9 @@ sealed class LoadClient(IRouterGrain router, IReadOnlyList<string> prompts, Load
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // Transport and cluster failures have no MoeErrorCode; they are counted by type.
+            // Transport and cluster failures have no MoeErrorCode; they are counted by type, and shown whole once each.
             error = e.GetType().Name;
+            if (recorder().FirstOf(error)) Console.Error.WriteLine($"request {index}: {e}");
         }
         recorder().Record(firstToken, interToken.ToArray(), tokens, error);
     }

@@ -24,6 +24,10 @@ sealed class LoadRecorder
         else _errors.AddOrUpdate(error, 1, (_, n) => n + 1);
     }
 
+    /// <summary>True the first time this recorder is asked about <paramref name="error"/>.</summary>
+    public bool FirstOf(string error) => _seen.TryAdd(error, 0);
+    readonly ConcurrentDictionary<string, byte> _seen = new();
+
     public Quantiles TimeToFirstToken() => Quantiles.Of(_timeToFirstTokenMs);
     public Quantiles InterToken() => Quantiles.Of(_interTokenMs.SelectMany(i => i));
 }

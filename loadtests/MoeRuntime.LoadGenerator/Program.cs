@@ -28,7 +28,7 @@ if (options.Phases.Count > 0)
     IReadOnlyList<TimelineSample> samples = await new TimelineRun(connection.Client, options).RunAsync(stop.Token);
     Console.WriteLine(TimelineReport.Table(samples));
     if (options.JsonPath is { } timelinePath) TimelineReport.WriteJson(timelinePath, options, samples);
-    return samples.Any(s => s.Errors > 0 || s.OverBudget) ? 1 : 0;
+    return samples.Any(s => s.Errors.Count > 0 || s.OverBudget) ? 1 : 0;
 }
 
 if (served is not null) await served.WarmUpAsync(stop.Token);

@@ -17,7 +17,7 @@ static class TimelineReport
                 s.TokensPerSecond.ToString("F0", CultureInfo.InvariantCulture),
                 $"{Ms(s.InterTokenP50Ms)} / {Ms(s.InterTokenP95Ms)}",
                 Ms(s.TimeToFirstTokenP95Ms),
-                s.Errors.ToString(CultureInfo.InvariantCulture),
+                s.Errors.Count == 0 ? "0" : string.Join(", ", s.Errors.Select(e => $"{e.Key} {e.Value}")),
                 double.IsNaN(s.HotHitRatio) ? "–" : s.HotHitRatio.ToString("P0", CultureInfo.InvariantCulture),
                 $"{s.HotAssignedMegabytes:F0} / {s.HotHeldMegabytes:F0} / {s.HotBudgetMegabytes:F0}" + (s.OverBudget ? " OVER" : ""),
                 s.Decisions.Count == 0 ? "–" : string.Join(", ", s.Decisions.OrderBy(d => d.Key).Select(d => $"{d.Key} {d.Value}")));

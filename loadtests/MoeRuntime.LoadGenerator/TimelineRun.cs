@@ -51,7 +51,7 @@ sealed class TimelineRun(IClusterClient cluster, LoadOptions options)
 
 /// <summary>One interval of the timeline (latencies in milliseconds, the hot hit ratio over the interval's expert calls).</summary>
 sealed record TimelineSample(
-    int Phase, double Seconds, double TokensPerSecond, long Requests, int Errors, double InterTokenP50Ms, double InterTokenP95Ms,
+    int Phase, double Seconds, double TokensPerSecond, long Requests, IReadOnlyDictionary<string, int> Errors, double InterTokenP50Ms, double InterTokenP95Ms,
     double TimeToFirstTokenP95Ms, double HotHitRatio, double HotAssignedMegabytes, double HotHeldMegabytes, double HotBudgetMegabytes, bool OverBudget,
     IReadOnlyDictionary<string, int> Decisions)
 {
@@ -60,7 +60,7 @@ sealed record TimelineSample(
         Quantiles interToken = interval.InterToken(), firstToken = interval.TimeToFirstToken();
         long hits = after.Hits - before.Hits, calls = hits + after.Misses - before.Misses;
         return new TimelineSample(phase, at.TotalSeconds, interval.Tokens / length.TotalSeconds, interval.Completed,
-            interval.Errors.Values.Sum(), interToken.P50, interToken.P95, firstToken.P95,
+            interval.Errors.ToDictionary(), interToken.P50, interToken.P95, firstToken.P95,
             calls > 0 ? hits / (double)calls : double.NaN, after.HotAssignedBytes / 1048576.0, after.HotHeldBytes / 1048576.0, after.HotBudgetBytes / 1048576.0,
             after.OverBudget, after.Decisions);
     }

@@ -17,7 +17,10 @@ namespace MoeRuntime.Grains.Routing;
 /// Turns client requests into batcher submissions and batcher output into token chunks. One
 /// activation per rank, local to the gateway the client reached; the rank's batching engine does the work.
 /// </summary>
-[StatelessWorker(1), Reentrant]
+// Idle-worker removal would deactivate the router between two polls of a stream and drop every open
+// stream's enumerator with it (the client then sees EnumerationAbortedException); collection age only
+// deactivates it after it has truly been idle.
+[StatelessWorker(1, removeIdleWorkers: false), Reentrant]
 public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, IOptions<MoeSiloOptions> options, ILogger<RouterGrain> logger)
     : Grain, IRouterGrain
 {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Experts;
@@ -11,55 +10,44 @@ namespace MoeRuntime.Grains.Placement;
 /// one grain call at most every <see cref="BalancingOptions.MapRefreshInterval"/>, started by the step that
 /// finds it due and never awaited by it, so no step waits on the map.
 /// </summary>
-public sealed class PlacementMapCache(IGrainFactory grains, ModelHost host, IOptions<MoeSiloOptions> options, ILogger<PlacementMapCache> logger)
+public sealed class PlacementMapCache
 {
-    readonly long _interval = (long)(options.Value.Balancing.MapRefreshInterval.TotalSeconds * Stopwatch.Frequency);
-    volatile ReplicaRoutes _current = ReplicaRoutes.Default(host.Config.LayerCount, host.Config.ExpertCount);
-    long _lastCheck = Stopwatch.GetTimestamp() - (long)(options.Value.Balancing.MapRefreshInterval.TotalSeconds * Stopwatch.Frequency);
-    int _refreshing;
+    readonly IGrainFactory _grains;
+    readonly ModelHost _host;
+    readonly ILogger<PlacementMapCache> _logger;
+    readonly BackgroundRefresh _refresh;
+    volatile ReplicaRoutes _current;
+
+    public PlacementMapCache(IGrainFactory grains, ModelHost host, IOptions<MoeSiloOptions> options, ILogger<PlacementMapCache> logger)
+    {
+        _grains = grains;
+        _host = host;
+        _logger = logger;
+        _current = ReplicaRoutes.Default(host.Config.LayerCount, host.Config.ExpertCount);
+        _refresh = new BackgroundRefresh(options.Value.Balancing.MapRefreshInterval, RefreshAsync, e =>
+            logger.LogWarning("Could not refresh the placement map of {Model} (keeping v{Version}): {Error}", host.ModelName, _current.Version, e.Message));
+    }
 
     public ReplicaRoutes Current => _current;
 
     /// <summary>Starts a refresh in the background when one is due and none is running.</summary>
-    public void RefreshIfDue()
-    {
-        long now = Stopwatch.GetTimestamp();
-        if (now - Interlocked.Read(ref _lastCheck) < _interval || Interlocked.CompareExchange(ref _refreshing, 1, 0) != 0) return;
-        Interlocked.Exchange(ref _lastCheck, now);
-        _ = RefreshInBackgroundAsync();
-    }
-
-    async Task RefreshInBackgroundAsync()
-    {
-        try
-        {
-            await RefreshAsync().ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning("Could not refresh the placement map of {Model} (keeping v{Version}): {Error}", host.ModelName, _current.Version, e.Message);
-        }
-        finally
-        {
-            Volatile.Write(ref _refreshing, 0);
-        }
-    }
+    public void RefreshIfDue() => _refresh.IfDue();
 
     /// <summary>Fetches the map if its version changed and swaps the routes in.</summary>
     public async Task RefreshAsync()
     {
-        PlacementMapView? view = await grains.GetGrain<IExpertPlacementGrain>(host.ModelName).GetIfChangedAsync(_current.Version).ConfigureAwait(false);
+        PlacementMapView? view = await _grains.GetGrain<IExpertPlacementGrain>(_host.ModelName).GetIfChangedAsync(_current.Version).ConfigureAwait(false);
         if (view is null) return;
-        var routes = ReplicaRoutes.Default(host.Config.LayerCount, host.Config.ExpertCount) with { Version = view.Version };
+        var routes = ReplicaRoutes.Default(_host.Config.LayerCount, _host.Config.ExpertCount) with { Version = view.Version };
         foreach (var (key, ranks) in view.Replicas)
         {
             var (expert, _) = ExpertKeys.Parse(key);
-            if (ranks.Length == 0 || (uint)expert.Layer >= (uint)host.Config.LayerCount || (uint)expert.Expert >= (uint)host.Config.ExpertCount) continue;
-            routes.Keys[expert.Layer * host.Config.ExpertCount + expert.Expert] =
-                ranks.Select(r => ExpertKeys.OfReplica(host.ModelName, expert.Layer, expert.Expert, r)).ToArray();
+            if (ranks.Length == 0 || (uint)expert.Layer >= (uint)_host.Config.LayerCount || (uint)expert.Expert >= (uint)_host.Config.ExpertCount) continue;
+            routes.Keys[expert.Layer * _host.Config.ExpertCount + expert.Expert] =
+                ranks.Select(r => ExpertKeys.OfReplica(_host.ModelName, expert.Layer, expert.Expert, r)).ToArray();
         }
         _current = routes;
-        logger.LogInformation("Router of rank {Rank} uses placement map v{Version} of {Model}: {Replicated} experts on replicas", host.Rank, view.Version, host.ModelName, view.Replicas.Count);
+        _logger.LogInformation("Router of rank {Rank} uses placement map v{Version} of {Model}: {Replicated} experts on replicas", _host.Rank, view.Version, _host.ModelName, view.Replicas.Count);
     }
 }
 

@@ -105,7 +105,8 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
         for (int i = 0; i < experts.Length; i++)
         {
             // Row indices within the expert's payload: its tokens in plan order.
-            long[] tokens = plan.TokenIndices(experts[i]).data<long>().ToArray();
+            long[] tokens;
+            using (Tensor indices = plan.TokenIndices(experts[i])) tokens = indices.data<long>().ToArray();
             var rowsOfExpert = new List<int>();
             for (int j = 0; j < tokens.Length; j++)
                 if (sampled.Contains((int)tokens[j])) rowsOfExpert.Add(j);

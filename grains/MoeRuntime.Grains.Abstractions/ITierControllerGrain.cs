@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace MoeRuntime.Grains;
 
 /// <summary>
@@ -24,6 +26,30 @@ public interface ITierControllerGrain : IGrainWithStringKey
     /// or unpins it when <paramref name="tier"/> is null. Controllers never move a pinned expert.
     /// </summary>
     Task<ControllerStatus> PinAsync(string expertKey, string? tier, string by, string reason);
+
+    /// <summary>
+    /// The telemetry sampling the latency controller has set: lowered under latency pressure, restored once targets hold
+    /// with margin. Every rank keeps a copy and polls this. Never waits behind an interval.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<TelemetrySamplingView> GetSamplingAsync();
+}
+
+/// <summary>
+/// One version of the cluster's telemetry sampling. <see cref="Ratio"/> scales what ranks sample on top of their
+/// configuration: request traces are head-sampled at <c>TraceSampleRatio</c> × ratio and routing re-checks run every
+/// <c>RoutingCheckEveryNTokens</c> ÷ ratio tokens. Latency distributions are never thinned: the controllers read them.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("moe.TelemetrySamplingView")]
+public sealed record TelemetrySamplingView
+{
+    /// <summary>0 until the controllers first change sampling.</summary>
+    [Id(0)] public long Version { get; init; }
+    /// <summary>In (0, 1]; 1 samples as configured.</summary>
+    [Id(1)] public double Ratio { get; init; } = 1;
+    [Id(2)] public string ChangedBy { get; init; } = "";
+    [Id(3)] public string Reason { get; init; } = "";
+    [Id(4)] public DateTimeOffset? At { get; init; }
 }
 
 /// <summary>What the controllers of one model are doing.</summary>
@@ -45,6 +71,8 @@ public sealed record ControllerStatus
     [Id(9)] public string? LastError { get; init; }
     /// <summary>True while the interval timer runs (started by the silos when <c>Moe:Control:Enabled</c>).</summary>
     [Id(10)] public bool Running { get; init; }
+    /// <summary>The telemetry sampling in force (see <see cref="ITierControllerGrain.GetSamplingAsync"/>).</summary>
+    [Id(11)] public TelemetrySamplingView Sampling { get; init; } = new();
 }
 
 /// <summary>One rank as the controllers left it after the last interval.</summary>

@@ -1,4 +1,5 @@
 using MoeRuntime.Grains.Diagnostics;
+using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Generation;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -34,7 +35,7 @@ static class SiloTelemetry
             .WithTracing(tracing =>
             {
                 tracing.AddSource(ServingTracing.SourceName, GenerationTracing.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
-                    .SetSampler(new ParentBasedSampler(new RequestRootSampler(options.TraceSampleRatio)));
+                    .SetSampler(sp => new ParentBasedSampler(new RequestRootSampler(options.TraceSampleRatio, sp.GetRequiredService<TelemetrySamplingCache>())));
                 if (otlp) tracing.AddOtlpExporter(o => o.Endpoint = new Uri(options.OtlpEndpoint));
             })
             .WithMetrics(metrics =>

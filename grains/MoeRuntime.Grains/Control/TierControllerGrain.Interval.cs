@@ -40,11 +40,15 @@ public sealed partial class TierControllerGrain
         (ObservedLatency latency, long tokens) = await ReadClusterAsync(interval);
         var records = new List<ControlDecisionRecord>();
         double dollars = 0;
+        double? sampleRatio = null;
         foreach (int rank in live)
         {
             try
             {
-                dollars += await ControlRankAsync(rank, now, interval, latency, live.Length == 0 ? 0 : tokens / live.Length, records);
+                (double rankDollars, double? rankSampleRatio) = await ControlRankAsync(rank, now, interval, latency, live.Length == 0 ? 0 : tokens / live.Length, records);
+                dollars += rankDollars;
+                // Sampling is cluster-wide: the lowest any rank's plan asks for.
+                if (rankSampleRatio is { } r) sampleRatio = Math.Min(r, sampleRatio ?? r);
             }
             catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException or ArgumentException or InvalidOperationException)
             {
@@ -53,6 +57,7 @@ public sealed partial class TierControllerGrain
             }
         }
         _dollarsPerThousandTokens = tokens > 0 ? dollars / tokens * 1000 : null;
+        if (sampleRatio is { } ratio) ChangeSampling(now, ratio, latency, records);
         if (_options.BalanceEveryIntervals > 0 && _ticks % _options.BalanceEveryIntervals == 0)
             await BalanceAsync(records);
         if (records.Count > 0) await Log.RecordAsync([.. records]);
@@ -82,8 +87,8 @@ public sealed partial class TierControllerGrain
     async Task<TelemetryView> ViewAsync(string window) =>
         JsonSerializer.Deserialize<TelemetryView>(await GrainFactory.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(window), TelemetryJson.Options)!;
 
-    /// <summary>One rank's interval; returns what the interval cost there in dollars.</summary>
-    async Task<double> ControlRankAsync(int rank, DateTimeOffset now, TimeSpan interval, ObservedLatency latency, long tokens, List<ControlDecisionRecord> records)
+    /// <summary>One rank's interval; returns what the interval cost there in dollars and the telemetry sampling the latency controller asks for.</summary>
+    async Task<(double Dollars, double? SampleRatio)> ControlRankAsync(int rank, DateTimeOffset now, TimeSpan interval, ObservedLatency latency, long tokens, List<ControlDecisionRecord> records)
     {
         ITierSetGrain tierSet = TierSet(rank);
         TierControlState state = await EnforcePinsAsync(rank, tierSet, await tierSet.GetControlStateAsync(), records);
@@ -93,15 +98,15 @@ public sealed partial class TierControllerGrain
         var pins = _pins.ToDictionary(p => p.Key, p => ParseTier(p.Value.Tier));
         RankState before = RankStates.Build(rank, new TierBudgets(state.View.HotBudgetBytes, state.View.WarmBudgetBytes), holdings, delta, pins,
             _options.TransientHeadroomExperts);
-        var input = new ControlInput(now, interval, before, delta.WarmFetch, delta.ColdFetch, latency, tokens);
+        var input = new ControlInput(now, interval, before, delta.WarmFetch, delta.ColdFetch, latency, tokens, _sampling.Ratio);
 
         long version = state.View.Version;
-        (IReadOnlyList<TierMove> moved, version, bool stale) = await DecideAsync(_latency, input, tierSet, version, records);
+        (IReadOnlyList<TierMove> moved, version, bool stale, double? sampleRatio) = await DecideAsync(_latency, input, tierSet, version, records);
         RankState after = RankStates.After(before, moved);
         var report = _cost.Report(input with { Rank = after });
         if (_options.Cost.Enabled && !stale)
         {
-            (moved, version, stale) = await DecideAsync(_cost, input with { Rank = after }, tierSet, version, records);
+            (moved, version, stale, _) = await DecideAsync(_cost, input with { Rank = after }, tierSet, version, records);
             after = RankStates.After(after, moved);
         }
         _ranks[rank] = new RankControlStatus
@@ -117,7 +122,7 @@ public sealed partial class TierControllerGrain
             IntervalDollars = report.TotalDollars,
             DollarsPerThousandTokens = report.DollarsPerThousandTokens,
         };
-        return report.TotalDollars;
+        return (report.TotalDollars, sampleRatio);
     }
 
     /// <summary>
@@ -125,14 +130,14 @@ public sealed partial class TierControllerGrain
     /// TierSet refuses (a version written meanwhile, budgets changed by a new registration) turns the admitted
     /// decisions into refused ones and ends the rank's interval: the next one plans from fresh state.
     /// </summary>
-    async Task<(IReadOnlyList<TierMove> Moved, long Version, bool Stale)> DecideAsync(
+    async Task<(IReadOnlyList<TierMove> Moved, long Version, bool Stale, double? SampleRatio)> DecideAsync(
         ITierController controller, ControlInput input, ITierSetGrain tierSet, long version, List<ControlDecisionRecord> records)
     {
         TierPlan admitted = TierGuardrails.Apply(controller.Plan(input), input.Rank, _options.Guardrails(_dryRun));
         if (admitted.Moves.Count == 0)
         {
             records.AddRange(admitted.Decisions.Select(d => DecisionRecords.From(d, null)));
-            return ([], version, false);
+            return ([], version, false, admitted.RecommendedSampleRatio);
         }
         try
         {
@@ -144,7 +149,7 @@ public sealed partial class TierControllerGrain
                 ExpectedVersion = version,
             });
             records.AddRange(admitted.Decisions.Select(d => DecisionRecords.From(d, written.Version)));
-            return (admitted.Moves, written.Version, false);
+            return (admitted.Moves, written.Version, false, admitted.RecommendedSampleRatio);
         }
         catch (MoeRequestException e)
         {
@@ -153,8 +158,36 @@ public sealed partial class TierControllerGrain
             records.AddRange(admitted.Decisions.Select(d => DecisionRecords.From(d.Outcome == DecisionOutcome.Applied
                 ? d with { Outcome = DecisionOutcome.Refused, Reason = $"{d.Reason}; not written: {e.Message}" }
                 : d, null)));
-            return ([], version, true);
+            return ([], version, true, admitted.RecommendedSampleRatio);
         }
+    }
+
+    /// <summary>
+    /// Sets the cluster's telemetry sampling to <paramref name="ratio"/> (a new version the ranks pick up), or in a dry run
+    /// only proposes it. Lower sampling sheds telemetry work while latency is over target; it comes back once targets hold.
+    /// </summary>
+    void ChangeSampling(DateTimeOffset now, double ratio, ObservedLatency latency, List<ControlDecisionRecord> records)
+    {
+        double current = _sampling.Ratio;
+        if (ratio == current) return;
+        string reason = ratio < current ? "latency over target: shedding telemetry work" : "latency holds with margin: sampling restored";
+        long? version = _dryRun ? null : _sampling.Version + 1;
+        var inputs = new Dictionary<string, double> { ["sample_ratio"] = current };
+        if (latency.P95InterTokenSeconds is { } itl) inputs["p95_itl_s"] = itl;
+        if (latency.P95TimeToFirstTokenSeconds is { } ttft) inputs["p95_ttft_s"] = ttft;
+        records.Add(new ControlDecisionRecord
+        {
+            At = now,
+            Controller = _latency.Name,
+            Inputs = inputs,
+            Change = $"telemetry sampling {current:0.###} → {ratio:0.###} of configured (traces, routing re-checks)",
+            Reason = reason,
+            Outcome = _dryRun ? "proposed" : "applied",
+            Version = version,
+        });
+        if (version is not { } v) return;
+        _sampling = new TelemetrySamplingView { Version = v, Ratio = ratio, ChangedBy = $"controller:{_latency.Name}", Reason = reason, At = now };
+        logger.LogInformation("Tier controllers of {Model}: telemetry sampling {From} → {To} ({Reason})", Model, current, ratio, reason);
     }
 
     /// <summary>Brings pinned experts that sit elsewhere (registered after the pin, or moved by hand) to their pin first.</summary>

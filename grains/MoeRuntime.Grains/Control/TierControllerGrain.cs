@@ -15,7 +15,7 @@ namespace MoeRuntime.Grains.Control;
 /// <summary>
 /// The tier controllers of one model, on a grain timer. The grain only holds state and talks to other grains; what to
 /// move is decided by the Control library (<see cref="LatencyController"/>, <see cref="CostController"/>, guardrails).
-/// Its state — the controllers' demand per expert, the last counters read per rank, pins, dry run — lives in memory:
+/// Its state — the controllers' demand per expert, the last counters read per rank, pins, dry run, telemetry sampling — lives in memory:
 /// after a reactivation demand rebuilds within a few half-lives, the first interval per rank counts everything the
 /// rank counted since it started, and pins and a run-time dry-run switch are lost (operators re-apply them).
 /// </summary>
@@ -37,6 +37,7 @@ public sealed partial class TierControllerGrain(
     long _ticks;
     string? _lastError;
     double? _dollarsPerThousandTokens;
+    TelemetrySamplingView _sampling = new();
 
     string Model => this.GetPrimaryKeyString();
 
@@ -70,6 +71,8 @@ public sealed partial class TierControllerGrain(
     }
 
     public Task<ControllerStatus> GetStatusAsync() => Task.FromResult(Status());
+
+    public Task<TelemetrySamplingView> GetSamplingAsync() => Task.FromResult(_sampling);
 
     public async Task<ControllerStatus> SetDryRunAsync(bool dryRun)
     {
@@ -142,6 +145,7 @@ public sealed partial class TierControllerGrain(
         Pins = _pins.Values.OrderBy(p => p.Expert, StringComparer.Ordinal).ToArray(),
         DollarsPerThousandTokens = _dollarsPerThousandTokens,
         LastError = _lastError,
+        Sampling = _sampling,
     };
 
     int[] LiveRanks() =>

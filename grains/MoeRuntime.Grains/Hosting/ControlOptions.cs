@@ -29,6 +29,8 @@ public sealed class ControlOptions
     /// brought hot for the length of a call, and needs the room.
     /// </summary>
     public int TransientHeadroomExperts { get; set; } = 1;
+    /// <summary>How often each rank re-reads the telemetry sampling the controllers set.</summary>
+    public TimeSpan SettingsRefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
     /// <summary>Every how many intervals the load balancer runs (as a dry run when the controllers are); 0 never.</summary>
     public int BalanceEveryIntervals { get; set; }
     public LatencyControlOptions Latency { get; set; } = new();
@@ -47,6 +49,7 @@ public sealed class ControlOptions
         MinHotShare = Latency.MinHotShare,
         DemandHalfLifeIntervals = Latency.DemandHalfLifeIntervals,
         MinDemand = Latency.MinDemand,
+        MinSampleRatio = Latency.MinSampleRatio,
     };
 
     /// <summary>The cost controller's prices: memory per GB-hour from <c>Moe:Telemetry:Costs</c> where set there (one price list), the rest from here.</summary>
@@ -68,6 +71,7 @@ public sealed class ControlOptions
     public void Validate(CostRates rates)
     {
         if (Interval <= TimeSpan.Zero) throw new ArgumentException($"Moe:Control:Interval must be positive, was {Interval}");
+        if (SettingsRefreshInterval <= TimeSpan.Zero) throw new ArgumentException($"Moe:Control:SettingsRefreshInterval must be positive, was {SettingsRefreshInterval}");
         if (BalanceEveryIntervals < 0) throw new ArgumentException($"Moe:Control:BalanceEveryIntervals must not be negative, was {BalanceEveryIntervals}");
         if (TransientHeadroomExperts < 0) throw new ArgumentException($"Moe:Control:TransientHeadroomExperts must not be negative, was {TransientHeadroomExperts}");
         if (LatencyWindow is not ("20s" or "1m" or "5m" or "1h")) throw new ArgumentException($"Moe:Control:LatencyWindow must be 20s, 1m, 5m or 1h, was '{LatencyWindow}'");
@@ -96,6 +100,11 @@ public sealed class LatencyControlOptions
     public double DemandHalfLifeIntervals { get; set; } = 3;
     /// <summary>Expected uses per interval under which an expert holds no memory (cold).</summary>
     public double MinDemand { get; set; } = 0.01;
+    /// <summary>
+    /// The least share of the configured telemetry sampling (trace head sampling, routing re-checks) kept under latency
+    /// pressure; 1 never lowers sampling.
+    /// </summary>
+    public double MinSampleRatio { get; set; } = 0.25;
 }
 
 /// <summary>The cost controller (section <c>Moe:Control:Cost</c>); memory prices come from <c>Moe:Telemetry:Costs</c> when set.</summary>

@@ -76,6 +76,7 @@ public static class MoeSiloBuilderExtensions
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<TelemetryAgent>());
         builder.Services.AddSingleton<RankTelemetry>();
         builder.Services.AddSingleton<PlacementMapCache>();
+        builder.Services.AddSingleton<TelemetrySamplingCache>();
         builder.AddPrefetchControl();
         builder.Services.AddSingleton<RouterRuntime>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RouterRuntime>());

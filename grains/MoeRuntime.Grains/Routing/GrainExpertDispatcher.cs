@@ -25,7 +25,7 @@ namespace MoeRuntime.Grains.Routing;
 /// must be come from the controller's settings (<see cref="PrefetchSettingsCache"/>), read from a field each step.
 /// </summary>
 public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, PlacementMapCache placement,
-    PrefetchSettingsCache prefetch, ILogger<GrainExpertDispatcher> logger)
+    PrefetchSettingsCache prefetch, TelemetrySamplingCache sampling, ILogger<GrainExpertDispatcher> logger)
     : IExpertDispatcher
 {
     long _calls, _bytesSent, _bytesReceived, _callTicks, _hints, _retries;
@@ -78,13 +78,14 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     }
 
     /// <summary>
-    /// Records the router's digest of every sampled token (every <see cref="MoeSiloOptions.RoutingCheckEveryNTokens"/>-th
-    /// position) and builds, per expert, the list of those tokens its rank re-checks.
+    /// Records the router's digest of every sampled token (every <see cref="TelemetrySamplingCache.RoutingCheckEveryNTokens"/>-th
+    /// position: the configured interval, stretched by the controllers under latency pressure) and builds, per expert, the list of those tokens its rank re-checks.
     /// </summary>
     RoutingCheck?[] RecordDigests(int layer, RoutingPlan plan, int[] experts, DispatchRows rows)
     {
         var checks = new RoutingCheck?[experts.Length];
-        int every = Math.Max(1, options.RoutingCheckEveryNTokens), k = plan.TopK;
+        sampling.RefreshIfDue();
+        int every = sampling.RoutingCheckEveryNTokens, k = plan.TopK;
         // A biased plan differs from the trained gate by design; re-checking it would report mismatches that are not faults.
         if (!telemetry.Enabled || rows.Count != plan.TokenCount || plan.Biased) return checks;
         Span<int> chosen = stackalloc int[k];

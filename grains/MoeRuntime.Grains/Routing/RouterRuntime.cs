@@ -23,13 +23,13 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     readonly RoutingTraceRecorder? _trace;
     int _traceClosed;
 
-    public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, PrefetchSettingsCache prefetch, IOptions<MoeSiloOptions> options,
-        ILoggerFactory loggers)
+    public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, PrefetchSettingsCache prefetch,
+        TelemetrySamplingCache sampling, IOptions<MoeSiloOptions> options, ILoggerFactory loggers)
     {
         MoeSiloOptions o = options.Value;
         _logger = loggers.CreateLogger<RouterRuntime>();
         Host = host;
-        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, prefetch, loggers.CreateLogger<GrainExpertDispatcher>());
+        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, prefetch, sampling, loggers.CreateLogger<GrainExpertDispatcher>());
         IExpertDispatcher dispatcher = Dispatcher;
         if (!string.IsNullOrWhiteSpace(o.RoutingTracePath))
         {

@@ -94,6 +94,9 @@ static class ControlCommands
             $"{s.Ticks} intervals, last {(s.LastTickAt is { } at ? at.ToString("u") : "never")}" +
             (s.DollarsPerThousandTokens is { } p ? $", ${p:G3} per 1k tokens" : ""));
         if (s.LastError is not null) Console.WriteLine($"  last error: {s.LastError}");
+        Console.WriteLine(s.Sampling.Version == 0
+            ? "  telemetry sampling as configured"
+            : $"  telemetry sampling at {s.Sampling.Ratio:P0} of configured (v{s.Sampling.Version} by {s.Sampling.ChangedBy} at {s.Sampling.At:u}: {s.Sampling.Reason})");
         var table = new TextTable("rank", "TierSet", "hot allowance MB", "hot MB", "hot budget MB", "warm MB", "warm budget MB", "hit ratio", "$/1k tokens");
         foreach (RankControlStatus r in s.Ranks)
             table.Add(r.Rank.ToString(), $"v{r.TierSetVersion}", r.HotAllowanceBytes is { } a ? Mb(a) : "-", Mb(r.HotAssignedBytes), Mb(r.HotBudgetBytes),

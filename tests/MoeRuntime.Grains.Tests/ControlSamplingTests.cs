@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using MoeRuntime.Grains.Diagnostics;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Telemetry;
+using OpenTelemetry.Trace;
+
+namespace MoeRuntime.Grains.Tests;
+
+/// <summary>
+/// The latency controller's other lever: under latency pressure it lowers the cluster's telemetry sampling, halving it
+/// per interval down to <see cref="LatencyControlOptions.MinSampleRatio"/>, and every rank follows. The fixture's
+/// targets are unreachable, so every measured interval is over target.
+/// </summary>
+public sealed class ControlSamplingTests(ControlFixture fixture) : IClassFixture<ControlFixture>
+{
+    [Fact]
+    public async Task UnderLatencyPressureSamplingHalvesToItsFloorAndRanksFollow()
+    {
+        double floor = new LatencyControlOptions().MinSampleRatio;
+        var ratios = new List<double> { (await fixture.Controller.GetSamplingAsync()).Ratio };
+        for (int round = 0; round < 8 && ratios[^1] > floor; round++)
+        {
+            await fixture.ServeRoundAsync(round);
+            ControllerStatus status = await fixture.Controller.TickAsync();
+            Assert.Null(status.LastError);
+            ratios.Add(status.Sampling.Ratio);
+        }
+
+        // Never below the floor, never up while over target, each change a halving.
+        Assert.Equal(floor, ratios[^1]);
+        Assert.Equal([1.0, 0.5, 0.25], ratios.Distinct());
+        TelemetrySamplingView sampling = await fixture.Controller.GetSamplingAsync();
+        Assert.Equal((2, "controller:latency"), (sampling.Version, sampling.ChangedBy));
+
+        // (The dry-run test may have proposed changes before.)
+        ControlDecisionRecord[] changes = (await fixture.Log.GetDecisionsAsync(2000, "latency"))
+            .Where(d => d.Change.StartsWith("telemetry sampling") && d.Outcome == "applied").ToArray();
+        Assert.Equal(2, changes.Length);
+        Assert.All(changes, d =>
+        {
+            Assert.Null(d.Rank);
+            double measured = Math.Max(d.Inputs.GetValueOrDefault("p95_itl_s"), d.Inputs.GetValueOrDefault("p95_ttft_s"));
+            Assert.True(measured > 1e-6, "the change was made without a latency over target");
+        });
+        Assert.Equal(sampling.Version, changes.Max(d => d.Version));
+
+        // The rank samples routing re-checks four times as sparsely, and serving is unchanged.
+        TelemetrySamplingCache cache = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<TelemetrySamplingCache>();
+        await cache.RefreshAsync();
+        Assert.Equal(floor, cache.Ratio);
+        Assert.Equal(4 * new MoeSiloOptions().RoutingCheckEveryNTokens, cache.RoutingCheckEveryNTokens);
+        Assert.InRange(SampledShare(new RequestRootSampler(0.8, cache)), 0.8 * floor - 0.03, 0.8 * floor + 0.03);
+        await fixture.ServeRoundAsync(8);
+    }
+
+    /// <summary>The share of 4000 request root spans with random trace ids the sampler keeps; other root spans are all dropped.</summary>
+    static double SampledShare(RequestRootSampler sampler)
+    {
+        int kept = 0;
+        for (int i = 0; i < 4000; i++)
+        {
+            ActivityTraceId trace = ActivityTraceId.CreateRandom();
+            if (sampler.ShouldSample(new OpenTelemetry.Trace.SamplingParameters(default, trace, "moe.request", ActivityKind.Server)).Decision == SamplingDecision.RecordAndSample) kept++;
+            Assert.Equal(SamplingDecision.Drop, sampler.ShouldSample(new OpenTelemetry.Trace.SamplingParameters(default, trace, "moe.expert_dispatch", ActivityKind.Internal)).Decision);
+        }
+        return kept / 4000.0;
+    }
+
+    [Fact]
+    public async Task ADryRunOnlyProposesASamplingChange()
+    {
+        await fixture.Controller.SetDryRunAsync(true);
+        try
+        {
+            TelemetrySamplingView before = await fixture.Controller.GetSamplingAsync();
+            long since = (await fixture.Log.GetDecisionsAsync(1, null)).FirstOrDefault()?.Sequence ?? 0;
+            for (int round = 0; round < 3; round++)
+            {
+                await fixture.ServeRoundAsync(round);
+                Assert.Equal(before, (await fixture.Controller.TickAsync()).Sampling);
+            }
+            ControlDecisionRecord[] changes = (await fixture.Log.GetDecisionsAsync(2000, "latency"))
+                .Where(d => d.Sequence > since && d.Change.StartsWith("telemetry sampling")).ToArray();
+            // Nothing to propose once at the floor (the other test may have run first).
+            if (before.Ratio > new LatencyControlOptions().MinSampleRatio) Assert.NotEmpty(changes);
+            Assert.All(changes, d => Assert.Equal(("proposed", (long?)null), (d.Outcome, d.Version)));
+        }
+        finally
+        {
+            await fixture.Controller.SetDryRunAsync(false);
+        }
+    }
+}

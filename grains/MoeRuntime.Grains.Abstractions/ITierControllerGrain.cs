@@ -18,7 +18,7 @@ public interface ITierControllerGrain : IGrainWithStringKey
 
     Task<ControllerStatus> GetStatusAsync();
 
-    /// <summary>In a dry run decisions are recorded as proposed and no TierSet is written. Until the grain restarts.</summary>
+    /// <summary>In a dry run decisions are recorded as proposed and no TierSet is written. Kept in the controllers' storage until switched again.</summary>
     Task<ControllerStatus> SetDryRunAsync(bool dryRun);
 
     /// <summary>

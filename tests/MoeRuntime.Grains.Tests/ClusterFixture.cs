@@ -47,7 +47,7 @@ public abstract class ClusterFixture : IAsyncLifetime
         Reference = ModelLoader.Load(_directory, CPU);
         Tokenizer = TokenizerLoader.Load(_directory);
         var builder = new InProcessTestClusterBuilder((short)_ranks);
-        builder.ConfigureSilo((silo, siloBuilder) => ConfigureSilo(siloBuilder.AddMoeRuntime(o =>
+        builder.ConfigureSilo((silo, siloBuilder) => ConfigureSilo(siloBuilder.AddMemoryGrainStorage(ControlStorage.Name).AddMoeRuntime(o =>
         {
             o.Rank = int.Parse(silo.SiloName.Split('_')[1]);
             o.ModelPath = _directory;

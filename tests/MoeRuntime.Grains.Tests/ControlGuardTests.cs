@@ -1,3 +1,5 @@
+using Orleans.Core.Internal;
+
 namespace MoeRuntime.Grains.Tests;
 
 /// <summary>Dry run and operator pins: the controllers propose without writing, and never move a pinned expert.</summary>
@@ -63,6 +65,42 @@ public sealed class ControlGuardTests(ControlFixture fixture) : IClassFixture<Co
             ControllerStatus unpinned = await fixture.Controller.PinAsync(expert, null, "test", "done");
             Assert.Empty(unpinned.Pins);
         }
+    }
+
+    [Fact]
+    public async Task PinsAndTheDryRunSwitchSurviveTheControllerMoving()
+    {
+        string expert = $"{ClusterFixture.ModelName}/1/2";
+        // Served first, so that the rank holds the expert and the pin is written at once.
+        await fixture.ServeRoundAsync(0);
+        await fixture.Controller.PinAsync(expert, "hot", "test", "survives a move");
+        await fixture.Controller.SetDryRunAsync(true);
+        try
+        {
+            Assert.True((await fixture.Controller.TickAsync()).Ticks > 0);
+            await fixture.Controller.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+            // A new activation has run no interval yet.
+            ControllerStatus status = await Eventually.Async(() => fixture.Controller.GetStatusAsync(), s => s.Ticks == 0);
+            Assert.True(status.DryRun);
+            ExpertPin pin = Assert.Single(status.Pins);
+            Assert.Equal((expert, "hot", "test", "survives a move"), (pin.Expert, pin.Tier, pin.By, pin.Reason));
+
+            // And they still bind: the new activation proposes only and leaves the pin where it is.
+            long version = (await fixture.TierSet.GetAsync()).Version;
+            await fixture.ServeRoundAsync(1);
+            Assert.Null((await fixture.Controller.TickAsync()).LastError);
+            Assert.Equal(version, (await fixture.TierSet.GetAsync()).Version);
+            Assert.Equal("hot", (await fixture.TierSet.GetAsync()).Tiers[expert]);
+        }
+        finally
+        {
+            await fixture.Controller.SetDryRunAsync(false);
+            await fixture.Controller.PinAsync(expert, null, "test", "done");
+        }
+        await fixture.Controller.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        ControllerStatus after = await Eventually.Async(() => fixture.Controller.GetStatusAsync(), s => s.Ticks == 0);
+        Assert.False(after.DryRun);
+        Assert.Empty(after.Pins);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Telemetry;
 using OpenTelemetry.Trace;
+using Orleans.Core.Internal;
 
 namespace MoeRuntime.Grains.Tests;
 
@@ -52,6 +53,11 @@ public sealed class ControlSamplingTests(ControlFixture fixture) : IClassFixture
         Assert.Equal(4 * new MoeSiloOptions().RoutingCheckEveryNTokens, cache.RoutingCheckEveryNTokens);
         Assert.InRange(SampledShare(new RequestRootSampler(0.8, cache)), 0.8 * floor - 0.03, 0.8 * floor + 0.03);
         await fixture.ServeRoundAsync(8);
+
+        // A controller that moves carries on from the sampling it set.
+        await fixture.Controller.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        ControllerStatus resumed = await Eventually.Async(() => fixture.Controller.GetStatusAsync(), s => s.Ticks == 0);
+        Assert.Equal(sampling, resumed.Sampling);
     }
 
     /// <summary>The share of 4000 request root spans with random trace ids the sampler keeps; other root spans are all dropped.</summary>

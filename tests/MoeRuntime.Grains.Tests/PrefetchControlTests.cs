@@ -1,3 +1,4 @@
+using Orleans.Core.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
@@ -166,6 +167,26 @@ public sealed class PrefetchControlTests(WastefulPrefetchFixture fixture, ITestO
         Assert.Equal("operator", status.LastDecision!.Controller);
         Assert.Contains("lookahead 1 → 0", status.LastDecision.Change);
         Assert.Equal(status.Settings.Version, status.LastDecision.Version);
+    }
+
+    [Fact]
+    public async Task SettingsSurviveTheControllerMoving()
+    {
+        PrefetchSettingsView set = await Controller.SetAsync(
+            new PrefetchSettingsChange { Lookahead = 2, Thresholds = new() { [1] = 0.3, [3] = 0.45 } }, "test", "kept across a move");
+        Assert.Equal((2, 0.3, 0.45), (set.Lookahead, set.Thresholds[1], set.Thresholds[3]));
+        // An interval first (it may tune the settings further, from what earlier tests left in the counters).
+        await Controller.TickAsync();
+        PrefetchSettingsView before = await Controller.GetSettingsAsync();
+        await Controller.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        // A new activation has run no interval yet.
+        await Eventually.Async(() => Controller.GetStatusAsync(), s => s.Ticks == 0);
+
+        PrefetchSettingsView resumed = await Controller.GetSettingsAsync();
+        Assert.Equal((before.Version, before.Lookahead, before.ChangedBy, before.Reason, before.ChangedAt),
+            (resumed.Version, resumed.Lookahead, resumed.ChangedBy, resumed.Reason, resumed.ChangedAt));
+        Assert.Equal(before.Thresholds, resumed.Thresholds);
+        Assert.Equal(before.Version, await PrefetchRuns.RefreshRoutersAsync(fixture));
     }
 
     [Fact]

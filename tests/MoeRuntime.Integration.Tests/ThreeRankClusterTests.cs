@@ -1,8 +1,13 @@
 using MoeRuntime.Grains;
+using Orleans.Core.Internal;
+using StackExchange.Redis;
 
 namespace MoeRuntime.Integration.Tests;
 
-/// <summary>A client process against three silo processes prints exactly what the single-process reference prints.</summary>
+/// <summary>
+/// Three silo processes on Redis: a client process prints exactly what the single-process reference prints, and what
+/// operators set through the client is kept in Redis.
+/// </summary>
 public sealed class ThreeRankClusterTests(ProcessCluster cluster) : IClassFixture<ProcessCluster>
 {
     static readonly TimeSpan CommandLimit = TimeSpan.FromSeconds(60);
@@ -29,5 +34,45 @@ public sealed class ThreeRankClusterTests(ProcessCluster cluster) : IClassFixtur
                 if (info.Calls > 0) ranksUsed.Add(info.Rank);
             }
         Assert.Equal(new HashSet<int> { 0, 1, 2 }, ranksUsed);
+    }
+
+    [Fact]
+    public async Task OperatorSettingsSetWithTheClientAreKeptInRedisAcrossAControllerReactivation()
+    {
+        const string expert = "default/2/5";
+        string[] onRedis = ["--clustering", "redis", "--redis", cluster.Redis];
+        await RunAsync(["control", "pin", expert, "warm", "--reason", "kept in redis", .. onRedis]);
+        await RunAsync(["control", "dry-run", "on", .. onRedis]);
+        ITierControllerGrain controller = cluster.Connection.Client.GetGrain<ITierControllerGrain>(ProcessCluster.ModelName);
+        try
+        {
+            await using (ConnectionMultiplexer store = await ConnectionMultiplexer.ConnectAsync(cluster.Redis))
+            {
+                IServer server = store.GetServers().Single();
+                string[] keys = [.. server.Keys(pattern: "*tiercontroller*").Select(k => k.ToString())];
+                Assert.True(keys.Length == 1, $"keys of the controllers' state in Redis: [{string.Join(", ", server.Keys().Select(k => k.ToString()))}]");
+            }
+            Assert.True((await controller.TickAsync()).Ticks > 0);
+            await controller.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+            // A new activation has run no interval (its timer starts when a silo next asks, within 30 s).
+            ControllerStatus resumed = null!;
+            await Eventually.UntilAsync("the controller grain is reactivated", CommandLimit,
+                async () => (resumed = await controller.GetStatusAsync()).Ticks == 0, cluster.Diagnostics);
+            Assert.True(resumed.DryRun);
+            ExpertPin pin = Assert.Single(resumed.Pins);
+            Assert.Equal((expert, "warm", "kept in redis"), (pin.Expert, pin.Tier, pin.Reason));
+        }
+        finally
+        {
+            await RunAsync(["control", "dry-run", "off", .. onRedis]);
+            await RunAsync(["control", "unpin", expert, .. onRedis]);
+        }
+        Assert.Empty((await controller.GetStatusAsync()).Pins);
+    }
+
+    async Task RunAsync(string[] arguments)
+    {
+        MoeCli.Outcome outcome = await MoeCli.RunAsync(cluster.LogDirectory, CommandLimit, arguments);
+        Assert.True(outcome.ExitCode == 0, $"moe {string.Join(' ', arguments)} exited with {outcome.ExitCode}\n{outcome.StderrTail}\n{cluster.Diagnostics()}");
     }
 }

@@ -57,7 +57,7 @@ public sealed partial class TierControllerGrain
             }
         }
         _dollarsPerThousandTokens = tokens > 0 ? dollars / tokens * 1000 : null;
-        if (sampleRatio is { } ratio) ChangeSampling(now, ratio, latency, records);
+        if (sampleRatio is { } ratio) await ChangeSamplingAsync(now, ratio, latency, records);
         if (_options.BalanceEveryIntervals > 0 && _ticks % _options.BalanceEveryIntervals == 0)
             await BalanceAsync(records);
         if (records.Count > 0) await Log.RecordAsync([.. records]);
@@ -166,7 +166,7 @@ public sealed partial class TierControllerGrain
     /// Sets the cluster's telemetry sampling to <paramref name="ratio"/> (a new version the ranks pick up), or in a dry run
     /// only proposes it. Lower sampling sheds telemetry work while latency is over target; it comes back once targets hold.
     /// </summary>
-    void ChangeSampling(DateTimeOffset now, double ratio, ObservedLatency latency, List<ControlDecisionRecord> records)
+    async Task ChangeSamplingAsync(DateTimeOffset now, double ratio, ObservedLatency latency, List<ControlDecisionRecord> records)
     {
         double current = _sampling.Ratio;
         if (ratio == current) return;
@@ -187,6 +187,7 @@ public sealed partial class TierControllerGrain
         });
         if (version is not { } v) return;
         _sampling = new TelemetrySamplingView { Version = v, Ratio = ratio, ChangedBy = $"controller:{_latency.Name}", Reason = reason, At = now };
+        await SaveAsync();
         logger.LogInformation("Tier controllers of {Model}: telemetry sampling {From} → {To} ({Reason})", Model, current, ratio, reason);
     }
 

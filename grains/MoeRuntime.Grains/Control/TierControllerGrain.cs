@@ -15,11 +15,13 @@ namespace MoeRuntime.Grains.Control;
 /// <summary>
 /// The tier controllers of one model, on a grain timer. The grain only holds state and talks to other grains; what to
 /// move is decided by the Control library (<see cref="LatencyController"/>, <see cref="CostController"/>, guardrails).
-/// Its state — the controllers' demand per expert, the last counters read per rank, pins, dry run, telemetry sampling — lives in memory:
-/// after a reactivation demand rebuilds within a few half-lives, the first interval per rank counts everything the
-/// rank counted since it started, and pins and a run-time dry-run switch are lost (operators re-apply them).
+/// What operators set — pins, the run-time dry-run switch — and the telemetry sampling are kept in
+/// <see cref="ControlStorage"/> and survive the grain moving to another silo. The controllers' demand per expert and the
+/// last counters read per rank live in memory: after a reactivation demand rebuilds within a few half-lives, and the
+/// first interval per rank counts everything the rank counted since it started.
 /// </summary>
 public sealed partial class TierControllerGrain(
+    [PersistentState("tier-controller", ControlStorage.Name)] IPersistentState<TierControllerState> saved,
     ModelHost host, RankDirectory ranks, IOptions<MoeSiloOptions> options, IOptions<TelemetryOptions> telemetry,
     TimeProvider time, ILogger<TierControllerGrain> logger)
     : Grain, ITierControllerGrain
@@ -48,9 +50,22 @@ public sealed partial class TierControllerGrain(
         host.EnsureServes(Model);
         _latency = new LatencyController(_options.LatencyController());
         _cost = new CostController(_options.CostController(telemetry.Value.Costs));
-        _dryRun = _options.DryRun;
+        _dryRun = saved.State.DryRun ?? _options.DryRun;
+        foreach (ExpertPin pin in saved.State.Pins) _pins[ExpertKey.Parse(pin.Expert)] = pin;
+        _sampling = saved.State.Sampling;
         _activatedAt = time.GetUtcNow();
+        if (saved.RecordExists)
+            logger.LogInformation("Tier controllers of {Model} resumed: {Pins} pins, dry run {DryRun}, telemetry sampling {Ratio} (v{Version})",
+                Model, _pins.Count, _dryRun ? "on" : "off", _sampling.Ratio, _sampling.Version);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Keeps the pins and the sampling (and the dry-run switch, set by its caller) in <see cref="ControlStorage"/>.</summary>
+    Task SaveAsync()
+    {
+        saved.State.Pins = [.. _pins.Values.OrderBy(p => p.Expert, StringComparer.Ordinal)];
+        saved.State.Sampling = _sampling;
+        return saved.WriteStateAsync();
     }
 
     public Task StartAsync()
@@ -79,6 +94,8 @@ public sealed partial class TierControllerGrain(
         if (dryRun != _dryRun)
         {
             _dryRun = dryRun;
+            saved.State.DryRun = dryRun;
+            await SaveAsync();
             await Log.RecordAsync([Operator(dryRun ? "dry run on" : "dry run off", dryRun ? "decisions are only proposed" : "admitted decisions are written", null, null)]);
             logger.LogInformation("Tier controllers of {Model}: dry run {State}", Model, dryRun ? "on" : "off");
         }
@@ -93,6 +110,7 @@ public sealed partial class TierControllerGrain(
         if (tier is null)
         {
             bool removed = _pins.Remove(key);
+            if (removed) await SaveAsync();
             await Log.RecordAsync([Operator($"{key} unpinned", removed ? $"{by}: {reason}" : $"{by}: {reason} (it was not pinned)", null, null)]);
             return Status();
         }
@@ -109,6 +127,7 @@ public sealed partial class TierControllerGrain(
             written.Add(Operator($"{pin.Expert} pinned to {pin.Tier}", $"{by}: {reason}", rank, version));
         }
         _pins[key] = pin;
+        await SaveAsync();
         if (written.Count == 0) written.Add(Operator($"{pin.Expert} pinned to {pin.Tier}", $"{by}: {reason} (no rank holds it yet; applied when one does)", null, null));
         await Log.RecordAsync([.. written]);
         return Status();

@@ -13,10 +13,11 @@ namespace MoeRuntime.Grains.Prefetch;
 /// <see cref="PrefetchControlOptions.Interval"/> reads each live rank's per-layer prefetch counters, turns them into
 /// one interval's stats (<see cref="PrefetchIntervals"/>), asks <see cref="PrefetchController"/> for a plan, applies it
 /// unless in dry run, and records the decision in the model's <see cref="IControlDecisionLogGrain"/>. Routers activate
-/// it with their first poll; the timer keeps it alive. Settings are held in memory: a new activation starts again
-/// from the configured ones.
+/// it with their first poll; the timer keeps it alive. Every settings version is kept in <see cref="ControlStorage"/>,
+/// so a new activation (the grain moved to another silo) carries on from the last one; interval counters start afresh.
 /// </summary>
 public sealed class PrefetchControllerGrain(
+    [PersistentState("prefetch-settings", ControlStorage.Name)] IPersistentState<PrefetchSettingsView> saved,
     ModelHost host, RankDirectory ranks, IOptions<PrefetchControlOptions> options, IOptions<MoeSiloOptions> silo, TimeProvider time,
     ILogger<PrefetchControllerGrain> logger)
     : Grain, IPrefetchControllerGrain
@@ -40,8 +41,17 @@ public sealed class PrefetchControllerGrain(
     {
         host.EnsureServes(Model);
         int layers = host.Config.LayerCount;
-        _settings = new PrefetchSettings(Math.Clamp(silo.Value.PrefetchLookahead, 0, layers), new double[layers]);
-        _view = View(1, "silo", "initial configuration (Moe:PrefetchLookahead, every predicted expert)");
+        if (saved.RecordExists && saved.State.Thresholds.Length == layers)
+        {
+            // Settings the controller or an operator made survive the grain moving; a model with other layers starts afresh.
+            _settings = new PrefetchSettings(Math.Clamp(saved.State.Lookahead, 0, layers), [.. saved.State.Thresholds]);
+            _view = saved.State;
+        }
+        else
+        {
+            _settings = new PrefetchSettings(Math.Clamp(silo.Value.PrefetchLookahead, 0, layers), new double[layers]);
+            _view = View(1, "silo", "initial configuration (Moe:PrefetchLookahead, every predicted expert)");
+        }
         // The first interval starts now: counters from before the activation are the baseline, not this interval's.
         try
         {
@@ -92,7 +102,7 @@ public sealed class PrefetchControllerGrain(
         string described = PrefetchSettingsChanges.Describe(_settings, next);
         bool changed = !PrefetchSettingsChanges.Same(_settings, next);
         int before = _settings.Lookahead;
-        if (changed) Apply(next, changedBy, reason);
+        if (changed) await ApplyAsync(next, changedBy, reason);
         await RecordAsync(new ControlDecisionRecord
         {
             At = time.GetUtcNow(),
@@ -140,7 +150,7 @@ public sealed class PrefetchControllerGrain(
             _proposed = changed ? View(_view.Version, Controller, plan.Reason, plan.Settings) : null;
         else if (changed)
         {
-            Apply(plan.Settings, Controller, plan.Reason);
+            await ApplyAsync(plan.Settings, Controller, plan.Reason);
             version = _view.Version;
         }
         var record = new ControlDecisionRecord
@@ -191,11 +201,14 @@ public sealed class PrefetchControllerGrain(
         return (read, unreachable);
     }
 
-    void Apply(PrefetchSettings next, string changedBy, string reason)
+    /// <summary>Makes <paramref name="next"/> the current settings, as a new version kept in <see cref="ControlStorage"/>.</summary>
+    Task ApplyAsync(PrefetchSettings next, string changedBy, string reason)
     {
         _settings = next;
         _view = View(_view.Version + 1, changedBy, reason);
         _proposed = null;
+        saved.State = _view;
+        return saved.WriteStateAsync();
     }
 
     PrefetchSettingsView View(long version, string changedBy, string reason, PrefetchSettings? settings = null) => new()

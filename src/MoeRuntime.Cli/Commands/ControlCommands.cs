@@ -19,7 +19,7 @@ static class ControlCommands
     {
         var state = new Argument<string>("on|off") { Description = "on: only propose; off: write admitted decisions" };
         state.AcceptOnlyFromAmong("on", "off");
-        return Controller("dry-run", "Switch dry run on or off (until the controller grain restarts)",
+        return Controller("dry-run", "Switch dry run on or off (kept in the controllers' storage until switched again)",
             (controller, result) => controller.SetDryRunAsync(result.GetValue(state) == "on"), state);
     }
 

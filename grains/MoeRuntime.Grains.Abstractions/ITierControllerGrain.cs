@@ -83,7 +83,7 @@ public sealed record RankControlStatus
     [Id(1)] public long TierSetVersion { get; init; }
     /// <summary>The hot bytes the latency controller lets the rank use; null before its first interval.</summary>
     [Id(2)] public long? HotAllowanceBytes { get; init; }
-    /// <summary>Bytes of the experts assigned hot, and the TierSet's hot budget.</summary>
+    /// <summary>Bytes of the experts assigned hot, and the rank's hot budget (its ceiling: configured or set by an operator).</summary>
     [Id(3)] public long HotAssignedBytes { get; init; }
     [Id(4)] public long HotBudgetBytes { get; init; }
     [Id(5)] public long WarmAssignedBytes { get; init; }
@@ -92,6 +92,8 @@ public sealed record RankControlStatus
     [Id(7)] public double? HitRatio { get; init; }
     [Id(8)] public double IntervalDollars { get; init; }
     [Id(9)] public double? DollarsPerThousandTokens { get; init; }
+    /// <summary>The hot bytes the rank's store may hold now: the allowance plus room for transient copies, under the budget.</summary>
+    [Id(10)] public long HotLimitBytes { get; init; }
 }
 
 /// <summary>An operator's pin: the expert stays in the tier until unpinned.</summary>

@@ -40,6 +40,11 @@ public sealed record TierControlState
     [Id(8)] public long ColdFetchedBytes { get; init; }
     /// <summary>Most hot bytes the rank's store ever held (its budget applies to it).</summary>
     [Id(9)] public long HotHighWaterBytes { get; init; }
+    /// <summary>
+    /// The most hot memory the rank may use: its configured <c>Moe:HotBudgetBytes</c>, or the hot budget an operator
+    /// last wrote. Controllers lower the TierSet's hot budget under it to give memory back and raise it again, never over it.
+    /// </summary>
+    [Id(10)] public long HotCeilingBytes { get; init; }
 }
 
 /// <summary>One registered expert of a rank: its assigned tier, what it takes in the hot and warm tiers, and its acquisitions since registration.</summary>

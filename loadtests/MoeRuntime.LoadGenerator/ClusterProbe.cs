@@ -14,7 +14,7 @@ sealed class ClusterProbe(IClusterClient cluster, string model)
     public async Task<ClusterReading> ReadAsync()
     {
         RankInfo[] ranks = await cluster.GetGrain<IClusterGrain>(0).GetRanksAsync();
-        long hits = 0, misses = 0, hotAssigned = 0, hotHeld = 0, hotBudget = 0;
+        long hits = 0, misses = 0, hotAssigned = 0, hotHeld = 0, hotLimit = 0, hotBudget = 0;
         bool overBudget = false;
         foreach (RankInfo rank in ranks.Where(r => r.Model == model))
         {
@@ -23,10 +23,12 @@ sealed class ClusterProbe(IClusterClient cluster, string model)
             misses += state.WarmFetches + state.ColdFetches;
             hotAssigned += state.Experts.Where(e => e.Tier == "hot").Sum(e => e.HotBytes);
             hotHeld += state.View.HotBytesUsed;
-            hotBudget += state.View.HotBudgetBytes;
-            overBudget |= state.HotHighWaterBytes > state.View.HotBudgetBytes;
+            // The TierSet's hot budget is the limit the controllers keep; the rank's budget is its ceiling.
+            hotLimit += state.View.HotBudgetBytes;
+            hotBudget += state.HotCeilingBytes;
+            overBudget |= state.HotHighWaterBytes > state.HotCeilingBytes;
         }
-        return new ClusterReading(hits, misses, hotAssigned, hotHeld, hotBudget, overBudget, await NewDecisionsAsync());
+        return new ClusterReading(hits, misses, hotAssigned, hotHeld, hotLimit, hotBudget, overBudget, await NewDecisionsAsync());
     }
 
     /// <summary>Applied decisions since the previous reading, by controller.</summary>
@@ -41,8 +43,9 @@ sealed class ClusterProbe(IClusterClient cluster, string model)
 }
 
 /// <summary>
-/// Cumulative tier-store counters and current hot bytes summed over the ranks (assigned hot by the TierSets, and
-/// held hot including copies brought hot only for calls), with the decisions applied since the previous reading.
+/// Cumulative tier-store counters and current hot bytes summed over the ranks (assigned hot by the TierSets, held hot
+/// including copies brought hot only for calls, the limit the controllers keep, the budget), with the decisions applied
+/// since the previous reading.
 /// </summary>
-sealed record ClusterReading(long Hits, long Misses, long HotAssignedBytes, long HotHeldBytes, long HotBudgetBytes, bool OverBudget,
+sealed record ClusterReading(long Hits, long Misses, long HotAssignedBytes, long HotHeldBytes, long HotLimitBytes, long HotBudgetBytes, bool OverBudget,
     IReadOnlyDictionary<string, int> Decisions);

@@ -9,7 +9,7 @@ static class TimelineReport
 {
     public static string Table(IEnumerable<TimelineSample> samples)
     {
-        var table = new MarkdownTable("t s", "phase", "tok/s", "ITL p50 / p95 ms", "TTFT p95 ms", "errors", "hot hit ratio", "hot MiB assigned / held / budget", "decisions applied");
+        var table = new MarkdownTable("t s", "phase", "tok/s", "ITL p50 / p95 ms", "TTFT p95 ms", "errors", "hot hit ratio", "hot MiB assigned / held / limit / budget", "decisions applied");
         foreach (TimelineSample s in samples)
             table.Add(
                 s.Seconds.ToString("F0", CultureInfo.InvariantCulture),
@@ -19,7 +19,7 @@ static class TimelineReport
                 Ms(s.TimeToFirstTokenP95Ms),
                 s.Errors.Count == 0 ? "0" : string.Join(", ", s.Errors.Select(e => $"{e.Key} {e.Value}")),
                 double.IsNaN(s.HotHitRatio) ? "–" : s.HotHitRatio.ToString("P0", CultureInfo.InvariantCulture),
-                $"{s.HotAssignedMegabytes:F0} / {s.HotHeldMegabytes:F0} / {s.HotBudgetMegabytes:F0}" + (s.OverBudget ? " OVER" : ""),
+                $"{s.HotAssignedMegabytes:F0} / {s.HotHeldMegabytes:F0} / {s.HotLimitMegabytes:F0} / {s.HotBudgetMegabytes:F0}" + (s.OverBudget ? " OVER" : ""),
                 s.Decisions.Count == 0 ? "–" : string.Join(", ", s.Decisions.OrderBy(d => d.Key).Select(d => $"{d.Key} {d.Value}")));
         return table.Render();
     }

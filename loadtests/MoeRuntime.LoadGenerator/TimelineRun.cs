@@ -52,7 +52,7 @@ sealed class TimelineRun(IClusterClient cluster, LoadOptions options)
 /// <summary>One interval of the timeline (latencies in milliseconds, the hot hit ratio over the interval's expert calls).</summary>
 sealed record TimelineSample(
     int Phase, double Seconds, double TokensPerSecond, long Requests, IReadOnlyDictionary<string, int> Errors, double InterTokenP50Ms, double InterTokenP95Ms,
-    double TimeToFirstTokenP95Ms, double HotHitRatio, double HotAssignedMegabytes, double HotHeldMegabytes, double HotBudgetMegabytes, bool OverBudget,
+    double TimeToFirstTokenP95Ms, double HotHitRatio, double HotAssignedMegabytes, double HotHeldMegabytes, double HotLimitMegabytes, double HotBudgetMegabytes, bool OverBudget,
     IReadOnlyDictionary<string, int> Decisions)
 {
     public static TimelineSample Of(int phase, TimeSpan at, TimeSpan length, LoadRecorder interval, ClusterReading before, ClusterReading after)
@@ -61,7 +61,7 @@ sealed record TimelineSample(
         long hits = after.Hits - before.Hits, calls = hits + after.Misses - before.Misses;
         return new TimelineSample(phase, at.TotalSeconds, interval.Tokens / length.TotalSeconds, interval.Completed,
             interval.Errors.ToDictionary(), interToken.P50, interToken.P95, firstToken.P95,
-            calls > 0 ? hits / (double)calls : double.NaN, after.HotAssignedBytes / 1048576.0, after.HotHeldBytes / 1048576.0, after.HotBudgetBytes / 1048576.0,
+            calls > 0 ? hits / (double)calls : double.NaN, after.HotAssignedBytes / 1048576.0, after.HotHeldBytes / 1048576.0, after.HotLimitBytes / 1048576.0, after.HotBudgetBytes / 1048576.0,
             after.OverBudget, after.Decisions);
     }
 }

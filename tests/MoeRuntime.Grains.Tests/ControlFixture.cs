@@ -1,4 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
+using MoeRuntime.Control.Planning;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Prefetch;
 using MoeRuntime.Model.Sampling;
 using MoeRuntime.Serving.Tiers;
 
@@ -6,10 +9,10 @@ namespace MoeRuntime.Grains.Tests;
 
 /// <summary>
 /// One rank whose experts start cold, with a hot budget of half the model's experts, and tier controllers driven by
-/// <see cref="ITierControllerGrain.TickAsync"/> (the timer's interval is an hour, so every interval is the test's).
+/// <see cref="ITierControllerGrain.TickAsync"/> (the timers' interval is an hour, so every interval is the test's).
 /// Latency targets are far below anything measurable: the latency controller always wants its whole hot budget.
 /// </summary>
-public sealed class ControlFixture() : ClusterFixture(1)
+public class ControlFixture() : ClusterFixture(1)
 {
     public const int Experts = 4 * 8;
 
@@ -25,9 +28,26 @@ public sealed class ControlFixture() : ClusterFixture(1)
         options.DefaultTier = Tier.Cold;
         options.HotBudgetBytes = HotBudget;
         options.Control.Interval = TimeSpan.FromHours(1);
-        options.Control.Latency.TargetP95InterTokenSeconds = 1e-6;
-        options.Control.Latency.TargetP95TimeToFirstTokenSeconds = 1e-6;
+        ConfigureLatency(options.Control.Latency);
     }
+
+    // The prefetch controller's timer too is left to the tests: its decisions would otherwise join the log mid-test.
+    protected override void ConfigureSilo(ISiloBuilder siloBuilder) =>
+        siloBuilder.Services.Configure<PrefetchControlOptions>(o => o.Interval = TimeSpan.FromHours(1));
+
+    /// <summary>Targets far below anything measurable: every measured interval is over target.</summary>
+    protected virtual void ConfigureLatency(LatencyControlOptions latency)
+    {
+        latency.TargetP95InterTokenSeconds = 1e-6;
+        latency.TargetP95TimeToFirstTokenSeconds = 1e-6;
+    }
+
+    /// <summary>
+    /// Waits until the cluster view the controllers read (20 s window) carries a p95 latency: ranks ship summaries every
+    /// second, and on two busy cores an interval run right after a round can otherwise find none and hold.
+    /// </summary>
+    public Task WaitForLatencyAsync() =>
+        Eventually.Async(() => Views.ClusterAsync(Client, "20s"), view => TelemetryReadings.Latency(view) != ObservedLatency.None);
 
     public IRouterGrain Router => Client.GetGrain<IRouterGrain>(ModelName);
     public ITierControllerGrain Controller => Client.GetGrain<ITierControllerGrain>(ModelName);

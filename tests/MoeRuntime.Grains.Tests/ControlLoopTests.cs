@@ -19,7 +19,8 @@ public sealed class ControlLoopTests(ControlFixture fixture, ITestOutputHelper o
         for (int round = 0; round < Rounds; round++)
         {
             TierStoreStats before = await fixture.TierSet.GetStoreStatsAsync();
-            // Requests run while the interval reads, decides and moves experts.
+            // The interval acts on the earlier rounds' latency, while this round's requests run.
+            if (round > 0) await fixture.WaitForLatencyAsync();
             Task serving = fixture.ServeRoundAsync(round);
             ControllerStatus status = await fixture.Controller.TickAsync();
             await serving;

@@ -96,12 +96,15 @@ public sealed partial class TierControllerGrain
         RankInterval delta = RankInterval.Between(_counters.GetValueOrDefault(rank), Counters(state, holdings));
         _counters[rank] = Counters(state, holdings);
         var pins = _pins.ToDictionary(p => p.Key, p => ParseTier(p.Value.Tier));
-        RankState before = RankStates.Build(rank, new TierBudgets(state.View.HotBudgetBytes, state.View.WarmBudgetBytes), holdings, delta, pins,
+        // Controllers plan within the ceiling; the TierSet's hot budget is the limit they keep under it.
+        long ceiling = state.HotCeilingBytes > 0 ? state.HotCeilingBytes : state.View.HotBudgetBytes;
+        RankState before = RankStates.Build(rank, new TierBudgets(ceiling, state.View.WarmBudgetBytes), holdings, delta, pins,
             _options.TransientHeadroomExperts);
         var input = new ControlInput(now, interval, before, delta.WarmFetch, delta.ColdFetch, latency, tokens, _sampling.Ratio);
 
         long version = state.View.Version;
-        (IReadOnlyList<TierMove> moved, version, bool stale, double? sampleRatio) = await DecideAsync(_latency, input, tierSet, version, records);
+        var limit = new HotLimit(state.View.HotBudgetBytes, plan => RankStates.HotLimit(RankStates.After(before, plan.Moves), _latency.HotAllowance(rank), ceiling));
+        (IReadOnlyList<TierMove> moved, version, bool stale, double? sampleRatio) = await DecideAsync(_latency, input, tierSet, version, records, limit);
         RankState after = RankStates.After(before, moved);
         var report = _cost.Report(input with { Rank = after });
         if (_options.Cost.Enabled && !stale)
@@ -115,7 +118,8 @@ public sealed partial class TierControllerGrain
             TierSetVersion = version,
             HotAllowanceBytes = _latency.HotAllowance(rank),
             HotAssignedBytes = after.BytesUsed(Tier.Hot),
-            HotBudgetBytes = state.View.HotBudgetBytes,
+            HotBudgetBytes = ceiling,
+            HotLimitBytes = limit.Written ?? limit.Current,
             WarmAssignedBytes = after.BytesUsed(Tier.Warm),
             WarmBudgetBytes = state.View.WarmBudgetBytes,
             HitRatio = delta.HitRatio,
@@ -131,12 +135,15 @@ public sealed partial class TierControllerGrain
     /// decisions into refused ones and ends the rank's interval: the next one plans from fresh state.
     /// </summary>
     async Task<(IReadOnlyList<TierMove> Moved, long Version, bool Stale, double? SampleRatio)> DecideAsync(
-        ITierController controller, ControlInput input, ITierSetGrain tierSet, long version, List<ControlDecisionRecord> records)
+        ITierController controller, ControlInput input, ITierSetGrain tierSet, long version, List<ControlDecisionRecord> records, HotLimit? limit = null)
     {
         TierPlan admitted = TierGuardrails.Apply(controller.Plan(input), input.Rank, _options.Guardrails(_dryRun));
-        if (admitted.Moves.Count == 0)
+        long? nextLimit = limit?.Next(admitted) is { } next && next != limit.Current ? next : null;
+        long? writtenLimit = _dryRun ? null : nextLimit;
+        if (admitted.Moves.Count == 0 && writtenLimit is null)
         {
             records.AddRange(admitted.Decisions.Select(d => DecisionRecords.From(d, null)));
+            if (nextLimit is { } proposed) records.Add(LimitRecord(controller, input, limit!.Current, proposed, null));
             return ([], version, false, admitted.RecommendedSampleRatio);
         }
         try
@@ -144,11 +151,17 @@ public sealed partial class TierControllerGrain
             TierSetView written = await tierSet.UpdateAsync(new TierSetUpdate
             {
                 Tiers = TierWrites.Tiers(admitted.Moves),
+                HotBudgetBytes = writtenLimit,
                 ChangedBy = $"controller:{controller.Name}",
-                Reason = TierWrites.Reason(admitted),
+                Reason = TierWrites.Reason(admitted) + (writtenLimit is { } w ? $"; hot limit {limit!.Current} → {w} bytes" : ""),
                 ExpectedVersion = version,
             });
             records.AddRange(admitted.Decisions.Select(d => DecisionRecords.From(d, written.Version)));
+            if (writtenLimit is { } applied)
+            {
+                records.Add(LimitRecord(controller, input, limit!.Current, applied, written.Version));
+                limit.Written = applied;
+            }
             return (admitted.Moves, written.Version, false, admitted.RecommendedSampleRatio);
         }
         catch (MoeRequestException e)
@@ -161,6 +174,26 @@ public sealed partial class TierControllerGrain
             return ([], version, true, admitted.RecommendedSampleRatio);
         }
     }
+
+    /// <summary>The rank's hot limit (the TierSet's hot budget) as read, how to compute the next from an admitted plan, and what was written.</summary>
+    sealed record HotLimit(long Current, Func<TierPlan, long> Next)
+    {
+        public long? Written { get; set; }
+    }
+
+    ControlDecisionRecord LimitRecord(ITierController controller, ControlInput input, long from, long to, long? version) => new()
+    {
+        At = input.At,
+        Controller = controller.Name,
+        Rank = input.Rank.Rank,
+        Inputs = new() { ["hot_limit_bytes"] = from, ["hot_assigned_bytes"] = input.Rank.BytesUsed(Tier.Hot), ["hot_plan_budget_bytes"] = input.Rank.Budgets.HotBytes },
+        Change = $"hot limit {from / 1048576.0:F1} → {to / 1048576.0:F1} MiB",
+        Reason = to < from
+            ? "the hot allowance shrank: hot copies over the new limit are released, not just unassigned"
+            : "the hot allowance grew: room for it and for calls to experts not assigned hot",
+        Outcome = version is null ? "proposed" : "applied",
+        Version = version,
+    };
 
     /// <summary>
     /// Sets the cluster's telemetry sampling to <paramref name="ratio"/> (a new version the ranks pick up), or in a dry run
@@ -198,7 +231,7 @@ public sealed partial class TierControllerGrain
         foreach (ExpertControlState expert in state.Experts)
         {
             if (!_pins.TryGetValue(ExpertKey.Parse(expert.Expert), out ExpertPin? pin) || pin.Tier == expert.Tier) continue;
-            TierSetView view = await WritePinAsync(tierSet, pin, "kept pinned");
+            TierSetView view = await WritePinAsync(tierSet, pin, "kept pinned", state);
             records.Add(Operator($"{pin.Expert} {expert.Tier}→{pin.Tier}", $"pinned by {pin.By}: {pin.Reason}", rank, view.Version));
             wrote = true;
         }

@@ -123,7 +123,7 @@ public sealed partial class TierControllerGrain(
             ITierSetGrain tierSet = TierSet(rank);
             TierControlState state = await tierSet.GetControlStateAsync();
             if (state.Experts.FirstOrDefault(e => e.Expert == pin.Expert) is not { } expert) continue;
-            long? version = expert.Tier == pin.Tier ? null : (await WritePinAsync(tierSet, pin, "pinned")).Version;
+            long? version = expert.Tier == pin.Tier ? null : (await WritePinAsync(tierSet, pin, "pinned", state)).Version;
             written.Add(Operator($"{pin.Expert} pinned to {pin.Tier}", $"{by}: {reason}", rank, version));
         }
         _pins[key] = pin;
@@ -133,9 +133,14 @@ public sealed partial class TierControllerGrain(
         return Status();
     }
 
-    Task<TierSetView> WritePinAsync(ITierSetGrain tierSet, ExpertPin pin, string what) => tierSet.UpdateAsync(new TierSetUpdate
+    /// <summary>
+    /// Writes a pin. A pin to hot also lifts the rank's hot limit back to its ceiling: the pin must fit the budget the
+    /// operator or the configuration set, not the limit the latency controller keeps (which it lowers again next interval).
+    /// </summary>
+    Task<TierSetView> WritePinAsync(ITierSetGrain tierSet, ExpertPin pin, string what, TierControlState state) => tierSet.UpdateAsync(new TierSetUpdate
     {
         Tiers = new() { [pin.Expert] = pin.Tier },
+        HotBudgetBytes = pin.Tier == "hot" && state.HotCeilingBytes > state.View.HotBudgetBytes ? state.HotCeilingBytes : null,
         ChangedBy = $"operator:{pin.By}",
         Reason = $"{pin.Expert} {what} to {pin.Tier}: {pin.Reason}",
     });

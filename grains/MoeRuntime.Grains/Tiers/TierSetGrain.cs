@@ -18,6 +18,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
     const int KeptVersions = 100;
     readonly List<TierSetView> _history = [];
     TierSet _current = null!;
+    long _hotCeiling;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -29,6 +30,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
             new TierBudgets(options.Value.HotBudgetBytes, options.Value.WarmBudgetBytes),
             new TierSetChange("silo", time.GetUtcNow(), "initial configuration"));
         _history.Add(View(_current));
+        _hotCeiling = options.Value.HotBudgetBytes;
         return Task.CompletedTask;
     }
 
@@ -79,6 +81,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
             WarmFetchedBytes = c.BytesWarmToHot,
             ColdFetchedBytes = c.BytesColdToHot,
             HotHighWaterBytes = snapshot.Hot.HighWaterBytes,
+            HotCeilingBytes = _hotCeiling,
         });
     }
 
@@ -96,6 +99,11 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
                 ? tier
                 : throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"'{tierName}' is not a tier (hot, warm, cold)");
         }
+        // A controller moves the hot budget under the ceiling; an operator's budget is the new ceiling.
+        bool byController = update.ChangedBy.StartsWith("controller:", StringComparison.Ordinal);
+        if (byController && update.HotBudgetBytes > _hotCeiling)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest,
+                $"{update.ChangedBy} may not raise the hot budget to {update.HotBudgetBytes} bytes, over its ceiling of {_hotCeiling} (the configuration's or an operator's)");
         var budgets = new TierBudgets(update.HotBudgetBytes ?? _current.Budgets.HotBytes, update.WarmBudgetBytes ?? _current.Budgets.WarmBytes);
         var next = new TierSet(host.ModelName, host.Rank, _current.Version + 1, named, budgets,
             new TierSetChange(update.ChangedBy, time.GetUtcNow(), update.Reason));
@@ -113,6 +121,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
         }
         policy.Set(named);
         _current = next;
+        if (!byController && update.HotBudgetBytes is { } ceiling) _hotCeiling = ceiling;
         _history.Add(View(next));
         if (_history.Count > KeptVersions) _history.RemoveAt(0);
         logger.LogInformation("TierSet {Model} rank {Rank} v{Version} by {ChangedBy}: {Reason} ({Changed} experts named)",

@@ -97,9 +97,9 @@ static class ControlCommands
         Console.WriteLine(s.Sampling.Version == 0
             ? "  telemetry sampling as configured"
             : $"  telemetry sampling at {s.Sampling.Ratio:P0} of configured (v{s.Sampling.Version} by {s.Sampling.ChangedBy} at {s.Sampling.At:u}: {s.Sampling.Reason})");
-        var table = new TextTable("rank", "TierSet", "hot allowance MB", "hot MB", "hot budget MB", "warm MB", "warm budget MB", "hit ratio", "$/1k tokens");
+        var table = new TextTable("rank", "TierSet", "hot allowance MB", "hot MB", "hot limit MB", "hot budget MB", "warm MB", "warm budget MB", "hit ratio", "$/1k tokens");
         foreach (RankControlStatus r in s.Ranks)
-            table.Add(r.Rank.ToString(), $"v{r.TierSetVersion}", r.HotAllowanceBytes is { } a ? Mb(a) : "-", Mb(r.HotAssignedBytes), Mb(r.HotBudgetBytes),
+            table.Add(r.Rank.ToString(), $"v{r.TierSetVersion}", r.HotAllowanceBytes is { } a ? Mb(a) : "-", Mb(r.HotAssignedBytes), Mb(r.HotLimitBytes), Mb(r.HotBudgetBytes),
                 Mb(r.WarmAssignedBytes), Mb(r.WarmBudgetBytes), r.HitRatio is { } h ? h.ToString("P1") : "-",
                 r.DollarsPerThousandTokens is { } d ? d.ToString("G3") : "-");
         if (s.Ranks.Length > 0) table.WriteTo(Console.Out);

@@ -30,6 +30,21 @@ public static class RankStates
         return new RankState(rank, new TierBudgets(hot, budgets.WarmBytes), states);
     }
 
+    /// <summary>
+    /// The hot budget the rank's store should enforce once the latency controller has planned: its hot allowance (or the
+    /// bytes assigned hot, if pins hold more) plus the room <see cref="Build"/> kept for transient copies, never over
+    /// <paramref name="ceiling"/>. The store releases transient copies over it, so memory the controller gives back is
+    /// freed, not just unassigned; without an allowance (no interval yet) it is the ceiling.
+    /// </summary>
+    /// <param name="after">The rank after the controller's moves; its hot budget is <paramref name="ceiling"/> less the headroom.</param>
+    public static long HotLimit(RankState after, long? allowance, long ceiling)
+    {
+        ArgumentNullException.ThrowIfNull(after);
+        long headroom = Math.Max(0, ceiling - after.Budgets.HotBytes);
+        long held = Math.Max(allowance ?? after.Budgets.HotBytes, after.BytesUsed(Tier.Hot));
+        return Math.Min(ceiling, held + headroom);
+    }
+
     /// <summary>The state once <paramref name="moves"/> are written: what the next controller of the same interval plans from.</summary>
     public static RankState After(RankState state, IReadOnlyList<TierMove> moves)
     {

@@ -103,7 +103,9 @@ public sealed partial class TierControllerGrain
         var input = new ControlInput(now, interval, before, delta.WarmFetch, delta.ColdFetch, latency, tokens, _sampling.Ratio);
 
         long version = state.View.Version;
-        var limit = new HotLimit(state.View.HotBudgetBytes, plan => RankStates.HotLimit(RankStates.After(before, plan.Moves), _latency.HotAllowance(rank), ceiling));
+        long release = (long)Math.Ceiling(_options.Latency.ShrinkStep * ceiling);
+        var limit = new HotLimit(state.View.HotBudgetBytes,
+            plan => RankStates.HotLimit(RankStates.After(before, plan.Moves), _latency.HotAllowance(rank), ceiling, state.View.HotBudgetBytes, release));
         (IReadOnlyList<TierMove> moved, version, bool stale, double? sampleRatio) = await DecideAsync(_latency, input, tierSet, version, records, limit);
         RankState after = RankStates.After(before, moved);
         var report = _cost.Report(input with { Rank = after });

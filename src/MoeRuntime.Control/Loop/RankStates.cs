@@ -33,16 +33,20 @@ public static class RankStates
     /// <summary>
     /// The hot budget the rank's store should enforce once the latency controller has planned: its hot allowance (or the
     /// bytes assigned hot, if pins hold more) plus the room <see cref="Build"/> kept for transient copies, never over
-    /// <paramref name="ceiling"/>. The store releases transient copies over it, so memory the controller gives back is
-    /// freed, not just unassigned; without an allowance (no interval yet) it is the ceiling.
+    /// <paramref name="ceiling"/>. The store releases hot copies over it, so memory the controller gives back is freed,
+    /// not just unassigned. It rises at once, but falls by at most <paramref name="maxRelease"/> per interval: the copies
+    /// it releases still catch calls, and one interval's margin is no reason to drop them all.
     /// </summary>
     /// <param name="after">The rank after the controller's moves; its hot budget is <paramref name="ceiling"/> less the headroom.</param>
-    public static long HotLimit(RankState after, long? allowance, long ceiling)
+    /// <param name="allowance">The controller's hot allowance; null before its first interval (the limit is then the ceiling).</param>
+    /// <param name="current">The limit in force.</param>
+    public static long HotLimit(RankState after, long? allowance, long ceiling, long current, long maxRelease)
     {
         ArgumentNullException.ThrowIfNull(after);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxRelease);
         long headroom = Math.Max(0, ceiling - after.Budgets.HotBytes);
-        long held = Math.Max(allowance ?? after.Budgets.HotBytes, after.BytesUsed(Tier.Hot));
-        return Math.Min(ceiling, held + headroom);
+        long wanted = Math.Min(ceiling, Math.Max(allowance ?? after.Budgets.HotBytes, after.BytesUsed(Tier.Hot)) + headroom);
+        return Math.Max(wanted, Math.Min(ceiling, current) - maxRelease);
     }
 
     /// <summary>The state once <paramref name="moves"/> are written: what the next controller of the same interval plans from.</summary>

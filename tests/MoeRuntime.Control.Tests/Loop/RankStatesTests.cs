@@ -51,14 +51,26 @@ public sealed class RankStatesTests
     {
         // Ceiling 2000, headroom one largest expert (500): the controller plans within 1500; expert 0 (400) is hot.
         RankState state = RankStates.Build(0, new TierBudgets(2000, 1000), Holdings, Uses(), new Dictionary<ExpertKey, Tier>(), 1);
-        Assert.Equal(2000, RankStates.HotLimit(state, null, 2000));
-        Assert.Equal(2000, RankStates.HotLimit(state, 1500, 2000));
-        Assert.Equal(1200, RankStates.HotLimit(state, 700, 2000));
+        Assert.Equal(2000, RankStates.HotLimit(state, null, 2000, 2000, 2000));
+        Assert.Equal(2000, RankStates.HotLimit(state, 1500, 2000, 2000, 2000));
+        Assert.Equal(1200, RankStates.HotLimit(state, 700, 2000, 2000, 2000));
         // Never under what is assigned hot (pins can hold more than the allowance), never over the ceiling.
-        Assert.Equal(900, RankStates.HotLimit(state, 0, 2000));
+        Assert.Equal(900, RankStates.HotLimit(state, 0, 2000, 2000, 2000));
         RankState both = RankStates.After(state, [new TierMove(Ranks.Key(2), Tier.Cold, Tier.Hot, 1, "pinned")]);
-        Assert.Equal(1300, RankStates.HotLimit(both, 100, 2000));
-        Assert.Equal(2000, RankStates.HotLimit(both, 5000, 2000));
+        Assert.Equal(1300, RankStates.HotLimit(both, 100, 2000, 2000, 2000));
+        Assert.Equal(2000, RankStates.HotLimit(both, 5000, 2000, 900, 100));
+    }
+
+    [Fact]
+    public void TheHotLimitFallsByAtMostTheReleaseStepButRisesAtOnce()
+    {
+        RankState state = RankStates.Build(0, new TierBudgets(2000, 1000), Holdings, Uses(), new Dictionary<ExpertKey, Tier>(), 1);
+        Assert.Equal(1900, RankStates.HotLimit(state, 0, 2000, 2000, 100));
+        Assert.Equal(1000, RankStates.HotLimit(state, 0, 2000, 1100, 100));
+        Assert.Equal(900, RankStates.HotLimit(state, 0, 2000, 950, 100));
+        Assert.Equal(2000, RankStates.HotLimit(state, 1500, 2000, 900, 100));
+        // A limit over a lowered ceiling comes under it at once, then falls step by step.
+        Assert.Equal(1400, RankStates.HotLimit(state, 700, 1500, 3000, 100));
     }
 
     [Fact]

@@ -44,8 +44,11 @@ public static class RankStates
     {
         ArgumentNullException.ThrowIfNull(after);
         ArgumentOutOfRangeException.ThrowIfNegative(maxRelease);
-        long headroom = Math.Max(0, ceiling - after.Budgets.HotBytes);
-        long wanted = Math.Min(ceiling, Math.Max(allowance ?? after.Budgets.HotBytes, after.BytesUsed(Tier.Hot)) + headroom);
+        // With no expert registered there is nothing to size the limit by, and a limit under one expert would refuse its first call.
+        if (after.Experts.Count == 0) return Math.Min(ceiling, current);
+        // Room for one call's copy even when no headroom is configured: a store with no room cannot serve a miss at all.
+        long room = Math.Max(ceiling - after.Budgets.HotBytes, after.Experts.Max(e => e.HotBytes));
+        long wanted = Math.Min(ceiling, Math.Max(allowance ?? after.Budgets.HotBytes, after.BytesUsed(Tier.Hot)) + room);
         return Math.Max(wanted, Math.Min(ceiling, current) - maxRelease);
     }
 

@@ -74,6 +74,17 @@ public sealed class RankStatesTests
     }
 
     [Fact]
+    public void TheHotLimitAlwaysLeavesRoomForOneCallsCopy()
+    {
+        // No headroom configured: the limit still keeps room for the largest expert (500) over what is assigned (400).
+        RankState none = RankStates.Build(0, new TierBudgets(2000, 1000), Holdings, Uses(), new Dictionary<ExpertKey, Tier>(), 0);
+        Assert.Equal(900, RankStates.HotLimit(none, 0, 2000, 900, 2000));
+        // No expert registered yet: the limit stays as it is.
+        RankState empty = RankStates.Build(0, new TierBudgets(2000, 1000), [], Uses(), new Dictionary<ExpertKey, Tier>(), 1);
+        Assert.Equal(1700, RankStates.HotLimit(empty, 0, 2000, 1700, 2000));
+    }
+
+    [Fact]
     public void WritesNameTheTiersAndSayWhy()
     {
         var at = Ranks.Start;

@@ -46,39 +46,38 @@ public sealed class RankStatesTests
         Assert.Equal(450, after.BytesUsed(Tier.Warm));
     }
 
-    [Fact]
-    public void TheHotLimitIsTheAllowancePlusTheHeadroomUnderTheCeiling()
+    // Ceiling 2000, headroom one largest expert (500): the controller plans within 1500; expert 0 (400) is hot.
+    [Theory]
+    // The allowance plus the headroom, never over the ceiling; without an allowance, the ceiling.
+    [InlineData(null, 2000, 2000, 2000, 2000)]
+    [InlineData(1500L, 2000, 2000, 2000, 2000)]
+    [InlineData(700L, 2000, 2000, 2000, 1200)]
+    // Never under what is assigned hot (pins can hold more than the allowance).
+    [InlineData(0L, 2000, 2000, 2000, 900)]
+    // Falls by at most the release step, rises at once.
+    [InlineData(0L, 2000, 2000, 100, 1900)]
+    [InlineData(0L, 2000, 1100, 100, 1000)]
+    [InlineData(0L, 2000, 950, 100, 900)]
+    [InlineData(1500L, 2000, 900, 100, 2000)]
+    // A limit over a lowered ceiling comes under it at once, then falls step by step.
+    [InlineData(700L, 1500, 3000, 100, 1400)]
+    public void TheHotLimitIsTheAllowancePlusTheHeadroomUnderTheCeiling(long? allowance, long ceiling, long current, long release, long expected)
     {
-        // Ceiling 2000, headroom one largest expert (500): the controller plans within 1500; expert 0 (400) is hot.
         RankState state = RankStates.Build(0, new TierBudgets(2000, 1000), Holdings, Uses(), new Dictionary<ExpertKey, Tier>(), 1);
-        Assert.Equal(2000, RankStates.HotLimit(state, null, 2000, 2000, 2000));
-        Assert.Equal(2000, RankStates.HotLimit(state, 1500, 2000, 2000, 2000));
-        Assert.Equal(1200, RankStates.HotLimit(state, 700, 2000, 2000, 2000));
-        // Never under what is assigned hot (pins can hold more than the allowance), never over the ceiling.
-        Assert.Equal(900, RankStates.HotLimit(state, 0, 2000, 2000, 2000));
-        RankState both = RankStates.After(state, [new TierMove(Ranks.Key(2), Tier.Cold, Tier.Hot, 1, "pinned")]);
-        Assert.Equal(1300, RankStates.HotLimit(both, 100, 2000, 2000, 2000));
-        Assert.Equal(2000, RankStates.HotLimit(both, 5000, 2000, 900, 100));
+        Assert.Equal(expected, RankStates.HotLimit(state, allowance, ceiling, current, release));
     }
 
     [Fact]
-    public void TheHotLimitFallsByAtMostTheReleaseStepButRisesAtOnce()
-    {
-        RankState state = RankStates.Build(0, new TierBudgets(2000, 1000), Holdings, Uses(), new Dictionary<ExpertKey, Tier>(), 1);
-        Assert.Equal(1900, RankStates.HotLimit(state, 0, 2000, 2000, 100));
-        Assert.Equal(1000, RankStates.HotLimit(state, 0, 2000, 1100, 100));
-        Assert.Equal(900, RankStates.HotLimit(state, 0, 2000, 950, 100));
-        Assert.Equal(2000, RankStates.HotLimit(state, 1500, 2000, 900, 100));
-        // A limit over a lowered ceiling comes under it at once, then falls step by step.
-        Assert.Equal(1400, RankStates.HotLimit(state, 700, 1500, 3000, 100));
-    }
-
-    [Fact]
-    public void TheHotLimitAlwaysLeavesRoomForOneCallsCopy()
+    public void TheHotLimitCoversWhatIsAssignedAndRoomForOneCallsCopy()
     {
         // No headroom configured: the limit still keeps room for the largest expert (500) over what is assigned (400).
         RankState none = RankStates.Build(0, new TierBudgets(2000, 1000), Holdings, Uses(), new Dictionary<ExpertKey, Tier>(), 0);
         Assert.Equal(900, RankStates.HotLimit(none, 0, 2000, 900, 2000));
+        // A pin adds what it holds (400 more) to the limit; the ceiling still caps it.
+        RankState state = RankStates.Build(0, new TierBudgets(2000, 1000), Holdings, Uses(), new Dictionary<ExpertKey, Tier>(), 1);
+        RankState pinned = RankStates.After(state, [new TierMove(Ranks.Key(2), Tier.Cold, Tier.Hot, 1, "pinned")]);
+        Assert.Equal(1300, RankStates.HotLimit(pinned, 100, 2000, 2000, 2000));
+        Assert.Equal(2000, RankStates.HotLimit(pinned, 5000, 2000, 900, 100));
         // No expert registered yet: the limit stays as it is.
         RankState empty = RankStates.Build(0, new TierBudgets(2000, 1000), [], Uses(), new Dictionary<ExpertKey, Tier>(), 1);
         Assert.Equal(1700, RankStates.HotLimit(empty, 0, 2000, 1700, 2000));

@@ -13,7 +13,7 @@ namespace MoeRuntime.Control.Cost;
 public sealed class CostController : ITierController
 {
     readonly CostControllerOptions _options;
-    readonly Dictionary<int, DemandTracker> _demand = [];
+    readonly RankDemand _demand;
 
     /// <exception cref="ArgumentException">The options are out of range.</exception>
     public CostController(CostControllerOptions options)
@@ -21,6 +21,7 @@ public sealed class CostController : ITierController
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
+        _demand = new RankDemand(options.DemandHalfLifeIntervals);
     }
 
     public string Name => "cost";
@@ -38,9 +39,7 @@ public sealed class CostController : ITierController
     {
         ArgumentNullException.ThrowIfNull(input);
         RankState rank = input.Rank;
-        if (!_demand.TryGetValue(rank.Rank, out DemandTracker? demand))
-            _demand[rank.Rank] = demand = new DemandTracker(_options.DemandHalfLifeIntervals);
-        demand.Observe(rank.Experts);
+        DemandTracker demand = _demand.Observe(rank);
 
         var moves = new List<TierMove>();
         long warmRoom = rank.Budgets.WarmBytes - rank.BytesUsed(Tier.Warm);

@@ -14,7 +14,7 @@ namespace MoeRuntime.Control.Latency;
 public sealed class LatencyController : ITierController
 {
     readonly LatencyControllerOptions _options;
-    readonly Dictionary<int, DemandTracker> _demand = [];
+    readonly RankDemand _demand;
     readonly Dictionary<int, long> _allowance = [];
 
     /// <exception cref="ArgumentException">The options are out of range.</exception>
@@ -23,6 +23,7 @@ public sealed class LatencyController : ITierController
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
+        _demand = new RankDemand(options.DemandHalfLifeIntervals);
     }
 
     public string Name => "latency";
@@ -35,9 +36,7 @@ public sealed class LatencyController : ITierController
     {
         ArgumentNullException.ThrowIfNull(input);
         RankState rank = input.Rank;
-        if (!_demand.TryGetValue(rank.Rank, out DemandTracker? demand))
-            _demand[rank.Rank] = demand = new DemandTracker(_options.DemandHalfLifeIntervals);
-        demand.Observe(rank.Experts);
+        DemandTracker demand = _demand.Observe(rank);
 
         double? pressure = LatencyPressure.Of(input.Latency, _options);
         long hotUsed = rank.BytesUsed(Tier.Hot), hotBudget = rank.Budgets.HotBytes;

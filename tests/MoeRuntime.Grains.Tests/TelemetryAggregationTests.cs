@@ -14,16 +14,8 @@ static class Views
         JsonSerializer.Deserialize<TelemetryView>(await client.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(window), TelemetryJson.Options)!;
 
     /// <summary>Polls the cluster view until <paramref name="done"/> holds (ranks report every second).</summary>
-    public static async Task<TelemetryView> WaitForAsync(IClusterClient client, Func<TelemetryView, bool> done)
-    {
-        TelemetryView view = await ClusterAsync(client);
-        for (int i = 0; i < 100 && !done(view); i++)
-        {
-            await Task.Delay(200);
-            view = await ClusterAsync(client);
-        }
-        return view;
-    }
+    public static Task<TelemetryView> WaitForAsync(IClusterClient client, Func<TelemetryView, bool> done) =>
+        Eventually.PollAsync(() => ClusterAsync(client), done, 100, TimeSpan.FromMilliseconds(200));
 }
 
 public sealed class TelemetryAggregationTests(ThreeRankFixture fixture) : IClassFixture<ThreeRankFixture>

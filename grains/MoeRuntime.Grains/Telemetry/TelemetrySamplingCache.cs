@@ -32,8 +32,6 @@ public sealed class TelemetrySamplingCache
                 logger.LogWarning("Could not refresh the telemetry sampling of {Model} (keeping v{Version}): {Error}", host.ModelName, _current.Version, e.Message));
     }
 
-    public TelemetrySamplingView Current => _current;
-
     /// <summary>Share of what the configuration samples that is sampled now, in (0, 1].</summary>
     public double Ratio => _current.Ratio;
 

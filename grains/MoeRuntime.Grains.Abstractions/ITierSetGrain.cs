@@ -90,6 +90,11 @@ public sealed record TierSetUpdate
     [Id(4)] public required string Reason { get; init; }
     /// <summary>Optimistic concurrency: the version the change was computed against; null skips the check.</summary>
     [Id(5)] public long? ExpectedVersion { get; init; }
+    /// <summary>
+    /// <see cref="HotBudgetBytes"/> is a limit under the rank's hot ceiling (a controller giving memory back or taking it
+    /// again), not a new ceiling: a limit over the ceiling is refused. Otherwise the hot budget written becomes the ceiling.
+    /// </summary>
+    [Id(6)] public bool HotBudgetIsLimit { get; init; }
 }
 
 /// <summary>One version of a TierSet as clients see it.</summary>

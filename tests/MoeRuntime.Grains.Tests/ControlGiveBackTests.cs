@@ -59,6 +59,21 @@ public sealed class ControlGiveBackTests(GivingBackFixture fixture, ITestOutputH
         Assert.All(changes, d => Assert.Equal(("applied", 0), (d.Outcome, d.Rank)));
         Assert.All(changes, d => Assert.NotNull(d.Version));
 
+        // A limit is never written over the ceiling, and a refused write changes nothing.
+        TierSetView beforeRefusal = await fixture.TierSet.GetAsync();
+        var overCeiling = await Assert.ThrowsAsync<MoeRequestException>(() => fixture.TierSet.UpdateAsync(new TierSetUpdate
+        {
+            HotBudgetBytes = budget + 1,
+            HotBudgetIsLimit = true,
+            ChangedBy = "test",
+            Reason = "a limit over the ceiling",
+        }));
+        Assert.Contains("over the ceiling", overCeiling.Message);
+        await Assert.ThrowsAsync<MoeRequestException>(() => fixture.TierSet.UpdateAsync(new TierSetUpdate { HotBudgetIsLimit = true, ChangedBy = "test", Reason = "a limit without bytes" }));
+        TierSetView afterRefusal = await fixture.TierSet.GetAsync();
+        Assert.Equal((beforeRefusal.Version, beforeRefusal.HotBudgetBytes), (afterRefusal.Version, afterRefusal.HotBudgetBytes));
+        Assert.Equal(budget, (await fixture.TierSet.GetControlStateAsync()).HotCeilingBytes);
+
         // An operator's pin to hot must fit the budget, not the limit: the pin lifts the limit back.
         string pinned = $"{ClusterFixture.ModelName}/0/1";
         await fixture.Controller.PinAsync(pinned, "hot", "test", "wants it on the device");

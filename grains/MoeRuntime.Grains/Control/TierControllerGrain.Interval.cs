@@ -102,17 +102,18 @@ public sealed partial class TierControllerGrain
             _options.TransientHeadroomExperts);
         var input = new ControlInput(now, interval, before, delta.WarmFetch, delta.ColdFetch, latency, tokens, _sampling.Ratio);
 
-        long version = state.View.Version;
         long release = (long)Math.Ceiling(_options.Latency.ShrinkStep * ceiling);
         var limit = new HotLimit(state.View.HotBudgetBytes,
             plan => RankStates.HotLimit(RankStates.After(before, plan.Moves), _latency.HotAllowance(rank), ceiling, state.View.HotBudgetBytes, release));
-        (IReadOnlyList<TierMove> moved, version, bool stale, double? sampleRatio) = await DecideAsync(_latency, input, tierSet, version, records, limit);
-        RankState after = RankStates.After(before, moved);
+        RankWrite latencyWrite = await DecideAsync(_latency, input, tierSet, state.View.Version, records, limit);
+        RankState after = RankStates.After(before, latencyWrite.Moved);
+        long version = latencyWrite.Version;
         var report = _cost.Report(input with { Rank = after });
-        if (_options.Cost.Enabled && !stale)
+        if (_options.Cost.Enabled && !latencyWrite.Stale)
         {
-            (moved, version, stale, _) = await DecideAsync(_cost, input with { Rank = after }, tierSet, version, records);
-            after = RankStates.After(after, moved);
+            RankWrite costWrite = await DecideAsync(_cost, input with { Rank = after }, tierSet, version, records);
+            after = RankStates.After(after, costWrite.Moved);
+            version = costWrite.Version;
         }
         _ranks[rank] = new RankControlStatus
         {
@@ -121,14 +122,14 @@ public sealed partial class TierControllerGrain
             HotAllowanceBytes = _latency.HotAllowance(rank),
             HotAssignedBytes = after.BytesUsed(Tier.Hot),
             HotBudgetBytes = ceiling,
-            HotLimitBytes = limit.Written ?? limit.Current,
+            HotLimitBytes = latencyWrite.LimitWritten ?? limit.Current,
             WarmAssignedBytes = after.BytesUsed(Tier.Warm),
             WarmBudgetBytes = state.View.WarmBudgetBytes,
             HitRatio = delta.HitRatio,
             IntervalDollars = report.TotalDollars,
             DollarsPerThousandTokens = report.DollarsPerThousandTokens,
         };
-        return (report.TotalDollars, sampleRatio);
+        return (report.TotalDollars, latencyWrite.SampleRatio);
     }
 
     /// <summary>
@@ -136,7 +137,7 @@ public sealed partial class TierControllerGrain
     /// TierSet refuses (a version written meanwhile, budgets changed by a new registration) turns the admitted
     /// decisions into refused ones and ends the rank's interval: the next one plans from fresh state.
     /// </summary>
-    async Task<(IReadOnlyList<TierMove> Moved, long Version, bool Stale, double? SampleRatio)> DecideAsync(
+    async Task<RankWrite> DecideAsync(
         ITierController controller, ControlInput input, ITierSetGrain tierSet, long version, List<ControlDecisionRecord> records, HotLimit? limit = null)
     {
         TierPlan admitted = TierGuardrails.Apply(controller.Plan(input), input.Rank, _options.Guardrails(_dryRun));
@@ -146,7 +147,7 @@ public sealed partial class TierControllerGrain
         {
             records.AddRange(admitted.Decisions.Select(d => DecisionRecords.From(d, null)));
             if (nextLimit is { } proposed) records.Add(LimitRecord(controller, input, limit!.Current, proposed, null));
-            return ([], version, false, admitted.RecommendedSampleRatio);
+            return new RankWrite([], version, false, admitted.RecommendedSampleRatio, null);
         }
         try
         {
@@ -154,17 +155,14 @@ public sealed partial class TierControllerGrain
             {
                 Tiers = TierWrites.Tiers(admitted.Moves),
                 HotBudgetBytes = writtenLimit,
+                HotBudgetIsLimit = writtenLimit is not null,
                 ChangedBy = $"controller:{controller.Name}",
                 Reason = TierWrites.Reason(admitted) + (writtenLimit is { } w ? $"; hot limit {limit!.Current} → {w} bytes" : ""),
                 ExpectedVersion = version,
             });
             records.AddRange(admitted.Decisions.Select(d => DecisionRecords.From(d, written.Version)));
-            if (writtenLimit is { } applied)
-            {
-                records.Add(LimitRecord(controller, input, limit!.Current, applied, written.Version));
-                limit.Written = applied;
-            }
-            return (admitted.Moves, written.Version, false, admitted.RecommendedSampleRatio);
+            if (writtenLimit is { } applied) records.Add(LimitRecord(controller, input, limit!.Current, applied, written.Version));
+            return new RankWrite(admitted.Moves, written.Version, false, admitted.RecommendedSampleRatio, writtenLimit);
         }
         catch (MoeRequestException e)
         {
@@ -173,15 +171,18 @@ public sealed partial class TierControllerGrain
             records.AddRange(admitted.Decisions.Select(d => DecisionRecords.From(d.Outcome == DecisionOutcome.Applied
                 ? d with { Outcome = DecisionOutcome.Refused, Reason = $"{d.Reason}; not written: {e.Message}" }
                 : d, null)));
-            return ([], version, true, admitted.RecommendedSampleRatio);
+            return new RankWrite([], version, true, admitted.RecommendedSampleRatio, null);
         }
     }
 
-    /// <summary>The rank's hot limit (the TierSet's hot budget) as read, how to compute the next from an admitted plan, and what was written.</summary>
-    sealed record HotLimit(long Current, Func<TierPlan, long> Next)
-    {
-        public long? Written { get; set; }
-    }
+    /// <summary>The rank's hot limit (the TierSet's hot budget) as read, and how to compute the next from an admitted plan.</summary>
+    sealed record HotLimit(long Current, Func<TierPlan, long> Next);
+
+    /// <summary>
+    /// One controller's write on a rank: the moves made, the TierSet version after them, whether the TierSet refused the
+    /// write as stale, the telemetry sampling the plan asks for, and the hot limit written (null if unchanged or only proposed).
+    /// </summary>
+    readonly record struct RankWrite(IReadOnlyList<TierMove> Moved, long Version, bool Stale, double? SampleRatio, long? LimitWritten);
 
     ControlDecisionRecord LimitRecord(ITierController controller, ControlInput input, long from, long to, long? version) => new()
     {

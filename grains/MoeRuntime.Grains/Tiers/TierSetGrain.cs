@@ -99,11 +99,11 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
                 ? tier
                 : throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"'{tierName}' is not a tier (hot, warm, cold)");
         }
-        // A controller moves the hot budget under the ceiling; an operator's budget is the new ceiling.
-        bool byController = update.ChangedBy.StartsWith("controller:", StringComparison.Ordinal);
-        if (byController && update.HotBudgetBytes > _hotCeiling)
+        if (update.HotBudgetIsLimit && update.HotBudgetBytes is null)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a hot limit needs HotBudgetBytes");
+        if (update.HotBudgetIsLimit && update.HotBudgetBytes > _hotCeiling)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest,
-                $"{update.ChangedBy} may not raise the hot budget to {update.HotBudgetBytes} bytes, over its ceiling of {_hotCeiling} (the configuration's or an operator's)");
+                $"{update.ChangedBy} may not raise the hot limit to {update.HotBudgetBytes} bytes, over the ceiling of {_hotCeiling} (the configuration's or an operator's)");
         var budgets = new TierBudgets(update.HotBudgetBytes ?? _current.Budgets.HotBytes, update.WarmBudgetBytes ?? _current.Budgets.WarmBytes);
         var next = new TierSet(host.ModelName, host.Rank, _current.Version + 1, named, budgets,
             new TierSetChange(update.ChangedBy, time.GetUtcNow(), update.Reason));
@@ -121,7 +121,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
         }
         policy.Set(named);
         _current = next;
-        if (!byController && update.HotBudgetBytes is { } ceiling) _hotCeiling = ceiling;
+        if (!update.HotBudgetIsLimit && update.HotBudgetBytes is { } ceiling) _hotCeiling = ceiling;
         _history.Add(View(next));
         if (_history.Count > KeptVersions) _history.RemoveAt(0);
         logger.LogInformation("TierSet {Model} rank {Rank} v{Version} by {ChangedBy}: {Reason} ({Changed} experts named)",

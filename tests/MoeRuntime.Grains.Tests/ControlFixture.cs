@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using MoeRuntime.Control.Latency;
 using MoeRuntime.Control.Planning;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Prefetch;
@@ -28,7 +29,7 @@ public class ControlFixture() : ClusterFixture(1)
         options.DefaultTier = Tier.Cold;
         options.HotBudgetBytes = HotBudget;
         options.Control.Interval = TimeSpan.FromHours(1);
-        ConfigureLatency(options.Control.Latency);
+        options.Control.Latency = ConfigureLatency(options.Control.Latency);
     }
 
     // The prefetch controller's timer too is left to the tests: its decisions would otherwise join the log mid-test.
@@ -36,11 +37,8 @@ public class ControlFixture() : ClusterFixture(1)
         siloBuilder.Services.Configure<PrefetchControlOptions>(o => o.Interval = TimeSpan.FromHours(1));
 
     /// <summary>Targets far below anything measurable: every measured interval is over target.</summary>
-    protected virtual void ConfigureLatency(LatencyControlOptions latency)
-    {
-        latency.TargetP95InterTokenSeconds = 1e-6;
-        latency.TargetP95TimeToFirstTokenSeconds = 1e-6;
-    }
+    protected virtual LatencyControllerOptions ConfigureLatency(LatencyControllerOptions latency) =>
+        latency with { TargetP95InterTokenSeconds = 1e-6, TargetP95TimeToFirstTokenSeconds = 1e-6 };
 
     /// <summary>
     /// Waits until the cluster view the controllers read (20 s window) carries a p95 latency: ranks ship summaries every

@@ -1,3 +1,4 @@
+using MoeRuntime.Control.Latency;
 using Xunit.Abstractions;
 using MoeRuntime.Grains.Hosting;
 
@@ -6,12 +7,8 @@ namespace MoeRuntime.Grains.Tests;
 /// <summary>Targets nothing can miss, and a quarter of the budget given back per interval that holds with margin.</summary>
 public sealed class GivingBackFixture : ControlFixture
 {
-    protected override void ConfigureLatency(LatencyControlOptions latency)
-    {
-        latency.TargetP95InterTokenSeconds = 100;
-        latency.TargetP95TimeToFirstTokenSeconds = 100;
-        latency.ShrinkStep = 0.25;
-    }
+    protected override LatencyControllerOptions ConfigureLatency(LatencyControllerOptions latency) =>
+        latency with { TargetP95InterTokenSeconds = 100, TargetP95TimeToFirstTokenSeconds = 100, ShrinkStep = 0.25 };
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using MoeRuntime.Control.Latency;
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using MoeRuntime.Grains.Diagnostics;
@@ -11,7 +12,7 @@ namespace MoeRuntime.Grains.Tests;
 
 /// <summary>
 /// The latency controller's other lever: under latency pressure it lowers the cluster's telemetry sampling, halving it
-/// per interval down to <see cref="LatencyControlOptions.MinSampleRatio"/>, and every rank follows. The fixture's
+/// per interval down to <see cref="LatencyControllerOptions.MinSampleRatio"/>, and every rank follows. The fixture's
 /// targets are unreachable, so every measured interval is over target.
 /// </summary>
 public sealed class ControlSamplingTests(ControlFixture fixture, ITestOutputHelper output) : IClassFixture<ControlFixture>
@@ -20,7 +21,7 @@ public sealed class ControlSamplingTests(ControlFixture fixture, ITestOutputHelp
     [Fact]
     public async Task ADryRunOnlyProposesThenUnderLatencyPressureSamplingHalvesToItsFloorAndRanksFollow()
     {
-        double floor = new LatencyControlOptions().MinSampleRatio;
+        double floor = new ControlOptions().Latency.MinSampleRatio;
         await ADryRunOnlyProposesASamplingChangeAsync();
 
         var ratios = new List<double> { (await fixture.Controller.GetSamplingAsync()).Ratio };

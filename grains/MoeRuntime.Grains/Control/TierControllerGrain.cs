@@ -48,7 +48,7 @@ public sealed partial class TierControllerGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         host.EnsureServes(Model);
-        _latency = new LatencyController(_options.LatencyController());
+        _latency = new LatencyController(_options.Latency);
         _cost = new CostController(_options.CostController(telemetry.Value.Costs));
         _dryRun = saved.State.DryRun ?? _options.DryRun;
         foreach (ExpertPin pin in saved.State.Pins) _pins[ExpertKey.Parse(pin.Expert)] = pin;

@@ -33,24 +33,12 @@ public sealed class ControlOptions
     public TimeSpan SettingsRefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
     /// <summary>Every how many intervals the load balancer runs (as a dry run when the controllers are); 0 never.</summary>
     public int BalanceEveryIntervals { get; set; }
-    public LatencyControlOptions Latency { get; set; } = new();
+    /// <summary>The latency controller's targets and pace (section <c>Moe:Control:Latency</c>), bound onto its own options.</summary>
+    public LatencyControllerOptions Latency { get; set; } = new();
     public CostControlOptions Cost { get; set; } = new();
 
     public GuardrailOptions Guardrails(bool dryRun) =>
         new() { MaxChangesPerInterval = MaxChangesPerInterval, HysteresisRatio = HysteresisRatio, DryRun = dryRun };
-
-    public LatencyControllerOptions LatencyController() => new()
-    {
-        TargetP95InterTokenSeconds = Latency.TargetP95InterTokenSeconds,
-        TargetP95TimeToFirstTokenSeconds = Latency.TargetP95TimeToFirstTokenSeconds,
-        GiveBackMargin = Latency.GiveBackMargin,
-        GrowStep = Latency.GrowStep,
-        ShrinkStep = Latency.ShrinkStep,
-        MinHotShare = Latency.MinHotShare,
-        DemandHalfLifeIntervals = Latency.DemandHalfLifeIntervals,
-        MinDemand = Latency.MinDemand,
-        MinSampleRatio = Latency.MinSampleRatio,
-    };
 
     /// <summary>The cost controller's prices: memory per GB-hour from <c>Moe:Telemetry:Costs</c> where set there (one price list), the rest from here.</summary>
     public CostControllerOptions CostController(CostRates rates)
@@ -76,35 +64,10 @@ public sealed class ControlOptions
         if (TransientHeadroomExperts < 0) throw new ArgumentException($"Moe:Control:TransientHeadroomExperts must not be negative, was {TransientHeadroomExperts}");
         if (LatencyWindow is not ("20s" or "1m" or "5m" or "1h")) throw new ArgumentException($"Moe:Control:LatencyWindow must be 20s, 1m, 5m or 1h, was '{LatencyWindow}'");
         Guardrails(DryRun).Validate();
-        LatencyController().Validate();
+        ArgumentNullException.ThrowIfNull(Latency, "Moe:Control:Latency");
+        Latency.Validate();
         CostController(rates).Validate();
     }
-}
-
-/// <summary>The latency controller's targets and pace (section <c>Moe:Control:Latency</c>).</summary>
-public sealed class LatencyControlOptions
-{
-    /// <summary>p95 inter-token latency to stay under, seconds; null ignores it.</summary>
-    public double? TargetP95InterTokenSeconds { get; set; } = 0.1;
-    /// <summary>p95 time to first token to stay under, seconds; null ignores it.</summary>
-    public double? TargetP95TimeToFirstTokenSeconds { get; set; } = 1.0;
-    /// <summary>How far under every target latency must be before hot memory is given back (0.2 = 20 %).</summary>
-    public double GiveBackMargin { get; set; } = 0.2;
-    /// <summary>Share of the hot budget added per interval over target.</summary>
-    public double GrowStep { get; set; } = 0.25;
-    /// <summary>Share of the hot budget given back per interval under target with margin.</summary>
-    public double ShrinkStep { get; set; } = 0.05;
-    /// <summary>Share of the hot budget never given back.</summary>
-    public double MinHotShare { get; set; }
-    /// <summary>Intervals after which an interval's uses weigh half as much (both controllers).</summary>
-    public double DemandHalfLifeIntervals { get; set; } = 3;
-    /// <summary>Expected uses per interval under which an expert holds no memory (cold).</summary>
-    public double MinDemand { get; set; } = 0.01;
-    /// <summary>
-    /// The least share of the configured telemetry sampling (trace head sampling, routing re-checks) kept under latency
-    /// pressure; 1 never lowers sampling.
-    /// </summary>
-    public double MinSampleRatio { get; set; } = 0.25;
 }
 
 /// <summary>The cost controller (section <c>Moe:Control:Cost</c>); memory prices come from <c>Moe:Telemetry:Costs</c> when set.</summary>

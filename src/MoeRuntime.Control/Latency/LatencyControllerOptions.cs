@@ -35,8 +35,11 @@ public sealed record LatencyControllerOptions
     /// <summary>The telemetry sample ratio to restore once latency holds with margin.</summary>
     public double BaseSampleRatio { get; init; } = 1.0;
 
-    /// <summary>The lowest telemetry sample ratio recommended under latency pressure.</summary>
-    public double MinSampleRatio { get; init; } = 0.05;
+    /// <summary>
+    /// The least share of the configured telemetry sampling (trace head sampling, routing re-checks) kept under latency
+    /// pressure; 1 never lowers sampling.
+    /// </summary>
+    public double MinSampleRatio { get; init; } = 0.25;
 
     /// <exception cref="ArgumentException">A value is out of range; the message names it.</exception>
     public void Validate()

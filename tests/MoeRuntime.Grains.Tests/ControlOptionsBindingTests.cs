@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Configuration;
+using MoeRuntime.Control.Latency;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Telemetry.Collection;
+
+namespace MoeRuntime.Grains.Tests;
+
+/// <summary>
+/// <c>Moe:Control:Latency</c> binds straight onto the latency controller's own (init-only) options, nested fetch priors
+/// included, so a key set in configuration reaches the controller and the rest keep the controller's defaults.
+/// </summary>
+public sealed class ControlOptionsBindingTests
+{
+    static MoeSiloOptions Bind(Dictionary<string, string?> settings)
+    {
+        var options = new MoeSiloOptions();
+        new ConfigurationBuilder().AddInMemoryCollection(settings).Build().GetSection(MoeSiloOptions.Section).Bind(options);
+        return options;
+    }
+
+    [Fact]
+    public void LatencyKeysReachTheControllersOptionsAndTheRestKeepItsDefaults()
+    {
+        MoeSiloOptions options = Bind(new()
+        {
+            ["Moe:Control:Latency:TargetP95InterTokenSeconds"] = "0.04",
+            ["Moe:Control:Latency:ShrinkStep"] = "0.1",
+            ["Moe:Control:Latency:MinSampleRatio"] = "0.5",
+            ["Moe:Control:Latency:FetchPriors:WarmSeconds"] = "0.004",
+            ["Moe:Control:Latency:FetchPriors:ColdSeconds"] = "0.05",
+        });
+        LatencyControllerOptions latency = options.Control.Latency;
+        var defaults = new LatencyControllerOptions();
+        Assert.Equal((0.04, 0.1, 0.5), (latency.TargetP95InterTokenSeconds, latency.ShrinkStep, latency.MinSampleRatio));
+        Assert.Equal((0.004, 0.05), (latency.FetchPriors.WarmSeconds, latency.FetchPriors.ColdSeconds));
+        Assert.Equal(defaults with
+        {
+            TargetP95InterTokenSeconds = 0.04,
+            ShrinkStep = 0.1,
+            MinSampleRatio = 0.5,
+            FetchPriors = new(0.004, 0.05),
+        }, latency);
+        options.Control.Validate(new CostRates());
+    }
+
+    [Fact]
+    public void AnOutOfRangeLatencyKeyIsRefusedByName()
+    {
+        MoeSiloOptions options = Bind(new() { ["Moe:Control:Latency:ShrinkStep"] = "2" });
+        var error = Assert.Throws<ArgumentException>(() => options.Control.Validate(new CostRates()));
+        Assert.Contains("ShrinkStep", error.Message);
+    }
+
+    [Fact]
+    public void WithoutLatencyKeysTheControllersDefaultsApply() =>
+        Assert.Equal(new LatencyControllerOptions(), Bind(new() { ["Moe:Control:Interval"] = "00:00:02" }).Control.Latency);
+}

@@ -28,6 +28,7 @@ public sealed record BalanceDecision
     /// <summary>Each replica change in words; empty when the plan keeps the map.</summary>
     [Id(6)] public string[] Changes { get; init; } = [];
     [Id(7)] public Dictionary<int, double> RankLoadAfter { get; init; } = [];
+    /// <summary>Per layer, the busiest rank's load over the mean, weighted by the layers' loads (1 = every layer balanced).</summary>
     [Id(8)] public double ImbalanceBefore { get; init; }
     /// <summary>Predicted: an expert's load split evenly over its replicas.</summary>
     [Id(9)] public double ImbalanceAfter { get; init; }

@@ -3,7 +3,10 @@ namespace MoeRuntime.Grains.Hosting;
 /// <summary>How expert load is balanced over ranks (section <c>Moe:Balancing</c>).</summary>
 public sealed class BalancingOptions
 {
-    /// <summary>Busiest rank's load over the mean rank load above which the balancer acts.</summary>
+    /// <summary>
+    /// Busiest rank's load over the mean rank load, per layer (weighted by the layers' loads), above which the balancer
+    /// acts: a step waits at every layer for that layer's busiest rank.
+    /// </summary>
     public double Threshold { get; set; } = 1.25;
     /// <summary>
     /// Replicas a rank may hold beyond its even share of the model's experts. Replicas cost the rank's

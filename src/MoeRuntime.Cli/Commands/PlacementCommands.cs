@@ -44,9 +44,9 @@ static class PlacementCommands
             string mode = decision.DryRun ? "proposed (dry run)" : decision.Applied ? $"applied as placement map v{decision.MapVersion}" : "nothing to change";
             Console.WriteLine($"{decision.Controller} at {decision.At:u}: {mode}");
             Console.WriteLine($"  {decision.Reason}");
-            Console.WriteLine($"  load per rank over {decision.Inputs.Window}: {Loads(decision.Inputs.RankLoad)}  (max/mean {decision.ImbalanceBefore:F2}, threshold {decision.Inputs.Threshold:F2})");
+            Console.WriteLine($"  load per rank over {decision.Inputs.Window}: {Loads(decision.Inputs.RankLoad)}  (max/mean per layer {decision.ImbalanceBefore:F2}, threshold {decision.Inputs.Threshold:F2})");
             if (decision.Changes.Length > 0)
-                Console.WriteLine($"  predicted after:   {Loads(decision.RankLoadAfter)}  (max/mean {decision.ImbalanceAfter:F2})");
+                Console.WriteLine($"  predicted after:   {Loads(decision.RankLoadAfter)}  (max/mean per layer {decision.ImbalanceAfter:F2})");
             foreach (string change in decision.Changes) Console.WriteLine($"  - {change}");
             return 0;
         });

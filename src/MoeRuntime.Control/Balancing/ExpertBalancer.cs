@@ -2,9 +2,10 @@ namespace MoeRuntime.Control.Balancing;
 
 /// <summary>
 /// Balances expert load over ranks the way DeepSeek's EPLB does — replicate the experts whose replicas carry
-/// the most, then pack replicas heaviest first onto the least-loaded ranks — and turns the result into a
-/// short list of replica changes that respects the slot budget and the cap on changes. Pure and deterministic:
-/// the same input always gives the same plan.
+/// the most, then pack replicas heaviest first onto the least-loaded ranks, layer by layer — and turns the result
+/// into a short list of replica changes that respects the slot budget and the cap on changes. Balance is judged per
+/// layer (<see cref="LayerLoads.Imbalance"/>): a step waits at every layer for that layer's busiest rank. Pure and
+/// deterministic: the same input always gives the same plan.
 /// </summary>
 public static class ExpertBalancer
 {
@@ -14,21 +15,21 @@ public static class ExpertBalancer
         int[] ranks = input.LiveRanks.Order().ToArray();
         var current = LiveReplicas(input.Placement, ranks);
         Dictionary<int, double> before = RankLoads.Of(input.Load, current, ranks);
-        double imbalance = RankLoads.Imbalance(before);
+        double imbalance = RankLoads.ByLayer(input.Load, current, ranks).Imbalance;
 
-        if (before.Values.Sum() <= 0) return Keep(current, before, "no expert load was measured");
+        if (before.Values.Sum() <= 0) return Keep(current, before, imbalance, "no expert load was measured");
         if (imbalance <= input.Threshold)
-            return Keep(current, before, $"max/mean rank load {imbalance:F2} is within the threshold {input.Threshold:F2}");
-        if (input.MaxChanges == 0) return Keep(current, before, $"max/mean rank load {imbalance:F2} is above {input.Threshold:F2}, but changes are capped at 0");
+            return Keep(current, before, imbalance, $"max/mean rank load per layer {imbalance:F2} is within the threshold {input.Threshold:F2}");
+        if (input.MaxChanges == 0)
+            return Keep(current, before, imbalance, $"max/mean rank load per layer {imbalance:F2} is above {input.Threshold:F2}, but changes are capped at 0");
         ExpertId[] experts = current.Keys.Order().ToArray();
         if (experts.Length > input.SlotsPerRank * ranks.Length)
-            return Keep(current, before, $"{experts.Length} experts do not fit {ranks.Length} ranks of {input.SlotsPerRank} slots");
+            return Keep(current, before, imbalance, $"{experts.Length} experts do not fit {ranks.Length} ranks of {input.SlotsPerRank} slots");
 
         Candidate? best = null;
-        double target = input.Threshold * before.Values.Sum() / ranks.Length;
         int maxTotal = Math.Min(input.SlotsPerRank * ranks.Length, experts.Length * ranks.Length);
         foreach (Dictionary<ExpertId, int> counts in ReplicaCounts.Grow(experts, input.Load, ranks.Length, maxTotal))
-            foreach (double? sticky in new double?[] { target, null })
+            foreach (double? sticky in new double?[] { input.Threshold, null })
             {
                 var packed = ReplicaPacking.Pack(counts, input.Load, ranks, input.SlotsPerRank, current, sticky);
                 var reached = PlacementSteps.Approach(current, packed, input.Load, ranks, input.SlotsPerRank, input.MaxChanges);
@@ -37,7 +38,7 @@ public static class ExpertBalancer
             }
 
         if (best is null || best.Imbalance >= imbalance - 1e-9)
-            return Keep(current, before, $"max/mean rank load {imbalance:F2} is above {input.Threshold:F2}, but no change within {input.SlotsPerRank} slots per rank and {input.MaxChanges} changes lowers it");
+            return Keep(current, before, imbalance, $"max/mean rank load per layer {imbalance:F2} is above {input.Threshold:F2}, but no change within {input.SlotsPerRank} slots per rank and {input.MaxChanges} changes lowers it");
         string outcome = best.Imbalance <= input.Threshold ? "within the threshold" : "the best the slot budget and the cap on changes allow";
         return new PlacementPlan
         {
@@ -47,7 +48,7 @@ public static class ExpertBalancer
             RankLoadAfter = best.Loads,
             ImbalanceBefore = imbalance,
             ImbalanceAfter = best.Imbalance,
-            Reason = $"max/mean rank load {imbalance:F2} is above the threshold {input.Threshold:F2}; {best.Changes} replica changes bring it to {best.Imbalance:F2} ({outcome})",
+            Reason = $"max/mean rank load per layer {imbalance:F2} is above the threshold {input.Threshold:F2}; {best.Changes} replica changes bring it to {best.Imbalance:F2} ({outcome})",
         };
     }
 
@@ -62,14 +63,14 @@ public static class ExpertBalancer
         return live;
     }
 
-    static PlacementPlan Keep(Dictionary<ExpertId, int[]> current, Dictionary<int, double> loads, string reason) => new()
+    static PlacementPlan Keep(Dictionary<ExpertId, int[]> current, Dictionary<int, double> loads, double imbalance, string reason) => new()
     {
         Replicas = current,
         Changes = [],
         RankLoadBefore = loads,
         RankLoadAfter = loads,
-        ImbalanceBefore = RankLoads.Imbalance(loads),
-        ImbalanceAfter = RankLoads.Imbalance(loads),
+        ImbalanceBefore = imbalance,
+        ImbalanceAfter = imbalance,
         Reason = reason,
     };
 
@@ -99,8 +100,7 @@ public static class ExpertBalancer
     {
         public static Candidate Of(Dictionary<ExpertId, int[]> replicas, Dictionary<ExpertId, int[]> current, BalancerInput input, int[] ranks)
         {
-            var loads = RankLoads.Of(input.Load, replicas, ranks);
-            return new(replicas, loads, RankLoads.Imbalance(loads),
+            return new(replicas, RankLoads.Of(input.Load, replicas, ranks), RankLoads.ByLayer(input.Load, replicas, ranks).Imbalance,
                 replicas.Sum(r => PlacementSteps.Cost(current[r.Key], r.Value)), replicas.Values.Sum(h => h.Length));
         }
 

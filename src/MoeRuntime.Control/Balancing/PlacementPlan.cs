@@ -15,7 +15,11 @@ public sealed record PlacementPlan
     public required IReadOnlyDictionary<int, double> RankLoadBefore { get; init; }
     public required IReadOnlyDictionary<int, double> RankLoadAfter { get; init; }
 
-    /// <summary>Busiest rank's load over the mean rank load, now (1 = balanced).</summary>
+    /// <summary>
+    /// Per layer, the busiest rank's load over the mean rank load, weighted by the layers' loads, now
+    /// (<see cref="LayerLoads.Imbalance"/>; 1 = every layer balanced). It is never under the busiest rank's total over
+    /// the mean total (<see cref="RankLoads.Imbalance"/> of <see cref="RankLoadBefore"/>).
+    /// </summary>
     public double ImbalanceBefore { get; init; }
 
     /// <summary>The same, predicted for <see cref="Replicas"/>; never above <see cref="ImbalanceBefore"/>.</summary>

@@ -6,6 +6,7 @@ namespace MoeRuntime.Control.Balancing;
 /// </summary>
 public static class RankLoads
 {
+    /// <summary>Each rank's load summed over layers.</summary>
     public static Dictionary<int, double> Of(IReadOnlyDictionary<ExpertId, double> load, IEnumerable<KeyValuePair<ExpertId, int[]>> replicas, IEnumerable<int> ranks)
     {
         var loads = ranks.ToDictionary(r => r, _ => 0.0);
@@ -14,6 +15,19 @@ public static class RankLoads
             if (holders.Length == 0) continue;
             double share = load.GetValueOrDefault(expert) / holders.Length;
             foreach (int rank in holders) loads[rank] += share;
+        }
+        return loads;
+    }
+
+    /// <summary>Each rank's load at each layer: the router dispatches a step layer by layer, and each layer waits for its busiest rank.</summary>
+    public static LayerLoads ByLayer(IReadOnlyDictionary<ExpertId, double> load, IEnumerable<KeyValuePair<ExpertId, int[]>> replicas, int[] ranks)
+    {
+        var loads = new LayerLoads(ranks);
+        foreach (var (expert, holders) in replicas)
+        {
+            if (holders.Length == 0) continue;
+            double share = load.GetValueOrDefault(expert) / holders.Length;
+            foreach (int rank in holders) loads.Add(expert.Layer, rank, share);
         }
         return loads;
     }

@@ -33,6 +33,52 @@ public class ExpertBalancerTests
     }
 
     [Fact]
+    public void RanksWithEqualTotalsAreStillBalancedLayerByLayer()
+    {
+        // Each layer's load sits on one rank: the totals are equal, yet every layer waits for one busy rank.
+        var input = new BalancerInput
+        {
+            Load = new Dictionary<ExpertId, double> { [new(0, 0)] = 300, [new(0, 1)] = 300, [new(1, 0)] = 300, [new(1, 1)] = 300 },
+            Placement = new Dictionary<ExpertId, IReadOnlyList<int>> { [new(0, 0)] = [0], [new(0, 1)] = [0], [new(1, 0)] = [1], [new(1, 1)] = [1] },
+            LiveRanks = [0, 1],
+            SlotsPerRank = 3,
+            Threshold = 1.1,
+        };
+        Assert.Equal(1, RankLoads.Imbalance(RankLoads.Of(input.Load, input.Placement.ToDictionary(p => p.Key, p => p.Value.ToArray()), input.LiveRanks)), 9);
+
+        PlacementPlan plan = ExpertBalancer.Plan(input);
+
+        Assert.Equal(2, plan.ImbalanceBefore, 9);
+        Assert.Equal(1, plan.ImbalanceAfter, 9);
+        // Two moves put one expert of each layer on each rank: no replica needed.
+        Assert.Equal(2, plan.Changes.Count);
+        Assert.All(plan.Changes, c => Assert.Equal(PlacementChangeKind.Move, c.Kind));
+        foreach (int layer in new[] { 0, 1 })
+            Assert.Equal([0, 1], plan.Replicas.Where(r => r.Key.Layer == layer).SelectMany(r => r.Value).Order());
+    }
+
+    [Fact]
+    public void TwoHotExpertsOfALayerSpreadTogetherWhenNeitherHelpsAlone()
+    {
+        // Experts 0 and 1 carry a layer on ranks 0 and 1 while rank 2 idles. Spreading either over all three ranks alone
+        // piles its share onto the other's rank and raises the layer's busiest load; both together balance the layer.
+        var input = new BalancerInput
+        {
+            Load = new Dictionary<ExpertId, double> { [new(0, 0)] = 1000, [new(0, 1)] = 1000, [new(0, 2)] = 50 },
+            Placement = new Dictionary<ExpertId, IReadOnlyList<int>> { [new(0, 0)] = [0], [new(0, 1)] = [1], [new(0, 2)] = [2] },
+            LiveRanks = [0, 1, 2],
+            SlotsPerRank = 3,
+            Threshold = 1.1,
+        };
+
+        PlacementPlan plan = ExpertBalancer.Plan(input);
+
+        Assert.True(plan.ImbalanceAfter <= 1.1, $"{plan.ImbalanceBefore:F2} -> {plan.ImbalanceAfter:F2}: {plan.Reason}");
+        Assert.Contains(plan.Changes, c => c.Expert == new ExpertId(0, 0));
+        Assert.Contains(plan.Changes, c => c.Expert == new ExpertId(0, 1));
+    }
+
+    [Fact]
     public void ABalancedLoadIsLeftAlone()
     {
         PlacementPlan plan = ExpertBalancer.Plan(Skewed() with { Load = Loads(100, 100, 100, 100, 100, 100) });

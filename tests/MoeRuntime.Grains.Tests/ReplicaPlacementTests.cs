@@ -4,6 +4,7 @@ using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Model.Sampling;
+using Orleans.Core.Internal;
 using Xunit.Abstractions;
 
 namespace MoeRuntime.Grains.Tests;
@@ -78,6 +79,15 @@ public sealed class ReplicaPlacementTests(ReplicaFixture fixture, ITestOutputHel
         Assert.True(imbalanceAfter <= ReplicaFixture.Threshold + 1e-9, $"max/mean per layer {imbalanceAfter:F3} after balancing");
         Assert.True(Imbalance(after) <= imbalanceAfter + 1e-9, $"max/mean of totals {Imbalance(after):F3} after balancing");
         Assert.Equal(before.Values.Sum(), after.Values.Sum());
+
+        // The map is stored: a new activation of its grain (as after its silo went) serves the same version and replicas.
+        IExpertPlacementGrain placement = fixture.Client.GetGrain<IExpertPlacementGrain>(ClusterFixture.ModelName);
+        Assert.Equal(2, (await placement.GetHistoryAsync(10)).Length);
+        await placement.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        PlacementMapView reactivated = Assert.Single(await Eventually.Async(() => placement.GetHistoryAsync(10), h => h.Length == 1));
+        Assert.Equal((map.Version, map.Reason), (reactivated.Version, reactivated.Reason));
+        Assert.Equal(map.Replicas.OrderBy(r => r.Key).Select(r => (r.Key, string.Join(",", r.Value))),
+            reactivated.Replicas.OrderBy(r => r.Key).Select(r => (r.Key, string.Join(",", r.Value))));
 
         BalanceDecision[] decisions = await balancer.GetDecisionsAsync(10);
         Assert.Equal([false, true], decisions.Take(2).Select(d => d.DryRun));

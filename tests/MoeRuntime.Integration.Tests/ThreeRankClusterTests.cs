@@ -70,6 +70,40 @@ public sealed class ThreeRankClusterTests(ProcessCluster cluster) : IClassFixtur
         Assert.Empty((await controller.GetStatusAsync()).Pins);
     }
 
+    [Fact]
+    public async Task ThePlacementMapIsKeptInRedisAcrossAReactivation()
+    {
+        const string expert = "default/1/1";
+        IExpertPlacementGrain placement = cluster.Connection.Client.GetGrain<IExpertPlacementGrain>(ProcessCluster.ModelName);
+        PlacementMapView written = await placement.ApplyAsync(new PlacementMapUpdate
+        {
+            Replicas = new() { [expert] = [0, 2] },
+            ChangedBy = "test",
+            Reason = "a replica kept in redis",
+        });
+        try
+        {
+            await using (ConnectionMultiplexer store = await ConnectionMultiplexer.ConnectAsync(cluster.Redis))
+            {
+                IServer server = store.GetServers().Single();
+                string[] keys = [.. server.Keys(pattern: "*placement*").Select(k => k.ToString())];
+                Assert.True(keys.Length == 1, $"keys in Redis: [{string.Join(", ", server.Keys().Select(k => k.ToString()))}]");
+            }
+            await placement.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+            // A new activation keeps only the stored version in its history.
+            PlacementMapView[] history = [];
+            await Eventually.UntilAsync("the placement grain is reactivated", CommandLimit,
+                async () => (history = await placement.GetHistoryAsync(10)).Length == 1, cluster.Diagnostics);
+            PlacementMapView resumed = history[0];
+            Assert.Equal((written.Version, "a replica kept in redis"), (resumed.Version, resumed.Reason));
+            Assert.Equal([0, 2], resumed.Replicas[expert]);
+        }
+        finally
+        {
+            await placement.ApplyAsync(new PlacementMapUpdate { Replicas = new() { [expert] = [] }, ChangedBy = "test", Reason = "back to the default" });
+        }
+    }
+
     async Task RunAsync(string[] arguments)
     {
         MoeCli.Outcome outcome = await MoeCli.RunAsync(cluster.LogDirectory, CommandLimit, arguments);

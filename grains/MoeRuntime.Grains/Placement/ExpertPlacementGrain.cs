@@ -8,10 +8,13 @@ namespace MoeRuntime.Grains.Placement;
 
 /// <summary>
 /// A model's placement map: the replica sets of the experts that left their default placement, and every
-/// version's author, time, reason and changes. Held in memory like TierSets: if its silo goes, the map
-/// starts again from the defaults and routers follow the new version.
+/// version's author, time, reason and changes. The current version is kept in <see cref="ControlStorage"/>, so a
+/// new activation (the grain moved to another silo) serves the same map and routers keep their replicas; the
+/// history of earlier versions stays in memory. A replica on a rank that has gone is skipped by the routers.
 /// </summary>
-public sealed class ExpertPlacementGrain(ModelHost host, RankDirectory ranks, TimeProvider time, ILogger<ExpertPlacementGrain> logger)
+public sealed class ExpertPlacementGrain(
+    [PersistentState("placement-map", ControlStorage.Name)] IPersistentState<PlacementMapView> saved,
+    ModelHost host, RankDirectory ranks, TimeProvider time, ILogger<ExpertPlacementGrain> logger)
     : Grain, IExpertPlacementGrain
 {
     const int KeptVersions = 100;
@@ -21,6 +24,14 @@ public sealed class ExpertPlacementGrain(ModelHost host, RankDirectory ranks, Ti
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         host.EnsureServes(this.GetPrimaryKeyString());
+        if (saved.RecordExists && saved.State.Model == host.ModelName)
+        {
+            _current = saved.State;
+            _history.Add(_current);
+            logger.LogInformation("Placement map {Model}: carries on from v{Version} ({Replicated} experts replicated or moved)",
+                host.ModelName, _current.Version, _current.Replicas.Count);
+            return Task.CompletedTask;
+        }
         _current = new PlacementMapView
         {
             Model = host.ModelName,
@@ -41,7 +52,7 @@ public sealed class ExpertPlacementGrain(ModelHost host, RankDirectory ranks, Ti
     public Task<PlacementMapView[]> GetHistoryAsync(int maxVersions) =>
         Task.FromResult(_history.TakeLast(Math.Clamp(maxVersions, 1, KeptVersions)).Reverse().ToArray());
 
-    public Task<PlacementMapView> ApplyAsync(PlacementMapUpdate update)
+    public async Task<PlacementMapView> ApplyAsync(PlacementMapUpdate update)
     {
         if (update.ExpectedVersion is { } expected && expected != _current.Version)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"the placement map is at version {_current.Version}, the change was computed against {expected}");
@@ -61,7 +72,7 @@ public sealed class ExpertPlacementGrain(ModelHost host, RankDirectory ranks, Ti
             if (sorted.Length == 0) replicas.Remove(key);
             else replicas[key] = sorted;
         }
-        _current = new PlacementMapView
+        var next = new PlacementMapView
         {
             Model = host.ModelName,
             Version = _current.Version + 1,
@@ -71,11 +82,15 @@ public sealed class ExpertPlacementGrain(ModelHost host, RankDirectory ranks, Ti
             Reason = update.Reason,
             Changes = update.Changes,
         };
+        // Stored before it is served: a map routers saw must survive the grain moving.
+        saved.State = next;
+        await saved.WriteStateAsync();
+        _current = next;
         _history.Add(_current);
         if (_history.Count > KeptVersions) _history.RemoveAt(0);
         logger.LogInformation("Placement map {Model} v{Version} by {ChangedBy}: {Reason} ({Changes})",
             host.ModelName, _current.Version, update.ChangedBy, update.Reason, string.Join("; ", update.Changes));
-        return Task.FromResult(_current);
+        return _current;
     }
 
     ExpertKey ParseExpert(string text)

@@ -67,13 +67,14 @@ public sealed class LayerLoads
             foreach (int r in move.From) next[_slot[r]] -= move.Tokens / move.From.Length;
             foreach (int r in move.To) next[_slot[r]] += move.Tokens / move.To.Length;
         }
-        double busiest = 0, squares = 0;
+        double busiest = 0, busiestNow = 0, squares = 0;
         for (int i = 0; i < next.Length; i++)
         {
             busiest = Math.Max(busiest, next[i]);
+            busiestNow = Math.Max(busiestNow, now[i]);
             squares += next[i] * next[i] - now[i] * now[i];
         }
-        return (busiest - now.Max(), squares);
+        return (busiest - busiestNow, squares);
     }
 }
 

@@ -16,60 +16,104 @@ static class PlacementSteps
         LayerLoads loads = RankLoads.ByLayer(load, state, ranks);
         var used = ranks.ToDictionary(r => r, r => state.Values.Count(h => h.Contains(r)));
         var limit = ranks.ToDictionary(r => r, r => Math.Max(slotsPerRank, used[r]));
-        var pending = target.Where(t => !t.Value.SequenceEqual(current[t.Key])).Select(t => t.Key).Order().ToList();
+        // An expert's move stays the same until it is taken: from today's replicas to the target's.
+        var pending = target.Where(t => !t.Value.SequenceEqual(current[t.Key])).OrderBy(t => t.Key)
+            .Select(t => new ExpertMove(t.Key, load.GetValueOrDefault(t.Key), current[t.Key], t.Value)).ToList();
         int changes = 0;
         while (pending.Count > 0)
         {
-            var moves = pending.Select(e => new ExpertMove(e, load.GetValueOrDefault(e), state[e], target[e]))
-                .Where(m => changes + Cost(m.From, m.To) <= maxChanges && Fits(used, limit, m))
-                .ToList();
-            ExpertMove[]? step = Best(moves.Select(m => new[] { m }), loads)
-                ?? Best(moves.SelectMany((a, i) => moves.Skip(i + 1)
-                    .Where(b => b.Expert.Layer == a.Expert.Layer && changes + Cost(a.From, a.To) + Cost(b.From, b.To) <= maxChanges && Fits(used, limit, a, b))
-                    .Select(b => new[] { a, b })), loads);
+            List<ExpertMove> allowed = pending.Where(m => changes + Cost(m.From, m.To) <= maxChanges && Fits(used, limit, m)).ToList();
+            ExpertMove[]? step = BestSingle(allowed, loads)
+                ?? BestPair(Pairs(allowed).Where(p => changes + Cost(p[0].From, p[0].To) + Cost(p[1].From, p[1].To) <= maxChanges && Fits(used, limit, p)), loads);
             if (step is null) break;
             foreach (ExpertMove move in step)
             {
-                foreach (int r in move.From.Except(move.To)) used[r]--;
-                foreach (int r in move.To.Except(move.From)) used[r]++;
+                foreach (int r in move.From)
+                    if (!move.To.Contains(r)) used[r]--;
+                foreach (int r in move.To)
+                    if (!move.From.Contains(r)) used[r]++;
                 changes += Cost(move.From, move.To);
                 state[move.Expert] = move.To;
                 loads.Shift(move);
-                pending.Remove(move.Expert);
+                pending.Remove(move);
             }
         }
         return state;
     }
 
-    /// <summary>The step that lowers the score most, or null when none lowers it.</summary>
-    static ExpertMove[]? Best(IEnumerable<ExpertMove[]> steps, LayerLoads loads)
+    /// <summary>
+    /// Pairs of moves within a layer, among each layer's <see cref="PairedPerLayer"/> heaviest: a stall comes from hot
+    /// experts, and the bound keeps the search small for models with hundreds of experts per layer.
+    /// </summary>
+    static IEnumerable<ExpertMove[]> Pairs(List<ExpertMove> moves)
+    {
+        foreach (var layer in moves.GroupBy(m => m.Expert.Layer))
+        {
+            ExpertMove[] heaviest = [.. layer.OrderByDescending(m => m.Tokens).ThenBy(m => m.Expert).Take(PairedPerLayer)];
+            for (int i = 0; i < heaviest.Length; i++)
+                for (int j = i + 1; j < heaviest.Length; j++)
+                    yield return [heaviest[i], heaviest[j]];
+        }
+    }
+
+    const int PairedPerLayer = 8;
+
+    /// <summary>The single move that lowers the score most, or null when none lowers it.</summary>
+    static ExpertMove[]? BestSingle(List<ExpertMove> moves, LayerLoads loads)
     {
         var now = new Score(loads.BusiestSum, loads.SumOfSquares);
-        (ExpertMove[] Moves, Score Score)? best = null;
-        foreach (ExpertMove[] step in steps)
-        {
-            var (busiest, squares) = loads.Change(step);
-            var score = new Score(now.Max + busiest, now.SumOfSquares + squares);
-            if (score.IsBetterThan(now) && (best is null || score.IsBetterThan(best.Value.Score))) best = (step, score);
-        }
-        return best?.Moves;
+        Score best = now;
+        int chosen = -1;
+        for (int i = 0; i < moves.Count; i++)
+            if (Lowers(now, loads.Change([moves[i]]), ref best)) chosen = i;
+        return chosen < 0 ? null : [moves[chosen]];
+    }
+
+    /// <summary>The pair that lowers the score most, or null when none lowers it.</summary>
+    static ExpertMove[]? BestPair(IEnumerable<ExpertMove[]> pairs, LayerLoads loads)
+    {
+        var now = new Score(loads.BusiestSum, loads.SumOfSquares);
+        Score best = now;
+        ExpertMove[]? chosen = null;
+        foreach (ExpertMove[] pair in pairs)
+            if (Lowers(now, loads.Change(pair), ref best)) chosen = pair;
+        return chosen;
+    }
+
+    /// <summary>Whether a step with this change beats both the current score and <paramref name="best"/> so far (which it then becomes).</summary>
+    static bool Lowers(Score now, (double Busiest, double Squares) change, ref Score best)
+    {
+        var score = new Score(now.Max + change.Busiest, now.SumOfSquares + change.Squares);
+        if (!score.IsBetterThan(now) || !score.IsBetterThan(best)) return false;
+        best = score;
+        return true;
     }
 
     /// <summary>Whether the replicas the moves add fit each rank's slots (or what it held at the start, if more).</summary>
     static bool Fits(Dictionary<int, int> used, Dictionary<int, int> limit, params ReadOnlySpan<ExpertMove> moves)
     {
-        foreach (var (rank, count) in used)
-        {
-            int added = 0;
-            foreach (ExpertMove m in moves)
-                if (m.To.Contains(rank) && !m.From.Contains(rank)) added++;
-            if (added > 0 && count + added > limit[rank]) return false;
-        }
+        foreach (ExpertMove m in moves)
+            foreach (int rank in m.To)
+            {
+                if (m.From.Contains(rank)) continue;
+                int added = 0;
+                foreach (ExpertMove other in moves)
+                    if (other.To.Contains(rank) && !other.From.Contains(rank)) added++;
+                if (used[rank] + added > limit[rank]) return false;
+            }
         return true;
     }
 
     /// <summary>Changes to turn one replica set into another: a removal paired with an addition is one move.</summary>
-    public static int Cost(int[] from, int[] to) => Math.Max(from.Except(to).Count(), to.Except(from).Count());
+    public static int Cost(int[] from, int[] to)
+    {
+        int removed = 0, added = 0;
+        foreach (int r in from)
+            if (!to.Contains(r)) removed++;
+        foreach (int r in to)
+            if (!from.Contains(r)) added++;
+        return Math.Max(removed, added);
+    }
 
     /// <summary>
     /// The busiest rank's load summed over layers first, then the spread of the rest (sum of squares), so ties at the top

@@ -23,36 +23,35 @@ static class ReplicaPacking
             .ToList();
         var layerTarget = counts.Keys.GroupBy(e => e.Layer)
             .ToDictionary(g => g.Key, g => (stickyThreshold ?? 0) * g.Sum(e => load.GetValueOrDefault(e)) / ranks.Length);
-        var layerLoad = new LayerLoads(ranks);
-        var rankLoad = ranks.ToDictionary(r => r, _ => 0.0);
-        var used = ranks.ToDictionary(r => r, _ => 0);
+        // Loads by rank position: this runs once per candidate plan, over every replica and rank.
+        var layerLoad = new Dictionary<int, double[]>();
+        var rankLoad = new double[ranks.Length];
+        var used = new int[ranks.Length];
         var placed = counts.Keys.ToDictionary(e => e, _ => new List<int>());
         foreach (var (expert, size) in items)
         {
-            int layer = expert.Layer;
-            // Least loaded at the layer, then overall; on a tie a rank that already holds the expert (no weights to load).
-            bool Lighter(int rank, int than) =>
-                layerLoad[layer, rank] != layerLoad[layer, than] ? layerLoad[layer, rank] < layerLoad[layer, than]
-                : rankLoad[rank] != rankLoad[than] ? rankLoad[rank] < rankLoad[than]
-                : HoldsNow(current, expert, rank) && !HoldsNow(current, expert, than);
-            int? best = null, home = null;
-            foreach (int rank in ranks)
+            if (!layerLoad.TryGetValue(expert.Layer, out double[]? row)) layerLoad[expert.Layer] = row = new double[ranks.Length];
+            int[] holders = current.TryGetValue(expert, out int[]? h) ? h : [];
+            List<int> taken = placed[expert];
+            int best = -1, home = -1;
+            for (int i = 0; i < ranks.Length; i++)
             {
-                if (used[rank] >= slotsPerRank || placed[expert].Contains(rank)) continue;
-                if (best is null || Lighter(rank, best.Value)) best = rank;
-                if (stickyThreshold is not null && HoldsNow(current, expert, rank) && layerLoad[layer, rank] + size <= layerTarget[layer]
-                    && (home is null || layerLoad[layer, rank] < layerLoad[layer, home.Value]))
-                    home = rank;
+                if (used[i] >= slotsPerRank || taken.Contains(ranks[i])) continue;
+                bool holds = holders.Contains(ranks[i]);
+                // Least loaded at the layer, then overall; on a tie a rank that already holds the expert (no weights to load).
+                if (best < 0 || row[i] < row[best] || (row[i] == row[best]
+                    && (rankLoad[i] < rankLoad[best] || (rankLoad[i] == rankLoad[best] && holds && !holders.Contains(ranks[best])))))
+                    best = i;
+                if (stickyThreshold is not null && holds && row[i] + size <= layerTarget[expert.Layer] && (home < 0 || row[i] < row[home]))
+                    home = i;
             }
-            if ((home ?? best) is not { } chosen) continue;
-            placed[expert].Add(chosen);
-            layerLoad.Add(layer, chosen, size);
+            int chosen = home >= 0 ? home : best;
+            if (chosen < 0) continue;
+            taken.Add(ranks[chosen]);
+            row[chosen] += size;
             rankLoad[chosen] += size;
             used[chosen]++;
         }
         return placed.ToDictionary(p => p.Key, p => p.Value.Order().ToArray());
     }
-
-    static bool HoldsNow(IReadOnlyDictionary<ExpertId, int[]> current, ExpertId expert, int rank) =>
-        current.TryGetValue(expert, out int[]? holders) && holders.Contains(rank);
 }

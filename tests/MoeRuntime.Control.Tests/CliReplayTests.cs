@@ -57,7 +57,19 @@ public class CliReplayTests
             Assert.Equal(2, stdout.Split('\n').Count(l => l.StartsWith(policy)));
         Assert.Contains("| Belady     |", stdout);
         Assert.Contains("controller: latency controller + guardrails per layer", stdout);
+        Assert.Contains("Belady bounds demand caching only", stdout);
         Assert.Contains("0.0 pt", stdout);
+    }
+
+    [Fact]
+    public async Task Replay_at_the_runtimes_interval_needs_no_note_about_prefetching_plans()
+    {
+        using var files = new TraceFiles();
+        string trace = await SmallTrace(files);
+        var (exit, stdout, stderr) = await Moe("replay", "--trace", trace, "--capacity", "2", "--interval-steps", "32");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("interval 32 steps", stdout);
+        Assert.DoesNotContain("Belady bounds demand caching only", stdout);
     }
 
     [Fact]

@@ -109,6 +109,9 @@ static class ReplayCommand
                 $"controller: latency controller + guardrails per layer, demand half-life {controller.Latency.DemandHalfLifeIntervals:0.###} intervals, " +
                 $"hysteresis {controller.Guardrails.HysteresisRatio:0.###}, at most {controller.Guardrails.MaxChangesPerInterval} moves per layer and interval, " +
                 $"{controller.TransientSlots} hot slot(s) per layer kept for transient copies"));
+        if (available.Any(n => n.Equals(ReplayPolicies.Controller, StringComparison.OrdinalIgnoreCase)) && options.IntervalSteps < 8)
+            output.WriteLine($"note: plans every {options.IntervalSteps} step(s) fetch promotions before the next step needs them, as prefetches do; " +
+                "Belady bounds demand caching only, and the runtime plans every few seconds (try --interval-steps 32)");
         foreach (int capacity in capacities)
         {
             ReplayOptions o = options with { CapacityPerLayer = capacity };

@@ -26,6 +26,17 @@ public class RankCollectorTests
     }
 
     [Fact]
+    public void ACounterRefusesANegativeAmountAndKeepsItsTotal()
+    {
+        var (collector, _) = NewCollector();
+        var bytes = collector.Counter(MoeMetrics.PrefetchBytesTotal, "hot");
+        bytes.Add(5);
+        Assert.Throws<ArgumentOutOfRangeException>(() => bytes.Add(-1));
+        Assert.Equal(5, bytes.Value);
+        Assert.Equal(5, Assert.Single(collector.CollectSummary().Counters).Delta);
+    }
+
+    [Fact]
     public void CountersAreReportedAsDeltasPerInterval()
     {
         var (collector, clock) = NewCollector();

@@ -223,13 +223,14 @@ public sealed class RankTelemetry : IBatcherObserver
         _capacity[0].Set(snapshot.Hot.BudgetBytes);
         _capacity[1].Set(snapshot.Warm.BudgetBytes);
         TierStoreCounters c = snapshot.Counters, last = _lastStore ?? new TierStoreCounters();
+        _lastStore = c;
         _forced.Add(c.ForcedEvictions - last.ForcedEvictions);
         _planned.Add(c.PlannedEvictions - last.PlannedEvictions);
         long bytesPerPrefetch = snapshot.Experts.Count == 0 ? 0 : snapshot.Experts[0].HotBytes;
         _prefetchUsed.Add((c.PrefetchUsed - last.PrefetchUsed) * bytesPerPrefetch);
         _prefetchWasted.Add((c.PrefetchWasted - last.PrefetchWasted) * bytesPerPrefetch);
         _prefetchFailures.Add(c.PrefetchFailures - last.PrefetchFailures);
-        _prefetchBytes.Add((c.PrefetchIssued - c.PrefetchSkipped - last.PrefetchIssued + last.PrefetchSkipped) * bytesPerPrefetch);
-        _lastStore = c;
+        // Skipped hints are not issued ones (the store counts each hint once, as one or the other): only issued hints move bytes.
+        _prefetchBytes.Add((c.PrefetchIssued - last.PrefetchIssued) * bytesPerPrefetch);
     }
 }

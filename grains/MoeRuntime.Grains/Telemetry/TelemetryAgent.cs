@@ -25,7 +25,7 @@ public sealed class TelemetryAgent(
     readonly CancellationTokenSource _stopping = new();
     Task? _loop;
     const int ClusterRefreshIntervals = 5;
-    int _failures, _intervals;
+    int _failures, _intervals, _defects;
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(TelemetryAgent), ServiceLifecycleStage.Active, Start, Stop);
@@ -49,21 +49,42 @@ public sealed class TelemetryAgent(
         try
         {
             while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
-                await ShipAsync().ConfigureAwait(false);
+            {
+                try
+                {
+                    await ShipAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A defect in one interval must not end the rank's telemetry: the controllers read what it ships.
+                    if (_defects++ == 0) logger.LogError(e, "Telemetry interval failed; carrying on every {Interval} (logged once)", _options.Interval);
+                }
+            }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
         }
     }
 
-    /// <summary>One interval: collect, export locally, ship to the aggregators. Failures are logged, never thrown.</summary>
+    /// <summary>
+    /// One interval: collect, export locally, ship to the aggregators. Export and shipping failures are logged here; a
+    /// defect in collecting throws to the loop, which logs it and carries on with the next interval.
+    /// </summary>
     public async Task ShipAsync()
     {
         telemetry.QueueDepth(router.Batcher.QueueDepth);
         telemetry.ObserveStore(host.Store.Snapshot());
         RankSummary summary = telemetry.Collector.CollectSummary();
-        exporter.Add(summary);
-        openTelemetry.Add(summary);
+        try
+        {
+            exporter.Add(summary);
+            openTelemetry.Add(summary);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // /metrics misses this interval; the aggregators, which the controllers read, still get it.
+            if (_defects++ == 0) logger.LogError(e, "Exporting telemetry to /metrics failed; shipping to the aggregators anyway (logged once)");
+        }
         try
         {
             int shards = Math.Max(1, _options.Shards);

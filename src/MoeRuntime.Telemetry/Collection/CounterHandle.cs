@@ -15,8 +15,14 @@ public readonly struct CounterHandle
         _index = index;
     }
 
-    /// <summary>Adds <paramref name="amount"/> (≥ 0; counters only go up).</summary>
-    public void Add(long amount) => Interlocked.Add(ref _slots[_index], amount);
+    /// <summary>Adds <paramref name="amount"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="amount"/> is negative: counters only go up, and a
+    /// negative delta would be refused much later, by Prometheus, far from the defect that made it.</exception>
+    public void Add(long amount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(amount);
+        Interlocked.Add(ref _slots[_index], amount);
+    }
 
     /// <summary>Adds one.</summary>
     public void Increment() => Interlocked.Increment(ref _slots[_index]);

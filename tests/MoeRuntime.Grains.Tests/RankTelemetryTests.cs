@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Options;
+using MoeRuntime.Grains.Telemetry;
+using MoeRuntime.Serving.Tiers;
+using MoeRuntime.Telemetry.Catalogue;
+using MoeRuntime.Telemetry.Collection;
+
+namespace MoeRuntime.Grains.Tests;
+
+/// <summary>What the rank reads off its tier store each interval becomes counter deltas that only go up.</summary>
+public sealed class RankTelemetryTests
+{
+    const long ExpertBytes = 3 << 20;
+
+    static TierStoreSnapshot Snapshot(TierStoreCounters counters) => new("default", null,
+        [new ExpertResidency(new ExpertKey("default", 0, 0), Tier.Warm, Tier.Warm, false, ExpertBytes, ExpertBytes, 0, false)],
+        new TierUsage(0, 16 * ExpertBytes, 0), new TierUsage(0, 32 * ExpertBytes, 0), counters);
+
+    [Fact]
+    public void PrefetchBytesCountIssuedHintsOnlyEvenInAnIntervalOfSkips()
+    {
+        var collector = new RankCollector(new RankCollectorOptions { RankId = "0", Model = "default", Layers = 1, Experts = 1 });
+        var telemetry = new RankTelemetry(collector, Options.Create(new TelemetryOptions()));
+
+        // Two hints issued, then an interval where the hot tier had no room: only skips, no issue. Skips moved no bytes.
+        telemetry.ObserveStore(Snapshot(new TierStoreCounters { PrefetchIssued = 2, PrefetchSkipped = 1 }));
+        double first = PrefetchBytes(collector);
+        telemetry.ObserveStore(Snapshot(new TierStoreCounters { PrefetchIssued = 2, PrefetchSkipped = 5 }));
+        double second = PrefetchBytes(collector);
+
+        Assert.Equal((2.0 * ExpertBytes, 0.0), (first, second));
+    }
+
+    static double PrefetchBytes(RankCollector collector) =>
+        collector.CollectSummary().Counters.Where(c => c.Metric == MoeMetrics.PrefetchBytesTotal).Sum(c => c.Delta);
+}

@@ -80,11 +80,14 @@ static class PlacementSteps
         return chosen;
     }
 
-    /// <summary>Whether a step with this change beats both the current score and <paramref name="best"/> so far (which it then becomes).</summary>
+    /// <summary>
+    /// Whether a step with this change from <paramref name="now"/> beats <paramref name="best"/> so far (which starts at
+    /// <paramref name="now"/>, so a step that does not lower the score never wins); the winner becomes the best.
+    /// </summary>
     static bool Lowers(Score now, (double Busiest, double Squares) change, ref Score best)
     {
         var score = new Score(now.Max + change.Busiest, now.SumOfSquares + change.Squares);
-        if (!score.IsBetterThan(now) || !score.IsBetterThan(best)) return false;
+        if (!score.IsBetterThan(best)) return false;
         best = score;
         return true;
     }

@@ -3,6 +3,7 @@ using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Serving.Tiers;
 using MoeRuntime.Telemetry.Catalogue;
 using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Summaries;
 
 namespace MoeRuntime.Grains.Tests;
 
@@ -28,6 +29,18 @@ public sealed class RankTelemetryTests
         double second = PrefetchBytes(collector);
 
         Assert.Equal((2.0 * ExpertBytes, 0.0), (first, second));
+    }
+
+    [Fact]
+    public void AFailedIntervalIsCountedAsDroppedTelemetry()
+    {
+        var collector = new RankCollector(new RankCollectorOptions { RankId = "0", Model = "default", Layers = 1, Experts = 1 });
+        var telemetry = new RankTelemetry(collector, Options.Create(new TelemetryOptions()));
+        telemetry.IntervalFailed();
+        telemetry.IntervalFailed();
+        CounterDelta dropped = Assert.Single(collector.CollectSummary().Counters, c => c.Metric == MoeMetrics.TelemetryDroppedTotal);
+        Assert.Equal(["interval_failed"], dropped.Labels);
+        Assert.Equal(2.0, dropped.Delta);
     }
 
     static double PrefetchBytes(RankCollector collector) =>

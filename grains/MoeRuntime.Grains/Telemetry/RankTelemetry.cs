@@ -24,6 +24,7 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly GaugeHandle[] _memory, _capacity;
     // The tier store's evictions and prefetches all concern the hot tier.
     readonly CounterHandle _forced, _planned, _prefetchUsed, _prefetchWasted, _prefetchFailures, _prefetchBytes;
+    readonly CounterHandle _intervalsFailed;
     TierStoreCounters? _lastStore;
 
     public RankTelemetry(RankCollector collector, Microsoft.Extensions.Options.IOptions<TelemetryOptions> options)
@@ -74,7 +75,11 @@ public sealed class RankTelemetry : IBatcherObserver
         _prefetchWasted = collector.Counter(MoeMetrics.PrefetchOutcomeBytesTotal, "wasted");
         _prefetchFailures = collector.Counter(MoeMetrics.PrefetchFailuresTotal, "cold");
         _prefetchBytes = collector.Counter(MoeMetrics.PrefetchBytesTotal, "hot");
+        _intervalsFailed = collector.Counter(MoeMetrics.TelemetryDroppedTotal, "interval_failed");
     }
+
+    /// <summary>Counts a telemetry interval that failed to collect or export, so the failure shows on dashboards after its one log line.</summary>
+    public void IntervalFailed() => _intervalsFailed.Increment();
 
     public RankCollector Collector { get; }
 

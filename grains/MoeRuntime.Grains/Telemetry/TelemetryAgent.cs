@@ -57,6 +57,7 @@ public sealed class TelemetryAgent(
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // A defect in one interval must not end the rank's telemetry: the controllers read what it ships.
+                    telemetry.IntervalFailed();
                     if (_defects++ == 0) logger.LogError(e, "Telemetry interval failed; carrying on every {Interval} (logged once)", _options.Interval);
                 }
             }
@@ -83,6 +84,7 @@ public sealed class TelemetryAgent(
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
             // /metrics misses this interval; the aggregators, which the controllers read, still get it.
+            telemetry.IntervalFailed();
             if (_defects++ == 0) logger.LogError(e, "Exporting telemetry to /metrics failed; shipping to the aggregators anyway (logged once)");
         }
         try

@@ -73,7 +73,7 @@ public static class MetricLabels
     public static readonly LabelDefinition Endpoint = new("endpoint", "metrics", "views", "dashboard");
 
     /// <summary>Why the telemetry pipeline itself dropped data.</summary>
-    public static readonly LabelDefinition DropReason = new("reason", "series_cap", "digest_overflow");
+    public static readonly LabelDefinition DropReason = new("reason", "series_cap", "digest_overflow", "interval_failed");
 
     /// <summary>The distribution a cluster quantile belongs to (one of the histograms of this catalogue).</summary>
     public static readonly LabelDefinition SourceMetric = LabelDefinition.Bounded("metric", "the catalogue's histograms");

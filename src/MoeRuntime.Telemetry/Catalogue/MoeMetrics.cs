@@ -234,7 +234,7 @@ public static class MoeMetrics
 
     /// <summary>Telemetry dropped on the rank.</summary>
     public static readonly MetricDefinition TelemetryDroppedTotal = Counter("moe_telemetry_dropped_total", "{record}",
-        "Records the rank's collector dropped: over a metric's series cap, or routing digests overwritten before collection.",
+        "Records the rank's collector dropped: over a metric's series cap, routing digests overwritten before collection, or one per interval that failed to collect or export (the rank's log has the first failure).",
         DropReason);
 
     /// <summary>Summaries an aggregator refused.</summary>

@@ -73,6 +73,11 @@ public sealed record ControllerStatus
     [Id(10)] public bool Running { get; init; }
     /// <summary>The telemetry sampling in force (see <see cref="ITierControllerGrain.GetSamplingAsync"/>).</summary>
     [Id(11)] public TelemetrySamplingView Sampling { get; init; } = new();
+    /// <summary>
+    /// Ranks whose telemetry summaries stopped arriving at the last interval: their latency and tokens are missing from
+    /// what the controllers read (with every rank stale they see no latency and hold).
+    /// </summary>
+    [Id(12)] public string[] StaleTelemetryRanks { get; init; } = [];
 }
 
 /// <summary>One rank as the controllers left it after the last interval.</summary>

@@ -69,6 +69,7 @@ public sealed partial class TierControllerGrain
         try
         {
             TelemetryView view = await ViewAsync(_options.LatencyWindow);
+            NoteStaleRanks(view.Ranks);
             double perSecond = view.Requests.PromptTokensPerSecond + view.Requests.CompletionTokensPerSecond;
             ObservedLatency latency = TelemetryReadings.Latency(view);
             // A short window can hold no latency sample (idle, or sparse sampling of short streams): the minute's then.
@@ -82,6 +83,18 @@ public sealed partial class TierControllerGrain
             logger.LogWarning(e, "Tier controllers of {Model}: no cluster view this interval, holding the hot allowance", Model);
             return (ObservedLatency.None, 0);
         }
+    }
+
+    /// <summary>
+    /// Ranks whose summaries stopped arriving leave the view without their latency and tokens; with every rank stale
+    /// the controllers see "no latency" and hold. The status says which, and the log says it once per change.
+    /// </summary>
+    void NoteStaleRanks(RankCounts ranks)
+    {
+        string[] stale = [.. ranks.StaleRanks];
+        if (stale.Length > 0 && !stale.SequenceEqual(_staleRanks))
+            logger.LogWarning("Tier controllers of {Model}: telemetry of rank(s) {Stale} is stale; deciding without it", Model, string.Join(", ", stale));
+        _staleRanks = stale;
     }
 
     async Task<TelemetryView> ViewAsync(string window) =>

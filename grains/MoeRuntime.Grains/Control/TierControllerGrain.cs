@@ -38,6 +38,7 @@ public sealed partial class TierControllerGrain(
     DateTimeOffset _activatedAt;
     long _ticks;
     string? _lastError;
+    string[] _staleRanks = [];
     double? _dollarsPerThousandTokens;
     TelemetrySamplingView _sampling = new();
 
@@ -169,6 +170,7 @@ public sealed partial class TierControllerGrain(
         Pins = _pins.Values.OrderBy(p => p.Expert, StringComparer.Ordinal).ToArray(),
         DollarsPerThousandTokens = _dollarsPerThousandTokens,
         LastError = _lastError,
+        StaleTelemetryRanks = _staleRanks,
         Sampling = _sampling,
     };
 

@@ -94,6 +94,8 @@ static class ControlCommands
             $"{s.Ticks} intervals, last {(s.LastTickAt is { } at ? at.ToString("u") : "never")}" +
             (s.DollarsPerThousandTokens is { } p ? $", ${p:G3} per 1k tokens" : ""));
         if (s.LastError is not null) Console.WriteLine($"  last error: {s.LastError}");
+        if (s.StaleTelemetryRanks.Length > 0)
+            Console.WriteLine($"  telemetry stale on rank(s) {string.Join(", ", s.StaleTelemetryRanks)}: the controllers decide without their latency and tokens");
         Console.WriteLine(s.Sampling.Version == 0
             ? "  telemetry sampling as configured"
             : $"  telemetry sampling at {s.Sampling.Ratio:P0} of configured (v{s.Sampling.Version} by {s.Sampling.ChangedBy} at {s.Sampling.At:u}: {s.Sampling.Reason})");

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using MoeRuntime.Grains;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Silo;
@@ -5,43 +6,60 @@ using Orleans.Runtime;
 
 // One rank per process. Configuration: appsettings.json, MOE_ environment variables
 // (MOE_Moe__Rank=1, MOE_Silo__Clustering=redis), then the flags below.
-var switches = new Dictionary<string, string>
+WebApplication app;
+try
 {
-    ["--rank"] = "Moe:Rank",
-    ["--model"] = "Moe:ModelPath",
-    ["--model-name"] = "Moe:ModelName",
-    ["--device"] = "Moe:Device",
-    ["--hot-budget"] = "Moe:HotBudgetBytes",
-    ["--warm-budget"] = "Moe:WarmBudgetBytes",
-    ["--default-tier"] = "Moe:DefaultTier",
-    ["--routing-trace"] = "Moe:RoutingTracePath",
-    ["--clustering"] = "Silo:Clustering",
-    ["--redis"] = "Silo:Redis",
-    ["--silo-port"] = "Silo:SiloPort",
-    ["--gateway-port"] = "Silo:GatewayPort",
-    ["--primary-port"] = "Silo:PrimarySiloPort",
-    ["--http-port"] = "Silo:HttpPort",
-    ["--prompt"] = "Prompt",
-    ["--max-tokens"] = "MaxTokens",
-    ["--temperature"] = "Temperature",
-    ["--seed"] = "Seed",
-};
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
-builder.Configuration.AddEnvironmentVariables("MOE_").AddCommandLine(args, switches);
-var host = builder.Configuration.GetSection(SiloHostOptions.Section).Get<SiloHostOptions>() ?? new SiloHostOptions();
-var telemetry = builder.Configuration.GetSection(TelemetryHostOptions.Section).Get<TelemetryHostOptions>() ?? new TelemetryHostOptions();
-builder.AddSiloTelemetry(telemetry, builder.Configuration.GetValue<int>("Moe:Rank"));
-builder.WebHost.UseUrls($"http://127.0.0.1:{host.HttpPort}");
-builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = host.DrainTimeout + TimeSpan.FromSeconds(10));
-builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
-if (!string.IsNullOrEmpty(builder.Configuration["Prompt"])) builder.Services.AddHostedService<OneShotGeneration>();
-
-var app = builder.Build();
-var access = new TelemetryAccess(telemetry, app.Services.GetRequiredService<ILogger<TelemetryAccess>>(), host.HttpPort);
-app.MapTelemetry(access);
-app.MapControl(access);
-app.MapGet("/healthz", (IClusterMembershipService membership) =>
-    Results.Ok(new { status = "serving", members = membership.CurrentSnapshot.Members.Count }));
-app.MapGet("/v1/router", async (IGrainFactory grains, IConfiguration configuration) =>
-    Results.Ok(await grains.GetGrain<IRouterGrain>(configuration["Moe:ModelName"] ?? "default").GetStatusAsync()));
+    app = Build(args);
+}
+catch (Exception e) when (e is OptionsValidationException or InvalidOperationException or FormatException or ArgumentException)
+{
+    // A configuration mistake gets one clear line and exit code 2, not a stack trace.
+    Console.Error.WriteLine($"moe-silo: {(e is OptionsValidationException invalid ? string.Join("; ", invalid.Failures) : e.Message)}");
+    return 2;
+}
 await app.RunAsync();
+return 0;
+
+static WebApplication Build(string[] args)
+{
+    var switches = new Dictionary<string, string>
+    {
+        ["--rank"] = "Moe:Rank",
+        ["--model"] = "Moe:ModelPath",
+        ["--model-name"] = "Moe:ModelName",
+        ["--device"] = "Moe:Device",
+        ["--hot-budget"] = "Moe:HotBudgetBytes",
+        ["--warm-budget"] = "Moe:WarmBudgetBytes",
+        ["--default-tier"] = "Moe:DefaultTier",
+        ["--routing-trace"] = "Moe:RoutingTracePath",
+        ["--clustering"] = "Silo:Clustering",
+        ["--redis"] = "Silo:Redis",
+        ["--silo-port"] = "Silo:SiloPort",
+        ["--gateway-port"] = "Silo:GatewayPort",
+        ["--primary-port"] = "Silo:PrimarySiloPort",
+        ["--http-port"] = "Silo:HttpPort",
+        ["--prompt"] = "Prompt",
+        ["--max-tokens"] = "MaxTokens",
+        ["--temperature"] = "Temperature",
+        ["--seed"] = "Seed",
+    };
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+    builder.Configuration.AddEnvironmentVariables("MOE_").AddCommandLine(args, switches);
+    var host = builder.Configuration.GetSection(SiloHostOptions.Section).Get<SiloHostOptions>() ?? new SiloHostOptions();
+    var telemetry = builder.Configuration.GetSection(TelemetryHostOptions.Section).Get<TelemetryHostOptions>() ?? new TelemetryHostOptions();
+    builder.AddSiloTelemetry(telemetry, builder.Configuration.GetValue<int>("Moe:Rank"));
+    builder.WebHost.UseUrls($"http://127.0.0.1:{host.HttpPort}");
+    builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = host.DrainTimeout + TimeSpan.FromSeconds(10));
+    builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
+    if (!string.IsNullOrEmpty(builder.Configuration["Prompt"])) builder.Services.AddHostedService<OneShotGeneration>();
+
+    var app = builder.Build();
+    var access = new TelemetryAccess(telemetry, app.Services.GetRequiredService<ILogger<TelemetryAccess>>(), host.HttpPort);
+    app.MapTelemetry(access);
+    app.MapControl(access);
+    app.MapGet("/healthz", (IClusterMembershipService membership) =>
+        Results.Ok(new { status = "serving", members = membership.CurrentSnapshot.Members.Count }));
+    app.MapGet("/v1/router", async (IGrainFactory grains, IConfiguration configuration) =>
+        Results.Ok(await grains.GetGrain<IRouterGrain>(configuration["Moe:ModelName"] ?? "default").GetStatusAsync()));
+    return app;
+}

@@ -48,6 +48,7 @@ public sealed class ControlOptionsBindingTests
     {
         MoeSiloOptions options = Bind(new() { ["Moe:Control:Latency:ShrinkStep"] = "2" });
         var error = Assert.Throws<ArgumentException>(() => options.Control.Validate(new CostRates()));
+        Assert.StartsWith("Moe:Control:Latency: ", error.Message);
         Assert.Contains("ShrinkStep", error.Message);
     }
 

@@ -65,7 +65,15 @@ public sealed class ControlOptions
         if (LatencyWindow is not ("20s" or "1m" or "5m" or "1h")) throw new ArgumentException($"Moe:Control:LatencyWindow must be 20s, 1m, 5m or 1h, was '{LatencyWindow}'");
         Guardrails(DryRun).Validate();
         ArgumentNullException.ThrowIfNull(Latency, "Moe:Control:Latency");
-        Latency.Validate();
+        try
+        {
+            Latency.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            // The record names its own property; operators set it under this section.
+            throw new ArgumentException($"Moe:Control:Latency: {e.Message}", e);
+        }
         CostController(rates).Validate();
     }
 }

@@ -28,6 +28,14 @@ public static class MoeSiloBuilderExtensions
         configure?.Invoke(options);
         if (options.Rank < 0) throw new OptionsValidationException(MoeSiloOptions.Section, typeof(MoeSiloOptions), [$"Moe:Rank must not be negative (is {options.Rank})"]);
         options.CostAwareRouting.Validate();
+        try
+        {
+            options.Balancing.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new OptionsValidationException(MoeSiloOptions.Section + ":Balancing", typeof(BalancingOptions), [e.Message]);
+        }
 
         builder.UseSiloMetadata(new Dictionary<string, string> { [RankDirectory.MetadataKey] = options.Rank.ToString() });
         // One trace from client to router to expert grains on other ranks.

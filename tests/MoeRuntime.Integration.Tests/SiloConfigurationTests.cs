@@ -1,0 +1,28 @@
+namespace MoeRuntime.Integration.Tests;
+
+/// <summary>A silo started with a configuration mistake says what is wrong in one line and exits with 2, before it joins anything.</summary>
+public sealed class SiloConfigurationTests
+{
+    [Theory]
+    [InlineData("--Moe:Control:Latency:ShrinkStep=2", "moe-silo: Moe:Control:Latency: LatencyControllerOptions.ShrinkStep must be a share")]
+    [InlineData("--Moe:HotBudgetBytes=abc", "moe-silo: Failed to convert configuration value 'abc' at 'Moe:HotBudgetBytes'")]
+    [InlineData("--Moe:Balancing:Threshold=0.5", "moe-silo: Moe:Balancing:Threshold is a max/mean ratio, at least 1, was 0.5")]
+    public async Task AMistakeInTheConfigurationIsOneLineAndExitCodeTwo(string setting, string message)
+    {
+        string logs = Directory.CreateTempSubdirectory("moe-silo-config-").FullName;
+        try
+        {
+            using var silo = ChildProcess.Start("silo", logs, Binaries.Dotnet,
+                [Binaries.Silo, "--clustering", "localhost", "--rank", "0", "--silo-port", "0", "--gateway-port", "0", "--http-port", "0", setting]);
+            Assert.True(await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"the silo kept running with {setting}");
+            string stderr = File.ReadAllText(silo.StderrPath).Trim();
+            Assert.True(silo.ExitCode == 2, $"exit {silo.ExitCode}: {stderr}");
+            Assert.StartsWith(message, stderr);
+            Assert.DoesNotContain('\n', stderr);
+        }
+        finally
+        {
+            Directory.Delete(logs, recursive: true);
+        }
+    }
+}

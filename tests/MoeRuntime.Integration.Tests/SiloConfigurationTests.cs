@@ -7,6 +7,8 @@ public sealed class SiloConfigurationTests
     [InlineData("--Moe:Control:Latency:ShrinkStep=2", "moe-silo: Moe:Control:Latency: LatencyControllerOptions.ShrinkStep must be a share")]
     [InlineData("--Moe:HotBudgetBytes=abc", "moe-silo: Failed to convert configuration value 'abc' at 'Moe:HotBudgetBytes'")]
     [InlineData("--Moe:Balancing:Threshold=0.5", "moe-silo: Moe:Balancing:Threshold is a max/mean ratio, at least 1, was 0.5")]
+    [InlineData("--Moe:Telemetry:Interval=00:00:00", "moe-silo: Moe:Telemetry:Interval must be positive")]
+    [InlineData("--Moe:Control:Prefetch:Interval=00:00:00", "moe-silo: Moe:Control:Prefetch:Interval must be positive")]
     public async Task AMistakeInTheConfigurationIsOneLineAndExitCodeTwo(string setting, string message)
     {
         string logs = Directory.CreateTempSubdirectory("moe-silo-config-").FullName;

@@ -50,11 +50,12 @@ public static class MoeSiloBuilderExtensions
         builder.Services.AddSingleton(Options.Create(telemetry));
         try
         {
+            telemetry.Validate();
             options.Control.Validate(telemetry.Costs);
         }
         catch (ArgumentException e)
         {
-            throw new OptionsValidationException(MoeSiloOptions.Section + ":Control", typeof(ControlOptions), [e.Message]);
+            throw new OptionsValidationException(MoeSiloOptions.Section, typeof(MoeSiloOptions), [e.Message]);
         }
         builder.Services.AddSingleton(sp =>
         {

@@ -9,6 +9,10 @@ public static class PrefetchControlRegistration
     public static ISiloBuilder AddPrefetchControl(this ISiloBuilder builder)
     {
         IConfigurationSection section = builder.Configuration.GetSection(PrefetchControlOptions.Section);
+        // Checked now, so a mistake stops the silo at start-up rather than the controller grain at its activation.
+        var configured = new PrefetchControlOptions();
+        section.Bind(configured);
+        configured.ToControllerOptions();
         builder.Services.Configure<PrefetchControlOptions>(o => section.Bind(o));
         builder.Services.AddSingleton<PrefetchSettingsCache>();
         return builder;

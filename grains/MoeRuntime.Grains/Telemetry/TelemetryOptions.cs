@@ -21,4 +21,15 @@ public sealed class TelemetryOptions
     public SloTargets Slo { get; set; } = new();
     /// <summary>Prices the cost estimates use ($ per 1k prompt/completion tokens, $ per GB-hour of each tier).</summary>
     public CostRates Costs { get; set; } = new();
+
+    /// <summary>Checked at start-up: a zero interval would stop the rank's telemetry, which the controllers read.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the message names it.</exception>
+    public void Validate()
+    {
+        if (Interval <= TimeSpan.Zero) throw new ArgumentException($"Moe:Telemetry:Interval must be positive, was {Interval}");
+        if (Shards < 1) throw new ArgumentException($"Moe:Telemetry:Shards must be at least 1, was {Shards}");
+        if (StaleAfterIntervals < 1) throw new ArgumentException($"Moe:Telemetry:StaleAfterIntervals must be at least 1, was {StaleAfterIntervals}");
+        if (RankRetention <= TimeSpan.Zero) throw new ArgumentException($"Moe:Telemetry:RankRetention must be positive, was {RankRetention}");
+        if (SampleEveryNTokens < 1) throw new ArgumentException($"Moe:Telemetry:SampleEveryNTokens must be at least 1, was {SampleEveryNTokens}");
+    }
 }

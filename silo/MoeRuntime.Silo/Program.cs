@@ -17,7 +17,21 @@ catch (Exception e) when (e is OptionsValidationException or InvalidOperationExc
     Console.Error.WriteLine($"moe-silo: {(e is OptionsValidationException invalid ? string.Join("; ", invalid.Failures) : e.Message)}");
     return 2;
 }
-await app.RunAsync();
+await using (app)
+{
+    try
+    {
+        await app.StartAsync();
+    }
+    catch (Exception e)
+    {
+        // Start-up failures (an unreachable Redis, a missing model) are logged in full; the terminal gets the cause.
+        Console.Error.WriteLine($"moe-silo: could not start: {e.GetBaseException().Message}");
+        return 1;
+    }
+    // Until SIGTERM or Ctrl+C, then stops the host: the router drains first.
+    await app.WaitForShutdownAsync();
+}
 return 0;
 
 static WebApplication Build(string[] args)

@@ -1,8 +1,33 @@
 namespace MoeRuntime.Integration.Tests;
 
-/// <summary>A silo started with a configuration mistake says what is wrong in one line and exits with 2, before it joins anything.</summary>
+/// <summary>
+/// A silo started with a configuration mistake says what is wrong in one line and exits with 2, before it joins anything;
+/// one that cannot start (its model is missing) says why in one line and exits with 1.
+/// </summary>
 public sealed class SiloConfigurationTests
 {
+    [Fact]
+    public async Task ASiloThatCannotStartSaysWhyInOneLineAndExitCodeOne()
+    {
+        string logs = Directory.CreateTempSubdirectory("moe-silo-start-").FullName;
+        string missing = Path.Combine(logs, "no-model");
+        try
+        {
+            int[] ports = FreePorts.Take(3);
+            using var silo = ChildProcess.Start("silo", logs, Binaries.Dotnet,
+                [Binaries.Silo, "--clustering", "localhost", "--rank", "0", "--model", missing, "--silo-port", $"{ports[0]}", "--primary-port", $"{ports[0]}",
+                 "--gateway-port", $"{ports[1]}", "--http-port", $"{ports[2]}"]);
+            Assert.True(await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the silo kept running without a model");
+            string[] lines = File.ReadAllLines(silo.StderrPath).Where(l => !l.StartsWith('{')).ToArray();
+            Assert.True(silo.ExitCode == 1, $"exit {silo.ExitCode}: {string.Join('\n', lines)}");
+            Assert.Equal($"moe-silo: could not start: {Path.Combine(missing, "config.json")}: model config not found", Assert.Single(lines));
+        }
+        finally
+        {
+            Directory.Delete(logs, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("--Moe:Control:Latency:ShrinkStep=2", "moe-silo: Moe:Control:Latency: LatencyControllerOptions.ShrinkStep must be a share")]
     [InlineData("--Moe:HotBudgetBytes=abc", "moe-silo: Failed to convert configuration value 'abc' at 'Moe:HotBudgetBytes'")]

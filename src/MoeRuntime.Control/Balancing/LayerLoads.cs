@@ -28,8 +28,15 @@ public sealed class LayerLoads
     /// <summary>Moves an expert's load from its old replicas to its new ones (split evenly over each set).</summary>
     public void Shift(ExpertMove move)
     {
-        foreach (int r in move.From) Add(move.Expert.Layer, r, -move.Tokens / move.From.Length);
-        foreach (int r in move.To) Add(move.Expert.Layer, r, move.Tokens / move.To.Length);
+        if (!_layers.TryGetValue(move.Expert.Layer, out double[]? loads)) _layers[move.Expert.Layer] = loads = new double[_ranks.Length];
+        Spread(loads, move);
+    }
+
+    /// <summary>The move applied to one layer's loads by rank position.</summary>
+    void Spread(Span<double> loads, ExpertMove move)
+    {
+        foreach (int r in move.From) loads[_slot[r]] -= move.Tokens / move.From.Length;
+        foreach (int r in move.To) loads[_slot[r]] += move.Tokens / move.To.Length;
     }
 
     /// <summary>The sum over layers of the busiest rank's load: what a step waits for.</summary>
@@ -64,8 +71,7 @@ public sealed class LayerLoads
         foreach (ExpertMove move in moves)
         {
             if (move.Expert.Layer != layer) throw new ArgumentException("the moves are not all of one layer", nameof(moves));
-            foreach (int r in move.From) next[_slot[r]] -= move.Tokens / move.From.Length;
-            foreach (int r in move.To) next[_slot[r]] += move.Tokens / move.To.Length;
+            Spread(next, move);
         }
         double busiest = 0, busiestNow = 0, squares = 0;
         for (int i = 0; i < next.Length; i++)

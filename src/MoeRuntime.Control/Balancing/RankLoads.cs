@@ -10,12 +10,7 @@ public static class RankLoads
     public static Dictionary<int, double> Of(IReadOnlyDictionary<ExpertId, double> load, IEnumerable<KeyValuePair<ExpertId, int[]>> replicas, IEnumerable<int> ranks)
     {
         var loads = ranks.ToDictionary(r => r, _ => 0.0);
-        foreach (var (expert, holders) in replicas)
-        {
-            if (holders.Length == 0) continue;
-            double share = load.GetValueOrDefault(expert) / holders.Length;
-            foreach (int rank in holders) loads[rank] += share;
-        }
+        foreach (var (_, rank, share) in Shares(load, replicas)) loads[rank] += share;
         return loads;
     }
 
@@ -23,13 +18,16 @@ public static class RankLoads
     public static LayerLoads ByLayer(IReadOnlyDictionary<ExpertId, double> load, IEnumerable<KeyValuePair<ExpertId, int[]>> replicas, int[] ranks)
     {
         var loads = new LayerLoads(ranks);
-        foreach (var (expert, holders) in replicas)
-        {
-            if (holders.Length == 0) continue;
-            double share = load.GetValueOrDefault(expert) / holders.Length;
-            foreach (int rank in holders) loads.Add(expert.Layer, rank, share);
-        }
+        foreach (var (expert, rank, share) in Shares(load, replicas)) loads.Add(expert.Layer, rank, share);
         return loads;
+    }
+
+    /// <summary>Each replica with the share of its expert's load it carries.</summary>
+    static IEnumerable<(ExpertId Expert, int Rank, double Share)> Shares(IReadOnlyDictionary<ExpertId, double> load, IEnumerable<KeyValuePair<ExpertId, int[]>> replicas)
+    {
+        foreach (var (expert, holders) in replicas)
+            foreach (int rank in holders)
+                yield return (expert, rank, load.GetValueOrDefault(expert) / holders.Length);
     }
 
     /// <summary>Busiest rank over the mean rank; 1 when there is no load at all.</summary>

@@ -75,9 +75,9 @@ public sealed class ReplicaPlacementTests(ReplicaFixture fixture, ITestOutputHel
         Dictionary<int, double> after = Totals(afterByLayer);
         double imbalanceAfter = afterByLayer.Imbalance;
         output.WriteLine($"after:  {Format(after)}  max/mean {Imbalance(after):F3}, per layer {imbalanceAfter:F3}");
-        // Measured, not predicted: each layer's busiest rank within the threshold of the layer's mean, and so the ranks' totals.
+        // Measured, not predicted: each layer's busiest rank within the threshold of the layer's mean, and the ranks' totals under it.
         Assert.True(imbalanceAfter <= ReplicaFixture.Threshold + 1e-9, $"max/mean per layer {imbalanceAfter:F3} after balancing");
-        Assert.True(Imbalance(after) <= imbalanceAfter + 1e-9, $"max/mean of totals {Imbalance(after):F3} after balancing");
+        Assert.True(Imbalance(after) < ReplicaFixture.Threshold, $"max/mean of totals {Imbalance(after):F3} after balancing");
         Assert.Equal(before.Values.Sum(), after.Values.Sum());
 
         // The map is stored: a new activation of its grain (as after its silo went) serves the same version and replicas.

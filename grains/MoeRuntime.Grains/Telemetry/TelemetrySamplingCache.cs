@@ -45,7 +45,7 @@ public sealed class TelemetrySamplingCache
     public async Task RefreshAsync()
     {
         TelemetrySamplingView view = await _grains.GetGrain<ITierControllerGrain>(_host.ModelName).GetSamplingAsync().ConfigureAwait(false);
-        // The ratio too: a reactivated controller numbers its versions afresh.
+        // The ratio too: a controller whose storage was lost (a localhost silo restarted) numbers its versions afresh.
         if (view.Version == _current.Version && view.Ratio == _current.Ratio) return;
         if (!(view.Ratio is > 0 and <= 1))
             throw new InvalidOperationException($"telemetry sampling v{view.Version} has ratio {view.Ratio}, outside (0, 1]");

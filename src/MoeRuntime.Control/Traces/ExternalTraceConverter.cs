@@ -41,7 +41,7 @@ public static class ExternalTraceConverter
     internal static readonly string[] PositionFields = ["positions", "position", "token_idx", "token_index", "token_position", "token_pos", "pos"];
     internal static readonly string[] ExpertFields = ["experts", "topk_ids", "topk_idx", "topk_indices", "expert_ids", "expert_indices", "selected_experts", "routed_experts"];
     internal static readonly string[] WeightFields = ["weights", "probs", "gating_probs", "gate_probs", "topk_weights", "topk_probs", "routing_weights", "expert_weights", "scores"];
-    internal static readonly string[] RequestFields = ["request", "request_id", "sample_id", "sample_idx", "seq_id", "sequence_id", "prompt_id", "conversation_id"];
+    internal static readonly string[] RequestFields = ["request", "request_id", "sample_id", "sample_idx", "seq_id", "sequence_id", "prompt_id", "problem_id", "problem_idx", "conversation_id"];
     internal static readonly string[] StepFields = ["step", "iteration", "decode_step"];
 
     public static async Task<TraceConversionResult> ConvertAsync(string from, string to, TraceConversionOptions? options = null, CancellationToken cancellationToken = default)

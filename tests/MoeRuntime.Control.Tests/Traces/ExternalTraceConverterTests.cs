@@ -45,6 +45,25 @@ public class ExternalTraceConverterTests
     }
 
     [Fact]
+    public async Task Problem_ids_of_a_benchmark_dump_keep_its_sequences_apart()
+    {
+        using var files = new TraceFiles();
+        // The shape of a vLLM profiler dump over a benchmark: token positions restart at 0 for every problem.
+        string input = files.Write("benchmark.jsonl", """
+            {"dataset": "humaneval", "problem_id": 0, "layer": 0, "experts": [6, 5], "gating_probs": [0.7, 0.3], "token_idx": 0}
+            {"dataset": "humaneval", "problem_id": 0, "layer": 0, "experts": [5, 3], "gating_probs": [0.8, 0.2], "token_idx": 1}
+            {"dataset": "humaneval", "problem_id": 1, "layer": 0, "experts": [1, 2], "gating_probs": [0.6, 0.4], "token_idx": 0}
+            """);
+        string output = files.Path("converted.jsonl");
+        TraceConversionResult result = await ExternalTraceConverter.ConvertAsync(input, output);
+        Assert.Equal(3, result.Steps);
+        List<RoutingTraceRecord> records = Read(output, out _);
+        Assert.Equal([(0L, 0L), (1L, 1L), (2L, 0L)], records.Select(r => (r.Step, r.Positions[0])));
+        Assert.Equal(records[0].Request, records[1].Request);
+        Assert.NotEqual(records[0].Request, records[2].Request);
+    }
+
+    [Fact]
     public async Task A_json_array_in_layer_major_order_is_regrouped_by_token()
     {
         using var files = new TraceFiles();

@@ -6,10 +6,15 @@ namespace MoeRuntime.Grains;
 /// </summary>
 public interface IRouterGrain : IGrainWithStringKey
 {
-    /// <summary>The whole answer once it is complete.</summary>
+    /// <summary>The whole answer once it is complete; a long answer may take minutes, so this call may too.</summary>
+    [ResponseTimeout("00:10:00")]
     Task<GenerateResponse> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>Tokens as they are sampled; cancelling the enumeration cancels the request.</summary>
+    /// <summary>
+    /// Tokens as they are sampled; cancelling the enumeration cancels the request. The silo answers each of the client's
+    /// polls within half its response timeout (with a heartbeat if no token is ready), so the client's own response
+    /// timeout bounds how long it waits on a silo that has gone.
+    /// </summary>
     IAsyncEnumerable<TokenChunk> StreamAsync(GenerateRequest request, CancellationToken cancellationToken = default);
 
     Task<RouterStatus> GetStatusAsync();

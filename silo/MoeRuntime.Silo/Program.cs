@@ -63,7 +63,9 @@ static WebApplication Build(string[] args)
     var telemetry = builder.Configuration.GetSection(TelemetryHostOptions.Section).Get<TelemetryHostOptions>() ?? new TelemetryHostOptions();
     builder.AddSiloTelemetry(telemetry, builder.Configuration.GetValue<int>("Moe:Rank"));
     builder.WebHost.UseUrls($"http://127.0.0.1:{host.HttpPort}");
-    builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = host.DrainTimeout + TimeSpan.FromSeconds(10));
+    // The router's drain has its own deadline (Moe:DrainTimeout); the rest of the shutdown gets 10 s more.
+    TimeSpan drain = builder.Configuration.GetValue(MoeSiloOptions.Section + ":" + nameof(MoeSiloOptions.DrainTimeout), new MoeSiloOptions().DrainTimeout);
+    builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10));
     builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
     if (!string.IsNullOrEmpty(builder.Configuration["Prompt"])) builder.Services.AddHostedService<OneShotGeneration>();
 

@@ -17,6 +17,4 @@ public sealed class SiloHostOptions
     public int HttpPort { get; set; } = 8080;
     /// <summary>Address the silo advertises; loopback unless deployed across machines.</summary>
     public string AdvertisedAddress { get; set; } = "127.0.0.1";
-    /// <summary>How long a stopping silo waits for running requests to finish.</summary>
-    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

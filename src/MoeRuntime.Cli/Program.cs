@@ -21,6 +21,12 @@ try
 {
     return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
+catch (TimeoutException e)
+{
+    // Orleans names the call that went unanswered; what the user needs is that the cluster went quiet.
+    Console.Error.WriteLine($"error: the cluster stopped answering ({e.Message.Split(" for message", 2)[0]}); a silo may have stopped or crashed");
+    return 2;
+}
 catch (Exception e) when (e is MoeRequestException or CheckpointException or TokenizerFormatException or ArgumentException or OrleansException)
 {
     // Errors the user can act on get one line, not a stack trace.

@@ -9,6 +9,10 @@ public sealed record MoeClientOptions
     public string ClusterId { get; init; } = "moe";
     /// <summary>Gateway ports to try with <c>localhost</c> clustering.</summary>
     public int[] GatewayPorts { get; init; } = [30000];
-    /// <summary>How long one call may wait for its answer (GenerateAsync returns only when the whole text is done).</summary>
-    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// How long one call may wait for its answer, and so how long a client notices a silo that went away mid-call
+    /// (a stream's polls are answered at least every 15 s, half the silo's default response timeout).
+    /// <c>IRouterGrain.GenerateAsync</c>, which answers only when the whole text is done, has 10 minutes of its own.
+    /// </summary>
+    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

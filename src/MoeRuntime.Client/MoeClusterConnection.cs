@@ -35,7 +35,6 @@ public sealed class MoeClusterConnection : IAsyncDisposable
                         throw new ArgumentException($"clustering '{options.Clustering}' is not supported (localhost, redis)");
                 }
                 client.AddActivityPropagation();
-                // A whole answer may take minutes; streams are unaffected (each token batch is its own call).
                 client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
                 client.UseConnectionRetryFilter(async (_, ct) =>
                 {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace MoeRuntime.Integration.Tests;
 
@@ -76,6 +77,18 @@ sealed class ChildProcess : IDisposable
         string[] all = ReadShared(StderrPath).Split('\n');
         return $"--- {Name} stderr (last {Math.Min(lines, all.Length)} lines) ---\n" + string.Join('\n', all.TakeLast(lines));
     }
+
+    /// <summary>Asks the process to stop, as <c>systemctl stop</c> or Ctrl+C would (SIGTERM).</summary>
+    public void Terminate()
+    {
+        if (SendSignal(_process.Id, SigTerm) != 0 && !_process.HasExited)
+            throw new InvalidOperationException($"could not send SIGTERM to {Name} (errno {Marshal.GetLastPInvokeError()})");
+    }
+
+    const int SigTerm = 15;
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    static extern int SendSignal(int pid, int signal);
 
     public void Kill()
     {

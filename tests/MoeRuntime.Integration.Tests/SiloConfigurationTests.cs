@@ -34,6 +34,7 @@ public sealed class SiloConfigurationTests
     [InlineData("--Moe:Balancing:Threshold=0.5", "moe-silo: Moe:Balancing:Threshold is a max/mean ratio, at least 1, was 0.5")]
     [InlineData("--Moe:Telemetry:Interval=00:00:00", "moe-silo: Moe:Telemetry:Interval must be positive")]
     [InlineData("--Moe:Control:Prefetch:Interval=00:00:00", "moe-silo: Moe:Control:Prefetch:Interval must be positive")]
+    [InlineData("--Moe:DrainTimeout=-00:00:05", "moe-silo: Moe:DrainTimeout must be positive (is -00:00:05)")]
     public async Task AMistakeInTheConfigurationIsOneLineAndExitCodeTwo(string setting, string message)
     {
         string logs = Directory.CreateTempSubdirectory("moe-silo-config-").FullName;

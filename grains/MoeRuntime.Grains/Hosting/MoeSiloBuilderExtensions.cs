@@ -27,6 +27,8 @@ public static class MoeSiloBuilderExtensions
         builder.Configuration.GetSection(MoeSiloOptions.Section).Bind(options);
         configure?.Invoke(options);
         if (options.Rank < 0) throw new OptionsValidationException(MoeSiloOptions.Section, typeof(MoeSiloOptions), [$"Moe:Rank must not be negative (is {options.Rank})"]);
+        if (options.DrainTimeout <= TimeSpan.Zero)
+            throw new OptionsValidationException(MoeSiloOptions.Section, typeof(MoeSiloOptions), [$"Moe:DrainTimeout must be positive (is {options.DrainTimeout})"]);
         options.CostAwareRouting.Validate();
         try
         {

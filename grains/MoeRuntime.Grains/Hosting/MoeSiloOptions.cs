@@ -23,6 +23,11 @@ public sealed class MoeSiloOptions
     public int MaxQueuedRequests { get; set; } = 256;
     public int MaxBatchSequences { get; set; } = 32;
     public int MaxBatchTokens { get; set; } = 2048;
+    /// <summary>
+    /// How long a stopping silo lets queued and running requests finish. Those still running then fail with
+    /// <c>ShuttingDown</c>, while the silo still answers, so their clients hear why instead of waiting on a silo that is gone.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>Layers ahead whose experts the router hints for prefetch (0 turns hints off).</summary>
     public int PrefetchLookahead { get; set; } = 1;
     /// <summary>How long one expert call may take before it is retried or fails.</summary>

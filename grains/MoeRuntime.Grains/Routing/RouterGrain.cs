@@ -97,6 +97,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             _request = request;
             _route = route;
             RequestId = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
+            grain.Runtime.RequestStarted();
             _span = ServingTracing.Source.StartActivity("moe.request", ActivityKind.Server);
             if (_span is null) return;
             _span.SetTag("gen_ai.operation.name", "text_completion");
@@ -194,7 +195,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
 
         MoeRequestException Failed(Exception e)
         {
-            MoeRequestException error = ToRequestError(e);
+            MoeRequestException error = ToRequestError(e, _started);
             if (!_ended)
             {
                 _ended = true;
@@ -210,18 +211,21 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         {
             if (!_ended && _started) Failed(new OperationCanceledException("the client stopped reading the stream"));
             _span?.Dispose();
+            _grain.Runtime.RequestEnded();
         }
     }
 
-    /// <summary>The client-facing form of a failure.</summary>
-    static MoeRequestException ToRequestError(Exception e) => e switch
+    /// <summary>The client-facing form of a failure of a request the batcher had (<paramref name="started"/>) or had not yet taken.</summary>
+    static MoeRequestException ToRequestError(Exception e, bool started) => e switch
     {
         MoeRequestException m => m,
         AdmissionRejectedException => new MoeRequestException(MoeErrorCode.AdmissionRejected, e.Message),
         ArgumentException => new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message),
         TimeoutException => new MoeRequestException(MoeErrorCode.DeadlineExceeded, e.Message),
         OperationCanceledException => new MoeRequestException(MoeErrorCode.Cancelled, e.Message),
-        ObjectDisposedException => new MoeRequestException(MoeErrorCode.ShuttingDown, e.Message),
+        ObjectDisposedException => new MoeRequestException(MoeErrorCode.ShuttingDown, started
+            ? "the rank is shutting down and stopped the request before it finished; retry it on another rank"
+            : "the rank is shutting down and takes no new requests; retry on another rank"),
         _ => new MoeRequestException(MoeErrorCode.ExpertFailure, e.Message),
     };
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Control.Cost;
@@ -19,15 +20,21 @@ namespace MoeRuntime.Grains.Routing;
 /// </summary>
 public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyncDisposable
 {
+    /// <summary>How long a stopping rank waits for requests that ended to have answered their clients.</summary>
+    static readonly TimeSpan AnswerGrace = TimeSpan.FromSeconds(5);
+
     readonly ILogger<RouterRuntime> _logger;
     readonly RoutingTraceRecorder? _trace;
+    readonly TimeSpan _drainTimeout;
     int _traceClosed;
+    int _openRequests;
 
     public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, PrefetchSettingsCache prefetch,
         TelemetrySamplingCache sampling, IOptions<MoeSiloOptions> options, ILoggerFactory loggers)
     {
         MoeSiloOptions o = options.Value;
         _logger = loggers.CreateLogger<RouterRuntime>();
+        _drainTimeout = o.DrainTimeout;
         Host = host;
         Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, prefetch, sampling, loggers.CreateLogger<GrainExpertDispatcher>());
         IExpertDispatcher dispatcher = Dispatcher;
@@ -72,17 +79,36 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(RouterRuntime), ServiceLifecycleStage.Active, _ => Task.CompletedTask, DrainAsync);
 
+    /// <summary>A router grain took a request; <see cref="RequestEnded"/> follows once it has answered (or failed).</summary>
+    internal void RequestStarted() => Interlocked.Increment(ref _openRequests);
+    internal void RequestEnded() => Interlocked.Decrement(ref _openRequests);
+
+    /// <summary>
+    /// Lets queued and running requests finish within the drain timeout, then fails the rest, all while the silo still
+    /// answers: a request failed after the silo stopped taking messages would leave its client waiting on a silo that is gone.
+    /// </summary>
     async Task DrainAsync(CancellationToken cancellationToken)
     {
         _logger.LogInformation("Draining the router: {Queued} queued, {Active} running", Batcher.QueueDepth, Batcher.ActiveSequences);
-        try
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
-            await Batcher.DrainAsync(cancellationToken);
+            deadline.CancelAfter(_drainTimeout);
+            try
+            {
+                await Batcher.DrainAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _logger.LogWarning("Drain timeout ({DrainTimeout}) reached with {Active} requests still running; failing them as shutting down",
+                    _drainTimeout, Batcher.ActiveSequences);
+                await Batcher.DisposeAsync();
+            }
         }
-        catch (OperationCanceledException)
-        {
-            _logger.LogWarning("Shutdown deadline reached with {Active} requests still running; they are failed", Batcher.ActiveSequences);
-        }
+        long started = Stopwatch.GetTimestamp();
+        while (Volatile.Read(ref _openRequests) > 0 && Stopwatch.GetElapsedTime(started) < AnswerGrace && !cancellationToken.IsCancellationRequested)
+            await Task.Delay(TimeSpan.FromMilliseconds(50), CancellationToken.None);
+        if (Volatile.Read(ref _openRequests) is > 0 and int open)
+            _logger.LogWarning("{Open} requests had not answered their clients {Grace} after the batcher stopped", open, AnswerGrace);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,62 @@
+using MoeRuntime.Grains;
+
+namespace MoeRuntime.Integration.Tests;
+
+/// <summary>
+/// What clients see when their silo leaves mid-stream. Stopped (SIGTERM), the silo finishes what fits in its drain
+/// timeout and fails the rest with <c>ShuttingDown</c> while it still answers; killed, it answers nothing, and the client's
+/// response timeout ends the stream. Before, both left the client waiting for ten minutes.
+/// </summary>
+public sealed class SiloShutdownTests
+{
+    const string Model = "default";
+    /// <summary>Longer than either test can take: a stream still open after it hangs.</summary>
+    static readonly TimeSpan Hung = TimeSpan.FromSeconds(120);
+    /// <summary>The built-in model's context (2048 positions) less room for the prompt: minutes of tokens on this machine.</summary>
+    const int LongAnswer = 2000;
+
+    [Fact]
+    public async Task AStoppingSiloFinishesWhatFitsItsDrainAndTellsTheOthersItIsShuttingDown()
+    {
+        await using LocalSilo silo = await LocalSilo.StartAsync("shutdown", ["--Moe:DrainTimeout=00:00:06"]);
+        IRouterGrain router = silo.Connection.Client.GetGrain<IRouterGrain>(Model);
+        using var hung = new CancellationTokenSource(Hung);
+        StreamedRequest[] running = new[] { "The experts", "A second stream" }.Select(p => StreamedRequest.Start(router, p, LongAnswer, hung.Token)).ToArray();
+        StreamedRequest fits = StreamedRequest.Start(router, "A short one", 24, hung.Token);
+        await Task.WhenAll(running.Select(r => r.FirstToken).Append(fits.FirstToken));
+
+        silo.Process.Terminate();
+        await Task.WhenAll(running.Select(r => r.Ended).Append(fits.Ended));
+
+        Assert.False(hung.IsCancellationRequested, $"a stream was still open after {Hung}: {string.Join("; ", running.Append(fits))}\n{silo.Diagnostics()}");
+        Assert.True(fits.Error is null && fits.Tokens.Count == 24, $"the request that fits the drain did not finish: {fits}\n{silo.Diagnostics()}");
+        foreach (StreamedRequest request in running)
+        {
+            var error = Assert.IsType<MoeRequestException>(request.Error, exactMatch: false);
+            Assert.Equal(MoeErrorCode.ShuttingDown, error.Code);
+            Assert.Contains("shutting down", error.Message);
+            Assert.InRange(request.Tokens.Count, 1, LongAnswer - 1);
+        }
+        Assert.True(await silo.Process.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"the silo did not exit\n{silo.Diagnostics()}");
+        Assert.Equal(0, silo.Process.ExitCode);
+        Assert.Contains("Drain timeout (00:00:06) reached with 2 requests still running", File.ReadAllText(silo.Process.StderrPath));
+    }
+
+    [Fact]
+    public async Task AClientWhoseSiloIsKilledMidStreamSaysSoWithinItsResponseTimeout()
+    {
+        await using LocalSilo silo = await LocalSilo.StartAsync("killed", []);
+        using var client = ChildProcess.Start("moe-generate", silo.LogDirectory, Binaries.Dotnet,
+            [Binaries.Cli, "generate", "--gateway", silo.Silo.GatewayPort.ToString(), "--prompt", "The experts", "--max-tokens", LongAnswer.ToString()]);
+        await Eventually.UntilAsync("the client prints tokens", TimeSpan.FromSeconds(60), () => Task.FromResult(client.Stdout().Length > 40), () => client.StderrTail());
+
+        silo.Process.Kill();
+
+        // The client's default response timeout (30 s) bounds the wait; the silo's heartbeats keep a healthy stream's polls shorter.
+        Assert.True(await client.WaitForExitAsync(Hung), $"the client was still waiting {Hung} after its silo was killed\n{client.StderrTail()}");
+        string stderr = File.ReadAllText(client.StderrPath);
+        Assert.True(client.ExitCode == 2, $"exit {client.ExitCode}: {stderr}");
+        Assert.StartsWith("error: the cluster stopped answering (Response did not arrive on time in 00:00:30)", stderr);
+        Assert.DoesNotContain("Unhandled exception", stderr);
+    }
+}

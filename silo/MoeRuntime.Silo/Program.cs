@@ -64,8 +64,7 @@ static WebApplication Build(string[] args)
     builder.AddSiloTelemetry(telemetry, builder.Configuration.GetValue<int>("Moe:Rank"));
     builder.WebHost.UseUrls($"http://127.0.0.1:{host.HttpPort}");
     // The router's drain has its own deadline (Moe:DrainTimeout); the rest of the shutdown gets 10 s more.
-    TimeSpan drain = builder.Configuration.GetValue(MoeSiloOptions.Section + ":" + nameof(MoeSiloOptions.DrainTimeout), new MoeSiloOptions().DrainTimeout);
-    builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10));
+    builder.Services.AddOptions<HostOptions>().Configure<IOptions<MoeSiloOptions>>((o, moe) => o.ShutdownTimeout = moe.Value.DrainTimeout + TimeSpan.FromSeconds(10));
     builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
     if (!string.IsNullOrEmpty(builder.Configuration["Prompt"])) builder.Services.AddHostedService<OneShotGeneration>();
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MoeRuntime.Grains;
 
 namespace MoeRuntime.Integration.Tests;
@@ -40,6 +41,40 @@ public sealed class SiloShutdownTests
         Assert.True(await silo.Process.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"the silo did not exit\n{silo.Diagnostics()}");
         Assert.Equal(0, silo.Process.ExitCode);
         Assert.Contains("Drain timeout (00:00:06) reached with 2 requests still running", File.ReadAllText(silo.Process.StderrPath));
+    }
+
+    [Fact]
+    public async Task EveryCommandLineClientOfAStoppingSiloHearsWhyAtItsDrainTimeout()
+    {
+        await using LocalSilo silo = await LocalSilo.StartAsync("shutdown-cli", ["--Moe:DrainTimeout=00:00:05"]);
+        // Separate client processes poll at their own pace, so some are between two polls when their streams fail: the
+        // failure leaves only with their next poll, which must still find the silo answering.
+        ChildProcess[] clients = Enumerable.Range(1, 8).Select(i => ChildProcess.Start($"moe-generate-{i}", silo.LogDirectory, Binaries.Dotnet,
+            [Binaries.Cli, "generate", "--gateway", silo.Silo.GatewayPort.ToString(), "--prompt", $"Stream {i}", "--max-tokens", LongAnswer.ToString()])).ToArray();
+        try
+        {
+            foreach (ChildProcess client in clients)
+                await Eventually.UntilAsync($"{client.Name} prints tokens", TimeSpan.FromSeconds(60), () => Task.FromResult(client.Stdout().Length > 40), () => client.StderrTail());
+
+            silo.Process.Terminate();
+            var sinceStop = Stopwatch.StartNew();
+
+            // 5 s of drain, then the failure at once; a client that missed it would wait out its 30 s response timeout.
+            var heard = TimeSpan.FromSeconds(20);
+            foreach (ChildProcess client in clients)
+            {
+                TimeSpan left = heard - sinceStop.Elapsed;
+                Assert.True(await client.WaitForExitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero),
+                    $"{client.Name} was still waiting {heard} after its silo was stopped\n{silo.Diagnostics()}");
+                string stderr = File.ReadAllText(client.StderrPath);
+                Assert.True(client.ExitCode == 2, $"{client.Name} exit {client.ExitCode}: {stderr}");
+                Assert.StartsWith("error: ShuttingDown: the rank is shutting down and stopped the request before it finished", stderr);
+            }
+        }
+        finally
+        {
+            foreach (ChildProcess client in clients) client.Dispose();
+        }
     }
 
     [Fact]

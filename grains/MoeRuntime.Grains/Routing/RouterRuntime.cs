@@ -20,8 +20,10 @@ namespace MoeRuntime.Grains.Routing;
 /// </summary>
 public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyncDisposable
 {
-    /// <summary>How long a stopping rank waits for requests that ended to have answered their clients.</summary>
-    static readonly TimeSpan AnswerGrace = TimeSpan.FromSeconds(5);
+    /// <summary>How long a stopping rank waits for its router grains to end the requests the batcher finished or failed.</summary>
+    static readonly TimeSpan EndGrace = TimeSpan.FromSeconds(5);
+    /// <summary>How long a stopping rank then keeps answering, for the polls that collect those ends.</summary>
+    static readonly TimeSpan LastPollGrace = TimeSpan.FromSeconds(2);
 
     readonly ILogger<RouterRuntime> _logger;
     readonly RoutingTraceRecorder? _trace;
@@ -90,6 +92,7 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     async Task DrainAsync(CancellationToken cancellationToken)
     {
         _logger.LogInformation("Draining the router: {Queued} queued, {Active} running", Batcher.QueueDepth, Batcher.ActiveSequences);
+        bool serving = Volatile.Read(ref _openRequests) > 0;
         using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             deadline.CancelAfter(_drainTimeout);
@@ -105,10 +108,20 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
             }
         }
         long started = Stopwatch.GetTimestamp();
-        while (Volatile.Read(ref _openRequests) > 0 && Stopwatch.GetElapsedTime(started) < AnswerGrace && !cancellationToken.IsCancellationRequested)
+        while (Volatile.Read(ref _openRequests) > 0 && Stopwatch.GetElapsedTime(started) < EndGrace && !cancellationToken.IsCancellationRequested)
             await Task.Delay(TimeSpan.FromMilliseconds(50), CancellationToken.None);
         if (Volatile.Read(ref _openRequests) is > 0 and int open)
-            _logger.LogWarning("{Open} requests had not answered their clients {Grace} after the batcher stopped", open, AnswerGrace);
+            _logger.LogWarning("{Open} requests had not ended {Grace} after the batcher stopped", open, EndGrace);
+        if (!serving) return;
+        // A stream's end, or its failure, reaches the client only with the client's next poll, which follows each answer
+        // at once; the silo must still answer when it comes.
+        try
+        {
+            await Task.Delay(LastPollGrace, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -49,8 +49,7 @@ public sealed class SiloShutdownTests
         await using LocalSilo silo = await LocalSilo.StartAsync("shutdown-cli", ["--Moe:DrainTimeout=00:00:05"]);
         // Separate client processes poll at their own pace, so some are between two polls when their streams fail: the
         // failure leaves only with their next poll, which must still find the silo answering.
-        ChildProcess[] clients = Enumerable.Range(1, 8).Select(i => ChildProcess.Start($"moe-generate-{i}", silo.LogDirectory, Binaries.Dotnet,
-            [Binaries.Cli, "generate", "--gateway", silo.Silo.GatewayPort.ToString(), "--prompt", $"Stream {i}", "--max-tokens", LongAnswer.ToString()])).ToArray();
+        ChildProcess[] clients = Enumerable.Range(1, 8).Select(i => Generate(silo, $"moe-generate-{i}", $"Stream {i}")).ToArray();
         try
         {
             foreach (ChildProcess client in clients)
@@ -81,8 +80,7 @@ public sealed class SiloShutdownTests
     public async Task AClientWhoseSiloIsKilledMidStreamSaysSoWithinItsResponseTimeout()
     {
         await using LocalSilo silo = await LocalSilo.StartAsync("killed", []);
-        using var client = ChildProcess.Start("moe-generate", silo.LogDirectory, Binaries.Dotnet,
-            [Binaries.Cli, "generate", "--gateway", silo.Silo.GatewayPort.ToString(), "--prompt", "The experts", "--max-tokens", LongAnswer.ToString()]);
+        using ChildProcess client = Generate(silo, "moe-generate", "The experts");
         await Eventually.UntilAsync("the client prints tokens", TimeSpan.FromSeconds(60), () => Task.FromResult(client.Stdout().Length > 40), () => client.StderrTail());
 
         silo.Process.Kill();
@@ -94,4 +92,8 @@ public sealed class SiloShutdownTests
         Assert.StartsWith("error: the cluster stopped answering (Response did not arrive on time in 00:00:30)", stderr);
         Assert.DoesNotContain("Unhandled exception", stderr);
     }
+
+    /// <summary>A <c>moe generate</c> client process asking <paramref name="silo"/>'s gateway for a long answer.</summary>
+    static ChildProcess Generate(LocalSilo silo, string name, string prompt) => ChildProcess.Start(name, silo.LogDirectory, Binaries.Dotnet,
+        [Binaries.Cli, "generate", "--gateway", silo.Silo.GatewayPort.ToString(), "--prompt", prompt, "--max-tokens", LongAnswer.ToString()]);
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using MoeRuntime.Control.Tests.Traces;
-using MoeRuntime.Control.Traces;
+using MoeRuntime.Traces;
 
 namespace MoeRuntime.Control.Tests;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Control.Cost;
-using MoeRuntime.Control.Traces;
+using MoeRuntime.Traces;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Prefetch;

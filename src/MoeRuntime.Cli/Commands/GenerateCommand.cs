@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using MoeRuntime.Client;
-using MoeRuntime.Control.Traces;
+using MoeRuntime.Traces;
 using MoeRuntime.Grains;
 using MoeRuntime.Model;
 using MoeRuntime.Model.DefaultModel;

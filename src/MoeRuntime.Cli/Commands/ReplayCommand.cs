@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using MoeRuntime.Control.Replay;
-using MoeRuntime.Control.Traces;
+using MoeRuntime.Traces;
 
 namespace MoeRuntime.Cli.Commands;
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using MoeRuntime.Control.Traces;
+using MoeRuntime.Traces;
 
 namespace MoeRuntime.Cli.Commands;
 

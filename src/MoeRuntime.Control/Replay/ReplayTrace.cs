@@ -1,4 +1,4 @@
-using MoeRuntime.Control.Traces;
+using MoeRuntime.Traces;
 
 namespace MoeRuntime.Control.Replay;
 

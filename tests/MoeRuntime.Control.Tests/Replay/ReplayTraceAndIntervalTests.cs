@@ -1,6 +1,6 @@
 using MoeRuntime.Control.Replay;
 using MoeRuntime.Control.Tests.Traces;
-using MoeRuntime.Control.Traces;
+using MoeRuntime.Traces;
 
 namespace MoeRuntime.Control.Tests.Replay;
 

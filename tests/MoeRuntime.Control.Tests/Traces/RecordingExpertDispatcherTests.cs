@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using MoeRuntime.Control.Traces;
+using MoeRuntime.Traces;
 using MoeRuntime.Model.Layers;
 using static TorchSharp.torch;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using MoeRuntime.Control.Traces;
+using MoeRuntime.Traces;
 
 namespace MoeRuntime.Control.Tests.Traces;
 

@@ -1,4 +1,4 @@
-namespace MoeRuntime.Control.Traces;
+namespace MoeRuntime.Traces;
 
 /// <summary>A routing trace (or an external trace being converted) that does not follow its format.</summary>
 public sealed class RoutingTraceFormatException(string message, long line = 0) : FormatException(line > 0 ? $"line {line}: {message}" : message)

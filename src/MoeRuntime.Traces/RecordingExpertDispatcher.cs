@@ -2,7 +2,7 @@ using MoeRuntime.Model.Configuration;
 using MoeRuntime.Model.Layers;
 using static TorchSharp.torch;
 
-namespace MoeRuntime.Control.Traces;
+namespace MoeRuntime.Traces;
 
 /// <summary>
 /// A dispatcher that records each layer's routing plan (chosen experts and weights, with the rows'

@@ -1,4 +1,4 @@
-namespace MoeRuntime.Control.Traces;
+namespace MoeRuntime.Traces;
 
 /// <summary>
 /// One request's tokens at one layer in one step: where they are in the request, and for each token the

@@ -1,4 +1,4 @@
-namespace MoeRuntime.Control.Traces;
+namespace MoeRuntime.Traces;
 
 /// <summary>
 /// Turns the routing of one batch at one layer (what a dispatcher sees) into trace records: one per

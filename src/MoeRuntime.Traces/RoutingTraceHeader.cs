@@ -1,4 +1,4 @@
-namespace MoeRuntime.Control.Traces;
+namespace MoeRuntime.Traces;
 
 /// <summary>
 /// The first line of a routing trace: what produced it and the shape every record must fit.

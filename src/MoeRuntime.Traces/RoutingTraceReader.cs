@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace MoeRuntime.Control.Traces;
+namespace MoeRuntime.Traces;
 
 /// <summary>Limits a <see cref="RoutingTraceReader"/> enforces: a trace is untrusted input.</summary>
 public sealed record RoutingTraceReaderOptions

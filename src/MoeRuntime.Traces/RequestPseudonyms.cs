@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace MoeRuntime.Control.Traces;
+namespace MoeRuntime.Traces;
 
 /// <summary>
 /// Turns request keys into opaque ids for a trace: a keyed hash (HMAC-SHA-256, truncated to 64 bits)

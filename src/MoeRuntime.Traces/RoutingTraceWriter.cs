@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
 
-namespace MoeRuntime.Control.Traces;
+namespace MoeRuntime.Traces;
 
 /// <summary>Limits of a <see cref="RoutingTraceWriter"/>.</summary>
 public sealed record RoutingTraceWriterOptions

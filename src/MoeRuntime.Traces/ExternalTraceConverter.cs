@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace MoeRuntime.Control.Traces;
+namespace MoeRuntime.Traces;
 
 /// <summary>How the external file is laid out.</summary>
 public enum ExternalTraceFormat

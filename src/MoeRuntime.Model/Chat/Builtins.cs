@@ -171,16 +171,26 @@ internal static class Builtins
             case ("+", List<object?> a, List<object?> b):
                 return a.Concat(b).ToList();
             case ("*", string s, long or bool):
-                return string.Concat(Enumerable.Repeat(s, (int)Math.Max(0, PyValue.ToLong(right))));
+                return string.Concat(Enumerable.Repeat(s, RepeatCount(s.Length, right)));
             case ("*", long or bool, string s):
-                return string.Concat(Enumerable.Repeat(s, (int)Math.Max(0, PyValue.ToLong(left))));
+                return string.Concat(Enumerable.Repeat(s, RepeatCount(s.Length, left)));
             case ("*", List<object?> list, long or bool):
-                return Enumerable.Repeat(list, (int)Math.Max(0, PyValue.ToLong(right))).SelectMany(item => item).ToList();
+                return Enumerable.Repeat(list, RepeatCount(list.Count, right)).SelectMany(item => item).ToList();
             case ("%", string, _):
                 throw new RenderError("string formatting with '%' is not supported");
         }
         throw new RenderError(
             $"unsupported operand type(s) for {op}: '{PyValue.TypeName(left)}' and '{PyValue.TypeName(right)}'");
+    }
+
+    private const long MaxRepeatedLength = 10_000_000;
+
+    private static int RepeatCount(int length, object? times)
+    {
+        long count = Math.Max(0, PyValue.ToLong(times));
+        if (count * Math.Max(length, 1) > MaxRepeatedLength)
+            throw new RenderError($"repeating a sequence to more than {MaxRepeatedLength} items is not supported");
+        return (int)count;
     }
 
     private static object NumberArithmetic(string op, object? left, object? right)
@@ -362,12 +372,21 @@ internal static class Builtins
             case "list":
                 return new List<object?>(Iterate(value));
             case "tojson":
-                if (kwargs.Keys.Any(key => key != "indent"))
-                    throw new RenderError("tojson accepts only the 'indent' argument here");
-                object? indent = Arg(0, "indent", null);
+                // transformers' tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).
+                if (kwargs.Keys.FirstOrDefault(key => key is not ("ensure_ascii" or "indent" or "separators" or "sort_keys")) is { } unknown)
+                    throw new RenderError($"tojson has no argument '{unknown}'");
+                if (PyValue.IsTrue(Arg(0, "ensure_ascii", false)))
+                    throw new RenderError("tojson(ensure_ascii=true) is not supported");
+                object? indent = Arg(1, "indent", null);
                 if (indent is not (null or long))
                     throw new RenderError("tojson's indent must be an integer");
-                return Json.Serialize(value, indent is long width ? (int)width : null);
+                (string, string)? separators = Arg(2, "separators", null) switch
+                {
+                    null => null,
+                    List<object?> { Count: 2 } pair when pair[0] is string item && pair[1] is string key => (item, key),
+                    _ => throw new RenderError("tojson's separators must be a pair of strings"),
+                };
+                return Json.Serialize(value, indent is long width ? (int)width : null, separators, PyValue.IsTrue(Arg(3, "sort_keys", false)));
             case "replace":
                 string text = PyValue.Str(value);
                 string old = PyValue.Str(Arg(0, "old", ""));

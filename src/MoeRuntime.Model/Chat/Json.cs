@@ -9,14 +9,18 @@ namespace MoeRuntime.Model.Chat;
 /// </summary>
 internal static class Json
 {
-    public static string Serialize(object? value, int? indent)
+    public static string Serialize(object? value, int? indent, (string Item, string Key)? separators = null, bool sortKeys = false)
     {
         var builder = new StringBuilder();
-        Write(builder, value, indent, 0);
+        // Python's defaults: (", ", ": ") on one line, ("," , ": ") when indented.
+        var options = new Options(indent, separators ?? (indent is null ? (", ", ": ") : (",", ": ")), sortKeys);
+        Write(builder, value, options, 0);
         return builder.ToString();
     }
 
-    private static void Write(StringBuilder builder, object? value, int? indent, int depth)
+    private sealed record Options(int? Indent, (string Item, string Key) Separators, bool SortKeys);
+
+    private static void Write(StringBuilder builder, object? value, Options options, int depth)
     {
         switch (value)
         {
@@ -38,27 +42,30 @@ internal static class Json
                 WriteString(builder, s);
                 break;
             case List<object?> list:
-                WriteContainer(builder, '[', ']', list.Count, indent, depth, (i) => Write(builder, list[i], indent, depth + 1));
+                WriteContainer(builder, '[', ']', list.Count, options, depth, (i) => Write(builder, list[i], options, depth + 1));
                 break;
             case Dictionary<string, object?> dict:
                 List<KeyValuePair<string, object?>> pairs = [.. dict];
-                WriteContainer(builder, '{', '}', pairs.Count, indent, depth, (i) =>
+                if (options.SortKeys)
+                    pairs.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+                WriteContainer(builder, '{', '}', pairs.Count, options, depth, (i) =>
                 {
                     WriteString(builder, pairs[i].Key);
-                    builder.Append(": ");
-                    Write(builder, pairs[i].Value, indent, depth + 1);
+                    builder.Append(options.Separators.Key);
+                    Write(builder, pairs[i].Value, options, depth + 1);
                 });
                 break;
             case Namespace ns:
-                Write(builder, ns.Attributes, indent, depth);
+                Write(builder, ns.Attributes, options, depth);
                 break;
             default:
                 throw new RenderError($"tojson: object of type '{PyValue.TypeName(value)}' is not JSON serializable");
         }
     }
 
-    private static void WriteContainer(StringBuilder builder, char open, char close, int count, int? indent, int depth, Action<int> writeItem)
+    private static void WriteContainer(StringBuilder builder, char open, char close, int count, Options options, int depth, Action<int> writeItem)
     {
+        int? indent = options.Indent;
         builder.Append(open);
         if (count == 0)
         {
@@ -68,7 +75,7 @@ internal static class Json
         for (int i = 0; i < count; i++)
         {
             if (i > 0)
-                builder.Append(indent is null ? ", " : ",");
+                builder.Append(options.Separators.Item);
             if (indent is int width)
                 builder.Append('\n').Append(' ', width * (depth + 1));
             writeItem(i);

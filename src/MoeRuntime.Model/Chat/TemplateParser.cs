@@ -47,6 +47,7 @@ internal sealed class TemplateParser
     // Parses statements until one of the closing keywords of the block opened by `openedBy` (null at top level).
     private List<Node> ParseBody(string? openedBy, int openedOnLine, out string? end)
     {
+        EnsureStack();
         var nodes = new List<Node>();
         while (_segment < _segments.Count)
         {
@@ -211,6 +212,7 @@ internal sealed class TemplateParser
     // conditional := or ('if' or ('else' conditional)?)*
     private Expr ParseConditional()
     {
+        EnsureStack();
         Expr expression = ParseOr();
         while (TryName("if"))
         {
@@ -323,6 +325,7 @@ internal sealed class TemplateParser
 
     private Expr ParseUnary(bool withFilter)
     {
+        EnsureStack();
         Expr node;
         if (Peek() is { Kind: TokenKind.Operator, Text: "-" or "+" } sign)
         {
@@ -560,6 +563,13 @@ internal sealed class TemplateParser
             }
         }
         return node;
+    }
+
+    // A template nested deeper than the stack allows is refused instead of crashing the process.
+    private void EnsureStack()
+    {
+        if (!System.Runtime.CompilerServices.RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            throw Error(CurrentLine, "the template nests too deeply");
     }
 
     private Token? Peek() => _position < _tokens.Count ? _tokens[_position] : null;

@@ -60,6 +60,8 @@ internal sealed class TemplateRenderer
 
     private Flow ExecuteBody(IReadOnlyList<Node> nodes, Scope scope)
     {
+        if (!System.Runtime.CompilerServices.RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            throw new ChatTemplateException($"chat template '{_templateName}': the template nests too deeply");
         foreach (Node node in nodes)
         {
             Flow flow;
@@ -169,6 +171,8 @@ internal sealed class TemplateRenderer
 
     private object? Evaluate(Expr expression, Scope scope)
     {
+        if (!System.Runtime.CompilerServices.RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            throw new RenderError("the expression nests too deeply");
         try
         {
             return EvaluateCore(expression, scope);

@@ -94,4 +94,17 @@ public class ChatTemplateErrorTests
         ChatTemplateException error = RenderError("{% for i in range(100000000) %}{% endfor %}");
         Assert.Contains("range() longer than", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void DeepNestingIsRefusedNotACrash()
+    {
+        string deep = "{{ " + new string('(', 100_000) + "1" + new string(')', 100_000) + " }}";
+        Assert.Contains("nests too deeply", ParseError(deep).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RepetitionIsBounded()
+    {
+        Assert.Contains("more than 10000000 items", RenderError("{{ 'ab' * 100000000 }}").Message, StringComparison.Ordinal);
+    }
 }

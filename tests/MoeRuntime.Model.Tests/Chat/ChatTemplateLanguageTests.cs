@@ -42,6 +42,7 @@ public class ChatTemplateLanguageTests
     [InlineData("{{ 'a-b-c' | replace('-', '+') }} {{ 'a-b-c' | replace('-', '+', 1) }}", "a+b+c a+b-c")]
     [InlineData("{{ {'a': 1, 'b': [true, none, 'é\\n']} | tojson }}", "{\"a\": 1, \"b\": [true, null, \"é\\n\"]}")]
     [InlineData("{{ {'a': [1]} | tojson(indent=2) }}", "{\n  \"a\": [\n    1\n  ]\n}")]
+    [InlineData("{{ {'b': 1, 'a': [1, 2]} | tojson(separators=(',', ':'), sort_keys=true) }}", "{\"a\":[1,2],\"b\":1}")]
     [InlineData("{{ messages | selectattr('role', 'equalto', 'user') | map(attribute='content') | join(',') }}", "Hi,Bye")]
     [InlineData("{{ messages | rejectattr('role', 'equalto', 'user') | map(attribute='role') | list }}", "['system', 'assistant']")]
     [InlineData("{% for k, v in {'a': 1, 'b': 2} | items %}{{ k }}={{ v }};{% endfor %}", "a=1;b=2;")]

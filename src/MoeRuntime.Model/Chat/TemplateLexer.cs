@@ -38,7 +38,7 @@ internal sealed record Segment(SegmentKind Kind, int Line, string Text, IReadOnl
 /// applies whitespace control as transformers configures Jinja: <c>trim_blocks</c> (the first newline after a block
 /// or comment tag is removed), <c>lstrip_blocks</c> (spaces and tabs between a line's start and a block or comment
 /// tag are removed), <c>-</c> beside a delimiter (all whitespace on that side is removed) and <c>+</c> (turns the
-/// two settings off for that side).
+/// two settings off for that side). Like Jinja it normalises line breaks to "\n" and drops one trailing newline.
 /// </summary>
 internal sealed class TemplateLexer
 {
@@ -67,6 +67,11 @@ internal sealed class TemplateLexer
     public static IReadOnlyList<Segment> Tokenize(
         string source, string templateName, bool trimBlocks = true, bool lstripBlocks = true)
     {
+        // As Jinja's lexer does (keep_trailing_newline=False): every line break becomes "\n", and one line break
+        // at the very end of the template is dropped.
+        source = source.ReplaceLineEndings("\n");
+        if (source.EndsWith('\n'))
+            source = source[..^1];
         var lexer = new TemplateLexer(source, templateName, trimBlocks, lstripBlocks);
         lexer.Run();
         return lexer._segments;

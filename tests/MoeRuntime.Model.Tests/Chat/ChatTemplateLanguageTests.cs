@@ -127,8 +127,8 @@ public class ChatTemplateLanguageTests
     [Fact]
     public void TrimBlocksRemovesTheNewlineAfterABlockTagOnly()
     {
-        Assert.Equal("a\nb\n", Render("{% if true %}\na\n{% endif %}\n{{ 'b' }}\n"));
-        Assert.Equal("x\n", Render("{# comment #}\nx\n"));
+        Assert.Equal("a\nb", Render("{% if true %}\na\n{% endif %}\n{{ 'b' }}"));
+        Assert.Equal("x\ny", Render("{# comment #}\nx\ny"));
         // '+' at the end of a block tag keeps the newline.
         Assert.Equal("\na", Render("{% if true +%}\na{% endif %}"));
     }
@@ -138,9 +138,18 @@ public class ChatTemplateLanguageTests
     {
         Assert.Equal("x\n", Render("    {% if true %}\nx\n    {% endif %}\n"));
         // Not before {{ }}, not when other text precedes the tag on its line, and not with '{%+'.
-        Assert.Equal("  x\n", Render("  {{ 'x' }}\n"));
+        Assert.Equal("  x\n", Render("  {{ 'x' }}\n\n"));
         Assert.Equal("a  b", Render("a  {% if true %}b{% endif %}"));
         Assert.Equal("  b", Render("  {%+ if true %}b{% endif %}"));
+    }
+
+    [Fact]
+    public void OneTrailingNewlineIsDroppedAndLineBreaksAreNormalised()
+    {
+        // Jinja's keep_trailing_newline is off in transformers: a template's final newline is not output.
+        Assert.Equal("x", Render("{{ 'x' }}\n"));
+        Assert.Equal("x\n", Render("{{ 'x' }}\n\n"));
+        Assert.Equal("a\nb", Render("a\r\nb\r\n"));
     }
 
     [Fact]

@@ -49,9 +49,26 @@ internal static class Builtins
         return characters;
     }
 
+    // Python's methods of str and dict: Jinja's getattr finds these before a dict's keys.
+    private static readonly HashSet<string> StringMethodNames =
+    [
+        "capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs", "find", "format", "format_map",
+        "index", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit", "isidentifier", "islower", "isnumeric",
+        "isprintable", "isspace", "istitle", "isupper", "join", "ljust", "lower", "lstrip", "maketrans", "partition",
+        "removeprefix", "removesuffix", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip", "split",
+        "splitlines", "startswith", "strip", "swapcase", "title", "translate", "upper", "zfill",
+    ];
+
+    private static readonly HashSet<string> DictMethodNames =
+    [
+        "clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem", "setdefault", "update", "values",
+    ];
+
     public static object? GetAttribute(object? target, string name) => target switch
     {
         Undefined undefined => throw new RenderError(undefined.Description),
+        string when StringMethodNames.Contains(name) => new BoundMethod("str", name),
+        Dictionary<string, object?> when DictMethodNames.Contains(name) => new BoundMethod("dict", name),
         Dictionary<string, object?> dict => dict.TryGetValue(name, out object? value)
             ? value
             : new Undefined($"'dict object' has no attribute '{name}'"),

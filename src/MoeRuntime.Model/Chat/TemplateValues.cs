@@ -13,6 +13,15 @@ internal sealed class Undefined(string description)
     public string Description { get; } = description;
 }
 
+/// <summary>
+/// A method of a string or dict named without calling it (<c>text.strip</c>): defined and true, as the bound method
+/// Jinja would return. Calls (<c>text.strip()</c>) are evaluated directly and never make one.
+/// </summary>
+internal sealed class BoundMethod(string typeName, string name)
+{
+    public override string ToString() => $"<built-in method {name} of {typeName} object>";
+}
+
 /// <summary>The object <c>namespace(...)</c> returns: attributes assignable with <c>{% set ns.x = ... %}</c>.</summary>
 internal sealed class Namespace
 {

@@ -55,6 +55,7 @@ public class ChatTemplateLanguageTests
     [InlineData("{{ messages is iterable }} {{ messages[0] is mapping }} {{ messages is sequence }} {{ 'x' is not mapping }}", "True True True True")]
     [InlineData("{{ 4 is even }} {{ 3 is odd }} {{ 9 is divisibleby 3 }} {{ 9 is divisibleby(2) }} {{ 'a' is equalto 'a' }} {{ 2 is in [1, 2] }}", "True True True False True True")]
     [InlineData("{{ not missing is defined }} {{ messages[0].reasoning_content is defined }}", "True False")]
+    [InlineData("{{ 'x'.splitlines is defined }} {{ messages[0].items is defined }} {{ messages[0].nothing is defined }}", "True True False")]
     public void Tests(string source, string expected) => Assert.Equal(expected, Render(source));
 
     [Theory]

@@ -76,8 +76,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     {
         int count = request.PromptTokens.Count, vocabulary = _model.Config.VocabularySize;
         if (count == 0) throw new ArgumentException("the prompt is empty");
-        if (count + 1 > _model.Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"the prompt has {count} tokens; the model allows at most {_model.Config.MaxPositionEmbeddings - 1}");
+        if (count + 1 > _model.Config.MaxSequenceLength)
+            throw new ArgumentException($"the prompt has {count} tokens; the model allows at most {_model.Config.MaxSequenceLength - 1}");
         if (count > _options.MaxBatchTokens)
             throw new ArgumentException($"the prompt has {count} tokens; one step carries at most {_options.MaxBatchTokens}");
         foreach (int id in request.PromptTokens)

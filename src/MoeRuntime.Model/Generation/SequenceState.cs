@@ -14,14 +14,14 @@ public sealed class SequenceState : IDisposable
     public SequenceState(MoeModel model, GenerationRequest request)
     {
         if (request.PromptTokens.Count == 0) throw new ArgumentException("the prompt is empty", nameof(request));
-        if (request.PromptTokens.Count >= model.Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"the prompt has {request.PromptTokens.Count} tokens; the model allows fewer than {model.Config.MaxPositionEmbeddings}", nameof(request));
+        if (request.PromptTokens.Count >= model.Config.MaxSequenceLength)
+            throw new ArgumentException($"the prompt has {request.PromptTokens.Count} tokens; the model allows fewer than {model.Config.MaxSequenceLength}", nameof(request));
         Request = request;
         Sampler = new TokenSampler(request.Options, model.Config.VocabularySize);
         _stopTokens = (request.Options.StopTokenIds ?? model.Config.EndOfSequenceTokenIds).ToArray();
         _logits = request.CaptureLogits ? [] : null;
         Cache = model.CreateCache();
-        _maxPositions = model.Config.MaxPositionEmbeddings;
+        _maxPositions = model.Config.MaxSequenceLength;
     }
 
     readonly int _maxPositions;

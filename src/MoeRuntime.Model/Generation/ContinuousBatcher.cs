@@ -82,6 +82,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             throw new ArgumentException($"the prompt has {count} tokens; one step carries at most {_options.MaxBatchTokens}");
         foreach (int id in request.PromptTokens)
             if ((uint)id >= (uint)vocabulary) throw new ArgumentException($"prompt token {id} lies outside the vocabulary of {vocabulary}");
+        if (request.TopLogprobs is < 0 or > 100)
+            throw new ArgumentException($"top logprobs must be between 0 and 100 (is {request.TopLogprobs})");
         request.Options.Validate(vocabulary);
     }
 
@@ -201,7 +203,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 try
                 {
                     if (state.Accept(row) is { } token)
-                        stream.Emit(new StreamedToken(token, state.Generated.Count - 1, stream.Request.CaptureLogits ? row.ToArray() : null));
+                        stream.Emit(new StreamedToken(token, state.Generated.Count - 1, stream.Request.CaptureLogits ? row.ToArray() : null, state.LastLogprobs));
                 }
                 catch (InvalidOperationException e)
                 {

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace MoeRuntime.Model.Tests.Layers;
 
 /// <summary>Random weights for a small config, kept as plain float arrays so a loop-only reference can use them too.</summary>
-sealed class TinyModelWeights
+public sealed class TinyModelWeights
 {
     public TinyModelWeights(ModelConfig config, ulong seed, float scale = 0.5f, float embeddingScale = 1f)
     {

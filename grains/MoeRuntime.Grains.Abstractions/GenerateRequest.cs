@@ -14,4 +14,13 @@ public sealed record GenerateRequest
     [Id(4)] public DateTimeOffset? Deadline { get; init; }
     /// <summary>Return each step's logits (for comparisons with the reference; costs bandwidth).</summary>
     [Id(5)] public bool IncludeLogits { get; init; }
+    /// <summary>Tokenize the prompt without the beginning-of-sequence token the checkpoint would add.</summary>
+    [Id(6)] public bool SkipBeginOfSequence { get; init; }
+    /// <summary>
+    /// Report each token's log-probability (log-softmax of the raw logits) and this many most likely alternatives
+    /// (0: only the sampled token's); null reports none. At most 100.
+    /// </summary>
+    [Id(7)] public int? TopLogprobs { get; init; }
+    /// <summary>Return the prompt's token ids with the first chunk (<see cref="TokenChunk.PromptTokenIds"/>).</summary>
+    [Id(8)] public bool IncludePromptTokenIds { get; init; }
 }

@@ -14,4 +14,10 @@ public sealed record GenerateResponse
     [Id(6)] public double TimeToFirstTokenMs { get; init; }
     [Id(7)] public double TotalMs { get; init; }
     [Id(8)] public float[][]? Logits { get; init; }
+    /// <summary>Each token's log-probability, when the request asked for <see cref="GenerateRequest.TopLogprobs"/>.</summary>
+    [Id(9)] public float[]? Logprobs { get; init; }
+    /// <summary>Each step's most likely tokens, best first, when the request asked for them.</summary>
+    [Id(10)] public TokenLogprob[][]? TopLogprobs { get; init; }
+    /// <summary>The prompt's token ids, when the request asked for them.</summary>
+    [Id(11)] public int[]? PromptTokenIds { get; init; }
 }

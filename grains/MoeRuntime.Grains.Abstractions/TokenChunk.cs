@@ -8,4 +8,18 @@ public sealed record TokenChunk
     [Id(1)] public string Text { get; init; } = "";
     [Id(2)] public int Index { get; init; }
     [Id(3)] public float[]? Logits { get; init; }
+    /// <summary>The token's log-probability when the request asked for <see cref="GenerateRequest.TopLogprobs"/>.</summary>
+    [Id(4)] public float? Logprob { get; init; }
+    /// <summary>The most likely tokens of this step, best first, when the request asked for them.</summary>
+    [Id(5)] public TokenLogprob[]? TopLogprobs { get; init; }
+    /// <summary>The prompt's token ids, on the first chunk only, when the request asked for them.</summary>
+    [Id(6)] public int[]? PromptTokenIds { get; init; }
+}
+
+/// <summary>A candidate token of one step and its log-probability.</summary>
+[GenerateSerializer, Immutable, Alias("moe.TokenLogprob")]
+public sealed record TokenLogprob
+{
+    [Id(0)] public int TokenId { get; init; }
+    [Id(1)] public float Logprob { get; init; }
 }

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace MoeRuntime.Model;
 
 /// <summary>
-/// A Mixtral-architecture MoE decoder held in memory: embeddings, layers, final norm and LM head.
+/// A Mixtral / Qwen2-MoE / OLMoE / Qwen3-MoE decoder held in memory: embeddings, layers, final norm and LM head.
 /// One forward pass takes any mix of prefilling and decoding sequences; everything but attention
 /// runs on the flattened batch at once.
 /// </summary>
@@ -24,7 +24,7 @@ public sealed class MoeModel : IDisposable
         _finalNorm = finalNorm.DetachFromDisposeScope();
         _lmHead = ReferenceEquals(lmHead, embedding) ? _embedding : lmHead.DetachFromDisposeScope();
         Layers = layers;
-        Rope = new RotaryEmbedding(config.HeadDimension, config.RopeTheta, config.MaxPositionEmbeddings, device);
+        Rope = new RotaryEmbedding(config.HeadDimension, config.RopeTheta, config.MaxPositionEmbeddings, config.RopeScaling, device);
     }
 
     public ModelConfig Config { get; }
@@ -33,7 +33,7 @@ public sealed class MoeModel : IDisposable
     public RotaryEmbedding Rope { get; }
 
     public KvCache CreateCache() =>
-        new(Config.LayerCount, Config.KeyValueHeadCount, Config.HeadDimension, Config.MaxPositionEmbeddings, Device);
+        new(Config.LayerCount, Config.KeyValueHeadCount, Config.HeadDimension, Config.MaxSequenceLength, Device);
 
     /// <summary>
     /// Runs one step for a batch of sequences and advances their caches. Returns float32 logits:
@@ -169,8 +169,8 @@ public sealed class MoeModel : IDisposable
         {
             SequenceStep step = batch[i];
             ReadOnlySpan<int> tokens = step.Tokens.Span;
-            if (step.Cache.Length + tokens.Length > Config.MaxPositionEmbeddings)
-                throw new ArgumentException($"sequence would reach {step.Cache.Length + tokens.Length} positions; the model allows {Config.MaxPositionEmbeddings}");
+            if (step.Cache.Length + tokens.Length > Config.MaxSequenceLength)
+                throw new ArgumentException($"sequence would reach {step.Cache.Length + tokens.Length} positions; the model allows {Config.MaxSequenceLength}");
             for (int j = 0; j < tokens.Length; j++)
             {
                 if ((uint)tokens[j] >= (uint)Config.VocabularySize)

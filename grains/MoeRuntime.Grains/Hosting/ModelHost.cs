@@ -31,7 +31,7 @@ public sealed class ModelHost : IDisposable
         }
         Device = ComputeDevices.Resolve(o.Device, logger);
         Config = ModelConfigJson.Load(Directory);
-        Tokenizer = TokenizerLoader.Load(Directory);
+        Tokenizer = TokenizerLoader.Load(Directory, Config);
         DenseModel = ModelLoader.Load(Directory, Device, withExperts: false);
         Checkpoint = ExpertCheckpoint.Open(Directory, ModelName);
         Store = new ExpertTierStore(Checkpoint, new TierBudgets(o.HotBudgetBytes, o.WarmBudgetBytes), Device, loggers.CreateLogger<ExpertTierStore>());

@@ -31,12 +31,14 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         using var run = new RequestRun(Context(), request, "generate");
         GenerationStream stream = run.Submit(cancellationToken);
         var logits = request.IncludeLogits ? new List<float[]>() : null;
+        var logprobs = request.TopLogprobs is not null ? new List<TokenLogprobs>() : null;
         GenerationResult result = await run.Translate(async () =>
         {
             await foreach (StreamedToken token in stream.Tokens.WithCancellation(cancellationToken))
             {
                 run.Token(token);
                 if (token.Logits is { } l) logits!.Add(l);
+                if (token.Logprobs is { } p) logprobs!.Add(p);
             }
             return await stream.Completion;
         });
@@ -52,6 +54,9 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             TimeToFirstTokenMs = run.FirstToken.TotalMilliseconds,
             TotalMs = run.Elapsed.TotalMilliseconds,
             Logits = logits?.ToArray(),
+            Logprobs = logprobs?.Select(p => p.Chosen).ToArray(),
+            TopLogprobs = logprobs?.Select(Wire).ToArray(),
+            PromptTokenIds = request.IncludePromptTokenIds ? run.PromptTokenIds : null,
         };
     }
 
@@ -65,10 +70,18 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         {
             StreamedToken token = tokens.Current;
             run.Token(token);
-            yield return new TokenChunk { TokenId = token.Id, Index = token.Index, Text = decoder.Append(token.Id), Logits = token.Logits };
+            yield return new TokenChunk
+            {
+                TokenId = token.Id, Index = token.Index, Text = decoder.Append(token.Id), Logits = token.Logits,
+                Logprob = token.Logprobs?.Chosen, TopLogprobs = token.Logprobs is { } p ? Wire(p) : null,
+                PromptTokenIds = request.IncludePromptTokenIds && token.Index == 0 ? run.PromptTokenIds : null,
+            };
         }
         run.Succeeded(await run.Translate(() => stream.Completion));
     }
+
+    static TokenLogprob[] Wire(TokenLogprobs logprobs) =>
+        logprobs.Top.Select(t => new TokenLogprob { TokenId = t.Id, Logprob = t.Logprob }).ToArray();
 
     RouterContext Context() => new(runtime, telemetry, options.Value, logger, this.GetPrimaryKeyString());
 
@@ -113,6 +126,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
 
         public string RequestId { get; }
         public int PromptTokens { get; private set; }
+        public int[]? PromptTokenIds { get; private set; }
         public TimeSpan FirstToken { get; private set; }
         public TimeSpan Elapsed => Stopwatch.GetElapsedTime(_received);
 
@@ -127,11 +141,12 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
                 using (Activity? tokenize = ServingTracing.Source.StartActivity("moe.tokenize"))
                 {
                     long started = Stopwatch.GetTimestamp();
-                    prompt = host.Tokenizer.Encode(_request.Prompt);
+                    prompt = host.Tokenizer.Encode(_request.Prompt, addBeginOfSequence: !_request.SkipBeginOfSequence);
                     _grain.Telemetry.Tokenized(Stopwatch.GetElapsedTime(started));
                     tokenize?.SetTag("gen_ai.usage.input_tokens", prompt.Count);
                 }
                 PromptTokens = prompt.Count;
+                if (_request.IncludePromptTokenIds) PromptTokenIds = prompt.ToArray();
                 SamplingParameters s = _request.Sampling;
                 var sampling = new SamplingOptions
                 {
@@ -142,6 +157,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
                 var generation = new GenerationRequest(prompt, sampling)
                 {
                     CaptureLogits = _request.IncludeLogits,
+                    TopLogprobs = _request.TopLogprobs,
                     RequestKey = RoutingDigest.HashRequestId(RequestId),
                 };
                 // The batcher parents the request's stage spans to the current activity.

@@ -37,9 +37,17 @@ static class GenerateCommand
         {
             Description = "With --local: record the routing (experts and weights per token and layer, no text) to this JSON-lines file",
         };
+        var showTokenIds = new Option<bool>("--show-token-ids") { Description = "Also print the prompt's and the generated token ids" };
+        var logprobs = new Option<int?>("--logprobs")
+        {
+            Description = "Print each token's log-probability (log-softmax of the raw logits) and its N most likely alternatives (0: none)",
+        };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (prompt and generated ids, per-token text and log-probabilities) instead of text" };
+        var noBos = new Option<bool>("--no-bos") { Description = "Do not add the beginning-of-sequence token the checkpoint's tokenizer settings would add" };
         var command = new Command("generate", "Generate text through the cluster's router grain (or --local)")
         {
             prompt, local, modelName, model, device, maxTokens, temperature, topP, topK, seed, deadline, routingTrace,
+            showTokenIds, logprobs, json, noBos,
         };
         ClusterEndpoint endpoint = command.AddClusterOptions();
         command.SetAction(async (result, cancellationToken) =>
@@ -54,10 +62,12 @@ static class GenerateCommand
             };
             string text = result.GetValue(prompt)!;
             string? tracePath = result.GetValue(routingTrace);
+            var output = new GenerationOutputOptions(result.GetValue(showTokenIds), result.GetValue(logprobs), result.GetValue(json), result.GetValue(noBos));
+            if (output.TopLogprobs is < 0 or > 100) throw new ArgumentException($"--logprobs must be between 0 and 100 (is {output.TopLogprobs})");
             if (result.GetValue(local))
             {
                 using ILoggerFactory logging = CommonOptions.Logging();
-                return await RunLocal(result.GetValue(model)!, result.GetValue(device)!, text, sampling, tracePath, logging.CreateLogger("moe"), cancellationToken);
+                return await RunLocal(result.GetValue(model)!, result.GetValue(device)!, text, sampling, tracePath, output, logging.CreateLogger("moe"), cancellationToken);
             }
             if (tracePath is not null)
                 throw new ArgumentException("--routing-trace records in process (--local); a cluster records on the silo (--routing-trace / Moe:RoutingTracePath)");
@@ -67,32 +77,43 @@ static class GenerateCommand
                 Prompt = text,
                 Sampling = sampling,
                 Deadline = result.GetValue(deadline) is { } seconds ? DateTimeOffset.UtcNow.AddSeconds(seconds) : null,
+                SkipBeginOfSequence = output.SkipBeginOfSequence,
+                TopLogprobs = output.TopLogprobs,
+                IncludePromptTokenIds = output.WantsPromptIds,
             };
-            return await RunOnCluster(connection.Client.GetGrain<IRouterGrain>(result.GetValue(modelName)!), request, cancellationToken);
+            return await RunOnCluster(connection.Client.GetGrain<IRouterGrain>(result.GetValue(modelName)!), request, output, cancellationToken);
         });
         return command;
     }
 
-    static async Task<int> RunOnCluster(IRouterGrain router, GenerateRequest request, CancellationToken cancellationToken)
+    static async Task<int> RunOnCluster(IRouterGrain router, GenerateRequest request, GenerationOutputOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         double? firstToken = null;
         int count = 0;
-        Console.Write(request.Prompt);
+        var output = new GenerationOutput(options, request.Prompt, Console.Out);
+        bool prompted = false;
         await foreach (TokenChunk chunk in router.StreamAsync(request, cancellationToken))
         {
             firstToken ??= clock.Elapsed.TotalMilliseconds;
             count++;
-            Console.Write(chunk.Text);
+            if (!prompted)
+            {
+                output.Prompt(chunk.PromptTokenIds);
+                prompted = true;
+            }
+            output.Token(new PrintedToken(chunk.Index, chunk.TokenId, chunk.Text, chunk.Logprob,
+                chunk.TopLogprobs?.Select(t => (t.TokenId, t.Logprob)).ToArray()));
         }
-        Console.WriteLine();
+        if (!prompted) output.Prompt(null);
+        output.End("", request.Sampling.Seed, "cluster");
         double seconds = clock.Elapsed.TotalSeconds;
         Console.Error.WriteLine($"{count} tokens in {seconds:F2} s ({count / Math.Max(seconds, 1e-9):F1} tokens/s, first token {firstToken ?? 0:F0} ms, seed {request.Sampling.Seed}, cluster)");
         return 0;
     }
 
-    static async Task<int> RunLocal(string directory, string deviceOption, string prompt, SamplingParameters sampling, string? tracePath, ILogger logger,
-        CancellationToken cancellationToken)
+    static async Task<int> RunLocal(string directory, string deviceOption, string prompt, SamplingParameters sampling, string? tracePath,
+        GenerationOutputOptions outputOptions, ILogger logger, CancellationToken cancellationToken)
     {
         directory = Path.GetFullPath(directory);
         if (directory == Path.GetFullPath(DefaultModelLocation.Directory) && !DefaultModelWriter.Exists(directory))
@@ -100,7 +121,7 @@ static class GenerateCommand
         var clock = Stopwatch.StartNew();
         var device = ComputeDevices.Resolve(deviceOption, logger);
         using MoeModel model = ModelLoader.Load(directory, device);
-        ITextTokenizer tokenizer = TokenizerLoader.Load(directory);
+        ITextTokenizer tokenizer = TokenizerLoader.Load(directory, model.Config);
         double loadSeconds = clock.Elapsed.TotalSeconds;
 
         var options = new SamplingOptions
@@ -108,17 +129,21 @@ static class GenerateCommand
             Temperature = sampling.Temperature, TopP = sampling.TopP, TopK = sampling.TopK, Seed = sampling.Seed,
             MaxTokens = sampling.MaxTokens, StopTokenIds = tokenizer.EndOfSequenceIds,
         };
-        var request = new GenerationRequest(tokenizer.Encode(prompt), options);
+        var request = new GenerationRequest(tokenizer.Encode(prompt, addBeginOfSequence: !outputOptions.SkipBeginOfSequence), options)
+        {
+            TopLogprobs = outputOptions.TopLogprobs,
+        };
         IStreamingDecoder decoder = tokenizer.CreateStreamingDecoder();
-        Console.Write(prompt);
+        var output = new GenerationOutput(outputOptions, prompt, Console.Out);
+        output.Prompt(request.PromptTokens);
         clock.Restart();
         TimeSpan? firstToken = null;
         int count = 0;
         RoutingTraceRecorder? recorder = null;
         try
         {
-            IEnumerable<int> tokens;
-            if (tracePath is null) tokens = new ReferenceGenerator(model).Stream(request, cancellationToken);
+            IEnumerable<StreamedToken> tokens;
+            if (tracePath is null) tokens = new ReferenceGenerator(model).StreamTokens(request, cancellationToken);
             else
             {
                 // The same forward pass through a dispatcher, so the recording decorator sees every layer's plan.
@@ -126,13 +151,14 @@ static class GenerateCommand
                 request = request with { RequestKey = (ulong)Random.Shared.NextInt64() };
                 tokens = await Recorded(model, request, new RecordingExpertDispatcher(new LocalExpertDispatcher(model), recorder), cancellationToken);
             }
-            foreach (int token in tokens)
+            foreach (StreamedToken token in tokens)
             {
                 firstToken ??= clock.Elapsed;
                 count++;
-                Console.Write(decoder.Append(token));
+                output.Token(new PrintedToken(token.Index, token.Id, decoder.Append(token.Id), token.Logprobs?.Chosen,
+                    token.Logprobs?.Top.Select(t => (t.Id, t.Logprob)).ToArray()));
             }
-            Console.WriteLine(decoder.Flush());
+            output.End(decoder.Flush(), options.Seed, "local");
         }
         finally
         {
@@ -151,15 +177,16 @@ static class GenerateCommand
     }
 
     /// <summary>Generates one request step by step through <paramref name="dispatcher"/> (tokens as a list: nothing streams while recording).</summary>
-    static async Task<IReadOnlyList<int>> Recorded(MoeModel model, GenerationRequest request, IExpertDispatcher dispatcher, CancellationToken cancellationToken)
+    static async Task<IReadOnlyList<StreamedToken>> Recorded(MoeModel model, GenerationRequest request, IExpertDispatcher dispatcher, CancellationToken cancellationToken)
     {
-        var generated = new List<int>();
+        var generated = new List<StreamedToken>();
         using var sequence = new SequenceState(model, request);
         while (sequence.Finished is null)
         {
             cancellationToken.ThrowIfCancellationRequested();
             using TorchSharp.torch.Tensor logits = await model.ForwardAsync([sequence.NextStep()], dispatcher, cancellationToken);
-            if (sequence.Accept(TensorSpans.Floats(logits)) is { } token) generated.Add(token);
+            if (sequence.Accept(TensorSpans.Floats(logits)) is { } token)
+                generated.Add(new StreamedToken(token, sequence.Generated.Count - 1, null, sequence.LastLogprobs));
         }
         return generated;
     }

@@ -51,7 +51,7 @@ static class ModelCommands
         {
             string directory = result.GetValue(model)!;
             using MoeModel loaded = ModelLoader.Load(directory, CPU);
-            ITextTokenizer tokenizer = TokenizerLoader.Load(directory);
+            ITextTokenizer tokenizer = TokenizerLoader.Load(directory, loaded.Config);
             string? path = result.GetValue(text);
             int[] tokens = tokenizer.Encode(path is null ? SampleText.English : File.ReadAllText(path)).ToArray();
             RoutingStatistics stats = RoutingStatistics.Measure(loaded, tokens);

@@ -32,6 +32,8 @@ public sealed class SafetensorsCheckpoint : ITensorSource, IDisposable
     /// <summary>Every tensor in the checkpoint, by name.</summary>
     public IReadOnlyDictionary<string, TensorEntry> Tensors => _tensors;
 
+    IEnumerable<string> Loading.ITensorSource.Names => _tensors.Keys;
+
     /// <summary>Total tensor-data bytes read so far; headers are not counted.</summary>
     public long BytesRead => Interlocked.Read(ref _bytesRead);
 

@@ -9,4 +9,6 @@ public enum ModelArchitecture
     Qwen2Moe,
     /// <summary>OLMoE: RMSNorm on the q and k projections, <c>norm_topk_prob</c>.</summary>
     Olmoe,
+    /// <summary>Qwen3-MoE: per-head RMSNorm on q and k, <c>norm_topk_prob</c>, no shared expert, <c>head_dim</c> from the config.</summary>
+    Qwen3Moe,
 }

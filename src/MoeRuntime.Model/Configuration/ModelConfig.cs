@@ -24,10 +24,20 @@ public sealed record ModelConfig
     public bool NormalizeTopKProbabilities { get; init; } = true;
     /// <summary>Qwen2-MoE's always-on shared expert; 0 means none.</summary>
     public int SharedExpertIntermediateSize { get; init; }
-    /// <summary>Biases on the q, k and v projections (Qwen2-MoE).</summary>
+    /// <summary>Biases on the q, k and v projections (Qwen2-MoE <c>qkv_bias</c>, OLMoE/Qwen3-MoE <c>attention_bias</c>).</summary>
     public bool AttentionBias { get; init; }
+    /// <summary>A bias on the o projection (OLMoE and Qwen3-MoE <c>attention_bias</c>; Qwen2-MoE never has one).</summary>
+    public bool OutputBias { get; init; }
     /// <summary>RMSNorm over the whole q and k projections (OLMoE).</summary>
     public bool QueryKeyNorm { get; init; }
+    /// <summary>RMSNorm over each head of q and k, before rotary embedding (Qwen3-MoE <c>q_norm</c>/<c>k_norm</c>, weights [head_dim]).</summary>
+    public bool PerHeadQueryKeyNorm { get; init; }
+    /// <summary>OLMoE <c>clip_qkv</c>: q, k and v are clamped to [-c, c] after their projections and norms; null clamps nothing.</summary>
+    public double? ClipQkv { get; init; }
+    /// <summary>Rotary scaling (<c>rope_parameters</c> / legacy <c>rope_scaling</c>); <see cref="RopeScaling.None"/> for the default rotary embedding.</summary>
+    public RopeScaling RopeScaling { get; init; } = RopeScaling.None;
+    /// <summary>Mixtral <c>sliding_window</c>: a query sees only the last this-many positions (itself included); null attends to everything before it.</summary>
+    public int? SlidingWindow { get; init; }
     public bool TieWordEmbeddings { get; init; }
     public int? BeginOfSequenceTokenId { get; init; }
     public IReadOnlyList<int> EndOfSequenceTokenIds { get; init; } = [];
@@ -37,6 +47,14 @@ public sealed record ModelConfig
     public string? TokenizerClass { get; init; }
 
     public int KeyValueGroupSize => AttentionHeadCount / KeyValueHeadCount;
+
+    /// <summary>
+    /// The longest sequence the runtime runs: <c>max_position_embeddings</c>, or that times the factor for
+    /// dynamic NTK scaling (whose purpose is to run past the trained length).
+    /// </summary>
+    public int MaxSequenceLength => RopeScaling.Type == RopeScalingType.Dynamic
+        ? (int)Math.Min(int.MaxValue / 2, Math.Floor(MaxPositionEmbeddings * RopeScaling.Factor))
+        : MaxPositionEmbeddings;
 
     /// <summary>Throws <see cref="Checkpoints.CheckpointException"/> naming the source and every inconsistent field.</summary>
     public void Validate(string source)
@@ -64,6 +82,10 @@ public sealed record ModelConfig
             problems.Add($"head_dim ({HeadDimension}) must be even for rotary embeddings");
         if (!(RmsNormEpsilon > 0) || !(RopeTheta > 0))
             problems.Add("rms_norm_eps and rope_theta must be positive");
+        if (RopeScaling.Type != RopeScalingType.None && !(RopeScaling.Factor >= 1))
+            problems.Add($"rope scaling factor must be at least 1 (is {RopeScaling.Factor})");
+        if (SlidingWindow is <= 0)
+            problems.Add($"sliding_window must be positive (is {SlidingWindow})");
         if (SharedExpertIntermediateSize < 0)
             problems.Add("shared_expert_intermediate_size must not be negative");
         foreach (int id in EndOfSequenceTokenIds.Concat(BeginOfSequenceTokenId is { } bos ? [bos] : []))
@@ -71,4 +93,21 @@ public sealed record ModelConfig
         if (problems.Count > 0)
             throw new Checkpoints.CheckpointException(source, null, $"invalid model config: {string.Join("; ", problems)}");
     }
+}
+
+/// <summary>The rotary scaling types the runtime computes exactly as transformers' <c>modeling_rope_utils</c> does.</summary>
+public enum RopeScalingType
+{
+    /// <summary>The default rotary embedding (<c>rope_type: default</c>).</summary>
+    None,
+    /// <summary>Positions divided by the factor (every inverse frequency divided by it).</summary>
+    Linear,
+    /// <summary>Dynamic NTK: past <c>max_position_embeddings</c> the base grows with the sequence length.</summary>
+    Dynamic,
+}
+
+/// <summary>A rotary scaling type and its factor.</summary>
+public sealed record RopeScaling(RopeScalingType Type, double Factor)
+{
+    public static RopeScaling None { get; } = new(RopeScalingType.None, 1);
 }

@@ -76,12 +76,14 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     {
         int count = request.PromptTokens.Count, vocabulary = _model.Config.VocabularySize;
         if (count == 0) throw new ArgumentException("the prompt is empty");
-        if (count + 1 > _model.Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"the prompt has {count} tokens; the model allows at most {_model.Config.MaxPositionEmbeddings - 1}");
+        if (count + 1 > _model.Config.MaxSequenceLength)
+            throw new ArgumentException($"the prompt has {count} tokens; the model allows at most {_model.Config.MaxSequenceLength - 1}");
         if (count > _options.MaxBatchTokens)
             throw new ArgumentException($"the prompt has {count} tokens; one step carries at most {_options.MaxBatchTokens}");
         foreach (int id in request.PromptTokens)
             if ((uint)id >= (uint)vocabulary) throw new ArgumentException($"prompt token {id} lies outside the vocabulary of {vocabulary}");
+        if (request.TopLogprobs is < 0 or > 100)
+            throw new ArgumentException($"top logprobs must be between 0 and 100 (is {request.TopLogprobs})");
         request.Options.Validate(vocabulary);
     }
 
@@ -201,7 +203,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 try
                 {
                     if (state.Accept(row) is { } token)
-                        stream.Emit(new StreamedToken(token, state.Generated.Count - 1, stream.Request.CaptureLogits ? row.ToArray() : null));
+                        stream.Emit(new StreamedToken(token, state.Generated.Count - 1, stream.Request.CaptureLogits ? row.ToArray() : null, state.LastLogprobs));
                 }
                 catch (InvalidOperationException e)
                 {

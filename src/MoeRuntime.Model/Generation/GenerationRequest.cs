@@ -8,6 +8,12 @@ public sealed record GenerationRequest(IReadOnlyList<int> PromptTokens, Sampling
     /// <summary>Keep every step's logits in the result (for comparisons against the reference).</summary>
     public bool CaptureLogits { get; init; }
 
+    /// <summary>
+    /// Report each sampled token's log-probability and this many most likely alternatives (0: only the sampled
+    /// token's); null reports none. See <see cref="TokenLogprobs"/>.
+    /// </summary>
+    public int? TopLogprobs { get; init; }
+
     /// <summary>A hash of the request's id: identifies its tokens in routing digests without revealing the id.</summary>
     public ulong RequestKey { get; init; }
 }

@@ -24,6 +24,20 @@ public sealed class ReferenceGenerator(MoeModel model)
         }
     }
 
+    /// <summary>As <see cref="Stream"/>, with each token's position, logits and log-probabilities as the request asked for them.</summary>
+    public IEnumerable<StreamedToken> StreamTokens(GenerationRequest request, CancellationToken cancellationToken = default)
+    {
+        using var sequence = new SequenceState(Model, request);
+        while (sequence.Finished is null)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int? token = Step([sequence])[0];
+            if (token is { } t)
+                yield return new StreamedToken(t, sequence.Generated.Count - 1,
+                    request.CaptureLogits ? sequence.Result().Logits![^1] : null, sequence.LastLogprobs);
+        }
+    }
+
     /// <summary>Runs every request to completion with at most <paramref name="maxBatch"/> sequences per step.</summary>
     public IReadOnlyList<GenerationResult> Run(IReadOnlyList<GenerationRequest> requests, int maxBatch = 32, CancellationToken cancellationToken = default)
     {

@@ -14,14 +14,14 @@ public sealed class SequenceState : IDisposable
     public SequenceState(MoeModel model, GenerationRequest request)
     {
         if (request.PromptTokens.Count == 0) throw new ArgumentException("the prompt is empty", nameof(request));
-        if (request.PromptTokens.Count >= model.Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"the prompt has {request.PromptTokens.Count} tokens; the model allows fewer than {model.Config.MaxPositionEmbeddings}", nameof(request));
+        if (request.PromptTokens.Count >= model.Config.MaxSequenceLength)
+            throw new ArgumentException($"the prompt has {request.PromptTokens.Count} tokens; the model allows fewer than {model.Config.MaxSequenceLength}", nameof(request));
         Request = request;
         Sampler = new TokenSampler(request.Options, model.Config.VocabularySize);
         _stopTokens = (request.Options.StopTokenIds ?? model.Config.EndOfSequenceTokenIds).ToArray();
         _logits = request.CaptureLogits ? [] : null;
         Cache = model.CreateCache();
-        _maxPositions = model.Config.MaxPositionEmbeddings;
+        _maxPositions = model.Config.MaxSequenceLength;
     }
 
     readonly int _maxPositions;
@@ -38,11 +38,15 @@ public sealed class SequenceState : IDisposable
             ? new SequenceStep(Cache, Request.PromptTokens as int[] ?? Request.PromptTokens.ToArray(), Request.RequestKey)
             : new SequenceStep(Cache, _pending, Request.RequestKey);
 
+    /// <summary>The last accepted token's log-probabilities, when the request asked for them (<see cref="GenerationRequest.TopLogprobs"/>).</summary>
+    public TokenLogprobs? LastLogprobs { get; private set; }
+
     /// <summary>Samples from this step's logits; returns the token, or null when it was a stop token.</summary>
     public int? Accept(ReadOnlySpan<float> logits)
     {
         _logits?.Add(logits.ToArray());
         int token = Sampler.Sample(logits);
+        if (Request.TopLogprobs is { } top) LastLogprobs = TokenLogprobs.Compute(logits, token, top);
         if (Array.IndexOf(_stopTokens, token) >= 0)
         {
             Finished = FinishReason.Stop;

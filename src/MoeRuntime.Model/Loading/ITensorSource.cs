@@ -7,6 +7,9 @@ public interface ITensorSource
 {
     bool Contains(string name);
 
+    /// <summary>Every tensor name the source holds.</summary>
+    IEnumerable<string> Names { get; }
+
     /// <summary>The named tensor as float32 on the CPU; throws naming the tensor if it is missing or has another shape.</summary>
     Tensor Read(string name, long[] expectedShape);
 }

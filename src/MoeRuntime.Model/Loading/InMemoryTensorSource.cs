@@ -14,6 +14,8 @@ public sealed class InMemoryTensorSource : ITensorSource, IDisposable
 
     public bool Contains(string name) => _tensors.ContainsKey(name);
 
+    public IEnumerable<string> Names => _tensors.Keys;
+
     public Tensor Read(string name, long[] expectedShape)
     {
         if (!_tensors.TryGetValue(name, out Tensor? t)) throw new KeyNotFoundException($"tensor '{name}' is missing");

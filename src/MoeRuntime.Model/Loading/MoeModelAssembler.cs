@@ -14,6 +14,7 @@ public static class MoeModelAssembler
     public static MoeModel Assemble(ModelConfig config, ITensorSource source, Device device, IProgress<double>? progress = null, bool withExperts = true)
     {
         var names = new CheckpointTensorNames(config.Architecture);
+        RefuseUnusedTensors(config, source);
         long h = config.HiddenSize, v = config.VocabularySize;
         var layers = new List<DecoderLayer>(config.LayerCount);
         try
@@ -35,6 +36,59 @@ public static class MoeModelAssembler
         }
     }
 
+    /// <summary>
+    /// Every tensor the model of <paramref name="config"/> reads, experts included (a router that leaves them
+    /// to expert grains still accounts for them).
+    /// </summary>
+    public static IReadOnlySet<string> ExpectedTensors(ModelConfig config)
+    {
+        var names = new CheckpointTensorNames(config.Architecture);
+        var expected = new HashSet<string>(StringComparer.Ordinal) { CheckpointTensorNames.Embedding, CheckpointTensorNames.FinalNorm };
+        if (!config.TieWordEmbeddings) expected.Add(CheckpointTensorNames.LmHead);
+        for (int layer = 0; layer < config.LayerCount; layer++)
+        {
+            expected.Add(CheckpointTensorNames.InputNorm(layer));
+            expected.Add(CheckpointTensorNames.PostAttentionNorm(layer));
+            foreach (char p in "qkvo") expected.Add(CheckpointTensorNames.Attention(layer, p));
+            if (config.AttentionBias)
+                foreach (char p in "qkv") expected.Add(CheckpointTensorNames.AttentionBias(layer, p));
+            if (config.OutputBias) expected.Add(CheckpointTensorNames.AttentionBias(layer, 'o'));
+            if (config.QueryKeyNorm || config.PerHeadQueryKeyNorm)
+                foreach (char p in "qk") expected.Add(CheckpointTensorNames.AttentionNorm(layer, p));
+            expected.Add(names.Gate(layer));
+            for (int e = 0; e < config.ExpertCount; e++)
+            {
+                var (w1, w2, w3) = names.Expert(layer, e);
+                expected.UnionWith([w1, w2, w3]);
+            }
+            if (config.SharedExpertIntermediateSize > 0)
+            {
+                var (w1, w2, w3) = names.SharedExpert(layer);
+                expected.UnionWith([w1, w2, w3, names.SharedExpertGate(layer)]);
+            }
+        }
+        return expected;
+    }
+
+    /// <summary>
+    /// Tensors transformers itself never reads, so the runtime may leave them too: rotary
+    /// <c>inv_freq</c> buffers older exports saved, and <c>lm_head.weight</c> when the head is tied to the embedding.
+    /// </summary>
+    public static bool IsDocumentedUnused(ModelConfig config, string name) =>
+        name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal)
+        || (config.TieWordEmbeddings && name == CheckpointTensorNames.LmHead);
+
+    /// <summary>Refuses a checkpoint holding tensors the model would silently ignore, naming them.</summary>
+    public static void RefuseUnusedTensors(ModelConfig config, ITensorSource source)
+    {
+        IReadOnlySet<string> expected = ExpectedTensors(config);
+        string[] unused = source.Names.Where(n => !expected.Contains(n) && !IsDocumentedUnused(config, n)).Order(StringComparer.Ordinal).ToArray();
+        if (unused.Length == 0) return;
+        string shown = string.Join(", ", unused.Take(10)) + (unused.Length > 10 ? $" and {unused.Length - 10} more" : "");
+        throw new Checkpoints.CheckpointException(source is Checkpoints.SafetensorsCheckpoint c ? c.Directory : "checkpoint", null,
+            $"{unused.Length} tensor(s) the {config.Architecture} config does not use; refusing rather than ignoring them: {shown}");
+    }
+
     /// <summary>One expert of one layer, read on its own (the unit an expert grain owns).</summary>
     public static ExpertFfn LoadExpert(ModelConfig config, ITensorSource source, int layer, int expert, Device device)
     {
@@ -48,15 +102,20 @@ public static class MoeModelAssembler
     {
         long h = config.HiddenSize, q = config.AttentionHeadCount * config.HeadDimension, kv = config.KeyValueHeadCount * config.HeadDimension;
         Tensor? Bias(char p, long size) => config.AttentionBias ? Load(source, CheckpointTensorNames.AttentionBias(layer, p), [size], device) : null;
-        Tensor? Norm(char p, long size) => config.QueryKeyNorm ? Load(source, CheckpointTensorNames.AttentionNorm(layer, p), [size], device) : null;
+        Tensor? Norm(char p, long size) =>
+            config.QueryKeyNorm ? Load(source, CheckpointTensorNames.AttentionNorm(layer, p), [size], device)
+            : config.PerHeadQueryKeyNorm ? Load(source, CheckpointTensorNames.AttentionNorm(layer, p), [config.HeadDimension], device)
+            : null;
 
         var weights = new AttentionWeights(
             Load(source, CheckpointTensorNames.Attention(layer, 'q'), [q, h], device),
             Load(source, CheckpointTensorNames.Attention(layer, 'k'), [kv, h], device),
             Load(source, CheckpointTensorNames.Attention(layer, 'v'), [kv, h], device),
             Load(source, CheckpointTensorNames.Attention(layer, 'o'), [h, q], device),
-            Bias('q', q), Bias('k', kv), Bias('v', kv), Norm('q', q), Norm('k', kv));
-        var attention = new Attention(weights, config.AttentionHeadCount, config.KeyValueHeadCount, config.HeadDimension, config.RmsNormEpsilon);
+            Bias('q', q), Bias('k', kv), Bias('v', kv), Norm('q', q), Norm('k', kv),
+            config.OutputBias ? Load(source, CheckpointTensorNames.AttentionBias(layer, 'o'), [h], device) : null);
+        var attention = new Attention(weights, config.AttentionHeadCount, config.KeyValueHeadCount, config.HeadDimension,
+            config.RmsNormEpsilon, config.SlidingWindow, config.ClipQkv);
 
         var gate = new MoeGate(Load(source, names.Gate(layer), [config.ExpertCount, h], device), config.ExpertsPerToken, config.NormalizeTopKProbabilities);
         var experts = new ExpertFfn[withExperts ? config.ExpertCount : 0];

@@ -11,10 +11,15 @@ internal sealed class TokenByteTable(byte[][] bytesById)
 {
     public int Count => bytesById.Length;
 
+    /// <summary>
+    /// The bytes of <paramref name="id"/>. An id past the tokenizer's table (a model's padded embedding rows:
+    /// <c>vocab_size</c> larger than the tokenizer) decodes to no bytes, as Hugging Face tokenizers skip ids they do
+    /// not know, so a stream never aborts half-way; the id itself is still reported. Negative ids are an error.
+    /// </summary>
     public ReadOnlySpan<byte> this[int id] =>
-        (uint)id < (uint)bytesById.Length
-            ? bytesById[id]
-            : throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id is outside the vocabulary of {bytesById.Length}.");
+        (uint)id < (uint)bytesById.Length ? bytesById[id]
+        : id >= 0 ? ReadOnlySpan<byte>.Empty
+        : throw new ArgumentOutOfRangeException(nameof(id), id, "Token ids are never negative.");
 
     public string Decode(IEnumerable<int> ids)
     {

@@ -8,6 +8,26 @@ public static class TokenizerLoader
     private const string ByteLevelClassName = "ByteLevelTokenizer";
 
     /// <summary>
+    /// Loads the tokenizer (see <see cref="Load(string)"/>) and checks it against the model it serves: a tokenizer
+    /// that can produce ids the model has no embedding for, or special ids outside the model's vocabulary, is refused
+    /// at load. A model vocabulary larger than the tokenizer's (padded embeddings) is allowed: ids past the tokenizer
+    /// decode to no text.
+    /// </summary>
+    /// <exception cref="TokenizerFormatException">The tokenizer does not fit the model.</exception>
+    public static ITextTokenizer Load(string checkpointDirectory, Configuration.ModelConfig model)
+    {
+        ITextTokenizer tokenizer = Load(checkpointDirectory);
+        string where = Path.Combine(checkpointDirectory, File.Exists(Path.Combine(checkpointDirectory, "tokenizer.json")) ? "tokenizer.json" : "config.json");
+        if (tokenizer.VocabularySize > model.VocabularySize)
+            throw new TokenizerFormatException(where,
+                $"the tokenizer has {tokenizer.VocabularySize} ids but the model's vocab_size is {model.VocabularySize}; ids past it have no embedding");
+        foreach (int id in tokenizer.EndOfSequenceIds.Concat(tokenizer.BeginOfSequenceId is { } bos ? [bos] : []))
+            if (id >= model.VocabularySize)
+                throw new TokenizerFormatException(where, $"special token id {id} lies outside the model's vocab_size {model.VocabularySize}");
+        return tokenizer;
+    }
+
+    /// <summary>
     /// Loads tokenizer.json (byte-level BPE) when present; otherwise the built-in
     /// <see cref="ByteLevelTokenizer"/> when config.json asks for it or names no tokenizer.
     /// </summary>

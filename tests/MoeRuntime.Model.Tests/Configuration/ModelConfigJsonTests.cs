@@ -64,10 +64,47 @@ public class ModelConfigJsonTests
         Assert.Equal((1024, 64, 8), (c.ExpertIntermediateSize, c.ExpertCount, c.ExpertsPerToken));
     }
 
+    [Fact]
+    public void AnAbsentFieldMeansWhatTransformersConfigurationClassSaysPerModelType()
+    {
+        // Values read from transformers' configuration_mixtral/qwen2_moe/olmoe/qwen3_moe.py.
+        var expected = new (string Type, int Vocab, int Hidden, int Inter, int Layers, int Heads, int KvHeads, int MaxPos, double Eps, double Theta, int Experts, int TopK, int Shared, int? Bos, int[] Eos)[]
+        {
+            ("mixtral", 32000, 4096, 14336, 32, 32, 8, 131072, 1e-5, 1e6, 8, 2, 0, 1, [2]),
+            ("qwen2_moe", 151936, 2048, 1408, 24, 16, 16, 32768, 1e-6, 10000, 60, 4, 5632, null, []),
+            ("olmoe", 50304, 2048, 2048, 16, 16, 16, 4096, 1e-5, 10000, 64, 8, 0, null, [50279]),
+            ("qwen3_moe", 151936, 2048, 768, 24, 32, 4, 32768, 1e-6, 10000, 128, 8, 0, null, []),
+        };
+        foreach (var e in expected)
+        {
+            using var dir = new TempDirectory().With("config.json", $"{{\"model_type\":\"{e.Type}\"}}");
+            ModelConfig c = ModelConfigJson.Load(dir.Path);
+            Assert.Equal((e.Vocab, e.Hidden, e.Inter, e.Layers, e.Heads, e.KvHeads, e.MaxPos, e.Eps, e.Theta, e.Experts, e.TopK, e.Shared, e.Bos),
+                (c.VocabularySize, c.HiddenSize, c.ExpertIntermediateSize, c.LayerCount, c.AttentionHeadCount, c.KeyValueHeadCount, c.MaxPositionEmbeddings,
+                 c.RmsNormEpsilon, c.RopeTheta, c.ExpertCount, c.ExpertsPerToken, c.SharedExpertIntermediateSize, c.BeginOfSequenceTokenId));
+            Assert.Equal(e.Eos, c.EndOfSequenceTokenIds);
+            Assert.Equal(c.HiddenSize / c.AttentionHeadCount, c.HeadDimension);
+            Assert.Equal(RopeScaling.None, c.RopeScaling);
+            Assert.Null(c.SlidingWindow);
+        }
+    }
+
+    [Fact]
+    public void RopeThetaIsReadFromRopeParametersBeforeTheTopLevel()
+    {
+        using var dir = new TempDirectory().With("config.json",
+            Mixtral.Replace("\"rope_theta\":1000000.0", "\"rope_theta\":1000000.0,\"rope_parameters\":{\"rope_type\":\"dynamic\",\"factor\":2.0,\"rope_theta\":20000.0}"));
+        ModelConfig c = ModelConfigJson.Load(dir.Path);
+        Assert.Equal(20000, c.RopeTheta);
+        Assert.Equal(new RopeScaling(RopeScalingType.Dynamic, 2), c.RopeScaling);
+        Assert.Equal(2 * 32768, c.MaxSequenceLength);
+    }
+
     [Theory]
     [InlineData(ModelArchitecture.Mixtral)]
     [InlineData(ModelArchitecture.Qwen2Moe)]
     [InlineData(ModelArchitecture.Olmoe)]
+    [InlineData(ModelArchitecture.Qwen3Moe)]
     public void SaveThenLoadGivesTheSameConfig(ModelArchitecture architecture)
     {
         using var dir = new TempDirectory();
@@ -82,7 +119,10 @@ public class ModelConfigJsonTests
     [InlineData("{\"model_type\": \"mixtral\",", "not valid JSON")]
     [InlineData("[1, 2]", "must be a JSON object")]
     [InlineData("{\"model_type\":\"llama\"}", "model_type 'llama' is not supported")]
-    [InlineData("{\"model_type\":\"mixtral\",\"vocab_size\":10}", "missing required field 'hidden_size'")]
+    [InlineData("{\"vocab_size\":10}", "missing required field 'model_type'")]
+    [InlineData("{\"model_type\":\"mixtral\",\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4}}", "rope_scaling type 'yarn' is not supported")]
+    [InlineData("{\"model_type\":\"mixtral\",\"rope_scaling\":{\"rope_type\":\"linear\"}}", "needs a 'factor'")]
+    [InlineData("{\"model_type\":\"olmoe\",\"rope_parameters\":{\"rope_theta\":\"big\"}}", "'rope_parameters.rope_theta' must be a number")]
     [InlineData("{\"model_type\":\"mixtral\",\"hidden_size\":\"ten\"}", "field 'hidden_size' must be an integer")]
     public void MalformedConfigsNameTheFileAndTheProblem(string json, string problem)
     {

@@ -6,9 +6,9 @@ using static TorchSharp.torch;
 namespace MoeRuntime.Model.Tests.Layers;
 
 /// <summary>Random weights for a small config, kept as plain float arrays so a loop-only reference can use them too.</summary>
-sealed class TinyModelWeights
+public sealed class TinyModelWeights
 {
-    public TinyModelWeights(ModelConfig config, ulong seed, float scale = 0.5f)
+    public TinyModelWeights(ModelConfig config, ulong seed, float scale = 0.5f, float embeddingScale = 1f)
     {
         Config = config;
         var random = new TokenRandom(seed);
@@ -29,7 +29,7 @@ sealed class TinyModelWeights
             for (int k = 0; k < size; k++) Arrays[name][k] += 1f;
         }
 
-        Add(CheckpointTensorNames.Embedding, 1f, v, h);
+        Add(CheckpointTensorNames.Embedding, embeddingScale, v, h);
         for (int l = 0; l < config.LayerCount; l++)
         {
             Norm(CheckpointTensorNames.InputNorm(l), h);
@@ -44,10 +44,16 @@ sealed class TinyModelWeights
                 Add(CheckpointTensorNames.AttentionBias(l, 'k'), scale, kv);
                 Add(CheckpointTensorNames.AttentionBias(l, 'v'), scale, kv);
             }
+            if (config.OutputBias) Add(CheckpointTensorNames.AttentionBias(l, 'o'), scale, h);
             if (config.QueryKeyNorm)
             {
                 Norm(CheckpointTensorNames.AttentionNorm(l, 'q'), q);
                 Norm(CheckpointTensorNames.AttentionNorm(l, 'k'), kv);
+            }
+            if (config.PerHeadQueryKeyNorm)
+            {
+                Norm(CheckpointTensorNames.AttentionNorm(l, 'q'), config.HeadDimension);
+                Norm(CheckpointTensorNames.AttentionNorm(l, 'k'), config.HeadDimension);
             }
             Add(names.Gate(l), 1f, config.ExpertCount, h);
             for (int e = 0; e < config.ExpertCount; e++)
@@ -104,10 +110,12 @@ sealed class TinyModelWeights
         RmsNormEpsilon = 1e-5,
         RopeTheta = 10000,
         MaxPositionEmbeddings = 64,
-        NormalizeTopKProbabilities = architecture == ModelArchitecture.Mixtral,
+        NormalizeTopKProbabilities = architecture is ModelArchitecture.Mixtral or ModelArchitecture.Qwen3Moe,
         SharedExpertIntermediateSize = architecture == ModelArchitecture.Qwen2Moe ? 5 : 0,
         AttentionBias = architecture == ModelArchitecture.Qwen2Moe,
         QueryKeyNorm = architecture == ModelArchitecture.Olmoe,
+        PerHeadQueryKeyNorm = architecture == ModelArchitecture.Qwen3Moe,
+        OutputBias = false,
         EndOfSequenceTokenIds = [1],
     };
 }

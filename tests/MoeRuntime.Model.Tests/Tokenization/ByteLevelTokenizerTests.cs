@@ -47,8 +47,10 @@ public class ByteLevelTokenizerTests
     }
 
     [Fact]
-    public void DecodeRejectsIdsOutsideTheVocabulary()
+    public void DecodeRejectsNegativeIdsAndSkipsIdsPastTheTable()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => _tokenizer.Decode([ByteLevelTokenizer.TokenCount]));
+        // Ids past the table are a padded model vocabulary's (docs/architectures.md): they decode to no text.
+        Assert.Throws<ArgumentOutOfRangeException>(() => _tokenizer.Decode([-1]));
+        Assert.Equal("a", _tokenizer.Decode(['a', ByteLevelTokenizer.TokenCount]));
     }
 }

@@ -36,7 +36,7 @@ public sealed partial class TierControllerGrain
         TimeSpan interval = since <= TimeSpan.Zero ? _options.Interval : _lastTick is null && since > _options.Interval ? _options.Interval : since;
         _lastTick = now;
         _ticks++;
-        int[] live = LiveRanks();
+        int[] live = ranks.LiveRanks();
         (ObservedLatency latency, long tokens) = await ReadClusterAsync(interval);
         var records = new List<ControlDecisionRecord>();
         double dollars = 0;

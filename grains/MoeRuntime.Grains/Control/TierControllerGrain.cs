@@ -119,7 +119,7 @@ public sealed partial class TierControllerGrain(
         var pin = new ExpertPin { Expert = key.ToString(), Tier = Names.Of(pinned), By = by, Reason = reason, At = time.GetUtcNow() };
         // Applied before it is kept: a pin the budgets refuse is not a pin.
         var written = new List<ControlDecisionRecord>();
-        foreach (int rank in LiveRanks())
+        foreach (int rank in ranks.LiveRanks())
         {
             ITierSetGrain tierSet = TierSet(rank);
             TierControlState state = await tierSet.GetControlStateAsync();
@@ -173,9 +173,6 @@ public sealed partial class TierControllerGrain(
         StaleTelemetryRanks = _staleRanks,
         Sampling = _sampling,
     };
-
-    int[] LiveRanks() =>
-        ranks.Members().Where(m => m.Status == SiloStatus.Active && m.Rank is not null).Select(m => m.Rank!.Value).Distinct().Order().ToArray();
 
     ITierSetGrain TierSet(int rank) => GrainFactory.GetGrain<ITierSetGrain>(ExpertKeys.OfRank(Model, rank));
 

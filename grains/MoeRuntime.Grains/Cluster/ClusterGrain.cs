@@ -20,7 +20,7 @@ public sealed class ClusterGrain(RankDirectory ranks, ModelHost host) : Grain, I
     public Task<Dictionary<string, int>> GetOwnershipAsync(string model)
     {
         host.EnsureServes(model);
-        int[] live = ranks.Members().Where(m => m.Status == SiloStatus.Active && m.Rank is not null).Select(m => m.Rank!.Value).ToArray();
+        int[] live = ranks.LiveRanks();
         var owners = new Dictionary<string, int>();
         if (live.Length == 0) return Task.FromResult(owners);
         for (int layer = 0; layer < host.Config.LayerCount; layer++)

@@ -1,3 +1,4 @@
+using MoeRuntime.Control.Loop;
 using MoeRuntime.Control.Planning;
 
 namespace MoeRuntime.Grains.Control;
@@ -18,6 +19,13 @@ public static class DecisionRecords
         Version = decision.Outcome == DecisionOutcome.Applied ? version : null,
     };
 
+    /// <summary>A loop's record: the version is kept only for an applied decision.</summary>
+    public static ControlDecisionRecord From(ControlRecord record) => From(record.Decision, record.Version);
+
+    /// <summary>An operator's change (a pin, the dry-run switch), applied as it is recorded.</summary>
+    public static ControlRecord Operator(DateTimeOffset at, string change, string reason, int? rank, long? version) =>
+        new(new ControlDecision(at, "operator", rank, new Dictionary<string, double>(), change, reason, DecisionOutcome.Applied), version);
+
     public static string Outcome(DecisionOutcome outcome) => outcome switch
     {
         DecisionOutcome.Applied => "applied",
@@ -26,12 +34,11 @@ public static class DecisionRecords
     };
 
     /// <summary>A balancing: its numbers (imbalance before and after, threshold, ranks), its changes in one line, and the placement map version.</summary>
-    public static ControlDecisionRecord From(BalanceDecision decision) => new()
-    {
-        At = decision.At,
-        Controller = decision.Controller,
-        Rank = null,
-        Inputs = new Dictionary<string, double>
+    public static ControlRecord From(BalanceDecision decision) => new(new ControlDecision(
+        decision.At,
+        decision.Controller,
+        null,
+        new Dictionary<string, double>
         {
             ["imbalance_before"] = decision.ImbalanceBefore,
             ["imbalance_after"] = decision.ImbalanceAfter,
@@ -39,9 +46,8 @@ public static class DecisionRecords
             ["live_ranks"] = decision.Inputs.LiveRanks.Length,
             ["changes"] = decision.Changes.Length,
         },
-        Change = decision.Changes.Length == 0 ? "no replica change" : string.Join("; ", decision.Changes),
-        Reason = decision.Reason,
-        Outcome = decision.Applied ? "applied" : decision.DryRun && decision.Changes.Length > 0 ? "proposed" : "refused",
-        Version = decision.Applied ? decision.MapVersion : null,
-    };
+        decision.Changes.Length == 0 ? "no replica change" : string.Join("; ", decision.Changes),
+        decision.Reason,
+        decision.Applied ? DecisionOutcome.Applied : decision.DryRun && decision.Changes.Length > 0 ? DecisionOutcome.Proposed : DecisionOutcome.Refused),
+        decision.Applied ? decision.MapVersion : null);
 }

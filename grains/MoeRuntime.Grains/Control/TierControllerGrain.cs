@@ -1,45 +1,34 @@
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using MoeRuntime.Control.Cost;
-using MoeRuntime.Control.Latency;
 using MoeRuntime.Control.Loop;
+using MoeRuntime.Control.Planning;
 using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Serving.Tiers;
-using Orleans.Runtime;
+using MoeRuntime.Telemetry.Aggregation;
 
 namespace MoeRuntime.Grains.Control;
 
 /// <summary>
-/// The tier controllers of one model, on a grain timer. The grain only holds state and talks to other grains; what to
-/// move is decided by the Control library (<see cref="LatencyController"/>, <see cref="CostController"/>, guardrails).
-/// What operators set — pins, the run-time dry-run switch — and the telemetry sampling are kept in
-/// <see cref="ControlStorage"/> and survive the grain moving to another silo. The controllers' demand per expert and the
-/// last counters read per rank live in memory: after a reactivation demand rebuilds within a few half-lives, and the
-/// first interval per rank counts everything the rank counted since it started.
+/// The tier controllers of one model on a grain timer. The loop — what to read, decide, write and record each
+/// interval — is <see cref="TierControlLoop"/>; this grain is its <see cref="ITierControlPort"/>: it keeps the timer,
+/// makes the grain calls, and keeps what operators set (pins, the run-time dry-run switch) and the telemetry sampling
+/// in <see cref="ControlStorage"/>, so they survive the grain moving to another silo.
 /// </summary>
-public sealed partial class TierControllerGrain(
+public sealed class TierControllerGrain(
     [PersistentState("tier-controller", ControlStorage.Name)] IPersistentState<TierControllerState> saved,
     ModelHost host, RankDirectory ranks, IOptions<MoeSiloOptions> options, IOptions<TelemetryOptions> telemetry,
     TimeProvider time, ILogger<TierControllerGrain> logger)
-    : Grain, ITierControllerGrain
+    : Grain, ITierControllerGrain, ITierControlPort
 {
     readonly ControlOptions _options = options.Value.Control;
-    readonly Dictionary<int, RankCounters> _counters = [];
-    readonly Dictionary<int, RankControlStatus> _ranks = [];
     readonly Dictionary<ExpertKey, ExpertPin> _pins = [];
-    LatencyController _latency = null!;
-    CostController _cost = null!;
+    TierControlLoop _loop = null!;
     IGrainTimer? _timer;
-    bool _dryRun;
-    DateTimeOffset? _lastTick;
-    DateTimeOffset _activatedAt;
-    long _ticks;
-    string? _lastError;
     string[] _staleRanks = [];
-    double? _dollarsPerThousandTokens;
     TelemetrySamplingView _sampling = new();
 
     string Model => this.GetPrimaryKeyString();
@@ -49,15 +38,12 @@ public sealed partial class TierControllerGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         host.EnsureServes(Model);
-        _latency = new LatencyController(_options.Latency);
-        _cost = new CostController(_options.CostController(telemetry.Value.Costs));
-        _dryRun = saved.State.DryRun ?? _options.DryRun;
+        _loop = new TierControlLoop(Model, TierControlViews.LoopOptions(_options, telemetry.Value.Costs), this, time, logger) { DryRun = saved.State.DryRun ?? _options.DryRun };
         foreach (ExpertPin pin in saved.State.Pins) _pins[ExpertKey.Parse(pin.Expert)] = pin;
         _sampling = saved.State.Sampling;
-        _activatedAt = time.GetUtcNow();
         if (saved.RecordExists)
             logger.LogInformation("Tier controllers of {Model} resumed: {Pins} pins, dry run {DryRun}, telemetry sampling {Ratio} (v{Version})",
-                Model, _pins.Count, _dryRun ? "on" : "off", _sampling.Ratio, _sampling.Version);
+                Model, _pins.Count, _loop.DryRun ? "on" : "off", _sampling.Ratio, _sampling.Version);
         return Task.CompletedTask;
     }
 
@@ -73,16 +59,16 @@ public sealed partial class TierControllerGrain(
     {
         if (_options.Enabled && _timer is null)
         {
-            _timer = this.RegisterGrainTimer(_ => TickSafelyAsync(),
+            _timer = this.RegisterGrainTimer(_ => _loop.RunAsync(),
                 new GrainTimerCreationOptions { DueTime = _options.Interval, Period = _options.Interval, KeepAlive = true });
-            logger.LogInformation("Tier controllers of {Model} started: every {Interval}{DryRun}", Model, _options.Interval, _dryRun ? ", dry run" : "");
+            logger.LogInformation("Tier controllers of {Model} started: every {Interval}{DryRun}", Model, _options.Interval, _loop.DryRun ? ", dry run" : "");
         }
         return Task.CompletedTask;
     }
 
     public async Task<ControllerStatus> TickAsync()
     {
-        await TickSafelyAsync();
+        await _loop.RunAsync();
         return Status();
     }
 
@@ -92,14 +78,12 @@ public sealed partial class TierControllerGrain(
 
     public async Task<ControllerStatus> SetDryRunAsync(bool dryRun)
     {
-        if (dryRun != _dryRun)
-        {
-            _dryRun = dryRun;
-            saved.State.DryRun = dryRun;
-            await SaveAsync();
-            await Log.RecordAsync([Operator(dryRun ? "dry run on" : "dry run off", dryRun ? "decisions are only proposed" : "admitted decisions are written", null, null)]);
-            logger.LogInformation("Tier controllers of {Model}: dry run {State}", Model, dryRun ? "on" : "off");
-        }
+        if (dryRun == _loop.DryRun) return Status();
+        _loop.DryRun = dryRun;
+        saved.State.DryRun = dryRun;
+        await SaveAsync();
+        await Log.RecordAsync([Operator(dryRun ? "dry run on" : "dry run off", dryRun ? "decisions are only proposed" : "admitted decisions are written", null, null)]);
+        logger.LogInformation("Tier controllers of {Model}: dry run {State}", Model, dryRun ? "on" : "off");
         return Status();
     }
 
@@ -107,7 +91,7 @@ public sealed partial class TierControllerGrain(
     {
         if (string.IsNullOrWhiteSpace(by) || string.IsNullOrWhiteSpace(reason))
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a pin needs who set it and why");
-        ExpertKey key = ParseExpert(expertKey);
+        ExpertKey key = ControlRequests.Expert(expertKey, Model, host.Config);
         if (tier is null)
         {
             bool removed = _pins.Remove(key);
@@ -115,18 +99,12 @@ public sealed partial class TierControllerGrain(
             await Log.RecordAsync([Operator($"{key} unpinned", removed ? $"{by}: {reason}" : $"{by}: {reason} (it was not pinned)", null, null)]);
             return Status();
         }
-        Tier pinned = ParseTier(tier);
-        var pin = new ExpertPin { Expert = key.ToString(), Tier = Names.Of(pinned), By = by, Reason = reason, At = time.GetUtcNow() };
+        var pin = new ExpertPin { Expert = key.ToString(), Tier = ControlRequests.Tier(tier).ToString().ToLowerInvariant(), By = by, Reason = reason, At = time.GetUtcNow() };
         // Applied before it is kept: a pin the budgets refuse is not a pin.
         var written = new List<ControlDecisionRecord>();
-        foreach (int rank in LiveRanks())
-        {
-            ITierSetGrain tierSet = TierSet(rank);
-            TierControlState state = await tierSet.GetControlStateAsync();
-            if (state.Experts.FirstOrDefault(e => e.Expert == pin.Expert) is not { } expert) continue;
-            long? version = expert.Tier == pin.Tier ? null : (await WritePinAsync(tierSet, pin, "pinned", state)).Version;
-            written.Add(Operator($"{pin.Expert} pinned to {pin.Tier}", $"{by}: {reason}", rank, version));
-        }
+        foreach (int rank in ranks.LiveRanks())
+            if (await PinWrites.ApplyAsync(TierSet(rank), pin) is { Holds: true } applied)
+                written.Add(Operator($"{pin.Expert} pinned to {pin.Tier}", $"{by}: {reason}", rank, applied.Version));
         _pins[key] = pin;
         await SaveAsync();
         if (written.Count == 0) written.Add(Operator($"{pin.Expert} pinned to {pin.Tier}", $"{by}: {reason} (no rank holds it yet; applied when one does)", null, null));
@@ -134,75 +112,84 @@ public sealed partial class TierControllerGrain(
         return Status();
     }
 
-    /// <summary>
-    /// Writes a pin. A pin to hot also lifts the rank's hot limit back to its ceiling: the pin must fit the budget the
-    /// operator or the configuration set, not the limit the latency controller keeps (which it lowers again next interval).
-    /// </summary>
-    Task<TierSetView> WritePinAsync(ITierSetGrain tierSet, ExpertPin pin, string what, TierControlState state) => tierSet.UpdateAsync(new TierSetUpdate
-    {
-        Tiers = new() { [pin.Expert] = pin.Tier },
-        HotBudgetBytes = pin.Tier == "hot" && state.HotCeilingBytes > state.View.HotBudgetBytes ? state.HotCeilingBytes : null,
-        ChangedBy = $"operator:{pin.By}",
-        Reason = $"{pin.Expert} {what} to {pin.Tier}: {pin.Reason}",
-    });
-
-    ControlDecisionRecord Operator(string change, string reason, int? rank, long? version) => new()
-    {
-        At = time.GetUtcNow(),
-        Controller = "operator",
-        Rank = rank,
-        Change = change,
-        Reason = reason,
-        Outcome = "applied",
-        Version = version,
-    };
+    ControlDecisionRecord Operator(string change, string reason, int? rank, long? version) =>
+        DecisionRecords.From(DecisionRecords.Operator(time.GetUtcNow(), change, reason, rank, version));
 
     ControllerStatus Status() => new()
     {
         Model = Model,
         Enabled = _options.Enabled,
         Running = _timer is not null,
-        DryRun = _dryRun,
+        DryRun = _loop.DryRun,
         Interval = _options.Interval,
-        LastTickAt = _lastTick,
-        Ticks = _ticks,
-        Ranks = _ranks.Values.OrderBy(r => r.Rank).ToArray(),
-        Pins = _pins.Values.OrderBy(p => p.Expert, StringComparer.Ordinal).ToArray(),
-        DollarsPerThousandTokens = _dollarsPerThousandTokens,
-        LastError = _lastError,
+        LastTickAt = _loop.LastTick,
+        Ticks = _loop.Ticks,
+        Ranks = [.. _loop.Ranks.Select(TierControlViews.Status)],
+        Pins = [.. _pins.Values.OrderBy(p => p.Expert, StringComparer.Ordinal)],
+        DollarsPerThousandTokens = _loop.DollarsPerThousandTokens,
+        LastError = _loop.LastError,
         StaleTelemetryRanks = _staleRanks,
         Sampling = _sampling,
     };
 
-    int[] LiveRanks() =>
-        ranks.Members().Where(m => m.Status == SiloStatus.Active && m.Rank is not null).Select(m => m.Rank!.Value).Distinct().Order().ToArray();
-
     ITierSetGrain TierSet(int rank) => GrainFactory.GetGrain<ITierSetGrain>(ExpertKeys.OfRank(Model, rank));
 
-    ExpertKey ParseExpert(string text)
+    IReadOnlyList<int> ITierControlPort.LiveRanks() => ranks.LiveRanks();
+    IReadOnlyDictionary<ExpertKey, Tier> ITierControlPort.Pins() => _pins.ToDictionary(p => p.Key, p => ControlRequests.Tier(p.Value.Tier));
+    SamplingSetting ITierControlPort.Sampling() => new(_sampling.Version, _sampling.Ratio);
+
+    async Task<ClusterReading> ITierControlPort.ReadClusterAsync(TimeSpan interval, CancellationToken cancellationToken)
     {
-        ExpertKey key;
         try
         {
-            key = ExpertKey.Parse(text);
+            TelemetryView view = await ViewAsync(_options.LatencyWindow);
+            // Stale ranks leave the view without their latency and tokens; the status says which, the log once per change.
+            string[] stale = [.. view.Ranks.StaleRanks];
+            if (stale.Length > 0 && !stale.SequenceEqual(_staleRanks))
+                logger.LogWarning("Tier controllers of {Model}: telemetry of rank(s) {Stale} is stale; deciding without it", Model, string.Join(", ", stale));
+            _staleRanks = stale;
+            ClusterReading read = TelemetryReadings.Cluster(view, interval);
+            // A short window can hold no latency sample (idle, or sparse sampling of short streams): the minute's then.
+            return read.Latency == ObservedLatency.None && _options.LatencyWindow == "20s"
+                ? read with { Latency = TelemetryReadings.Latency(await ViewAsync("1m")) }
+                : read;
         }
-        catch (Exception e) when (e is FormatException or ArgumentNullException)
+        catch (Exception e) when (e is OrleansException or TimeoutException or JsonException or ArgumentException)
         {
-            throw new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message);
+            logger.LogWarning(e, "Tier controllers of {Model}: no cluster view this interval, holding the hot allowance", Model);
+            return ClusterReading.None;
         }
-        if (key.Model != Model || (uint)key.Layer >= (uint)host.Config.LayerCount || (uint)key.Expert >= (uint)host.Config.ExpertCount)
-            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {key} is not an expert of model {Model}");
-        return key;
     }
 
-    static Tier ParseTier(string text) =>
-        Enum.TryParse(text, ignoreCase: true, out Tier tier) && Enum.IsDefined(tier) && !int.TryParse(text, out _)
-            ? tier
-            : throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"'{text}' is not a tier (hot, warm, cold)");
+    async Task<TelemetryView> ViewAsync(string window) =>
+        JsonSerializer.Deserialize<TelemetryView>(await GrainFactory.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(window), TelemetryJson.Options)!;
 
-    /// <summary>Tier names as TierSets spell them.</summary>
-    static class Names
+    Task<RankReading> ITierControlPort.ReadRankAsync(int rank, CancellationToken cancellationToken) =>
+        PinWrites.ReadKeepingPinsAsync(TierSet(rank), rank, _pins, time);
+
+    Task<long> ITierControlPort.WriteAsync(int rank, TierSetWrite write, CancellationToken cancellationToken) =>
+        TierControlViews.WriteAsync(TierSet(rank), write);
+
+    Task ITierControlPort.SetSamplingAsync(SamplingChange sampling, CancellationToken cancellationToken)
     {
-        public static string Of(Tier tier) => tier.ToString().ToLowerInvariant();
+        logger.LogInformation("Tier controllers of {Model}: telemetry sampling {From} → {To} ({Reason})", Model, _sampling.Ratio, sampling.Ratio, sampling.Reason);
+        _sampling = new TelemetrySamplingView { Version = sampling.Version, Ratio = sampling.Ratio, ChangedBy = sampling.ChangedBy, Reason = sampling.Reason, At = sampling.At };
+        return SaveAsync();
     }
+
+    async Task<ControlRecord?> ITierControlPort.BalanceAsync(bool dryRun, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return DecisionRecords.From(await GrainFactory.GetGrain<ILoadBalancerGrain>(Model).BalanceAsync(dryRun));
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException)
+        {
+            logger.LogWarning(e, "Tier controllers of {Model}: balancing failed this interval", Model);
+            return null;
+        }
+    }
+
+    Task ITierControlPort.RecordAsync(IReadOnlyList<ControlRecord> records, CancellationToken cancellationToken) =>
+        Log.RecordAsync([.. records.Select(DecisionRecords.From)]);
 }

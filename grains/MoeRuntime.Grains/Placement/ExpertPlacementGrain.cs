@@ -58,7 +58,7 @@ public sealed class ExpertPlacementGrain(
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"the placement map is at version {_current.Version}, the change was computed against {expected}");
         if (string.IsNullOrWhiteSpace(update.ChangedBy) || string.IsNullOrWhiteSpace(update.Reason))
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a placement change needs who made it and why");
-        var live = ranks.Members().Where(m => m.Status == SiloStatus.Active && m.Rank is not null).Select(m => m.Rank!.Value).ToHashSet();
+        var live = ranks.LiveRanks().ToHashSet();
         var replicas = new Dictionary<string, int[]>(_current.Replicas);
         foreach (var (text, wanted) in update.Replicas)
         {

@@ -26,7 +26,7 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
         string model = this.GetPrimaryKeyString();
         host.EnsureServes(model);
         BalancingOptions o = options.Value.Balancing;
-        int[] live = ranks.Members().Where(m => m.Status == SiloStatus.Active && m.Rank is not null).Select(m => m.Rank!.Value).Distinct().Order().ToArray();
+        int[] live = ranks.LiveRanks();
         if (live.Length == 0) throw new MoeRequestException(MoeErrorCode.InvalidRequest, "no active rank to balance over");
 
         byte[] json = await GrainFactory.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(o.LoadWindow);

@@ -30,4 +30,11 @@ public sealed class RankDirectory(ISiloMetadataCache metadata, IClusterMembershi
     /// <summary>Every active silo of the cluster with its rank (null while its metadata is unknown).</summary>
     public IEnumerable<(SiloAddress Silo, SiloStatus Status, int? Rank)> Members() =>
         membership.CurrentSnapshot.Members.Values.Select(m => (m.SiloAddress, m.Status, RankOf(m.SiloAddress)));
+
+    /// <summary>
+    /// The ranks of the active silos that have published one, each once, in ascending order: the one answer every
+    /// controller, the balancer, placement and the cluster grain use for "which ranks are live".
+    /// </summary>
+    public int[] LiveRanks() =>
+        Members().Where(m => m.Status == SiloStatus.Active && m.Rank is not null).Select(m => m.Rank!.Value).Distinct().Order().ToArray();
 }

@@ -172,7 +172,7 @@ public sealed class PrefetchControllerGrain(
     /// <summary>Every live rank's cumulative counters; a rank that does not answer in time is left out of this interval.</summary>
     async Task<(List<RankPrefetchCounters> Read, List<int> Unreachable)> ReadRanksAsync()
     {
-        int[] live = ranks.Members().Where(m => m.Status == SiloStatus.Active && m.Rank is not null).Select(m => m.Rank!.Value).Distinct().Order().ToArray();
+        int[] live = ranks.LiveRanks();
         var calls = live.Select(rank => GrainFactory.GetGrain<IPrefetchStatsGrain>(ExpertKeys.OfRank(Model, rank)).GetAsync().WaitAsync(_options.RankTimeout)).ToArray();
         try
         {

@@ -1,3 +1,4 @@
+using MoeRuntime.Control.Loop;
 using MoeRuntime.Serving.Tiers;
 using MoeRuntime.Telemetry.Aggregation;
 using MoeRuntime.Telemetry.Catalogue;
@@ -12,6 +13,14 @@ public static class TelemetryReadings
     {
         ArgumentNullException.ThrowIfNull(view);
         return new ObservedLatency(P95(view, MoeMetrics.TimePerOutputTokenSeconds), P95(view, MoeMetrics.TimeToFirstTokenSeconds));
+    }
+
+    /// <summary>The cluster's p95 latencies and the tokens it served over <paramref name="interval"/> at the view's rate.</summary>
+    public static ClusterReading Cluster(TelemetryView view, TimeSpan interval)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        double perSecond = view.Requests.PromptTokensPerSecond + view.Requests.CompletionTokensPerSecond;
+        return new ClusterReading(Latency(view), (long)Math.Round(Math.Max(0, perSecond) * interval.TotalSeconds));
     }
 
     /// <summary>The timed fetches out of <paramref name="tier"/>; the view does not carry bytes, so the caller passes them.</summary>

@@ -5,11 +5,11 @@ static class MoeCli
 {
     public sealed record Outcome(int ExitCode, string Stdout, string StderrTail);
 
-    static int _runs;
+    static int Runs;
 
     public static async Task<Outcome> RunAsync(string logDirectory, TimeSpan limit, params string[] arguments)
     {
-        using var process = ChildProcess.Start($"moe-{Interlocked.Increment(ref _runs)}", logDirectory, Binaries.Dotnet, [Binaries.Cli, .. arguments]);
+        using var process = ChildProcess.Start($"moe-{Interlocked.Increment(ref Runs)}", logDirectory, Binaries.Dotnet, [Binaries.Cli, .. arguments]);
         if (!await process.WaitForExitAsync(limit))
             Assert.Fail($"moe {string.Join(' ', arguments)} did not finish within {limit.TotalSeconds:F0} s\n{process.StderrTail()}");
         return new Outcome(process.ExitCode, process.Stdout(), process.StderrTail());

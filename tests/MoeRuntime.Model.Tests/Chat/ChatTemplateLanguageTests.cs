@@ -20,6 +20,7 @@ public class ChatTemplateLanguageTests
     [InlineData("{{ add_generation_prompt }} {{ tools }} {{ none }}", "True None None")]
     [InlineData("{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 2 ** 10 }}", "7 9 3 -4 1 2 1024")]
     [InlineData("{{ 7 / 2 }} {{ 1.5 + 1 }} {{ 4 / 2 }}", "3.5 2.5 2.0")]
+    [InlineData("{{ 10 / 3 }} {{ 0.1 + 0.2 }} {{ 1e3 }} {{ 1.0e16 }} {{ 1.5e-7 }} {{ 0.0001 }} {{ -2.5e20 }} {{ 123456789012345678.0 }}", "3.3333333333333335 0.30000000000000004 1000.0 1e+16 1.5e-07 0.0001 -2.5e+20 1.2345678901234568e+17")]
     [InlineData("{{ 'a' ~ 1 ~ none ~ true }}", "a1NoneTrue")]
     [InlineData("{{ 'ab' * 3 }}", "ababab")]
     [InlineData("{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 'a' < 'b' }} {{ 1 == 1.0 }} {{ 1 != 2 }}", "True False True True True")]

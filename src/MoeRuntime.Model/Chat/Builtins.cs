@@ -370,7 +370,7 @@ internal static class Builtins
             case "capitalize":
                 return Capitalize(PyValue.Str(value));
             case "title":
-                return Title(PyValue.Str(value));
+                return TitleFilter(PyValue.Str(value));
             case "first":
                 List<object?> forFirst = Iterate(value);
                 return forFirst.Count > 0 ? forFirst[0] : new Undefined("no first item of an empty sequence");
@@ -646,6 +646,20 @@ internal static class Builtins
         {
             builder.Append(previousIsLetter ? char.ToLowerInvariant(c) : char.ToUpperInvariant(c));
             previousIsLetter = char.IsLetter(c);
+        }
+        return builder.ToString();
+    }
+
+    // Jinja's title filter (unlike str.title) starts words only after whitespace, '-', and opening brackets.
+    private static string TitleFilter(string s)
+    {
+        var builder = new StringBuilder(s.Length);
+        bool wordStart = true;
+        foreach (char c in s)
+        {
+            bool separator = char.IsWhiteSpace(c) || c is '-' or '(' or '{' or '[' or '<';
+            builder.Append(separator ? c : wordStart ? char.ToUpperInvariant(c) : char.ToLowerInvariant(c));
+            wordStart = separator;
         }
         return builder.ToString();
     }

@@ -37,6 +37,7 @@ public class ChatTemplateLanguageTests
     [Theory]
     [InlineData("{{ messages[0].content | trim }}|{{ messages[0].content | length }}|{{ messages | length }}", "Be brief.|13|4")]
     [InlineData("{{ 'Hello' | upper }} {{ 'Hello' | lower }} {{ 'hello world' | capitalize }} {{ 'hello world' | title }}", "HELLO hello Hello world Hello World")]
+    [InlineData("{{ \"they're a1b-c\" | title }} / {{ \"they're a1b-c\".title() }}", "They're A1b-C / They'Re A1B-C")]
     [InlineData("{{ 42 | string }} {{ '42' | int + 1 }} {{ 'x' | int }} {{ '2.5' | float }} {{ -3 | abs }}", "42 43 0 2.5 3")]
     [InlineData("{{ [1, 2] | first }} {{ [1, 2] | last }} {{ ['a', 'b'] | join(', ') }} {{ [3, 1] | reverse | list }}", "1 2 a, b [1, 3]")]
     [InlineData("{{ missing | default('d') }} {{ '' | default('d') }} {{ '' | default('d', true) }} {{ none | d('n') }}", "d  d None")]

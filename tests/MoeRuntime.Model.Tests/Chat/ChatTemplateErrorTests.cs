@@ -47,6 +47,7 @@ public class ChatTemplateErrorTests
     [InlineData("{# a comment", 1, "the comment '{#' opened here is never closed with '#}'")]
     [InlineData("{{ 'unterminated }}", 1, "a string literal is never closed")]
     [InlineData("{% endfor %}", 1, "unexpected 'endfor'")]
+    [InlineData("{% generation %}x", 1, "the 'generation' block opened here is never closed (expected '{% endgeneration %}'")]
     [InlineData("{% if true %}{% endfor %}", 1, "unexpected 'endfor'")]
     [InlineData("{{ }}", 1, "empty '{{ }}' tag")]
     [InlineData("{{ 1 + }}", 1, "expected an expression")]

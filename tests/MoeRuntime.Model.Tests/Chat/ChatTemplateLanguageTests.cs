@@ -105,6 +105,15 @@ public class ChatTemplateLanguageTests
     }
 
     [Fact]
+    public void GenerationBlocksRenderTheirBody()
+    {
+        // transformers' {% generation %} marks assistant text for training masks; a prompt renders its body.
+        Assert.Equal(
+            "Hello|",
+            Render("{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}|{% endgeneration %}{% endif %}{% endfor %}"));
+    }
+
+    [Fact]
     public void UndefinedPrintsAsNothingAndIsFalse()
     {
         Assert.Equal("[]", Render("[{{ missing }}{{ messages[0].missing }}{{ messages[9] }}]"));

@@ -241,21 +241,42 @@ internal static class Builtins
         long y = PyValue.ToLong(right);
         if (op is "//" or "%" && y == 0)
             throw new RenderError("division by zero");
-        return op switch
+        try
         {
-            "+" => x + y,
-            "-" => x - y,
-            "*" => x * y,
-            "//" => FloorDivide(x, y),
-            "%" => x - (y * FloorDivide(x, y)),
-            "**" => checked((long)Math.Pow(x, y)),
-            _ => throw new RenderError($"unknown operator {op}"),
-        };
+            return op switch
+            {
+                "+" => checked(x + y),
+                "-" => checked(x - y),
+                "*" => checked(x * y),
+                "//" => FloorDivide(x, y),
+                "%" => x - (y * FloorDivide(x, y)),
+                "**" => Power(x, y),
+                _ => throw new RenderError($"unknown operator {op}"),
+            };
+        }
+        catch (OverflowException)
+        {
+            throw new RenderError($"integer overflow in {x} {op} {y} (Python's integers are unbounded, these are 64-bit)");
+        }
 
         static long FloorDivide(long a, long b)
         {
             long quotient = a / b;
             return (a % b != 0) && ((a < 0) != (b < 0)) ? quotient - 1 : quotient;
+        }
+
+        static long Power(long value, long exponent)
+        {
+            long result = 1;
+            while (exponent > 0)
+            {
+                if ((exponent & 1) != 0)
+                    result = checked(result * value);
+                exponent >>= 1;
+                if (exponent > 0)
+                    value = checked(value * value);
+            }
+            return result;
         }
     }
 

@@ -76,6 +76,8 @@ public class ChatTemplateErrorTests
     [InlineData("{{ missing + 'x' }}", "'missing' is undefined")]
     [InlineData("{{ missing.attribute }}", "'missing' is undefined")]
     [InlineData("{{ 1 // 0 }}", "division by zero")]
+    [InlineData("{{ 3 ** 40 }}", "integer overflow in 3 ** 40")]
+    [InlineData("{{ 9223372036854775807 + 1 }}", "integer overflow")]
     [InlineData("{{ 'a' < 1 }}", "'<' not supported between 'str' and 'int'")]
     [InlineData("{% for x in 5 %}{% endfor %}", "'int' object is not iterable")]
     [InlineData("{% set x = 1 %}{% set x.y = 2 %}", "it is not a namespace()")]

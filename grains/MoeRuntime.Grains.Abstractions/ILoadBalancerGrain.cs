@@ -24,7 +24,7 @@ public sealed record BalanceDecision
     /// <summary>True when the plan was written to the placement map.</summary>
     [Id(3)] public bool Applied { get; init; }
     [Id(4)] public required string Reason { get; init; }
-    [Id(5)] public required BalanceInputs Inputs { get; init; }
+    [Id(5)] public required BalanceDecisionInputs Inputs { get; init; }
     /// <summary>Each replica change in words; empty when the plan keeps the map.</summary>
     [Id(6)] public string[] Changes { get; init; } = [];
     [Id(7)] public Dictionary<int, double> RankLoadAfter { get; init; } = [];
@@ -38,7 +38,7 @@ public sealed record BalanceDecision
 
 /// <summary>The numbers a balancing decision was made from.</summary>
 [GenerateSerializer, Immutable, Alias("moe.BalanceInputs")]
-public sealed record BalanceInputs
+public sealed record BalanceDecisionInputs
 {
     /// <summary>Telemetry window the expert load was read from (1m, 5m, 1h).</summary>
     [Id(0)] public required string Window { get; init; }

@@ -23,28 +23,19 @@ public interface ITierSetGrain : IGrainWithStringKey
     Task<TierControlState> GetControlStateAsync();
 }
 
-/// <summary>A rank's TierSet and tier-store counters as its controllers read them; every count is cumulative since the rank started.</summary>
+/// <summary>A rank's TierSet, experts and tier-store counters as its controllers read them; every count is cumulative since the rank started.</summary>
 [GenerateSerializer, Immutable, Alias("moe.TierControlState")]
 public sealed record TierControlState
 {
     [Id(0)] public required TierSetView View { get; init; }
     [Id(1)] public ExpertControlState[] Experts { get; init; } = [];
-    [Id(2)] public long Hits { get; init; }
-    [Id(3)] public long WarmFetches { get; init; }
-    [Id(4)] public long ColdFetches { get; init; }
-    [Id(5)] public double WarmFetchSeconds { get; init; }
-    [Id(6)] public double ColdFetchSeconds { get; init; }
-    /// <summary>Bytes brought hot out of the warm tier.</summary>
-    [Id(7)] public long WarmFetchedBytes { get; init; }
-    /// <summary>Bytes brought hot out of the cold tier (disk reads that became hot copies).</summary>
-    [Id(8)] public long ColdFetchedBytes { get; init; }
-    /// <summary>Most hot bytes the rank's store ever held (its budget applies to it).</summary>
-    [Id(9)] public long HotHighWaterBytes { get; init; }
+    /// <summary>The rank's tier-store counters, the same as <see cref="ITierSetGrain.GetStoreStatsAsync"/> answers.</summary>
+    [Id(2)] public required TierStoreStats Store { get; init; }
     /// <summary>
     /// The most hot memory the rank may use: its configured <c>Moe:HotBudgetBytes</c>, or the hot budget an operator
     /// last wrote. Controllers lower the TierSet's hot budget under it to give memory back and raise it again, never over it.
     /// </summary>
-    [Id(10)] public long HotCeilingBytes { get; init; }
+    [Id(3)] public long HotCeilingBytes { get; init; }
 }
 
 /// <summary>One registered expert of a rank: its assigned tier, what it takes in the hot and warm tiers, and its acquisitions since registration.</summary>
@@ -59,7 +50,7 @@ public sealed record ExpertControlState
     [Id(4)] public long Uses { get; init; }
 }
 
-/// <summary>A rank's tier-store counters since it started.</summary>
+/// <summary>A rank's tier-store counters since it started: hits, misses (fetches) by the tier they came from and their waits, evictions, prefetches.</summary>
 [GenerateSerializer, Immutable, Alias("moe.TierStoreStats")]
 public sealed record TierStoreStats
 {
@@ -76,6 +67,10 @@ public sealed record TierStoreStats
     [Id(10)] public long IntegrityFailures { get; init; }
     [Id(11)] public long HotHighWaterBytes { get; init; }
     [Id(12)] public long WarmHighWaterBytes { get; init; }
+    /// <summary>Bytes brought hot out of the warm tier.</summary>
+    [Id(13)] public long WarmFetchedBytes { get; init; }
+    /// <summary>Bytes brought hot out of the cold tier (disk reads that became hot copies).</summary>
+    [Id(14)] public long ColdFetchedBytes { get; init; }
 }
 
 /// <summary>A change to a TierSet: tiers for some experts, optionally new budgets, and why.</summary>

@@ -37,6 +37,38 @@ public sealed class ThreeRankClusterTests(ProcessCluster cluster) : IClassFixtur
     }
 
     [Fact]
+    public async Task TheServedAndTheLocalCommandPrintTheSameTokenIdsAndLogprobsAsJson()
+    {
+        string[] options = ["--prompt", "Token ids", "--temperature", "0", "--max-tokens", "12", "--seed", "7", "--json", "--logprobs", "3", "--no-bos"];
+        MoeCli.Outcome served = await MoeCli.RunAsync(cluster.LogDirectory, CommandLimit,
+            ["generate", "--clustering", "redis", "--redis", cluster.Redis, .. options]);
+        MoeCli.Outcome local = await MoeCli.RunAsync(cluster.LogDirectory, CommandLimit,
+            ["generate", "--local", "--model", cluster.ModelDirectory, .. options]);
+        Assert.True(served.ExitCode == 0, $"served generate exited with {served.ExitCode}\n{served.StderrTail}\n{cluster.Diagnostics()}");
+        Assert.True(local.ExitCode == 0, $"local generate exited with {local.ExitCode}\n{local.StderrTail}");
+
+        using var s = System.Text.Json.JsonDocument.Parse(served.Stdout);
+        using var l = System.Text.Json.JsonDocument.Parse(local.Stdout);
+        static int[] Ids(System.Text.Json.JsonElement e, string name) => [.. e.GetProperty(name).EnumerateArray().Select(x => x.GetInt32())];
+        Assert.Equal("cluster", s.RootElement.GetProperty("source").GetString());
+        // --no-bos: the prompt's ids are its UTF-8 bytes only.
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes("Token ids").Select(b => (int)b), Ids(l.RootElement, "prompt_token_ids"));
+        Assert.Equal(Ids(l.RootElement, "prompt_token_ids"), Ids(s.RootElement, "prompt_token_ids"));
+        Assert.Equal(Ids(l.RootElement, "token_ids"), Ids(s.RootElement, "token_ids"));
+        Assert.Equal(12, Ids(s.RootElement, "token_ids").Length);
+        Assert.Equal(l.RootElement.GetProperty("text").GetString(), s.RootElement.GetProperty("text").GetString());
+        var servedTokens = s.RootElement.GetProperty("tokens").EnumerateArray().ToArray();
+        var localTokens = l.RootElement.GetProperty("tokens").EnumerateArray().ToArray();
+        for (int i = 0; i < localTokens.Length; i++)
+        {
+            Assert.Equal(localTokens[i].GetProperty("logprob").GetDouble(), servedTokens[i].GetProperty("logprob").GetDouble(), 4);
+            Assert.Equal(
+                localTokens[i].GetProperty("top_logprobs").EnumerateArray().Select(t => t.GetProperty("id").GetInt32()),
+                servedTokens[i].GetProperty("top_logprobs").EnumerateArray().Select(t => t.GetProperty("id").GetInt32()));
+        }
+    }
+
+    [Fact]
     public async Task OperatorSettingsSetWithTheClientAreKeptInRedisAcrossAControllerReactivation()
     {
         const string expert = "default/2/5";

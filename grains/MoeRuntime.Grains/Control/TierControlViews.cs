@@ -29,8 +29,9 @@ public static class TierControlViews
     {
         ArgumentNullException.ThrowIfNull(state);
         var experts = state.Experts.Select(e => new ExpertHolding(ExpertKey.Parse(e.Expert), ControlRequests.Tier(e.Tier), e.HotBytes, e.WarmBytes)).ToList();
-        var counters = new RankCounters(state.Hits, state.WarmFetches, state.ColdFetches, state.WarmFetchSeconds, state.ColdFetchSeconds,
-            state.WarmFetchedBytes, state.ColdFetchedBytes, experts.Zip(state.Experts).ToDictionary(p => p.First.Key, p => p.Second.Uses));
+        TierStoreStats store = state.Store;
+        var counters = new RankCounters(store.Hits, store.MissesFromWarm, store.MissesFromCold, store.FetchSecondsFromWarm, store.FetchSecondsFromCold,
+            store.WarmFetchedBytes, store.ColdFetchedBytes, experts.Zip(state.Experts).ToDictionary(p => p.First.Key, p => p.Second.Uses));
         return new RankReading(state.View.Version, state.View.HotBudgetBytes, state.HotCeilingBytes, state.View.WarmBudgetBytes, experts, counters, pinned);
     }
 

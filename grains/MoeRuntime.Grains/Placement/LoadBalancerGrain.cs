@@ -33,14 +33,14 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
         TelemetryView view = JsonSerializer.Deserialize<TelemetryView>(json, TelemetryJson.Options)!;
         IExpertPlacementGrain map = GrainFactory.GetGrain<IExpertPlacementGrain>(model);
         PlacementMapView current = await map.GetAsync();
-        BalancerInput input = BalancerInputs.From(view, current, live, host.Config, o);
+        BalancerInput input = BalancerMapping.From(view, current, live, host.Config, o);
         // Planning is CPU work that grows with the model (about 1.6 s for 58 layers x 256 experts on 64 ranks): off the
         // silo's scheduler, which the expert grains need meanwhile.
         PlacementPlan plan = await Task.Run(() => ExpertBalancer.Plan(input));
 
         long version = current.Version;
         bool apply = plan.Changed && !dryRun;
-        if (apply) version = (await map.ApplyAsync(BalancerInputs.ToUpdate(plan, current, live, host.Config))).Version;
+        if (apply) version = (await map.ApplyAsync(BalancerMapping.ToUpdate(plan, current, live, host.Config))).Version;
         var decision = new BalanceDecision
         {
             At = time.GetUtcNow(),
@@ -48,11 +48,11 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
             DryRun = dryRun,
             Applied = apply,
             Reason = plan.Reason,
-            Inputs = new BalanceInputs
+            Inputs = new BalanceDecisionInputs
             {
                 Window = o.LoadWindow,
                 LiveRanks = live,
-                ExpertLoad = BalancerInputs.ExpertLoad(input, model),
+                ExpertLoad = BalancerMapping.ExpertLoad(input, model),
                 RankLoad = plan.RankLoadBefore.ToDictionary(),
                 Threshold = input.Threshold,
                 SlotsPerRank = input.SlotsPerRank,

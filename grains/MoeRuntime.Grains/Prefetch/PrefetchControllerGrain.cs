@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Control.Prefetch;
+using MoeRuntime.Grains.Control;
 using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
@@ -10,9 +11,9 @@ namespace MoeRuntime.Grains.Prefetch;
 
 /// <summary>
 /// The prefetch controller of one model: the cluster's versioned prefetch settings, and a timer that every
-/// <see cref="PrefetchControlOptions.Interval"/> reads each live rank's per-layer prefetch counters, turns them into
-/// one interval's stats (<see cref="PrefetchIntervals"/>), asks <see cref="PrefetchController"/> for a plan, applies it
-/// unless in dry run, and records the decision in the model's <see cref="IControlDecisionLogGrain"/>. Routers activate
+/// <see cref="PrefetchControlOptions.Interval"/> reads each live rank's per-layer prefetch counters, hands them to
+/// <see cref="PrefetchControlLoop"/> (the interval's stats, the plan and its decision), applies the plan unless in dry
+/// run, and records the decision in the model's <see cref="IControlDecisionLogGrain"/>. Routers activate
 /// it with their first poll; the timer keeps it alive. Every settings version is kept in <see cref="ControlStorage"/>,
 /// so a new activation (the grain moved to another silo) carries on from the last one; interval counters start afresh.
 /// </summary>
@@ -22,12 +23,11 @@ public sealed class PrefetchControllerGrain(
     ILogger<PrefetchControllerGrain> logger)
     : Grain, IPrefetchControllerGrain
 {
-    public const string Controller = "prefetch";
+    public const string Controller = PrefetchControlLoop.Controller;
     public const string Operator = "operator";
 
     readonly PrefetchControlOptions _options = options.Value;
-    readonly PrefetchController _policy = new(options.Value.ToControllerOptions());
-    readonly PrefetchIntervals _intervals = new();
+    readonly PrefetchControlLoop _loop = new(options.Value.ToControllerOptions());
     PrefetchSettings _settings = null!;
     PrefetchSettingsView _view = null!;
     PrefetchSettingsView? _proposed;
@@ -56,7 +56,7 @@ public sealed class PrefetchControllerGrain(
         try
         {
             var (read, unreachable) = await ReadRanksAsync();
-            _intervals.Advance(read, layers, unreachable);
+            _loop.Baseline(read, layers, unreachable);
         }
         catch (Exception e)
         {
@@ -127,44 +127,17 @@ public sealed class PrefetchControllerGrain(
         _lastTick = now;
         _ticks++;
         _unreachable = [.. unreachable];
-        PrefetchLayerStats[] layers = _intervals.Advance(read, host.Config.LayerCount, unreachable);
-        if (!PrefetchIntervals.AnyActivity(layers)) return null;
-
-        if (interval <= TimeSpan.Zero) interval = TimeSpan.FromMilliseconds(1);
-        // Only layers that saw prefetches or stalls are judged; the others keep their thresholds.
-        PrefetchLayerStats[] active = [.. layers.Where(l => PrefetchIntervals.AnyActivity([l]))];
-        PrefetchPlan plan = _policy.Plan(new PrefetchInput(time.GetUtcNow(), interval, _settings, active));
-        bool changed = !PrefetchSettingsChanges.Same(_settings, plan.Settings);
-        string described = PrefetchSettingsChanges.Describe(_settings, plan.Settings);
-        var inputs = new Dictionary<string, double>(plan.Decision.Inputs)
-        {
-            ["interval_s"] = interval.TotalSeconds,
-            ["ranks"] = read.Count,
-            ["issued"] = layers.Sum(l => l.Issued),
-            ["used_bytes"] = layers.Sum(l => l.UsedBytes),
-            ["wasted_bytes"] = layers.Sum(l => l.WastedBytes),
-            ["failures"] = layers.Sum(l => l.Failures),
-        };
+        if (_loop.Decide(time.GetUtcNow(), interval, _settings, read, host.Config.LayerCount, unreachable, _options.DryRun) is not { } decided) return null;
         long? version = null;
         if (_options.DryRun)
-            _proposed = changed ? View(_view.Version, Controller, plan.Reason, plan.Settings) : null;
-        else if (changed)
+            _proposed = decided.Changed ? View(_view.Version, Controller, decided.Decision.Reason, decided.Settings) : null;
+        else if (decided.Changed)
         {
-            await ApplyAsync(plan.Settings, Controller, plan.Reason);
+            await ApplyAsync(decided.Settings, Controller, decided.Decision.Reason);
             version = _view.Version;
         }
-        var record = new ControlDecisionRecord
-        {
-            At = plan.Decision.At,
-            Controller = Controller,
-            Rank = null,
-            Inputs = inputs,
-            Change = described,
-            Reason = plan.Reason,
-            Outcome = _options.DryRun ? "proposed" : "applied",
-            Version = version,
-        };
-        logger.LogInformation("Prefetch controller of {Model} ({Outcome}): {Change}; {Reason}", Model, record.Outcome, described, plan.Reason);
+        ControlDecisionRecord record = DecisionRecords.From(decided.Decision, version);
+        logger.LogInformation("Prefetch controller of {Model} ({Outcome}): {Change}; {Reason}", Model, record.Outcome, record.Change, record.Reason);
         await RecordAsync(record);
         return record;
     }

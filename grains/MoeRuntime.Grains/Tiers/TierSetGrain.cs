@@ -39,11 +39,28 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
     public Task<TierSetView[]> GetHistoryAsync(int maxVersions) =>
         Task.FromResult(_history.TakeLast(Math.Clamp(maxVersions, 1, KeptVersions)).Reverse().ToArray());
 
-    public Task<TierStoreStats> GetStoreStatsAsync()
+    public Task<TierStoreStats> GetStoreStatsAsync() => Task.FromResult(Stats(host.Store.Snapshot()));
+
+    public Task<TierControlState> GetControlStateAsync()
     {
         TierStoreSnapshot snapshot = host.Store.Snapshot();
+        return Task.FromResult(new TierControlState
+        {
+            View = View(_current, snapshot),
+            Experts = snapshot.Experts.Select(e =>
+            {
+                var (hotBytes, warmBytes) = host.Store.SizeOf(e.Key);
+                return new ExpertControlState { Expert = e.Key.ToString(), Tier = e.Assigned.ToString().ToLowerInvariant(), HotBytes = hotBytes, WarmBytes = warmBytes, Uses = e.Uses };
+            }).ToArray(),
+            Store = Stats(snapshot),
+            HotCeilingBytes = _hotCeiling,
+        });
+    }
+
+    static TierStoreStats Stats(TierStoreSnapshot snapshot)
+    {
         TierStoreCounters c = snapshot.Counters;
-        return Task.FromResult(new TierStoreStats
+        return new TierStoreStats
         {
             Hits = c.Hits,
             MissesFromWarm = c.MissesFromWarm,
@@ -58,31 +75,9 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
             IntegrityFailures = c.IntegrityFailures,
             HotHighWaterBytes = snapshot.Hot.HighWaterBytes,
             WarmHighWaterBytes = snapshot.Warm.HighWaterBytes,
-        });
-    }
-
-    public Task<TierControlState> GetControlStateAsync()
-    {
-        TierStoreSnapshot snapshot = host.Store.Snapshot();
-        TierStoreCounters c = snapshot.Counters;
-        return Task.FromResult(new TierControlState
-        {
-            View = View(_current, snapshot),
-            Experts = snapshot.Experts.Select(e =>
-            {
-                var (hotBytes, warmBytes) = host.Store.SizeOf(e.Key);
-                return new ExpertControlState { Expert = e.Key.ToString(), Tier = e.Assigned.ToString().ToLowerInvariant(), HotBytes = hotBytes, WarmBytes = warmBytes, Uses = e.Uses };
-            }).ToArray(),
-            Hits = c.Hits,
-            WarmFetches = c.MissesFromWarm,
-            ColdFetches = c.MissesFromCold,
-            WarmFetchSeconds = c.FetchSecondsFromWarm,
-            ColdFetchSeconds = c.FetchSecondsFromCold,
             WarmFetchedBytes = c.BytesWarmToHot,
             ColdFetchedBytes = c.BytesColdToHot,
-            HotHighWaterBytes = snapshot.Hot.HighWaterBytes,
-            HotCeilingBytes = _hotCeiling,
-        });
+        };
     }
 
     public async Task<TierSetView> UpdateAsync(TierSetUpdate update)

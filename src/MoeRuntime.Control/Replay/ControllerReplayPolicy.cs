@@ -1,5 +1,6 @@
 using MoeRuntime.Control.Guardrails;
 using MoeRuntime.Control.Latency;
+using MoeRuntime.Control.Loop;
 using MoeRuntime.Control.Planning;
 using MoeRuntime.Serving.Tiers;
 
@@ -44,8 +45,9 @@ public sealed record ControllerReplayOptions
 /// budget that holds every expert of the layer (warm and cold misses cost the same in replay).</item>
 /// <item>At every interval end the layer's <see cref="RankState"/> is its TierSet (the tiers the controller's admitted
 /// moves assigned, not what happens to be resident) with each expert's uses in the interval (steps that needed it),
-/// and <see cref="ObservedLatency.None"/>: the controller holds its whole hot allowance. Its plan passes
-/// <see cref="TierGuardrails.Apply"/>; the admitted moves become the next TierSet.</item>
+/// and <see cref="ObservedLatency.None"/>: the controller holds its whole hot allowance. Its plan passes the
+/// guardrails through <see cref="GuardedPlan.Make"/>, the step the live <see cref="TierControlLoop"/> runs; the
+/// admitted moves become the next TierSet.</item>
 /// <item>Applying a TierSet, as the store does: experts no longer assigned hot are dropped at once, experts newly
 /// assigned hot are brought hot (a planned fetch, evicting transient copies least recently used first); an expert
 /// already hot as a transient copy just becomes assigned.</item>
@@ -146,8 +148,8 @@ public sealed class ControllerReplayPolicy : ReplayPolicy
                     interval.Accesses[layer * interval.Experts + e]);
             var rank = new RankState(layer, budgets, experts);
             var input = new ControlInput(at, span, rank, TierFetchStats.None, TierFetchStats.None, ObservedLatency.None);
-            TierPlan plan = _controller.Plan(input);
-            TierPlan admitted = TierGuardrails.Apply(plan, rank, _options.Guardrails);
+            // The live loop's step: the controller's plan through the guardrails.
+            (TierPlan plan, TierPlan admitted) = GuardedPlan.Make(_controller, input, _options.Guardrails);
             Plans++;
             ProposedMoves += plan.Moves.Count;
             AppliedMoves += admitted.Moves.Count;

@@ -241,21 +241,42 @@ internal static class Builtins
         long y = PyValue.ToLong(right);
         if (op is "//" or "%" && y == 0)
             throw new RenderError("division by zero");
-        return op switch
+        try
         {
-            "+" => x + y,
-            "-" => x - y,
-            "*" => x * y,
-            "//" => FloorDivide(x, y),
-            "%" => x - (y * FloorDivide(x, y)),
-            "**" => checked((long)Math.Pow(x, y)),
-            _ => throw new RenderError($"unknown operator {op}"),
-        };
+            return op switch
+            {
+                "+" => checked(x + y),
+                "-" => checked(x - y),
+                "*" => checked(x * y),
+                "//" => FloorDivide(x, y),
+                "%" => x - (y * FloorDivide(x, y)),
+                "**" => Power(x, y),
+                _ => throw new RenderError($"unknown operator {op}"),
+            };
+        }
+        catch (OverflowException)
+        {
+            throw new RenderError($"integer overflow in {x} {op} {y} (Python's integers are unbounded, these are 64-bit)");
+        }
 
         static long FloorDivide(long a, long b)
         {
             long quotient = a / b;
             return (a % b != 0) && ((a < 0) != (b < 0)) ? quotient - 1 : quotient;
+        }
+
+        static long Power(long value, long exponent)
+        {
+            long result = 1;
+            while (exponent > 0)
+            {
+                if ((exponent & 1) != 0)
+                    result = checked(result * value);
+                exponent >>= 1;
+                if (exponent > 0)
+                    value = checked(value * value);
+            }
+            return result;
         }
     }
 
@@ -370,7 +391,7 @@ internal static class Builtins
             case "capitalize":
                 return Capitalize(PyValue.Str(value));
             case "title":
-                return Title(PyValue.Str(value));
+                return TitleFilter(PyValue.Str(value));
             case "first":
                 List<object?> forFirst = Iterate(value);
                 return forFirst.Count > 0 ? forFirst[0] : new Undefined("no first item of an empty sequence");
@@ -646,6 +667,20 @@ internal static class Builtins
         {
             builder.Append(previousIsLetter ? char.ToLowerInvariant(c) : char.ToUpperInvariant(c));
             previousIsLetter = char.IsLetter(c);
+        }
+        return builder.ToString();
+    }
+
+    // Jinja's title filter (unlike str.title) starts words only after whitespace, '-', and opening brackets.
+    private static string TitleFilter(string s)
+    {
+        var builder = new StringBuilder(s.Length);
+        bool wordStart = true;
+        foreach (char c in s)
+        {
+            bool separator = char.IsWhiteSpace(c) || c is '-' or '(' or '{' or '[' or '<';
+            builder.Append(separator ? c : wordStart ? char.ToUpperInvariant(c) : char.ToLowerInvariant(c));
+            wordStart = separator;
         }
         return builder.ToString();
     }

@@ -10,7 +10,7 @@ internal sealed class TemplateParser
     [
         "macro", "endmacro", "call", "endcall", "filter", "endfilter", "include", "import", "from", "extends", "block",
         "endblock", "with", "endwith", "autoescape", "endautoescape", "do", "trans", "endtrans", "pluralize", "print",
-        "generation", "endgeneration", "endraw", "endset",
+        "endraw", "endset",
     ];
 
     private static readonly HashSet<string> Keywords =
@@ -92,6 +92,7 @@ internal sealed class TemplateParser
         "else-if" => keyword is "endif",
         "for" => keyword is "else" or "endfor",
         "else-for" => keyword is "endfor",
+        "generation" => keyword is "endgeneration",
         _ => false,
     };
 
@@ -109,6 +110,14 @@ internal sealed class TemplateParser
             case "set":
                 Begin(segment, 1);
                 return ParseSet(line);
+            case "generation":
+                // transformers' AssistantTracker extension: marks assistant text for masks; when rendering a prompt
+                // its body is output as is.
+                Begin(segment, 1);
+                ExpectEnd();
+                List<Node> generated = ParseBody("generation", line, out _);
+                ExpectEnd();
+                return new IfNode(line, [(new LiteralExpr(line, true), generated)], []);
             case "break":
                 Begin(segment, 1);
                 ExpectEnd();
@@ -117,7 +126,7 @@ internal sealed class TemplateParser
                 Begin(segment, 1);
                 ExpectEnd();
                 return new ContinueNode(line);
-            case "elif" or "else" or "endif" or "endfor":
+            case "elif" or "else" or "endif" or "endfor" or "endgeneration":
                 throw Error(line, $"unexpected '{keyword}' outside a block it could close");
             default:
                 if (UnsupportedStatements.Contains(keyword))

@@ -152,22 +152,40 @@ internal static class PyValue
         }
     }
 
+    /// <summary>Python's repr of a float: shortest round-trip digits, exponent form below 1e-4 and from 1e16.</summary>
     public static string FormatFloat(double value)
     {
         if (double.IsNaN(value))
             return "nan";
         if (double.IsInfinity(value))
             return value > 0 ? "inf" : "-inf";
-        string text = value.ToString("R", CultureInfo.InvariantCulture);
-        if (text.Contains('E', StringComparison.Ordinal))
+        string sign = value < 0 || (value == 0 && double.IsNegative(value)) ? "-" : "";
+        if (value == 0)
+            return sign + "0.0";
+
+        // Shortest round-trip digits d1d2...dn and the decimal exponent of d1.
+        string text = Math.Abs(value).ToString("R", CultureInfo.InvariantCulture);
+        int e = text.IndexOfAny(['E', 'e']);
+        int exponent = e < 0 ? 0 : int.Parse(text[(e + 1)..], CultureInfo.InvariantCulture);
+        string mantissa = e < 0 ? text : text[..e];
+        int dot = mantissa.IndexOf('.', StringComparison.Ordinal);
+        string integerPart = dot < 0 ? mantissa : mantissa[..dot];
+        string allDigits = integerPart + (dot < 0 ? "" : mantissa[(dot + 1)..]);
+        string trimmed = allDigits.TrimStart('0');
+        int pointPosition = integerPart.Length + exponent - (allDigits.Length - trimmed.Length);
+        string digits = trimmed.TrimEnd('0');
+        int scientific = pointPosition - 1;
+
+        if (scientific is >= -4 and < 16)
         {
-            // Python writes 1e+20 and 1e-05.
-            int e = text.IndexOf('E', StringComparison.Ordinal);
-            string mantissa = text[..e];
-            int exponent = int.Parse(text[(e + 1)..], CultureInfo.InvariantCulture);
-            return $"{mantissa}e{(exponent < 0 ? "-" : "+")}{Math.Abs(exponent):00}";
+            if (pointPosition <= 0)
+                return sign + "0." + new string('0', -pointPosition) + digits;
+            if (pointPosition >= digits.Length)
+                return sign + digits + new string('0', pointPosition - digits.Length) + ".0";
+            return sign + digits[..pointPosition] + "." + digits[pointPosition..];
         }
-        return text.Contains('.', StringComparison.Ordinal) ? text : text + ".0";
+        string fraction = digits.Length > 1 ? "." + digits[1..] : "";
+        return $"{sign}{digits[0]}{fraction}e{(scientific < 0 ? "-" : "+")}{Math.Abs(scientific):00}";
     }
 
     private static void AppendStringRepr(StringBuilder builder, string s)

@@ -164,10 +164,17 @@ public static class ModelConfigJson
             throw f.Error($"partial_rotary_factor {topPartial} is not supported (only 1: the rotary embedding covers the whole head)");
         JsonObject? parameters = f.OptionalObject("rope_parameters");
         JsonObject? legacy = f.OptionalObject("rope_scaling");
-        if (parameters is not null && legacy is not null)
-            throw f.Error("both rope_parameters and rope_scaling are set; a config has one or the other");
-        JsonObject? rope = parameters ?? legacy;
-        string where = parameters is not null ? "rope_parameters" : "rope_scaling";
+        if (parameters is null || legacy is null) return ParseRope(f, d, parameters ?? legacy, parameters is not null ? "rope_parameters" : "rope_scaling");
+        var fromParameters = ParseRope(f, d, parameters, "rope_parameters");
+        var fromLegacy = ParseRope(f, d, legacy, "rope_scaling");
+        if (fromParameters != fromLegacy)
+            throw f.Error($"rope_parameters and rope_scaling disagree (theta {fromParameters.Theta} vs {fromLegacy.Theta}, "
+                + $"{fromParameters.Scaling} vs {fromLegacy.Scaling}); a config should have one of them");
+        return fromParameters;
+    }
+
+    static (double Theta, RopeScaling Scaling) ParseRope(Fields f, ArchitectureDefaults d, JsonObject? rope, string where)
+    {
         double theta = f.OptionalDouble(rope, where, "rope_theta") ?? f.OptionalDouble("rope_theta") ?? d.RopeTheta;
         if (rope is null) return (theta, RopeScaling.None);
 

@@ -24,7 +24,20 @@ public static class TokenizerLoader
         foreach (int id in tokenizer.EndOfSequenceIds.Concat(tokenizer.BeginOfSequenceId is { } bos ? [bos] : []))
             if (id >= model.VocabularySize)
                 throw new TokenizerFormatException(where, $"special token id {id} lies outside the model's vocab_size {model.VocabularySize}");
-        return tokenizer;
+        // config.json's eos_token_id as the architecture reads it (Mixtral's absent field means 2) also ends generation,
+        // as transformers' generation config derived from the model config does.
+        int[] missing = model.EndOfSequenceTokenIds.Where(id => !tokenizer.EndOfSequenceIds.Contains(id)).ToArray();
+        return missing.Length == 0 ? tokenizer : new WithEndOfSequence(tokenizer, [.. tokenizer.EndOfSequenceIds, .. missing]);
+    }
+
+    private sealed class WithEndOfSequence(ITextTokenizer inner, IReadOnlyList<int> endOfSequence) : ITextTokenizer
+    {
+        public int VocabularySize => inner.VocabularySize;
+        public int? BeginOfSequenceId => inner.BeginOfSequenceId;
+        public IReadOnlyList<int> EndOfSequenceIds => endOfSequence;
+        public IReadOnlyList<int> Encode(string text, bool addBeginOfSequence = true) => inner.Encode(text, addBeginOfSequence);
+        public string Decode(IEnumerable<int> ids) => inner.Decode(ids);
+        public IStreamingDecoder CreateStreamingDecoder() => inner.CreateStreamingDecoder();
     }
 
     /// <summary>

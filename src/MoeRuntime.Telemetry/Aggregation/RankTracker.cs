@@ -9,13 +9,13 @@ namespace MoeRuntime.Telemetry.Aggregation;
 /// </summary>
 public sealed class RankTracker(TimeSpan interval, int staleAfterIntervals)
 {
-    readonly Dictionary<string, RankState> _ranks = new(StringComparer.Ordinal);
+    readonly Dictionary<string, TrackedRank> _ranks = new(StringComparer.Ordinal);
 
     /// <summary>False for a summary already merged (same or older sequence): drop it.</summary>
     public bool Accept(RankSummary summary, DateTimeOffset now)
     {
-        if (!_ranks.TryGetValue(summary.RankId, out RankState? state))
-            _ranks[summary.RankId] = state = new RankState(summary.RankId);
+        if (!_ranks.TryGetValue(summary.RankId, out TrackedRank? state))
+            _ranks[summary.RankId] = state = new TrackedRank(summary.RankId);
         else if (summary.Sequence <= state.LastSequence && summary.IntervalEnd <= state.LastIntervalEnd)
             return false; // a restarted rank counts from 1 again, but its intervals end later
         state.LastSequence = summary.Sequence;
@@ -25,9 +25,9 @@ public sealed class RankTracker(TimeSpan interval, int staleAfterIntervals)
         return true;
     }
 
-    public bool IsStale(RankState rank, DateTimeOffset now) => now - rank.LastSeen > interval * staleAfterIntervals;
+    public bool IsStale(TrackedRank rank, DateTimeOffset now) => now - rank.LastSeen > interval * staleAfterIntervals;
 
-    public IEnumerable<RankState> Ranks => _ranks.Values;
+    public IEnumerable<TrackedRank> Ranks => _ranks.Values;
 
     /// <summary>Live and stale ranks as views report them.</summary>
     public RankCounts Counts(DateTimeOffset now)
@@ -44,12 +44,12 @@ public sealed class RankTracker(TimeSpan interval, int staleAfterIntervals)
     /// <summary>Forgets ranks silent for longer than <paramref name="retention"/>, so their gauges stop counting.</summary>
     public void Expire(DateTimeOffset now, TimeSpan retention)
     {
-        foreach (RankState gone in _ranks.Values.Where(r => now - r.LastSeen > retention).ToList()) _ranks.Remove(gone.RankId);
+        foreach (TrackedRank gone in _ranks.Values.Where(r => now - r.LastSeen > retention).ToList()) _ranks.Remove(gone.RankId);
     }
 }
 
 /// <summary>One rank as an aggregator sees it.</summary>
-public sealed class RankState(string rankId)
+public sealed class TrackedRank(string rankId)
 {
     public string RankId { get; } = rankId;
     public long LastSequence { get; set; }

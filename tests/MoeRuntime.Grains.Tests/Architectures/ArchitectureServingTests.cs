@@ -79,8 +79,13 @@ public abstract class ArchitectureServingTests(ArchitectureFixture fixture)
             Prompt = Prompt,
             Sampling = SamplingParameters.Greedy(NewTokens) with { StopTokenIds = [] },
             IncludeLogits = true,
+            TopLogprobs = 0,
         });
         ServingAssertions.MatchesReference(expected, actual);
+        Assert.Equal(NewTokens, actual.Logprobs!.Length);
+        Assert.All(actual.TopLogprobs!, top => Assert.Empty(top));
+        for (int i = 0; i < NewTokens; i++)
+            Assert.Equal(TokenLogprobs.Compute(expected.Logits![i], expected.Tokens[i], 0).Chosen, actual.Logprobs[i], 4);
     }
 
     [Fact]

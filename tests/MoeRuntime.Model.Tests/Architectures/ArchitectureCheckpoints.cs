@@ -10,7 +10,8 @@ using static TorchSharp.torch;
 namespace MoeRuntime.Model.Tests.Architectures;
 
 /// <summary>One config form of one architecture: what transformers makes of the file, and how the file departs from a full one.</summary>
-public sealed record CheckpointForm(string Name, ModelConfig Stated, Action<JsonObject>? Edit = null, float EmbeddingScale = 1f)
+public sealed record CheckpointForm(string Name, ModelConfig Stated, Action<JsonObject>? Edit = null, float EmbeddingScale = 1f,
+    ScalarType Storage = ScalarType.Float32)
 {
     public override string ToString() => Name;
 }
@@ -31,9 +32,13 @@ static class ArchitectureCheckpoints
     public static void Write(string directory, CheckpointForm form, TinyModelWeights weights,
         IEnumerable<KeyValuePair<string, float[]>>? extraTensors = null)
     {
-        using InMemoryTensorSource source = weights.ToSource();
         using var scope = NewDisposeScope();
-        var tensors = source.Tensors.ToList();
+        if (form.Storage != ScalarType.Float32)
+            // The reference reads the weights as stored: rounded to the storage type, which then stores them exactly.
+            foreach (string name in weights.Arrays.Keys.ToArray())
+                weights.Arrays[name] = tensor(weights.Arrays[name]).to(form.Storage).to(ScalarType.Float32).data<float>().ToArray();
+        using InMemoryTensorSource source = weights.ToSource();
+        var tensors = source.Tensors.Select(t => KeyValuePair.Create(t.Key, t.Value.to(form.Storage))).ToList();
         foreach (var (name, data) in extraTensors ?? [])
             tensors.Add(KeyValuePair.Create(name, tensor(data)));
         SafetensorsWriter.WriteSharded(directory, tensors, maxShardBytes: 64 * 1024);

@@ -29,6 +29,8 @@ public class TransformersParityTests
         new("olmoe full", Tiny(ModelArchitecture.Olmoe)),
         new("qwen3_moe full", Tiny(ModelArchitecture.Qwen3Moe)),
         new("mixtral tied embeddings", Tiny(ModelArchitecture.Mixtral) with { TieWordEmbeddings = true }),
+        new("qwen3_moe bfloat16", Tiny(ModelArchitecture.Qwen3Moe) with { StorageDType = "bfloat16" }, Storage: ScalarType.BFloat16),
+        new("olmoe float16", Tiny(ModelArchitecture.Olmoe) with { StorageDType = "float16" }, Storage: ScalarType.Float16),
 
         // Probe: rope_theta absent means Mixtral's 1e6.
         new("mixtral without rope_theta (probe)", Tiny(ModelArchitecture.Mixtral) with { RopeTheta = 1e6 }, r => Remove(r, "rope_theta")),

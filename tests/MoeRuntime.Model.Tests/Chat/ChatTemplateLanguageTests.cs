@@ -19,7 +19,9 @@ public class ChatTemplateLanguageTests
     [InlineData("{{ bos_token }}|{{ eos_token }}", "<s>|</s>")]
     [InlineData("{{ add_generation_prompt }} {{ tools }} {{ none }}", "True None None")]
     [InlineData("{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 2 ** 10 }}", "7 9 3 -4 1 2 1024")]
+    [InlineData("{{ 3 ** 39 }} {{ 2 ** -1 }} {{ -2 ** 2 }} {{ 2 ** 3 ** 2 }}", "4052555153018976267 0.5 4 64")]
     [InlineData("{{ 7 / 2 }} {{ 1.5 + 1 }} {{ 4 / 2 }}", "3.5 2.5 2.0")]
+    [InlineData("{{ 10 / 3 }} {{ 0.1 + 0.2 }} {{ 1e3 }} {{ 1.0e16 }} {{ 1.5e-7 }} {{ 0.0001 }} {{ -2.5e20 }} {{ 123456789012345678.0 }}", "3.3333333333333335 0.30000000000000004 1000.0 1e+16 1.5e-07 0.0001 -2.5e+20 1.2345678901234568e+17")]
     [InlineData("{{ 'a' ~ 1 ~ none ~ true }}", "a1NoneTrue")]
     [InlineData("{{ 'ab' * 3 }}", "ababab")]
     [InlineData("{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 'a' < 'b' }} {{ 1 == 1.0 }} {{ 1 != 2 }}", "True False True True True")]
@@ -36,6 +38,7 @@ public class ChatTemplateLanguageTests
     [Theory]
     [InlineData("{{ messages[0].content | trim }}|{{ messages[0].content | length }}|{{ messages | length }}", "Be brief.|13|4")]
     [InlineData("{{ 'Hello' | upper }} {{ 'Hello' | lower }} {{ 'hello world' | capitalize }} {{ 'hello world' | title }}", "HELLO hello Hello world Hello World")]
+    [InlineData("{{ \"they're a1b-c\" | title }} / {{ \"they're a1b-c\".title() }}", "They're A1b-C / They'Re A1B-C")]
     [InlineData("{{ 42 | string }} {{ '42' | int + 1 }} {{ 'x' | int }} {{ '2.5' | float }} {{ -3 | abs }}", "42 43 0 2.5 3")]
     [InlineData("{{ [1, 2] | first }} {{ [1, 2] | last }} {{ ['a', 'b'] | join(', ') }} {{ [3, 1] | reverse | list }}", "1 2 a, b [1, 3]")]
     [InlineData("{{ missing | default('d') }} {{ '' | default('d') }} {{ '' | default('d', true) }} {{ none | d('n') }}", "d  d None")]
@@ -100,6 +103,15 @@ public class ChatTemplateLanguageTests
         Assert.Equal("set", Render("{% if true %}{% set y = 'set' %}{% endif %}{{ y }}"));
         // Each iteration starts from the enclosing value again.
         Assert.Equal("a|a|", Render("{% set v = 'a' %}{% for i in [1, 2] %}{{ v }}|{% set v = 'b' %}{% endfor %}"));
+    }
+
+    [Fact]
+    public void GenerationBlocksRenderTheirBody()
+    {
+        // transformers' {% generation %} marks assistant text for training masks; a prompt renders its body.
+        Assert.Equal(
+            "Hello|",
+            Render("{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}|{% endgeneration %}{% endif %}{% endfor %}"));
     }
 
     [Fact]

@@ -227,6 +227,41 @@ public class RealChatTemplateTests
     }
 
     [Fact]
+    public void Qwen3RendersToolCallsAndReasoningPassedAsRicherMessages()
+    {
+        // Messages with more fields than ChatMessage go in through the variables, overriding `messages`.
+        var messages = new List<object?>
+        {
+            new Dictionary<string, object?> { ["role"] = "user", ["content"] = "Weather in Paris?" },
+            new Dictionary<string, object?>
+            {
+                ["role"] = "assistant",
+                ["content"] = "",
+                ["reasoning_content"] = "Use the tool.",
+                ["tool_calls"] = new List<object?>
+                {
+                    new Dictionary<string, object?>
+                    {
+                        ["type"] = "function",
+                        ["function"] = new Dictionary<string, object?>
+                        {
+                            ["name"] = "get_weather",
+                            ["arguments"] = new Dictionary<string, object?> { ["city"] = "Paris" },
+                        },
+                    },
+                },
+            },
+            new Dictionary<string, object?> { ["role"] = "tool", ["content"] = "18 C" },
+        };
+        Assert.Equal(
+            "<|im_start|>user\nWeather in Paris?<|im_end|>\n"
+            + "<|im_start|>assistant\n<think>\nUse the tool.\n</think>\n\n"
+            + "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>\n"
+            + "<|im_start|>user\n<tool_response>\n18 C\n</tool_response><|im_end|>\n<|im_start|>assistant\n",
+            Qwen3Template.Render([], true, new Dictionary<string, object?> { ["messages"] = messages }));
+    }
+
+    [Fact]
     public void OlmoeSingleUserMessage()
     {
         // Without trim_blocks every tag's newline would show; with it only the newlines after {{ }} remain.

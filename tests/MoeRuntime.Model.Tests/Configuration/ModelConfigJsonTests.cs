@@ -90,6 +90,15 @@ public class ModelConfigJsonTests
     }
 
     [Fact]
+    public void RopeParametersAndRopeScalingThatAgreeAreAccepted()
+    {
+        using var dir = new TempDirectory().With("config.json",
+            Mixtral.Replace("\"rope_theta\":1000000.0", "\"rope_theta\":1000000.0,\"rope_scaling\":{\"type\":\"linear\",\"factor\":2.0},\"rope_parameters\":{\"rope_type\":\"linear\",\"factor\":2.0,\"rope_theta\":1000000.0}"));
+        ModelConfig c = ModelConfigJson.Load(dir.Path);
+        Assert.Equal(new RopeScaling(RopeScalingType.Linear, 2), c.RopeScaling);
+    }
+
+    [Fact]
     public void RopeThetaIsReadFromRopeParametersBeforeTheTopLevel()
     {
         using var dir = new TempDirectory().With("config.json",
@@ -122,6 +131,7 @@ public class ModelConfigJsonTests
     [InlineData("{\"vocab_size\":10}", "missing required field 'model_type'")]
     [InlineData("{\"model_type\":\"mixtral\",\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4}}", "rope_scaling type 'yarn' is not supported")]
     [InlineData("{\"model_type\":\"mixtral\",\"rope_scaling\":{\"rope_type\":\"linear\"}}", "needs a 'factor'")]
+    [InlineData("{\"model_type\":\"mixtral\",\"rope_scaling\":{\"rope_type\":\"linear\",\"factor\":2},\"rope_parameters\":{\"rope_type\":\"linear\",\"factor\":4}}", "rope_parameters and rope_scaling disagree")]
     [InlineData("{\"model_type\":\"olmoe\",\"rope_parameters\":{\"rope_theta\":\"big\"}}", "'rope_parameters.rope_theta' must be a number")]
     [InlineData("{\"model_type\":\"mixtral\",\"hidden_size\":\"ten\"}", "field 'hidden_size' must be an integer")]
     public void MalformedConfigsNameTheFileAndTheProblem(string json, string problem)

@@ -27,6 +27,18 @@ public class CheckpointTokensTests
     }
 
     [Fact]
+    public void AnAbsentEosTokenIdMeansTheArchitecturesDefaultAndEndsGeneration()
+    {
+        using TempDirectory checkpoint = new TempDirectory()
+            .With("tokenizer.json", Create())
+            .With("config.json", """{ "model_type": "mixtral", "vocab_size": 32 }""")
+            .With("generation_config.json", """{ "eos_token_id": 17 }""");
+        ModelConfig config = ModelConfigJson.Load(checkpoint.Path);
+        Assert.Equal([2], config.EndOfSequenceTokenIds);
+        Assert.Equal([EndOfText, 2], TokenizerLoader.Load(checkpoint.Path, config).EndOfSequenceIds);
+    }
+
+    [Fact]
     public void AddBosTokenFalseInTokenizerConfigMeansNoBosEvenWhenConfigNamesOne()
     {
         using TempDirectory checkpoint = new TempDirectory()

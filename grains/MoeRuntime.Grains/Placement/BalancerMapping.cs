@@ -11,7 +11,7 @@ namespace MoeRuntime.Grains.Placement;
 /// Translates between the cluster's words (telemetry views, the placement map's expert keys and rank lists)
 /// and the balancer's, so the balancing grain stays a few calls long.
 /// </summary>
-static class BalancerInputs
+static class BalancerMapping
 {
     /// <summary>The balancer's input: hits per expert over the window, and every expert's live replicas (its round-robin owner when the map names none).</summary>
     public static BalancerInput From(TelemetryView view, PlacementMapView map, int[] live, ModelConfig config, BalancingOptions options)

@@ -19,14 +19,14 @@ sealed class ClusterProbe(IClusterClient cluster, string model)
         foreach (RankInfo rank in ranks.Where(r => r.Model == model))
         {
             TierControlState state = await cluster.GetGrain<ITierSetGrain>($"{model}/{rank.Rank}").GetControlStateAsync();
-            hits += state.Hits;
-            misses += state.WarmFetches + state.ColdFetches;
+            hits += state.Store.Hits;
+            misses += state.Store.MissesFromWarm + state.Store.MissesFromCold;
             hotAssigned += state.Experts.Where(e => e.Tier == "hot").Sum(e => e.HotBytes);
             hotHeld += state.View.HotBytesUsed;
             // The TierSet's hot budget is the limit the controllers keep; the rank's budget is its ceiling.
             hotLimit += state.View.HotBudgetBytes;
             hotBudget += state.HotCeilingBytes;
-            overBudget |= state.HotHighWaterBytes > state.HotCeilingBytes;
+            overBudget |= state.Store.HotHighWaterBytes > state.HotCeilingBytes;
         }
         return new ClusterReading(hits, misses, hotAssigned, hotHeld, hotLimit, hotBudget, overBudget, await NewDecisionsAsync());
     }

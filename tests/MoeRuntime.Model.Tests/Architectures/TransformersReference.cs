@@ -1,5 +1,6 @@
 using MoeRuntime.Model.Configuration;
 using MoeRuntime.Model.Tests.Layers;
+using static MoeRuntime.Model.Tests.ReferenceMath;
 
 namespace MoeRuntime.Model.Tests.Architectures;
 
@@ -215,30 +216,5 @@ sealed class TransformersReference
         return y;
     }
 
-    double[] RmsNorm(double[] x, float[] weight)
-    {
-        double mean = x.Sum(v => v * v) / x.Length, scale = 1 / Math.Sqrt(mean + _c.RmsNormEpsilon);
-        return x.Select((v, i) => v * scale * weight[i]).ToArray();
-    }
-
-    static double[] Softmax(double[] z)
-    {
-        double max = z.Max();
-        double[] e = z.Select(v => Math.Exp(v - max)).ToArray();
-        double sum = e.Sum();
-        return e.Select(v => v / sum).ToArray();
-    }
-
-    static double[] MatVec(float[] w, double[] x, int rows, int cols)
-    {
-        var y = new double[rows];
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++) y[r] += w[r * cols + c] * x[c];
-        return y;
-    }
-
-    static void Add(double[] into, double[] x)
-    {
-        for (int i = 0; i < into.Length; i++) into[i] += x[i];
-    }
+    double[] RmsNorm(double[] x, float[] weight) => ReferenceMath.RmsNorm(x, weight, _c.RmsNormEpsilon);
 }

@@ -45,6 +45,7 @@ sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInfer
             Sampling = new SamplingParameters
             {
                 MaxTokens = call.MaxTokens, Temperature = call.Temperature, TopP = call.TopP, TopK = call.TopK, Seed = call.Seed,
+                StopTokenIds = call.IgnoreEos ? [] : null,
             },
         };
         IAsyncEnumerator<TokenChunk> tokens = grains.GetGrain<IRouterGrain>(call.Model).StreamAsync(request, cancellationToken).GetAsyncEnumerator(cancellationToken);

@@ -93,7 +93,7 @@ public sealed class FrontDoorHandler
                         Model = model.Id, Prompt = prompts[p], Tenant = tenant.Name, RequestId = calls.Count == 0 ? requestId : $"{requestId}-{calls.Count}",
                         MaxTokens = maxTokens[p], Temperature = request.Temperature, TopP = request.TopP, TopK = request.TopK,
                         Seed = request.Seed is ulong seed ? unchecked(seed + (ulong)i) : null,
-                        Logprobs = request.Logprobs, TopLogprobs = request.TopLogprobs,
+                        Logprobs = request.Logprobs, TopLogprobs = request.TopLogprobs, IgnoreEos = request.IgnoreEos,
                     }, calls.Count));
             var header = new ResponseHeader(requestId, chat, Created(), model.Id, request.IncludeUsage);
             int prompt = 0;

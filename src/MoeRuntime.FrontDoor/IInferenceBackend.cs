@@ -48,6 +48,8 @@ public sealed record GenerationCall
     /// <summary>Alternatives wanted per token (0 when only the sampled token's logprob, or none, is wanted).</summary>
     public int TopLogprobs { get; init; }
     public bool Logprobs { get; init; }
+    /// <summary>Generate past end-of-sequence tokens, up to <see cref="MaxTokens"/> (benchmarks want equal lengths).</summary>
+    public bool IgnoreEos { get; init; }
 }
 
 /// <summary>

@@ -28,6 +28,8 @@ public sealed class OpenAiRequest
     public string? User { get; private set; }
     public bool Stream { get; private set; }
     public bool IncludeUsage { get; private set; }
+    /// <summary>Extension (as vLLM's): keep generating past end-of-sequence tokens, up to max_tokens.</summary>
+    public bool IgnoreEos { get; private set; }
 
     /// <summary>Reads <paramref name="body"/>; throws <see cref="OpenAiError"/> (400) naming what is wrong.</summary>
     public static OpenAiRequest Parse(ReadOnlyMemory<byte> body, bool chat)
@@ -121,6 +123,9 @@ public sealed class OpenAiRequest
                     break;
                 case "stream":
                     if (v.ValueKind != JsonValueKind.Null) Stream = Bool(v, "stream");
+                    break;
+                case "ignore_eos":
+                    if (v.ValueKind != JsonValueKind.Null) IgnoreEos = Bool(v, "ignore_eos");
                     break;
                 case "stream_options":
                     if (v.ValueKind == JsonValueKind.Null) break;

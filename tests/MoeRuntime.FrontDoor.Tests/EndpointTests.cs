@@ -76,7 +76,7 @@ public sealed class EndpointTests
     {
         await using var host = await FrontDoorHost.StartAsync();
         HttpResponseMessage response = await host.PostAsync("/v1/completions",
-            """{"model":"fake-moe","prompt":"Say hi","max_tokens":10,"temperature":0.5,"top_p":0.9,"top_k":40,"seed":7,"user":"u1"}""");
+            """{"model":"fake-moe","prompt":"Say hi","max_tokens":10,"temperature":0.5,"top_p":0.9,"top_k":40,"seed":7,"user":"u1","ignore_eos":true}""");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         JsonElement body = await Json(response);
         Assert.StartsWith("cmpl-", body.GetProperty("id").GetString());
@@ -91,7 +91,7 @@ public sealed class EndpointTests
         Assert.Equal(4, usage.GetProperty("completion_tokens").GetInt32());
         Assert.Equal(10, usage.GetProperty("total_tokens").GetInt32());
         GenerationCall call = Assert.Single(host.Backend.Calls);
-        Assert.Equal(("Say hi", 10, 0.5, 0.9, 40, (ulong?)7), (call.Prompt, call.MaxTokens, call.Temperature, call.TopP, call.TopK, call.Seed));
+        Assert.Equal(("Say hi", 10, 0.5, 0.9, 40, (ulong?)7, true), (call.Prompt, call.MaxTokens, call.Temperature, call.TopP, call.TopK, call.Seed, call.IgnoreEos));
     }
 
     [Fact]
@@ -282,6 +282,7 @@ public sealed class EndpointTests
     [InlineData("{\"model\":\"fake-moe\",\"prompt\":[1,2,3]}", "prompt", "invalid_type")]
     [InlineData("{\"model\":\"fake-moe\",\"prompt\":\"x\",\"n\":0}", "n", "invalid_value")]
     [InlineData("{\"model\":\"fake-moe\",\"prompt\":\"x\",\"logprobs\":6}", "logprobs", "invalid_value")]
+    [InlineData("{\"model\":\"fake-moe\",\"prompt\":\"x\",\"ignore_eos\":1}", "ignore_eos", "invalid_type")]
     public async Task Bad_completion_bodies_are_400_naming_the_parameter(string body, string? param, string code)
     {
         await using var host = await FrontDoorHost.StartAsync();

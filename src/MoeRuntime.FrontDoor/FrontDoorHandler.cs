@@ -43,9 +43,13 @@ public sealed class FrontDoorHandler
             IReadOnlyList<ServedModel> models = await _backend.ListModelsAsync(http.RequestAborted);
             await WriteJsonAsync(http, 200, new OpenAiJson().Models(models, Created()));
         }
-        catch (Exception e) when (Refusal(e, "model") is { } error)
+        catch (Exception) when (http.RequestAborted.IsCancellationRequested)
         {
-            await WriteErrorAsync(http, error, "-");
+            // The client is gone; there is no one to answer.
+        }
+        catch (Exception e)
+        {
+            await WriteErrorAsync(http, Refusal(e, "model"), "-");
         }
     }
 
@@ -114,12 +118,13 @@ public sealed class FrontDoorHandler
             }
             FrontDoorLog.Completed(_logger, requestId, Pseudonym(tenant.Name), results.Length, prompt, results.Sum(r => r.CompletionTokens));
         }
-        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        catch (Exception) when (http.RequestAborted.IsCancellationRequested)
         {
             FrontDoorLog.ClientGone(_logger, requestId, Pseudonym(tenantName));
         }
-        catch (Exception e) when (Refusal(e, promptParam) is { } error)
+        catch (Exception e)
         {
+            OpenAiError error = Refusal(e, promptParam);
             if (error.Status >= 500) FrontDoorLog.Failed(_logger, e, requestId);
             else FrontDoorLog.Refused(_logger, error.Status, error.Code, tenantName == "-" ? "-" : Pseudonym(tenantName), error.Message);
             if (!http.Response.HasStarted) await WriteErrorAsync(http, error, tenantName);
@@ -193,12 +198,12 @@ public sealed class FrontDoorHandler
     static OpenAiError TooLarge(long limit) =>
         new(413, $"The request body is larger than this server's limit of {limit} bytes (Moe:FrontDoor:MaxRequestBodyBytes)", "invalid_request_error", null, "request_too_large");
 
-    static OpenAiError? Refusal(Exception e, string promptParam) => e switch
+    /// <summary>What the client is told about <paramref name="e"/>; anything unexpected is a 500 without internals.</summary>
+    static OpenAiError Refusal(Exception e, string promptParam) => e switch
     {
         OpenAiError o => o,
         BackendException b => OpenAiError.FromBackend(b, promptParam),
         Microsoft.AspNetCore.Http.BadHttpRequestException { StatusCode: 413 } => new(413, e.Message, "invalid_request_error", null, "request_too_large"),
-        OperationCanceledException => null,
         _ => new(500, "The server failed to complete the request", "server_error", null, "internal_error"),
     };
 

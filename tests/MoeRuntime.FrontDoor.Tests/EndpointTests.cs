@@ -363,6 +363,15 @@ public sealed class EndpointTests
     }
 
     [Fact]
+    public async Task An_unexpected_failure_is_a_500_without_internals()
+    {
+        await using var host = await FrontDoorHost.StartAsync(new FakeBackend { FailOnStart = new OperationCanceledException("secret internals") });
+        HttpResponseMessage response = await host.PostAsync("/v1/completions", """{"model":"fake-moe","prompt":"x"}""");
+        await AssertError(response, HttpStatusCode.InternalServerError, null, "internal_error");
+        Assert.DoesNotContain("secret", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task A_failure_mid_stream_ends_it_with_an_error_event()
     {
         var backend = new FakeBackend { Script = _ => ["a", "b"], FailMidStream = new BackendException(BackendErrorKind.Unavailable, "the rank is shutting down") };

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace MoeRuntime.FrontDoor;
@@ -24,11 +25,16 @@ public static class FrontDoorExtensions
     /// <summary>Maps <c>GET /v1/models</c>, <c>POST /v1/completions</c> and <c>POST /v1/chat/completions</c> (unless disabled).</summary>
     public static IEndpointRouteBuilder MapOpenAiEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        if (!endpoints.ServiceProvider.GetRequiredService<IOptions<FrontDoorOptions>>().Value.Enabled) return endpoints;
-        FrontDoorHandler handler = endpoints.ServiceProvider.GetRequiredService<FrontDoorHandler>();
-        endpoints.MapGet("/v1/models", handler.ModelsAsync);
-        endpoints.MapPost("/v1/completions", (HttpContext http) => handler.CompleteAsync(http, chat: false));
-        endpoints.MapPost("/v1/chat/completions", (HttpContext http) => handler.CompleteAsync(http, chat: true));
+        IServiceProvider services = endpoints.ServiceProvider;
+        if (!services.GetRequiredService<IOptions<FrontDoorOptions>>().Value.Enabled) return endpoints;
+        if (services.GetRequiredService<TenantDirectory>().Open)
+            FrontDoorLog.OpenAccess(services.GetRequiredService<ILoggerFactory>().CreateLogger<FrontDoorHandler>());
+        // The handler (and the backend behind it, which may load a model) is resolved on the first request, not here.
+        endpoints.MapGet("/v1/models", (HttpContext http) => Handler(http).ModelsAsync(http));
+        endpoints.MapPost("/v1/completions", (HttpContext http) => Handler(http).CompleteAsync(http, chat: false));
+        endpoints.MapPost("/v1/chat/completions", (HttpContext http) => Handler(http).CompleteAsync(http, chat: true));
         return endpoints;
+
+        static FrontDoorHandler Handler(HttpContext http) => http.RequestServices.GetRequiredService<FrontDoorHandler>();
     }
 }

@@ -29,7 +29,6 @@ public sealed class FrontDoorHandler
         _tenants = tenants;
         _options = options.Value;
         _logger = logger;
-        if (tenants.Open) FrontDoorLog.OpenAccess(logger);
     }
 
     /// <summary>The pseudonym a tenant appears under in logs (the router's: the first 8 bytes of its SHA-256).</summary>

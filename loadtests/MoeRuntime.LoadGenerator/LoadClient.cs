@@ -7,7 +7,7 @@ namespace MoeRuntime.LoadGenerator;
 /// One simulated client: streams requests one after another and records what it sees, each request into
 /// the recorder current when it ends (a timeline swaps recorders every sample).
 /// </summary>
-sealed class LoadClient(IRouterGrain router, IReadOnlyList<string> prompts, LoadOptions options, Func<LoadRecorder> recorder)
+sealed class LoadClient(IServedTarget target, IReadOnlyList<string> prompts, LoadOptions options, Func<LoadRecorder> recorder)
 {
     /// <summary>Runs requests while <paramref name="nextRequest"/> hands out indices (it returns null when the level is over).</summary>
     public async Task RunAsync(Func<int?> nextRequest, CancellationToken cancellationToken)
@@ -26,19 +26,24 @@ sealed class LoadClient(IRouterGrain router, IReadOnlyList<string> prompts, Load
         string? error = null;
         try
         {
-            await foreach (TokenChunk _ in router.StreamAsync(request, cancellationToken))
+            await foreach (Streamed item in target.StreamAsync(request, cancellationToken))
             {
+                tokens += item.Tokens;
+                if (!item.Timed) continue;
                 long now = Stopwatch.GetTimestamp();
                 double elapsedMs = Stopwatch.GetElapsedTime(last, now).TotalMilliseconds;
                 if (firstToken is null) firstToken = elapsedMs;
                 else interToken.Add(elapsedMs);
                 last = now;
-                tokens++;
             }
         }
         catch (MoeRequestException e)
         {
             error = e.Code.ToString();
+        }
+        catch (HttpLoadException e)
+        {
+            error = e.Code;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

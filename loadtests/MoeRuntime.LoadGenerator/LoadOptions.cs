@@ -12,7 +12,11 @@ sealed record LoadOptions
                         [--served] [--reference] [--model DIR] [--model-name NAME]
                         [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...]] [--json FILE]
         [--phase PROMPTS_FILE|builtin SECONDS ...] [--sample-every SECONDS]
+        [--http URL [--api-key KEY] [--compare-orleans [--repeat R]]]
           --served and --reference pick the sides to measure; neither means both.
+          --http drives a silo's OpenAI front door (streamed /v1/completions) as the served side instead of the
+          Orleans client. --compare-orleans then runs the same requests through both at every level, R times
+          each (default 3, alternating which goes first), and reports front door / Orleans ratios.
           --phase runs a timeline instead of levels: the served side only, at the first concurrency, each
           phase's prompts for its duration in turn, without warm-up, sampling the clients and the cluster's
           tiers and controllers every --sample-every seconds (default 2).
@@ -38,6 +42,12 @@ sealed record LoadOptions
     /// <summary>Timeline mode: prompt sets (null = built-in) run one after another, each for its duration.</summary>
     public IReadOnlyList<LoadPhase> Phases { get; init; } = [];
     public TimeSpan SampleEvery { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>A silo's HTTP address (<c>http://127.0.0.1:8080</c>): the served side goes through its OpenAI front door.</summary>
+    public string? HttpUrl { get; init; }
+    public string? ApiKey { get; init; }
+    /// <summary>With <see cref="HttpUrl"/>: the front door against the Orleans client on the same requests.</summary>
+    public bool CompareOrleans { get; init; }
+    public int Repeat { get; init; } = 3;
 
     public static LoadOptions Parse(string[] args)
     {
@@ -71,11 +81,17 @@ sealed record LoadOptions
                 "--json" => options with { JsonPath = Value() },
                 "--phase" => options with { Phases = [.. options.Phases, new LoadPhase(Value() is var file && file == "builtin" ? null : file, TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))))] },
                 "--sample-every" => options with { SampleEvery = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },
+                "--http" => options with { HttpUrl = Value() },
+                "--api-key" => options with { ApiKey = Value() },
+                "--compare-orleans" => options with { CompareOrleans = true },
+                "--repeat" => options with { Repeat = Positive(option, int.Parse(Value())) },
                 "--served" => Mark(ref served, options),
                 "--reference" => Mark(ref reference, options),
                 _ => throw new ArgumentException($"unknown option '{option}'\n{Usage}"),
             };
         }
+        if (options.CompareOrleans && options.HttpUrl is null) throw new ArgumentException($"--compare-orleans needs --http URL\n{Usage}");
+        if (options.CompareOrleans && options.Phases.Count > 0) throw new ArgumentException($"--compare-orleans runs levels, not --phase timelines\n{Usage}");
         return served || reference ? options with { Served = served, Reference = reference } : options;
     }
 

@@ -16,11 +16,25 @@ using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 IReadOnlyList<string> prompts = PromptSet.Load(options.PromptsPath);
 
-await using MoeClusterConnection? connection = options.Served
+bool viaHttp = options.HttpUrl is not null;
+await using MoeClusterConnection? connection = (options.Served && !viaHttp) || options.CompareOrleans || options.Phases.Count > 0
     ? await MoeClusterConnection.ConnectAsync(options.Cluster, TimeSpan.FromSeconds(30), stop.Token)
     : null;
+using HttpTarget? http = viaHttp ? new HttpTarget(options.HttpUrl!, options.ApiKey, options.ModelName) : null;
+RouterTarget? orleans = connection is null ? null : new RouterTarget(connection.Client.GetGrain<MoeRuntime.Grains.IRouterGrain>(options.ModelName));
+
+if (options.CompareOrleans)
+{
+    IReadOnlyList<FrontDoorComparison> comparisons = await FrontDoorComparison.RunAsync(
+        new ServedLoad(http!, prompts, options), new ServedLoad(orleans!, prompts, options), options, stop.Token);
+    Console.WriteLine(FrontDoorComparison.Table(comparisons));
+    if (options.JsonPath is { } comparisonPath) FrontDoorComparison.WriteJson(comparisonPath, options, comparisons);
+    return comparisons.Any(c => c.Errors > 0) ? 1 : 0;
+}
+
 using ReferenceLoad? reference = options.Reference ? new ReferenceLoad(options.ModelDirectory, prompts, options) : null;
-ServedLoad? served = connection is null ? null : new ServedLoad(connection.Client, prompts, options);
+IServedTarget? target = viaHttp ? http : orleans;
+ServedLoad? served = options.Served && target is not null ? new ServedLoad(target, prompts, options) : null;
 
 if (options.Phases.Count > 0)
 {

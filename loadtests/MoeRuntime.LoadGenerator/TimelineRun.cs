@@ -29,7 +29,7 @@ sealed class TimelineRun(IClusterClient cluster, LoadOptions options)
             int issued = -1;
             int? Next() => phaseClock.Elapsed < phase.Duration ? Interlocked.Increment(ref issued) : null;
             Task clients = Task.WhenAll(Enumerable.Range(0, concurrency)
-                .Select(_ => new LoadClient(router, prompts, options, () => Volatile.Read(ref _current)).RunAsync(Next, cancellationToken)));
+                .Select(_ => new LoadClient(new RouterTarget(router), prompts, options, () => Volatile.Read(ref _current)).RunAsync(Next, cancellationToken)));
             using var timer = new PeriodicTimer(options.SampleEvery);
             bool more = true;
             while (more)

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using MoeRuntime.FrontDoor;
 using MoeRuntime.Grains;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Silo;
@@ -52,6 +53,7 @@ static WebApplication Build(string[] args)
         ["--gateway-port"] = "Silo:GatewayPort",
         ["--primary-port"] = "Silo:PrimarySiloPort",
         ["--http-port"] = "Silo:HttpPort",
+        ["--api-key"] = "Moe:FrontDoor:ApiKey",
         ["--prompt"] = "Prompt",
         ["--max-tokens"] = "MaxTokens",
         ["--temperature"] = "Temperature",
@@ -66,14 +68,20 @@ static WebApplication Build(string[] args)
     // The router's drain has its own deadline (Moe:DrainTimeout); the rest of the shutdown gets 10 s more.
     builder.Services.AddOptions<HostOptions>().Configure<IOptions<MoeSiloOptions>>((o, moe) => o.ShutdownTimeout = moe.Value.DrainTimeout + TimeSpan.FromSeconds(10));
     builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
+    // The OpenAI-compatible front door on the HTTP port, over this rank's router grain.
+    builder.Services.AddFrontDoor(builder.Configuration.GetSection(FrontDoorOptions.Section));
+    builder.Services.AddSingleton<IInferenceBackend, SiloInferenceBackend>();
     if (!string.IsNullOrEmpty(builder.Configuration["Prompt"])) builder.Services.AddHostedService<OneShotGeneration>();
 
     var app = builder.Build();
+    // Resolving the front door's options validates them now, so a mistake is one line and exit code 2 like the others.
+    _ = app.Services.GetRequiredService<IOptions<FrontDoorOptions>>().Value;
     var access = new TelemetryAccess(telemetry, app.Services.GetRequiredService<ILogger<TelemetryAccess>>(), host.HttpPort);
     app.MapTelemetry(access);
     app.MapControl(access);
     app.MapGet("/healthz", (IClusterMembershipService membership) =>
         Results.Ok(new { status = "serving", members = membership.CurrentSnapshot.Members.Count }));
+    app.MapOpenAiEndpoints();
     app.MapGet("/v1/router", async (IGrainFactory grains, IConfiguration configuration) =>
         Results.Ok(await grains.GetGrain<IRouterGrain>(configuration["Moe:ModelName"] ?? "default").GetStatusAsync()));
     return app;

@@ -35,6 +35,7 @@ public sealed class SiloConfigurationTests
     [InlineData("--Moe:Telemetry:Interval=00:00:00", "moe-silo: Moe:Telemetry:Interval must be positive")]
     [InlineData("--Moe:Control:Prefetch:Interval=00:00:00", "moe-silo: Moe:Control:Prefetch:Interval must be positive")]
     [InlineData("--Moe:DrainTimeout=-00:00:05", "moe-silo: Moe:DrainTimeout must be positive (is -00:00:05)")]
+    [InlineData("--Moe:FrontDoor:Tenants:0:Name=acme", "moe-silo: Moe:FrontDoor:Tenants:0:Keys needs at least one 'sha256:<64 hex digits>' key hash")]
     public async Task AMistakeInTheConfigurationIsOneLineAndExitCodeTwo(string setting, string message)
     {
         string logs = Directory.CreateTempSubdirectory("moe-silo-config-").FullName;

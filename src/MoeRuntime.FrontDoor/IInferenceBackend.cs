@@ -1,0 +1,70 @@
+namespace MoeRuntime.FrontDoor;
+
+/// <summary>
+/// What the front door needs from whatever generates tokens: the silo implements it over its router grain, tests with
+/// a fake. Failures a client can act on are thrown as <see cref="BackendException"/>.
+/// </summary>
+public interface IInferenceBackend
+{
+    /// <summary>The models served, with their context lengths.</summary>
+    ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken);
+
+    /// <summary>How many tokens <paramref name="prompt"/> is for <paramref name="model"/> (for usage and the context limit).</summary>
+    ValueTask<int> CountPromptTokensAsync(string model, string prompt, CancellationToken cancellationToken);
+
+    /// <summary>The prompt that asks <paramref name="model"/> to answer <paramref name="messages"/> (its chat template).</summary>
+    ValueTask<string> RenderChatAsync(string model, IReadOnlyList<ChatTurn> messages, CancellationToken cancellationToken);
+
+    /// <summary>Whether <see cref="GenerateAsync"/> fills <see cref="GeneratedToken.Logprob"/>; requests for logprobs are refused otherwise.</summary>
+    bool SupportsLogprobs { get; }
+
+    /// <summary>
+    /// The tokens of one generation, as they are sampled. Cancelling <paramref name="cancellationToken"/> (the client went
+    /// away) must end the generation in the backend.
+    /// </summary>
+    IAsyncEnumerable<GeneratedToken> GenerateAsync(GenerationCall call, CancellationToken cancellationToken);
+}
+
+/// <summary>One served model.</summary>
+public sealed record ServedModel(string Id, int ContextLength);
+
+/// <summary>One chat message, its content flattened to text.</summary>
+public sealed record ChatTurn(string Role, string Content);
+
+/// <summary>One generation the front door asks for.</summary>
+public sealed record GenerationCall
+{
+    public required string Model { get; init; }
+    public required string Prompt { get; init; }
+    /// <summary>The tenant the API key belongs to.</summary>
+    public required string Tenant { get; init; }
+    public required string RequestId { get; init; }
+    public int MaxTokens { get; init; }
+    public double Temperature { get; init; } = 1.0;
+    public double TopP { get; init; } = 1.0;
+    /// <summary>0 keeps every token.</summary>
+    public int TopK { get; init; }
+    public ulong? Seed { get; init; }
+    /// <summary>Alternatives wanted per token (0 when only the sampled token's logprob, or none, is wanted).</summary>
+    public int TopLogprobs { get; init; }
+    public bool Logprobs { get; init; }
+    /// <summary>Generate past end-of-sequence tokens, up to <see cref="MaxTokens"/> (benchmarks want equal lengths).</summary>
+    public bool IgnoreEos { get; init; }
+}
+
+/// <summary>
+/// One sampled token: its id, the text it completes (empty while a character is incomplete), and when asked its
+/// log-probability with the most likely alternatives. A backend that knows why generation ended says so on the last token.
+/// </summary>
+public sealed record GeneratedToken
+{
+    public int TokenId { get; init; }
+    public string Text { get; init; } = "";
+    public float? Logprob { get; init; }
+    public IReadOnlyList<TokenAlternative>? TopLogprobs { get; init; }
+    /// <summary><c>stop</c> or <c>length</c> on the last token, when the backend knows; otherwise the front door infers it.</summary>
+    public string? FinishReason { get; init; }
+}
+
+/// <summary>A token the model considered, with its log-probability.</summary>
+public sealed record TokenAlternative(string Token, float Logprob);

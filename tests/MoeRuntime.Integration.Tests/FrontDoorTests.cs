@@ -1,0 +1,250 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using MoeRuntime.FrontDoor;
+using OpenAI;
+using OpenAI.Chat;
+using ChatFinishReason = OpenAI.Chat.ChatFinishReason;
+
+namespace MoeRuntime.Integration.Tests;
+
+/// <summary>One silo started with <c>--api-key</c> and a limited tenant, shared by the front-door tests.</summary>
+public sealed class FrontDoorSilo : IAsyncLifetime
+{
+    public const string Key = "sk-frontdoor-test";
+    public const string LimitedKey = "sk-limited-tenant";
+
+    internal LocalSilo Silo { get; private set; } = null!;
+    public string BaseUrl => $"http://127.0.0.1:{Silo.Silo.HttpPort}";
+
+    public async Task InitializeAsync()
+    {
+        Silo = await LocalSilo.StartAsync("frontdoor",
+        [
+            "--api-key", Key,
+            "--Moe:FrontDoor:Tenants:0:Name=limited",
+            $"--Moe:FrontDoor:Tenants:0:Keys:0={KeyHashes.Configured(LimitedKey)}",
+            "--Moe:FrontDoor:Tenants:0:RequestsPerMinute=1",
+        ]);
+    }
+
+    public async Task DisposeAsync() => await Silo.DisposeAsync();
+}
+
+/// <summary>
+/// The front door of a real silo process on 127.0.0.1, driven by clients nobody here wrote: the official OpenAI .NET SDK,
+/// Microsoft.Extensions.AI's IChatClient over it, and curl for the raw bytes.
+/// </summary>
+public sealed class FrontDoorTests(FrontDoorSilo fixture) : IClassFixture<FrontDoorSilo>
+{
+    const string Model = "default";
+
+    OpenAIClientOptions Options() => new()
+    {
+        Endpoint = new Uri($"{fixture.BaseUrl}/v1"),
+        // A 429 must reach the test, not be retried after its Retry-After.
+        RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+        NetworkTimeout = TimeSpan.FromMinutes(2),
+    };
+
+    ChatClient Chat(string key = FrontDoorSilo.Key, string model = Model) => new(model, new ApiKeyCredential(key), Options());
+
+    static ChatCompletionOptions Sampling(int maxTokens, long seed, params string[] stops)
+    {
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = maxTokens, Temperature = 0.8f };
+#pragma warning disable OPENAI001 // Seed is marked experimental in the SDK.
+        options.Seed = seed;
+#pragma warning restore OPENAI001
+        foreach (string stop in stops) options.StopSequences.Add(stop);
+        return options;
+    }
+
+    [Fact]
+    public async Task The_sdk_chat_answers_with_usage_and_the_same_seed_gives_the_same_text()
+    {
+        ChatClient chat = Chat();
+        ChatCompletion first = await chat.CompleteChatAsync([new UserChatMessage("Tell me a story")], Sampling(12, 42));
+        ChatCompletion second = await chat.CompleteChatAsync([new UserChatMessage("Tell me a story")], Sampling(12, 42));
+        ChatCompletion other = await chat.CompleteChatAsync([new UserChatMessage("Tell me a story")], Sampling(12, 43));
+        Assert.Equal(ChatFinishReason.Length, first.FinishReason);
+        Assert.Equal(12, first.Usage.OutputTokenCount);
+        Assert.True(first.Usage.InputTokenCount > 0);
+        Assert.Equal(first.Usage.InputTokenCount + 12, first.Usage.TotalTokenCount);
+        Assert.Equal(ChatMessageRole.Assistant, first.Role);
+        Assert.Equal(first.Content[0].Text, second.Content[0].Text);
+        Assert.NotEqual(first.Content[0].Text, other.Content[0].Text);
+    }
+
+    [Fact]
+    public async Task The_sdk_streams_a_chat_token_by_token_with_usage_at_the_end()
+    {
+        ChatClient chat = Chat();
+        string whole = (await chat.CompleteChatAsync([new UserChatMessage("Hi")], Sampling(10, 7))).Value.Content[0].Text;
+        var text = new StringBuilder();
+        int updates = 0;
+        ChatFinishReason? finish = null;
+        ChatTokenUsage? usage = null;
+        await foreach (StreamingChatCompletionUpdate update in chat.CompleteChatStreamingAsync([new UserChatMessage("Hi")], Sampling(10, 7)))
+        {
+            foreach (ChatMessageContentPart part in update.ContentUpdate) text.Append(part.Text);
+            if (update.ContentUpdate.Count > 0) updates++;
+            finish ??= update.FinishReason;
+            usage ??= update.Usage;
+        }
+        Assert.Equal(whole, text.ToString());
+        Assert.True(updates > 1, $"{updates} content updates");
+        Assert.Equal(ChatFinishReason.Length, finish);
+        Assert.NotNull(usage);
+        Assert.Equal(10, usage.OutputTokenCount);
+    }
+
+    [Fact]
+    public async Task A_stop_sequence_ends_the_answer_before_it()
+    {
+        ChatClient chat = Chat();
+        string whole = (await chat.CompleteChatAsync([new UserChatMessage("Go on")], Sampling(24, 5))).Value.Content[0].Text;
+        Assert.True(whole.Length >= 8, $"'{whole}' is too short to pick a stop from");
+        string stop = whole.Substring(4, 3);
+        string expected = whole[..whole.IndexOf(stop, StringComparison.Ordinal)];
+        ChatCompletion stopped = await chat.CompleteChatAsync([new UserChatMessage("Go on")], Sampling(24, 5, stop));
+        Assert.Equal(expected, stopped.Content[0].Text);
+        Assert.Equal(ChatFinishReason.Stop, stopped.FinishReason);
+        var streamed = new StringBuilder();
+        await foreach (StreamingChatCompletionUpdate update in chat.CompleteChatStreamingAsync([new UserChatMessage("Go on")], Sampling(24, 5, stop)))
+            foreach (ChatMessageContentPart part in update.ContentUpdate) streamed.Append(part.Text);
+        Assert.Equal(expected, streamed.ToString());
+    }
+
+    /// <summary>The SDK keeps its legacy-completions client internal, so /v1/completions is driven over plain HTTP.</summary>
+    [Fact]
+    public async Task A_completion_is_served_streamed_and_not()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl), Timeout = TimeSpan.FromMinutes(2) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", FrontDoorSilo.Key);
+        HttpResponseMessage whole = await http.PostAsync("/v1/completions", new StringContent(
+            """{"model":"default","prompt":"Once upon a time","max_tokens":6,"seed":9}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
+        using JsonDocument body = JsonDocument.Parse(await whole.Content.ReadAsStringAsync());
+        JsonElement choice = body.RootElement.GetProperty("choices")[0];
+        Assert.Equal("length", choice.GetProperty("finish_reason").GetString());
+        Assert.Equal(6, body.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        string text = choice.GetProperty("text").GetString()!;
+
+        HttpResponseMessage streamed = await http.PostAsync("/v1/completions", new StringContent(
+            """{"model":"default","prompt":"Once upon a time","max_tokens":6,"seed":9,"stream":true}""", Encoding.UTF8, "application/json"));
+        string raw = await streamed.Content.ReadAsStringAsync();
+        var joined = new StringBuilder();
+        foreach (string e in raw.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
+        {
+            string payload = e["data: ".Length..];
+            if (payload == "[DONE]") continue;
+            using JsonDocument chunk = JsonDocument.Parse(payload);
+            joined.Append(chunk.RootElement.GetProperty("choices")[0].GetProperty("text").GetString());
+        }
+        Assert.Equal(text, joined.ToString());
+        Assert.EndsWith("data: [DONE]\n\n", raw);
+    }
+
+    [Fact]
+    public async Task An_invalid_key_is_401_an_unknown_model_404_and_logprobs_a_clear_400()
+    {
+        var denied = await Assert.ThrowsAsync<ClientResultException>(() => Chat("sk-wrong").CompleteChatAsync([new UserChatMessage("x")]));
+        Assert.Equal(401, denied.Status);
+        var unknown = await Assert.ThrowsAsync<ClientResultException>(() => Chat(model: "gpt-4o").CompleteChatAsync([new UserChatMessage("x")]));
+        Assert.Equal(404, unknown.Status);
+        Assert.Contains("gpt-4o", unknown.Message);
+        ChatCompletionOptions logprobs = Sampling(4, 1);
+        logprobs.IncludeLogProbabilities = true;
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() => Chat().CompleteChatAsync([new UserChatMessage("x")], logprobs));
+        Assert.Equal(400, refused.Status);
+        Assert.Contains("logprobs", refused.Message);
+    }
+
+    [Fact]
+    public async Task A_tenant_over_its_request_limit_gets_429_with_retry_after()
+    {
+        ChatClient chat = Chat(FrontDoorSilo.LimitedKey);
+        await chat.CompleteChatAsync([new UserChatMessage("x")], Sampling(2, 1));
+        var limited = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("x")], Sampling(2, 1)));
+        Assert.Equal(429, limited.Status);
+        Assert.True(limited.GetRawResponse()!.Headers.TryGetValue("Retry-After", out string? after) && int.Parse(after!) >= 1);
+    }
+
+    [Fact]
+    public async Task Microsoft_extensions_ai_chat_client_works_over_the_sdk()
+    {
+        IChatClient client = Chat().AsIChatClient();
+        var options = new ChatOptions { MaxOutputTokens = 8, Seed = 11, Temperature = 0.8f };
+        ChatResponse response = await client.GetResponseAsync("Hello there", options);
+        Assert.False(string.IsNullOrEmpty(response.Text));
+        Assert.Equal(8, response.Usage?.OutputTokenCount);
+        Assert.Equal(Microsoft.Extensions.AI.ChatFinishReason.Length, response.FinishReason);
+        var streamed = new StringBuilder();
+        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync("Hello there", options)) streamed.Append(update.Text);
+        Assert.Equal(response.Text, streamed.ToString());
+    }
+
+    [Fact]
+    public async Task Curl_sees_the_raw_server_sent_events()
+    {
+        var curl = new ProcessStartInfo("curl")
+        {
+            ArgumentList =
+            {
+                "-sS", "-N", "--max-time", "60", "-H", $"Authorization: Bearer {FrontDoorSilo.Key}", "-H", "Content-Type: application/json",
+                $"{fixture.BaseUrl}/v1/chat/completions", "-d",
+                """{"model":"default","messages":[{"role":"user","content":"Hi"}],"max_tokens":5,"seed":3,"stream":true,"stream_options":{"include_usage":true}}""",
+            },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using Process process = Process.Start(curl)!;
+        string output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(90));
+        Assert.True(process.ExitCode == 0, await process.StandardError.ReadToEndAsync());
+        Assert.EndsWith("\n\ndata: [DONE]\n\n", output);
+        string[] events = output[..^2].Split("\n\n");
+        Assert.All(events, e => Assert.StartsWith("data: ", e));
+        using JsonDocument first = JsonDocument.Parse(events[0]["data: ".Length..]);
+        Assert.Equal("chat.completion.chunk", first.RootElement.GetProperty("object").GetString());
+        Assert.Equal("assistant", first.RootElement.GetProperty("choices")[0].GetProperty("delta").GetProperty("role").GetString());
+        using JsonDocument usage = JsonDocument.Parse(events[^2]["data: ".Length..]);
+        Assert.Equal(5, usage.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(0, usage.RootElement.GetProperty("choices").GetArrayLength());
+        using JsonDocument last = JsonDocument.Parse(events[^3]["data: ".Length..]);
+        Assert.Equal("length", last.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+    }
+
+    [Fact]
+    public async Task Closing_the_connection_mid_stream_cancels_the_request_in_the_router()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl), Timeout = TimeSpan.FromMinutes(2) };
+        Assert.Equal(0, await ActiveSequences(http));
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = new StringContent("""{"model":"default","prompt":"Write a long story","max_tokens":1500,"temperature":0,"stream":true}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", FrontDoorSilo.Key);
+        HttpResponseMessage response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using (var reader = new StreamReader(await response.Content.ReadAsStreamAsync()))
+        {
+            Assert.StartsWith("data: ", await reader.ReadLineAsync());
+            Assert.Equal(1, await ActiveSequences(http));
+        }
+        response.Dispose();
+        await Eventually.UntilAsync("the router's running request count drops to 0", TimeSpan.FromSeconds(30),
+            async () => await ActiveSequences(http) == 0, fixture.Silo.Diagnostics);
+    }
+
+    static async Task<int> ActiveSequences(HttpClient http)
+    {
+        using JsonDocument status = JsonDocument.Parse(await http.GetStringAsync("/v1/router"));
+        return status.RootElement.GetProperty("activeSequences").GetInt32() + status.RootElement.GetProperty("queueDepth").GetInt32();
+    }
+}

@@ -1,39 +1,50 @@
 using System.Runtime.CompilerServices;
-using System.Text;
 using MoeRuntime.FrontDoor;
 using MoeRuntime.Grains;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Model.Chat;
 
 namespace MoeRuntime.Silo;
 
 /// <summary>
-/// The front door's backend on a silo: the model this rank serves, its tokenizer for prompt counts, and the rank's
-/// router grain for generation, so a front-door request takes the path every client request takes. Logprobs are
-/// refused until the router's token stream carries them.
+/// The front door's backend on a silo: the model this rank serves, its tokenizer for prompt counts, its chat template,
+/// and the rank's router grain for generation, so a front-door request takes the path every client request takes.
 /// </summary>
 sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInferenceBackend
 {
-    public bool SupportsLogprobs => false;
+    public bool SupportsLogprobs => true;
 
     public ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken) =>
         new([new ServedModel(host.ModelName, host.Config.MaxPositionEmbeddings)]);
 
     public ValueTask<int> CountPromptTokensAsync(string model, string prompt, CancellationToken cancellationToken) =>
-        new(host.Tokenizer.Encode(prompt).Count);
+        new(host.Tokenizer.Encode(prompt, addBeginOfSequence: !StartsWithBeginOfSequence(prompt)).Count);
 
     /// <summary>
-    /// The plain chat format (until checkpoints' chat templates are applied): each message as <c>&lt;|role|&gt;</c> on its
-    /// own line followed by its content and a newline, then <c>&lt;|assistant|&gt;</c> and a newline for the answer.
+    /// The checkpoint's chat template applied to <paramref name="messages"/> with the generation prompt. An error the
+    /// template raises itself (Mixtral's "roles must alternate") is the client's: a 400 with the template's words.
     /// </summary>
-    public ValueTask<string> RenderChatAsync(string model, IReadOnlyList<ChatTurn> messages, CancellationToken cancellationToken) =>
-        new(PlainChat(messages));
-
-    public static string PlainChat(IReadOnlyList<ChatTurn> messages)
+    public ValueTask<string> RenderChatAsync(string model, IReadOnlyList<ChatTurn> messages, CancellationToken cancellationToken)
     {
-        var prompt = new StringBuilder();
-        foreach (ChatTurn m in messages) prompt.Append("<|").Append(m.Role).Append("|>\n").Append(m.Content).Append('\n');
-        return prompt.Append("<|assistant|>\n").ToString();
+        var turns = new ChatMessage[messages.Count];
+        for (int i = 0; i < turns.Length; i++) turns[i] = new ChatMessage(messages[i].Role, messages[i].Content);
+        try
+        {
+            return new(host.ChatTemplate.Render(turns, addGenerationPrompt: true));
+        }
+        catch (ChatTemplateException e)
+        {
+            throw new BackendException(BackendErrorKind.InvalidRequest, e.Message, inner: e);
+        }
     }
+
+    /// <summary>
+    /// Whether the prompt already starts with the checkpoint's beginning-of-sequence token (Mixtral's and OLMoE's chat
+    /// templates write it themselves): such a prompt is not given a second one.
+    /// </summary>
+    bool StartsWithBeginOfSequence(string prompt) =>
+        host.Tokenizer.BeginOfSequenceId is not null && host.ChatTemplate.BeginOfSequence.Length > 0
+        && prompt.StartsWith(host.ChatTemplate.BeginOfSequence, StringComparison.Ordinal);
 
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(GenerationCall call, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -42,6 +53,8 @@ sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInfer
             Prompt = call.Prompt,
             Tenant = call.Tenant,
             RequestId = call.RequestId,
+            SkipBeginOfSequence = StartsWithBeginOfSequence(call.Prompt),
+            TopLogprobs = call.Logprobs ? call.TopLogprobs : null,
             Sampling = new SamplingParameters
             {
                 MaxTokens = call.MaxTokens, Temperature = call.Temperature, TopP = call.TopP, TopK = call.TopK, Seed = call.Seed,
@@ -62,9 +75,23 @@ sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInfer
                     throw ToBackend(e);
                 }
                 TokenChunk chunk = tokens.Current;
-                yield return new GeneratedToken { TokenId = chunk.TokenId, Text = chunk.Text };
+                yield return new GeneratedToken
+                {
+                    TokenId = chunk.TokenId,
+                    Text = chunk.Text,
+                    Logprob = chunk.Logprob,
+                    TopLogprobs = chunk.TopLogprobs is { } top ? Alternatives(top) : null,
+                };
             }
         }
+    }
+
+    /// <summary>Each alternative with its token's text, as OpenAI's top_logprobs spell them.</summary>
+    TokenAlternative[] Alternatives(TokenLogprob[] top)
+    {
+        var alternatives = new TokenAlternative[top.Length];
+        for (int i = 0; i < top.Length; i++) alternatives[i] = new TokenAlternative(host.Tokenizer.Decode([top[i].TokenId]), top[i].Logprob);
+        return alternatives;
     }
 
     static Exception ToBackend(MoeRequestException e)

@@ -151,18 +151,31 @@ public sealed class FrontDoorTests(FrontDoorSilo fixture) : IClassFixture<FrontD
     }
 
     [Fact]
-    public async Task An_invalid_key_is_401_an_unknown_model_404_and_logprobs_a_clear_400()
+    public async Task An_invalid_key_is_401_and_an_unknown_model_404()
     {
         var denied = await Assert.ThrowsAsync<ClientResultException>(() => Chat("sk-wrong").CompleteChatAsync([new UserChatMessage("x")]));
         Assert.Equal(401, denied.Status);
         var unknown = await Assert.ThrowsAsync<ClientResultException>(() => Chat(model: "gpt-4o").CompleteChatAsync([new UserChatMessage("x")]));
         Assert.Equal(404, unknown.Status);
         Assert.Contains("gpt-4o", unknown.Message);
-        ChatCompletionOptions logprobs = Sampling(4, 1);
-        logprobs.IncludeLogProbabilities = true;
-        var refused = await Assert.ThrowsAsync<ClientResultException>(() => Chat().CompleteChatAsync([new UserChatMessage("x")], logprobs));
-        Assert.Equal(400, refused.Status);
-        Assert.Contains("logprobs", refused.Message);
+    }
+
+    [Fact]
+    public async Task Logprobs_come_from_the_router_stream_with_their_alternatives()
+    {
+        ChatCompletionOptions options = Sampling(6, 3);
+        options.IncludeLogProbabilities = true;
+        options.TopLogProbabilityCount = 3;
+        ChatCompletion completion = await Chat().CompleteChatAsync([new UserChatMessage("Log probabilities")], options);
+        Assert.InRange(completion.ContentTokenLogProbabilities.Count, 1, 6);
+        foreach (ChatTokenLogProbabilityDetails token in completion.ContentTokenLogProbabilities)
+        {
+            Assert.True(token.LogProbability <= 0, $"log-probability {token.LogProbability} of '{token.Token}' is over 0");
+            Assert.Equal(3, token.TopLogProbabilities.Count);
+            // Alternatives best first; the sampled token is one of the model's tokens, so never more likely than the best.
+            Assert.True(token.TopLogProbabilities[0].LogProbability >= token.TopLogProbabilities[2].LogProbability);
+            Assert.True(token.LogProbability <= token.TopLogProbabilities[0].LogProbability + 1e-4);
+        }
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Model;
 using MoeRuntime.Model.Configuration;
+using MoeRuntime.Model.Chat;
 using MoeRuntime.Model.DefaultModel;
 using MoeRuntime.Model.Loading;
 using MoeRuntime.Model.Tokenization;
@@ -32,6 +33,8 @@ public sealed class ModelHost : IDisposable
         Device = ComputeDevices.Resolve(o.Device, logger);
         Config = ModelConfigJson.Load(Directory);
         Tokenizer = TokenizerLoader.Load(Directory, Config);
+        // Refused here, at load, when the checkpoint's template uses a construct the interpreter does not support.
+        ChatTemplate = string.IsNullOrWhiteSpace(o.ModelPath) ? ChatTemplate.BuiltInModel : ChatTemplate.ForCheckpoint(Directory);
         DenseModel = ModelLoader.Load(Directory, Device, withExperts: false);
         Checkpoint = ExpertCheckpoint.Open(Directory, ModelName);
         Store = new ExpertTierStore(Checkpoint, new TierBudgets(o.HotBudgetBytes, o.WarmBudgetBytes), Device, loggers.CreateLogger<ExpertTierStore>());
@@ -47,6 +50,11 @@ public sealed class ModelHost : IDisposable
     public Device Device { get; }
     public ModelConfig Config { get; }
     public ITextTokenizer Tokenizer { get; }
+    /// <summary>
+    /// How chat messages become a prompt: the checkpoint's <c>chat_template</c>, the built-in model's own template, or
+    /// <see cref="ChatTemplate.Plain"/> for a checkpoint without one.
+    /// </summary>
+    public ChatTemplate ChatTemplate { get; }
     /// <summary>Embeddings, attention, gates, norms and head; the experts live in expert grains.</summary>
     public MoeModel DenseModel { get; }
     /// <summary>How long loading the config, tokenizer, dense model and tier store took.</summary>

@@ -18,7 +18,7 @@ namespace MoeRuntime.Grains.Prefetch;
 /// </summary>
 public sealed class PrefetchControllerGrain(
     [PersistentState("prefetch-settings", ControlStorage.Name)] IPersistentState<PrefetchSettingsView> saved,
-    ModelHost host, RankDirectory ranks, IOptions<PrefetchControlOptions> options, IOptions<MoeSiloOptions> silo, TimeProvider time,
+    ModelHost host, RankDirectory ranks, IOptions<PrefetchControlOptions> options, IOptions<PrefetchControllerOptions> policy, IOptions<MoeSiloOptions> silo, TimeProvider time,
     ILogger<PrefetchControllerGrain> logger)
     : Grain, IPrefetchControllerGrain
 {
@@ -26,7 +26,7 @@ public sealed class PrefetchControllerGrain(
     public const string Operator = "operator";
 
     readonly PrefetchControlOptions _options = options.Value;
-    readonly PrefetchController _policy = new(options.Value.ToControllerOptions());
+    readonly PrefetchController _policy = new(policy.Value);
     readonly PrefetchIntervals _intervals = new();
     PrefetchSettings _settings = null!;
     PrefetchSettingsView _view = null!;

@@ -36,7 +36,7 @@ public static class TelemetryWindows
 
     /// <exception cref="ArgumentException">Not one of <see cref="Names"/>.</exception>
     public static TelemetryWindow Parse(string? name) =>
-        TryParse(name, out TelemetryWindow window) ? window : throw new ArgumentException($"unknown window '{name}' ({string.Join(", ", Names)})", nameof(name));
+        TryParse(name, out TelemetryWindow window) ? window : throw new ArgumentException($"unknown window '{name}' ({string.Join(", ", Names)})");
 }
 
 /// <summary>Converts <c>20s</c>, <c>1m</c>, <c>5m</c>, <c>1h</c> to and from <see cref="TelemetryWindow"/> (what configuration binding uses).</summary>

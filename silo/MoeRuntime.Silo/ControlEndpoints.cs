@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Options;
 using MoeRuntime.Grains;
+using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Telemetry;
 
 namespace MoeRuntime.Silo;
@@ -16,16 +18,14 @@ static class ControlEndpoints
     public static void MapControl(this WebApplication app, TelemetryAccess access)
     {
         var control = app.MapGroup("/v1/control").AddEndpointFilter(access.Require("views"));
-        control.MapGet("/decisions", async (int? max, string? controller, IGrainFactory grains, IConfiguration configuration) =>
+        control.MapGet("/decisions", async (int? max, string? controller, IGrainFactory grains, IOptions<MoeSiloOptions> moe) =>
         {
             if (max is < 1 or > MaxDecisions) return Results.BadRequest(new { error = $"max must be between 1 and {MaxDecisions}" });
-            ControlDecisionRecord[] decisions = await grains.GetGrain<IControlDecisionLogGrain>(Model(configuration))
+            ControlDecisionRecord[] decisions = await grains.GetGrain<IControlDecisionLogGrain>(moe.Value.ModelName)
                 .GetDecisionsAsync(max ?? 100, string.IsNullOrWhiteSpace(controller) ? null : controller);
             return Results.Json(decisions, TelemetryJson.Options);
         });
-        control.MapGet("/status", async (IGrainFactory grains, IConfiguration configuration) =>
-            Results.Json(await grains.GetGrain<ITierControllerGrain>(Model(configuration)).GetStatusAsync(), TelemetryJson.Options));
+        control.MapGet("/status", async (IGrainFactory grains, IOptions<MoeSiloOptions> moe) =>
+            Results.Json(await grains.GetGrain<ITierControllerGrain>(moe.Value.ModelName).GetStatusAsync(), TelemetryJson.Options));
     }
-
-    static string Model(IConfiguration configuration) => configuration["Moe:ModelName"] ?? "default";
 }

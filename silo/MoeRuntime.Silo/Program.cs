@@ -61,17 +61,15 @@ static WebApplication Build(string[] args)
     };
     var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
     builder.Configuration.AddEnvironmentVariables("MOE_").AddCommandLine(args, switches);
-    var host = builder.Configuration.GetSection(SiloHostOptions.Section).Get<SiloHostOptions>() ?? new SiloHostOptions();
-    var telemetry = builder.Configuration.GetSection(TelemetryHostOptions.Section).Get<TelemetryHostOptions>() ?? new TelemetryHostOptions();
-    builder.AddSiloTelemetry(telemetry, builder.Configuration.GetValue<int>("Moe:Rank"));
+    SiloSettings settings = builder.AddSiloOptions();
+    var (host, telemetry) = (settings.Host, settings.Telemetry);
+    builder.AddSiloTelemetry(telemetry, settings.Moe.Rank);
     builder.WebHost.UseUrls($"http://127.0.0.1:{host.HttpPort}");
-    // The router's drain has its own deadline (Moe:DrainTimeout); the rest of the shutdown gets 10 s more.
-    builder.Services.AddOptions<HostOptions>().Configure<IOptions<MoeSiloOptions>>((o, moe) => o.ShutdownTimeout = moe.Value.DrainTimeout + TimeSpan.FromSeconds(10));
     builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
     // The OpenAI-compatible front door on the HTTP port, over this rank's router grain.
     builder.Services.AddFrontDoor(builder.Configuration.GetSection(FrontDoorOptions.Section));
     builder.Services.AddSingleton<IInferenceBackend, SiloInferenceBackend>();
-    if (!string.IsNullOrEmpty(builder.Configuration["Prompt"])) builder.Services.AddHostedService<OneShotGeneration>();
+    if (settings.OneShot.Requested) builder.Services.AddHostedService<OneShotGeneration>();
 
     var app = builder.Build();
     // Resolving the front door's options validates them now, so a mistake is one line and exit code 2 like the others.
@@ -82,7 +80,7 @@ static WebApplication Build(string[] args)
     app.MapGet("/healthz", (IClusterMembershipService membership) =>
         Results.Ok(new { status = "serving", members = membership.CurrentSnapshot.Members.Count }));
     app.MapOpenAiEndpoints();
-    app.MapGet("/v1/router", async (IGrainFactory grains, IConfiguration configuration) =>
-        Results.Ok(await grains.GetGrain<IRouterGrain>(configuration["Moe:ModelName"] ?? "default").GetStatusAsync()));
+    app.MapGet("/v1/router", async (IGrainFactory grains, IOptions<MoeSiloOptions> moe) =>
+        Results.Ok(await grains.GetGrain<IRouterGrain>(moe.Value.ModelName).GetStatusAsync()));
     return app;
 }

@@ -1,4 +1,5 @@
 using MoeRuntime.Grains.Diagnostics;
+using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Generation;
 using OpenTelemetry.Metrics;

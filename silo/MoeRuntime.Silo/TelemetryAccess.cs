@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Telemetry.Export;
 
 namespace MoeRuntime.Silo;

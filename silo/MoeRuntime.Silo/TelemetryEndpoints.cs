@@ -31,7 +31,7 @@ static class TelemetryEndpoints
         views.MapGet("/{view}", async (string view, string? window, IGrainFactory grains) =>
         {
             if (!Views.Contains(view)) return Results.NotFound(new { error = $"unknown view '{view}'", views = Views });
-            if (window is not null && window is not ("20s" or "1m" or "5m" or "1h")) return Results.BadRequest(new { error = $"unknown window '{window}' (20s, 1m, 5m, 1h)" });
+            if (window is not null && !TelemetryWindows.TryParse(window, out _)) return Results.BadRequest(new { error = $"unknown window '{window}' ({string.Join(", ", TelemetryWindows.Names)})" });
             byte[] json = await grains.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(window ?? "1m");
             return view == "summary" ? Results.Bytes(json, "application/json") : Results.Json(Slice(view, json), TelemetryJson.Options);
         });
@@ -39,7 +39,7 @@ static class TelemetryEndpoints
         {
             try
             {
-                IShardAggregatorGrain shard = grains.GetGrain<IShardAggregatorGrain>(rank % Math.Max(1, options.Value.Shards));
+                IShardAggregatorGrain shard = grains.GetGrain<IShardAggregatorGrain>(rank % options.Value.Shards);
                 return Results.Bytes(await shard.GetRankViewAsync(rank.ToString(), window ?? "1m"), "application/json");
             }
             catch (ArgumentException e)

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 using MoeRuntime.Control.Latency;
 using MoeRuntime.Grains.Hosting;
-using MoeRuntime.Telemetry.Collection;
 
 namespace MoeRuntime.Grains.Tests;
 
@@ -40,16 +40,19 @@ public sealed class ControlOptionsBindingTests
             MinSampleRatio = 0.5,
             FetchPriors = new(0.004, 0.05),
         }, latency);
-        options.Control.Validate(new CostRates());
+        MoeConfiguration.Check(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Moe:Control:Latency:TargetP95InterTokenSeconds"] = "0.04",
+            ["Moe:Control:Latency:FetchPriors:WarmSeconds"] = "0.004",
+        }).Build());
     }
 
     [Fact]
     public void AnOutOfRangeLatencyKeyIsRefusedByName()
     {
-        MoeSiloOptions options = Bind(new() { ["Moe:Control:Latency:ShrinkStep"] = "2" });
-        var error = Assert.Throws<ArgumentException>(() => options.Control.Validate(new CostRates()));
-        Assert.StartsWith("Moe:Control:Latency: ", error.Message);
-        Assert.Contains("ShrinkStep", error.Message);
+        var settings = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Moe:Control:Latency:ShrinkStep"] = "2" }).Build();
+        var error = Assert.Throws<OptionsValidationException>(() => MoeConfiguration.Check(settings));
+        Assert.Equal("Moe:Control:Latency:ShrinkStep must be a share (0, 1], was 2", Assert.Single(error.Failures));
     }
 
     [Fact]

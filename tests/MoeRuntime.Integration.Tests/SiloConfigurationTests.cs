@@ -29,12 +29,17 @@ public sealed class SiloConfigurationTests
     }
 
     [Theory]
-    [InlineData("--Moe:Control:Latency:ShrinkStep=2", "moe-silo: Moe:Control:Latency: LatencyControllerOptions.ShrinkStep must be a share")]
+    [InlineData("--Moe:Control:Latency:ShrinkStep=2", "moe-silo: Moe:Control:Latency:ShrinkStep must be a share (0, 1], was 2")]
     [InlineData("--Moe:HotBudgetBytes=abc", "moe-silo: Failed to convert configuration value 'abc' at 'Moe:HotBudgetBytes'")]
-    [InlineData("--Moe:Balancing:Threshold=0.5", "moe-silo: Moe:Balancing:Threshold is a max/mean ratio, at least 1, was 0.5")]
+    [InlineData("--Moe:Balancing:Threshold=0.5", "moe-silo: Moe:Balancing:Threshold must be a finite number of at least 1, was 0.5")]
     [InlineData("--Moe:Telemetry:Interval=00:00:00", "moe-silo: Moe:Telemetry:Interval must be positive")]
     [InlineData("--Moe:Control:Prefetch:Interval=00:00:00", "moe-silo: Moe:Control:Prefetch:Interval must be positive")]
-    [InlineData("--Moe:DrainTimeout=-00:00:05", "moe-silo: Moe:DrainTimeout must be positive (is -00:00:05)")]
+    [InlineData("--Moe:DrainTimeout=-00:00:05", "moe-silo: Moe:DrainTimeout must be positive")]
+    [InlineData("--Moe:MaxQueuedRequests=0", "moe-silo: Moe:MaxQueuedRequests must be at least 1, was 0")]
+    [InlineData("--Moe:Control:LatencyWindow=7s", "moe-silo: Failed to convert configuration value '7s' at 'Moe:Control:LatencyWindow'")]
+    [InlineData("--Silo:Clustering=carrier-pigeon", "moe-silo: Silo:Clustering must be localhost or redis, was 'carrier-pigeon'")]
+    [InlineData("--Telemetry:TraceSampleRatio=2", "moe-silo: Telemetry:TraceSampleRatio must be a share [0, 1], was 2")]
+    [InlineData("--MaxTokens=0", "moe-silo: MaxTokens must be at least 1, was 0")]
     [InlineData("--Moe:FrontDoor:Tenants:0:Name=acme", "moe-silo: Moe:FrontDoor:Tenants:0:Keys needs at least one 'sha256:<64 hex digits>' key hash")]
     public async Task AMistakeInTheConfigurationIsOneLineAndExitCodeTwo(string setting, string message)
     {

@@ -142,7 +142,7 @@ public sealed class TierControllerGrain(
     {
         try
         {
-            TelemetryView view = await ViewAsync(_options.LatencyWindow);
+            TelemetryView view = await ViewAsync(TelemetryWindows.Name(_options.LatencyWindow));
             // Stale ranks leave the view without their latency and tokens; the status says which, the log once per change.
             string[] stale = [.. view.Ranks.StaleRanks];
             if (stale.Length > 0 && !stale.SequenceEqual(_staleRanks))
@@ -150,8 +150,8 @@ public sealed class TierControllerGrain(
             _staleRanks = stale;
             ClusterReading read = TelemetryReadings.Cluster(view, interval);
             // A short window can hold no latency sample (idle, or sparse sampling of short streams): the minute's then.
-            return read.Latency == ObservedLatency.None && _options.LatencyWindow == "20s"
-                ? read with { Latency = TelemetryReadings.Latency(await ViewAsync("1m")) }
+            return read.Latency == ObservedLatency.None && _options.LatencyWindow == TelemetryWindow.TwentySeconds
+                ? read with { Latency = TelemetryReadings.Latency(await ViewAsync(TelemetryWindows.Name(TelemetryWindow.OneMinute))) }
                 : read;
         }
         catch (Exception e) when (e is OrleansException or TimeoutException or JsonException or ArgumentException)

@@ -1,6 +1,8 @@
+using MoeRuntime.Telemetry.Aggregation;
+
 namespace MoeRuntime.Grains.Hosting;
 
-/// <summary>How expert load is balanced over ranks (section <c>Moe:Balancing</c>).</summary>
+/// <summary>How expert load is balanced over ranks (section <c>Moe:Balancing</c>); <see cref="MoeOptionsValidation"/> checks it at start-up.</summary>
 public sealed class BalancingOptions
 {
     /// <summary>
@@ -16,18 +18,7 @@ public sealed class BalancingOptions
     /// <summary>Most replica changes one balancing may make: each one loads an expert's weights on a rank.</summary>
     public int MaxChanges { get; set; } = 8;
     /// <summary>Telemetry window the expert load is read from.</summary>
-    public string LoadWindow { get; set; } = "1m";
+    public TelemetryWindow LoadWindow { get; set; } = TelemetryWindow.OneMinute;
     /// <summary>How often a router checks the placement map for a new version (one call, only when due).</summary>
     public TimeSpan MapRefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>Checked at start-up, so a mistake is found then and not at the first balancing.</summary>
-    /// <exception cref="ArgumentException">A value is out of range; the message names it.</exception>
-    public void Validate()
-    {
-        if (!(Threshold >= 1) || double.IsInfinity(Threshold)) throw new ArgumentException($"Moe:Balancing:Threshold is a max/mean ratio, at least 1, was {Threshold}");
-        if (ExtraReplicaSlotsPerRank < 0) throw new ArgumentException($"Moe:Balancing:ExtraReplicaSlotsPerRank must not be negative, was {ExtraReplicaSlotsPerRank}");
-        if (MaxChanges < 0) throw new ArgumentException($"Moe:Balancing:MaxChanges must not be negative, was {MaxChanges}");
-        if (LoadWindow is not ("20s" or "1m" or "5m" or "1h")) throw new ArgumentException($"Moe:Balancing:LoadWindow must be 20s, 1m, 5m or 1h, was '{LoadWindow}'");
-        if (MapRefreshInterval <= TimeSpan.Zero) throw new ArgumentException($"Moe:Balancing:MapRefreshInterval must be positive, was {MapRefreshInterval}");
-    }
 }

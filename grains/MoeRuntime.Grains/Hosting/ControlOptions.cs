@@ -1,11 +1,15 @@
 using MoeRuntime.Control.Cost;
 using MoeRuntime.Control.Guardrails;
 using MoeRuntime.Control.Latency;
+using MoeRuntime.Telemetry.Aggregation;
 using MoeRuntime.Telemetry.Collection;
 
 namespace MoeRuntime.Grains.Hosting;
 
-/// <summary>The tier controllers' loop (section <c>Moe:Control</c>): whether it runs, how often, and its guardrails.</summary>
+/// <summary>
+/// The tier controllers' loop (section <c>Moe:Control</c>): whether it runs, how often, and its guardrails;
+/// <see cref="MoeOptionsValidation"/> checks it at start-up by building the controllers' own options.
+/// </summary>
 public sealed class ControlOptions
 {
     /// <summary>False leaves every TierSet to operators: no controller timer starts.</summary>
@@ -19,7 +23,7 @@ public sealed class ControlOptions
     /// interval lags the controller's own moves: it keeps giving memory back on the strength of latency that
     /// has already gone.
     /// </summary>
-    public string LatencyWindow { get; set; } = "20s";
+    public TelemetryWindow LatencyWindow { get; set; } = TelemetryWindow.TwentySeconds;
     /// <summary>Most tier moves admitted per rank, controller and interval (at least 3: one swap).</summary>
     public int MaxChangesPerInterval { get; set; } = 16;
     /// <summary>How much more per byte a promoted expert must be worth than the one it displaces.</summary>
@@ -52,29 +56,6 @@ public sealed class ControlOptions
         if (rates.HotUsdPerGbHour > 0) model = model with { HotDollarsPerGbHour = rates.HotUsdPerGbHour };
         if (rates.WarmUsdPerGbHour > 0) model = model with { WarmDollarsPerGbHour = rates.WarmUsdPerGbHour };
         return new CostControllerOptions { Model = model, DemoteMargin = Cost.DemoteMargin, DemandHalfLifeIntervals = Latency.DemandHalfLifeIntervals };
-    }
-
-    /// <summary>Checks every value by building the controllers' own options; the message names the bad one.</summary>
-    /// <exception cref="ArgumentException">A value is out of range.</exception>
-    public void Validate(CostRates rates)
-    {
-        if (Interval <= TimeSpan.Zero) throw new ArgumentException($"Moe:Control:Interval must be positive, was {Interval}");
-        if (SettingsRefreshInterval <= TimeSpan.Zero) throw new ArgumentException($"Moe:Control:SettingsRefreshInterval must be positive, was {SettingsRefreshInterval}");
-        if (BalanceEveryIntervals < 0) throw new ArgumentException($"Moe:Control:BalanceEveryIntervals must not be negative, was {BalanceEveryIntervals}");
-        if (TransientHeadroomExperts < 0) throw new ArgumentException($"Moe:Control:TransientHeadroomExperts must not be negative, was {TransientHeadroomExperts}");
-        if (LatencyWindow is not ("20s" or "1m" or "5m" or "1h")) throw new ArgumentException($"Moe:Control:LatencyWindow must be 20s, 1m, 5m or 1h, was '{LatencyWindow}'");
-        Guardrails(DryRun).Validate();
-        ArgumentNullException.ThrowIfNull(Latency, "Moe:Control:Latency");
-        try
-        {
-            Latency.Validate();
-        }
-        catch (ArgumentException e)
-        {
-            // The record names its own property; operators set it under this section.
-            throw new ArgumentException($"Moe:Control:Latency: {e.Message}", e);
-        }
-        CostController(rates).Validate();
     }
 }
 

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Control;
@@ -18,50 +17,25 @@ namespace MoeRuntime.Grains.Hosting;
 public static class MoeSiloBuilderExtensions
 {
     /// <summary>
-    /// Adds the rank's services, grains' placement and rank metadata. Options come from the <c>Moe</c>
-    /// configuration section, then <paramref name="configure"/>.
+    /// Adds the rank's services, grains' placement and rank metadata. Options are bound from the <c>Moe</c> configuration
+    /// tree (<see cref="MoeConfiguration.AddMoeOptions"/>), then <paramref name="configure"/>, and validated on start.
     /// </summary>
     public static ISiloBuilder AddMoeRuntime(this ISiloBuilder builder, Action<MoeSiloOptions>? configure = null)
     {
-        var options = new MoeSiloOptions();
-        builder.Configuration.GetSection(MoeSiloOptions.Section).Bind(options);
-        configure?.Invoke(options);
-        if (options.Rank < 0) throw new OptionsValidationException(MoeSiloOptions.Section, typeof(MoeSiloOptions), [$"Moe:Rank must not be negative (is {options.Rank})"]);
-        if (options.DrainTimeout <= TimeSpan.Zero)
-            throw new OptionsValidationException(MoeSiloOptions.Section, typeof(MoeSiloOptions), [$"Moe:DrainTimeout must be positive (is {options.DrainTimeout})"]);
-        options.CostAwareRouting.Validate();
-        try
-        {
-            options.Balancing.Validate();
-        }
-        catch (ArgumentException e)
-        {
-            throw new OptionsValidationException(MoeSiloOptions.Section + ":Balancing", typeof(BalancingOptions), [e.Message]);
-        }
-
-        builder.UseSiloMetadata(new Dictionary<string, string> { [RankDirectory.MetadataKey] = options.Rank.ToString() });
+        builder.Services.AddMoeOptions(builder.Configuration, configure);
+        // Orleans takes the silo's metadata as values while the silo is being built, before any options exist; the rank
+        // is read through the same binding (and checked with the rest when the silo starts).
+        builder.UseSiloMetadata(new Dictionary<string, string> { [RankDirectory.MetadataKey] = MoeConfiguration.Rank(builder.Configuration, configure).ToString() });
         // One trace from client to router to expert grains on other ranks.
         builder.AddActivityPropagation();
-        builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddSingleton<RankDirectory>();
         builder.Services.AddSingleton<RankTierPolicy>();
-        var telemetry = new TelemetryOptions();
-        builder.Configuration.GetSection(MoeSiloOptions.Section + ":Telemetry").Bind(telemetry);
-        builder.Services.AddSingleton(Options.Create(telemetry));
-        try
-        {
-            telemetry.Validate();
-            options.Control.Validate(telemetry.Costs);
-        }
-        catch (ArgumentException e)
-        {
-            throw new OptionsValidationException(MoeSiloOptions.Section, typeof(MoeSiloOptions), [e.Message]);
-        }
         builder.Services.AddSingleton(sp =>
         {
             ModelHost host = sp.GetRequiredService<ModelHost>();
+            TelemetryOptions telemetry = sp.GetRequiredService<IOptions<TelemetryOptions>>().Value;
             return new RankCollector(new RankCollectorOptions
             {
                 RankId = host.Rank.ToString(),
@@ -98,3 +72,4 @@ public static class MoeSiloBuilderExtensions
         return builder;
     }
 }
+

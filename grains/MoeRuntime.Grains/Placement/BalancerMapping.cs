@@ -33,7 +33,7 @@ static class BalancerMapping
             Load = load,
             Placement = placement,
             LiveRanks = live,
-            SlotsPerRank = (experts + live.Length - 1) / live.Length + Math.Max(0, options.ExtraReplicaSlotsPerRank),
+            SlotsPerRank = (experts + live.Length - 1) / live.Length + options.ExtraReplicaSlotsPerRank,
             Threshold = options.Threshold,
             MaxChanges = options.MaxChanges,
         };

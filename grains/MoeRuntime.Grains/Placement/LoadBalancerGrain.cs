@@ -29,7 +29,7 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
         int[] live = ranks.LiveRanks();
         if (live.Length == 0) throw new MoeRequestException(MoeErrorCode.InvalidRequest, "no active rank to balance over");
 
-        byte[] json = await GrainFactory.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(o.LoadWindow);
+        byte[] json = await GrainFactory.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(TelemetryWindows.Name(o.LoadWindow));
         TelemetryView view = JsonSerializer.Deserialize<TelemetryView>(json, TelemetryJson.Options)!;
         IExpertPlacementGrain map = GrainFactory.GetGrain<IExpertPlacementGrain>(model);
         PlacementMapView current = await map.GetAsync();
@@ -50,7 +50,7 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
             Reason = plan.Reason,
             Inputs = new BalanceDecisionInputs
             {
-                Window = o.LoadWindow,
+                Window = TelemetryWindows.Name(o.LoadWindow),
                 LiveRanks = live,
                 ExpertLoad = BalancerMapping.ExpertLoad(input, model),
                 RankLoad = plan.RankLoadBefore.ToDictionary(),

@@ -19,7 +19,7 @@ namespace MoeRuntime.Grains.Prefetch;
 /// </summary>
 public sealed class PrefetchControllerGrain(
     [PersistentState("prefetch-settings", ControlStorage.Name)] IPersistentState<PrefetchSettingsView> saved,
-    ModelHost host, RankDirectory ranks, IOptions<PrefetchControlOptions> options, IOptions<MoeSiloOptions> silo, TimeProvider time,
+    ModelHost host, RankDirectory ranks, IOptions<PrefetchControlOptions> options, IOptions<PrefetchControllerOptions> policy, IOptions<MoeSiloOptions> silo, TimeProvider time,
     ILogger<PrefetchControllerGrain> logger)
     : Grain, IPrefetchControllerGrain
 {
@@ -27,7 +27,7 @@ public sealed class PrefetchControllerGrain(
     public const string Operator = "operator";
 
     readonly PrefetchControlOptions _options = options.Value;
-    readonly PrefetchControlLoop _loop = new(options.Value.ToControllerOptions());
+    readonly PrefetchControlLoop _loop = new(policy.Value);
     PrefetchSettings _settings = null!;
     PrefetchSettingsView _view = null!;
     PrefetchSettingsView? _proposed;

@@ -24,7 +24,7 @@ public sealed class PrefetchSettingsCache
         _grains = grains;
         _host = host;
         _logger = logger;
-        _current = RouterPrefetchSettings.Initial(Math.Max(0, silo.Value.PrefetchLookahead), host.Config.LayerCount);
+        _current = RouterPrefetchSettings.Initial(silo.Value.PrefetchLookahead, host.Config.LayerCount);
         _refresh = new BackgroundRefresh(options.Value.SettingsRefreshInterval, RefreshAsync, e =>
             logger.LogWarning("Could not refresh the prefetch settings of {Model} (keeping v{Version}): {Error}", host.ModelName, _current.Version, e.Message));
     }

@@ -89,7 +89,7 @@ public sealed class TelemetryAgent(
         }
         try
         {
-            int shards = Math.Max(1, _options.Shards);
+            int shards = _options.Shards;
             var calls = new List<Task>
             {
                 grains.GetGrain<IShardAggregatorGrain>(host.Rank % shards).ReportAsync(SummaryCodec.Encode(WithoutDigests(summary))),

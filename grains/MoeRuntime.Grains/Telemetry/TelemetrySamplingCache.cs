@@ -25,7 +25,7 @@ public sealed class TelemetrySamplingCache
         _grains = grains;
         _host = host;
         _logger = logger;
-        _routingCheckEvery = _routingCheckEveryNow = Math.Max(1, options.Value.RoutingCheckEveryNTokens);
+        _routingCheckEvery = _routingCheckEveryNow = options.Value.RoutingCheckEveryNTokens;
         ControlOptions control = options.Value.Control;
         if (control.Enabled)
             _refresh = new BackgroundRefresh(control.SettingsRefreshInterval, RefreshAsync, e =>

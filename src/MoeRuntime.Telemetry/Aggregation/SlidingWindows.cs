@@ -1,6 +1,7 @@
 namespace MoeRuntime.Telemetry.Aggregation;
 
-/// <summary>The windows views are computed over.</summary>
+/// <summary>The windows views are computed over; <see cref="TelemetryWindows"/> names and parses them.</summary>
+[System.ComponentModel.TypeConverter(typeof(TelemetryWindowConverter))]
 public enum TelemetryWindow
 {
     /// <summary>The two newest ten-second slots (10–20 s): what a controller acting every few seconds reads.</summary>

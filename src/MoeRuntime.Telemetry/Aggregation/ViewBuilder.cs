@@ -98,22 +98,9 @@ public static class ViewBuilder
     static LatencySummary Summarise(RelativeErrorSketch sketch) =>
         new(sketch.Count, sketch.Sum / sketch.Count, sketch.Quantile(0.5), sketch.Quantile(0.9), sketch.Quantile(0.95), sketch.Quantile(0.99), sketch.Max);
 
-    public static string Name(TelemetryWindow window) => window switch
-    {
-        TelemetryWindow.TwentySeconds => "20s",
-        TelemetryWindow.OneMinute => "1m",
-        TelemetryWindow.FiveMinutes => "5m",
-        _ => "1h",
-    };
+    public static string Name(TelemetryWindow window) => TelemetryWindows.Name(window);
 
-    public static TelemetryWindow Parse(string window) => window switch
-    {
-        "20s" => TelemetryWindow.TwentySeconds,
-        "1m" => TelemetryWindow.OneMinute,
-        "5m" => TelemetryWindow.FiveMinutes,
-        "1h" => TelemetryWindow.OneHour,
-        _ => throw new ArgumentException($"unknown window '{window}' (20s, 1m, 5m, 1h)"),
-    };
+    public static TelemetryWindow Parse(string window) => TelemetryWindows.Parse(window);
 
     static Func<IReadOnlyList<string>, bool> Label(MetricDefinition metric, string label, string value) => Label(metric, label, v => v == value);
 

@@ -1,4 +1,4 @@
-namespace MoeRuntime.Silo;
+namespace MoeRuntime.Grains.Hosting;
 
 /// <summary>Where traces, metrics and logs go (section <c>Telemetry</c>).</summary>
 public sealed class TelemetryHostOptions

@@ -1,4 +1,4 @@
-namespace MoeRuntime.Silo;
+namespace MoeRuntime.Grains.Hosting;
 
 /// <summary>How this process joins the cluster (section <c>Silo</c>).</summary>
 public sealed class SiloHostOptions

@@ -1,0 +1,186 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using MoeRuntime.Control.Prefetch;
+using MoeRuntime.Grains.Prefetch;
+using MoeRuntime.Grains.Telemetry;
+using MoeRuntime.Telemetry.Collection;
+
+namespace MoeRuntime.Grains.Hosting;
+
+/// <summary>
+/// The start-up checks of every option, one validator per options class: each failure names the full key and the value.
+/// <see cref="MoeConfiguration"/> registers them; nothing else range-checks or clamps an option after start-up.
+/// </summary>
+static class MoeOptionsValidation
+{
+    /// <summary>Section <c>Moe</c>: the rank, its model and budgets, its router, balancing and tier controllers.</summary>
+    internal sealed class Moe : IValidateOptions<MoeSiloOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, MoeSiloOptions o)
+        {
+            var c = new OptionChecks(MoeSiloOptions.Section);
+            c.NotBlank(o.ModelName, nameof(o.ModelName));
+            // The model name is a grain key and the first part of the TierSet keys "model/rank".
+            if (o.ModelName.Contains('/')) c.Fail(nameof(o.ModelName), $"must not contain '/', was '{o.ModelName}'");
+            if (!string.IsNullOrWhiteSpace(o.ModelPath) && File.Exists(o.ModelPath))
+                c.Fail(nameof(o.ModelPath), $"must be a checkpoint directory, not a file, was '{o.ModelPath}'");
+            if (!IsDevice(o.Device)) c.Fail(nameof(o.Device), $"must be cpu, cuda or cuda:N, was '{o.Device}'");
+            c.AtLeast(o.Rank, 0, nameof(o.Rank));
+            c.AtLeast(o.HotBudgetBytes, 0, nameof(o.HotBudgetBytes));
+            c.AtLeast(o.WarmBudgetBytes, 0, nameof(o.WarmBudgetBytes));
+            c.Defined(o.DefaultTier, nameof(o.DefaultTier));
+            c.AtLeast(o.MaxQueuedRequests, 1, nameof(o.MaxQueuedRequests));
+            c.AtLeast(o.MaxBatchSequences, 1, nameof(o.MaxBatchSequences));
+            c.AtLeast(o.MaxBatchTokens, 1, nameof(o.MaxBatchTokens));
+            c.Timeout(o.DrainTimeout, nameof(o.DrainTimeout));
+            c.AtLeast(o.PrefetchLookahead, 0, nameof(o.PrefetchLookahead));
+            c.Timeout(o.ExpertCallTimeout, nameof(o.ExpertCallTimeout));
+            c.NotNegative(o.ExpertCallRetryWindow, nameof(o.ExpertCallRetryWindow));
+            c.AtLeast(o.RoutingCheckEveryNTokens, 1, nameof(o.RoutingCheckEveryNTokens));
+            if (!string.IsNullOrWhiteSpace(o.RoutingTracePath) && Directory.Exists(o.RoutingTracePath.Replace("{rank}", o.Rank.ToString(), StringComparison.Ordinal)))
+                c.Fail(nameof(o.RoutingTracePath), $"must name a file, not a directory, was '{o.RoutingTracePath}'");
+            c.Share(o.SuccessLogSampleRatio, nameof(o.SuccessLogSampleRatio));
+            c.Library(() => o.CostAwareRouting.Validate(), ("CostAwareRoutingOptions.", c.Key(nameof(o.CostAwareRouting)) + ":"));
+            Balancing(new OptionChecks(c.Key(nameof(o.Balancing))), o.Balancing, c);
+            Control(new OptionChecks(c.Key(nameof(o.Control))), o.Control, c);
+            return c.Result;
+        }
+
+        static void Balancing(OptionChecks c, BalancingOptions o, OptionChecks into)
+        {
+            c.AtLeast(o.Threshold, 1, nameof(o.Threshold));
+            c.AtLeast(o.ExtraReplicaSlotsPerRank, 0, nameof(o.ExtraReplicaSlotsPerRank));
+            c.AtLeast(o.MaxChanges, 0, nameof(o.MaxChanges));
+            c.Defined(o.LoadWindow, nameof(o.LoadWindow));
+            c.Positive(o.MapRefreshInterval, nameof(o.MapRefreshInterval));
+            into.Merge(c);
+        }
+
+        static void Control(OptionChecks c, ControlOptions o, OptionChecks into)
+        {
+            c.Timeout(o.Interval, nameof(o.Interval));
+            c.Defined(o.LatencyWindow, nameof(o.LatencyWindow));
+            c.Timeout(o.SettingsRefreshInterval, nameof(o.SettingsRefreshInterval));
+            c.AtLeast(o.BalanceEveryIntervals, 0, nameof(o.BalanceEveryIntervals));
+            c.AtLeast(o.TransientHeadroomExperts, 0, nameof(o.TransientHeadroomExperts));
+            // The controllers' own records check the rest; their property names become the keys they are bound from.
+            c.Library(() => o.Guardrails(o.DryRun).Validate(), ("GuardrailOptions.", c.Key("")));
+            string latency = c.Key(nameof(o.Latency)) + ":", cost = c.Key(nameof(o.Cost)) + ":";
+            c.Library(() => o.Latency.Validate(), ("LatencyControllerOptions.", latency), ("FetchPriors.", latency + "FetchPriors:"));
+            // Memory prices from Moe:Telemetry:Costs are checked there; here the controller's own. The demand half-life
+            // is the latency section's.
+            c.Library(() => o.CostController(new CostRates()).Validate(),
+                ("CostControllerOptions.DemandHalfLifeIntervals", latency + "DemandHalfLifeIntervals"), ("CostControllerOptions.", cost), ("CostModel.", cost));
+            into.Merge(c);
+        }
+
+        static bool IsDevice(string? device)
+        {
+            string spec = (device ?? "").Trim().ToLowerInvariant();
+            if (spec is "" or "cpu" or "cuda") return true;
+            return spec.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(spec.AsSpan(5), out int index) && index >= 0;
+        }
+    }
+
+    /// <summary>Section <c>Moe:Telemetry</c>.</summary>
+    internal sealed class Telemetry : IValidateOptions<TelemetryOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, TelemetryOptions o)
+        {
+            var c = new OptionChecks(TelemetryOptions.Section);
+            c.Timeout(o.Interval, nameof(o.Interval));
+            c.AtLeast(o.Shards, 1, nameof(o.Shards));
+            c.AtLeast(o.StaleAfterIntervals, 1, nameof(o.StaleAfterIntervals));
+            c.Positive(o.RankRetention, nameof(o.RankRetention));
+            c.AtLeast(o.SampleEveryNTokens, 1, nameof(o.SampleEveryNTokens));
+            var slo = new OptionChecks(c.Key(nameof(o.Slo)));
+            slo.Positive(o.Slo.RequestP50Seconds, nameof(o.Slo.RequestP50Seconds));
+            slo.Positive(o.Slo.RequestP95Seconds, nameof(o.Slo.RequestP95Seconds));
+            slo.Positive(o.Slo.TtftP95Seconds, nameof(o.Slo.TtftP95Seconds));
+            slo.Share(o.Slo.ErrorRatio, nameof(o.Slo.ErrorRatio));
+            slo.Share(o.Slo.Availability, nameof(o.Slo.Availability));
+            c.Merge(slo);
+            var costs = new OptionChecks(c.Key(nameof(o.Costs)));
+            costs.AtLeast(o.Costs.PromptUsdPer1kTokens, 0, nameof(o.Costs.PromptUsdPer1kTokens));
+            costs.AtLeast(o.Costs.CompletionUsdPer1kTokens, 0, nameof(o.Costs.CompletionUsdPer1kTokens));
+            costs.AtLeast(o.Costs.HotUsdPerGbHour, 0, nameof(o.Costs.HotUsdPerGbHour));
+            costs.AtLeast(o.Costs.WarmUsdPerGbHour, 0, nameof(o.Costs.WarmUsdPerGbHour));
+            costs.AtLeast(o.Costs.ColdUsdPerGbHour, 0, nameof(o.Costs.ColdUsdPerGbHour));
+            c.Merge(costs);
+            return c.Result;
+        }
+    }
+
+    /// <summary>Section <c>Moe:Control:Prefetch</c>: the controller's loop.</summary>
+    internal sealed class PrefetchLoop : IValidateOptions<PrefetchControlOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, PrefetchControlOptions o)
+        {
+            var c = new OptionChecks(PrefetchControlOptions.Section);
+            c.Timeout(o.Interval, nameof(o.Interval));
+            c.Positive(o.SettingsRefreshInterval, nameof(o.SettingsRefreshInterval));
+            c.Timeout(o.RankTimeout, nameof(o.RankTimeout));
+            return c.Result;
+        }
+    }
+
+    /// <summary>Section <c>Moe:Control:Prefetch</c>: the policy's bounds, bound onto the library's record.</summary>
+    internal sealed class PrefetchPolicy : IValidateOptions<PrefetchControllerOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, PrefetchControllerOptions o)
+        {
+            var c = new OptionChecks(PrefetchControlOptions.Section);
+            c.Library(o.Validate, ("PrefetchControllerOptions.", PrefetchControlOptions.Section + ":"));
+            return c.Result;
+        }
+    }
+
+    /// <summary>Section <c>Silo</c>: how the process joins the cluster.</summary>
+    internal sealed class Host : IValidateOptions<SiloHostOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, SiloHostOptions o)
+        {
+            var c = new OptionChecks(SiloHostOptions.Section);
+            if (o.Clustering?.ToLowerInvariant() is not ("localhost" or "redis"))
+                c.Fail(nameof(o.Clustering), $"must be localhost or redis, was '{o.Clustering}'");
+            c.NotBlank(o.Redis, nameof(o.Redis));
+            c.NotBlank(o.ClusterId, nameof(o.ClusterId));
+            // 0 lets the system pick a free port (tests start many silos on one machine).
+            c.Between(o.SiloPort, 0, IPEndPoint.MaxPort, nameof(o.SiloPort));
+            c.Between(o.GatewayPort, 0, IPEndPoint.MaxPort, nameof(o.GatewayPort));
+            c.Between(o.PrimarySiloPort, 0, IPEndPoint.MaxPort, nameof(o.PrimarySiloPort));
+            c.Between(o.HttpPort, 0, IPEndPoint.MaxPort, nameof(o.HttpPort));
+            if (!IPAddress.TryParse(o.AdvertisedAddress, out _)) c.Fail(nameof(o.AdvertisedAddress), $"must be an IP address, was '{o.AdvertisedAddress}'");
+            return c.Result;
+        }
+    }
+
+    /// <summary>Section <c>Telemetry</c>: where traces, metrics and logs go, and who may read them.</summary>
+    internal sealed class TelemetryHost : IValidateOptions<TelemetryHostOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, TelemetryHostOptions o)
+        {
+            var c = new OptionChecks(TelemetryHostOptions.Section);
+            if (!string.IsNullOrWhiteSpace(o.OtlpEndpoint)
+                && !(Uri.TryCreate(o.OtlpEndpoint, UriKind.Absolute, out Uri? otlp) && otlp.Scheme is "http" or "https"))
+                c.Fail(nameof(o.OtlpEndpoint), $"must be an http or https URL, was '{o.OtlpEndpoint}'");
+            c.Share(o.TraceSampleRatio, nameof(o.TraceSampleRatio));
+            for (int i = 0; i < o.Tokens.Length; i++)
+                if (string.IsNullOrWhiteSpace(o.Tokens[i])) c.Fail($"{nameof(o.Tokens)}:{i}", "must not be empty");
+            return c.Result;
+        }
+    }
+
+    /// <summary>The top-level <c>--prompt</c> keys.</summary>
+    internal sealed class OneShot : IValidateOptions<OneShotOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, OneShotOptions o)
+        {
+            var c = new OptionChecks("");
+            c.AtLeast(o.MaxTokens, 1, nameof(o.MaxTokens));
+            c.AtLeast(o.Temperature, 0, nameof(o.Temperature));
+            c.Share(o.TopP, nameof(o.TopP), allowZero: false);
+            return c.Result;
+        }
+    }
+}

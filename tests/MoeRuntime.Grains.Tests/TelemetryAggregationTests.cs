@@ -120,11 +120,42 @@ public sealed class RoutingMismatchTests(PerturbedGateFixture fixture) : IClassF
         TelemetryView view = await Views.WaitForAsync(fixture.Client, v => v.Mismatches.Total > 0);
 
         Assert.True(view.Mismatches.Total > 0, "the perturbed rank was not detected");
-        Assert.All(view.Mismatches.ByLayerAndRanks, m =>
+        Assert.All(view.Mismatches.ByLayerAndRanks.Where(m => !m.RankA.StartsWith(ManyKeysRank, StringComparison.Ordinal)), m =>
         {
             Assert.Equal(PerturbedGateFixture.PerturbedLayer, m.Layer);
             Assert.Equal("2", m.RankB);
         });
         Assert.Contains(view.Mismatches.Recent, m => m.Layer == PerturbedGateFixture.PerturbedLayer && m.RankB == "2");
+    }
+
+    const string ManyKeysRank = "many-keys-";
+
+    [Fact]
+    public async Task AShardWithMoreMismatchKeysThanItsRecentListKeepsReportingThem()
+    {
+        // One rank and 40 others that each route every checked token of 4 layers differently: 160 (layer, rank pair)
+        // keys in one shard interval, more than the 100 mismatches its recent list keeps.
+        const int Others = 40, Layers = 4;
+        IShardAggregatorGrain shard = fixture.Client.GetGrain<IShardAggregatorGrain>(0);
+        await shard.ReportDigestsAsync($"{ManyKeysRank}router", Digests(_ => 7));
+        for (int rank = 0; rank < Others; rank++)
+            await shard.ReportDigestsAsync($"{ManyKeysRank}{rank:D2}", Digests(layer => 100UL + (ulong)layer));
+
+        TelemetryView view = await Views.WaitForAsync(fixture.Client, v => ManyKeys(v).Count() == Others * Layers);
+        Assert.All(ManyKeys(view), m => Assert.Equal(1, m.Count));
+
+        // The shard is not stuck on them: a second round is counted too.
+        await shard.ReportDigestsAsync($"{ManyKeysRank}router", Digests(_ => 7, request: 2));
+        for (int rank = 0; rank < Others; rank++)
+            await shard.ReportDigestsAsync($"{ManyKeysRank}{rank:D2}", Digests(layer => 200UL + (ulong)layer, request: 2));
+        view = await Views.WaitForAsync(fixture.Client, v => ManyKeys(v).All(m => m.Count == 2) && ManyKeys(v).Count() == Others * Layers);
+        Assert.Equal(Others * Layers, ManyKeys(view).Count());
+
+        static IEnumerable<MismatchCount> ManyKeys(TelemetryView v) =>
+            v.Mismatches.ByLayerAndRanks.Where(m => m.RankA.StartsWith(ManyKeysRank, StringComparison.Ordinal));
+
+        // (request hash, layer << 32 | position, digest) for position 0 of every layer.
+        static ulong[] Digests(Func<int, ulong> digest, ulong request = 1) =>
+            Enumerable.Range(0, Layers).SelectMany(layer => new[] { 0xC0FFEE00UL + request, (ulong)layer << 32, digest(layer) }).ToArray();
     }
 }

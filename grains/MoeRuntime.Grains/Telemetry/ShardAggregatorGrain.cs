@@ -114,7 +114,8 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
         {
             long fresh = count - _forwardedCounts.GetValueOrDefault((layer, a, b));
             if (fresh <= 0) continue;
-            RoutingMismatch latest = _mismatches.Recent.First(m => m.Layer == layer && (m.RankA == a && m.RankB == b || m.RankA == b && m.RankB == a));
+            // Every counted key has its newest mismatch here; the short Recent list holds only the last 100 of all keys.
+            RoutingMismatch latest = _mismatches.Latest[(layer, a, b)];
             reports.Add(new MismatchReport(layer, a, b, fresh, latest.TokenPosition, latest.DigestA, latest.DigestB, latest.At));
         }
         _forwardedCounts = _mismatches.Counts.ToDictionary(c => c.Key, c => c.Value);

@@ -14,6 +14,7 @@ public sealed class MismatchDetector(int capacity = 1 << 16, int recentCapacity 
     readonly Dictionary<(ulong Request, int Layer, int Position), Report> _pending = [];
     readonly Queue<(ulong, int, int)> _order = new();
     readonly Dictionary<(int Layer, string RankA, string RankB), long> _counts = [];
+    readonly Dictionary<(int Layer, string RankA, string RankB), RoutingMismatch> _latest = [];
     readonly LinkedList<RoutingMismatch> _recent = new();
 
     public long Compared { get; private set; }
@@ -38,13 +39,21 @@ public sealed class MismatchDetector(int capacity = 1 << 16, int recentCapacity 
             Mismatches++;
             var (a, b) = string.CompareOrdinal(first.Rank, rank) < 0 ? (first.Rank, rank) : (rank, first.Rank);
             _counts[(d.Layer, a, b)] = _counts.GetValueOrDefault((d.Layer, a, b)) + 1;
-            _recent.AddFirst(new RoutingMismatch(at, d.Layer, d.TokenPosition, d.RequestHash, first.Rank, first.Digest, rank, d.Digest));
+            var mismatch = new RoutingMismatch(at, d.Layer, d.TokenPosition, d.RequestHash, first.Rank, first.Digest, rank, d.Digest);
+            _latest[(d.Layer, a, b)] = mismatch;
+            _recent.AddFirst(mismatch);
             if (_recent.Count > recentCapacity) _recent.RemoveLast();
         }
     }
 
     /// <summary>Mismatch counts by layer and (ordered) rank pair.</summary>
     public IReadOnlyDictionary<(int Layer, string RankA, string RankB), long> Counts => _counts;
+
+    /// <summary>
+    /// The newest mismatch of every key in <see cref="Counts"/>: unlike <see cref="Recent"/>, which keeps only the latest
+    /// few of all keys, there is one for each key however many keys disagree.
+    /// </summary>
+    public IReadOnlyDictionary<(int Layer, string RankA, string RankB), RoutingMismatch> Latest => _latest;
 
     /// <summary>The latest mismatches, newest first.</summary>
     public IEnumerable<RoutingMismatch> Recent => _recent;

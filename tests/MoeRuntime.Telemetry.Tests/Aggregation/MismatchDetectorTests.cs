@@ -23,6 +23,27 @@ public class MismatchDetectorTests
     }
 
     [Fact]
+    public void EveryCountedKeyHasItsNewestMismatchBeyondTheRecentList()
+    {
+        // One router and 40 ranks that each route every token of 4 layers differently: 160 keys, more than the 100
+        // mismatches the recent list keeps.
+        var detector = new MismatchDetector();
+        detector.Observe("router", Tokens(4, 3, (_, _) => 7), At);
+        for (int rank = 0; rank < 40; rank++)
+            detector.Observe($"rank-{rank:D2}", Tokens(4, 3, (_, position) => 100UL + (ulong)position), At.AddSeconds(rank));
+
+        Assert.Equal(160, detector.Counts.Count);
+        Assert.Equal(100, detector.Recent.Count());
+        Assert.Equal(detector.Counts.Keys.Order(), detector.Latest.Keys.Order());
+        foreach (var ((layer, a, b), latest) in detector.Latest)
+        {
+            Assert.Equal(layer, latest.Layer);
+            Assert.Equal((a, b), string.CompareOrdinal(latest.RankA, latest.RankB) < 0 ? (latest.RankA, latest.RankB) : (latest.RankB, latest.RankA));
+            Assert.Equal(2, latest.TokenPosition);
+        }
+    }
+
+    [Fact]
     public void ADifferingDigestIsCountedUnderItsLayerAndOrderedRankPair()
     {
         var detector = new MismatchDetector();

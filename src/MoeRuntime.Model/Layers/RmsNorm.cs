@@ -10,7 +10,9 @@ public static class RmsNorm
     {
         using var scope = NewDisposeScope();
         using Scalar eps = epsilon;
-        Tensor variance = x.square().mean([-1L], keepdim: true);
+        // x * x, not x.square(): TorchSharp's square is pow with an implicit Scalar 2 that nothing keeps alive during
+        // the native call, and a garbage collection then can free it under libtorch ("Unknown scalar type", seen in CI).
+        Tensor variance = x.mul(x).mean([-1L], keepdim: true);
         return (x * variance.add_(eps).rsqrt_() * weight).MoveToOuterDisposeScope();
     }
 }

@@ -63,8 +63,9 @@ public sealed class MoeModel : IDisposable
     /// TorchSharp dispose scopes are thread-bound, so tensors that live across an await are disposed by hand.
     /// </summary>
     /// <param name="routingBias">Steers each layer's top-k (see <see cref="IRoutingBias"/>); null routes as trained.</param>
+    /// <param name="lookahead">Told, before each layer's dispatch, the experts the next layers' gates pick (pre-gating); null predicts nothing.</param>
     public async Task<Tensor> ForwardAsync(IReadOnlyList<SequenceStep> batch, IExpertDispatcher dispatcher, CancellationToken cancellationToken = default,
-        Action<int, TimeSpan>? layerTimed = null, IRoutingBias? routingBias = null)
+        Action<int, TimeSpan>? layerTimed = null, IRoutingBias? routingBias = null, IExpertLookahead? lookahead = null)
     {
         if (batch.Count == 0) throw new ArgumentException("a forward pass needs at least one sequence", nameof(batch));
         Tensor tokens, positions, hidden;
@@ -92,6 +93,7 @@ public sealed class MoeModel : IDisposable
                     output = (layer.Moe.Shared?.Forward(moeInput) ?? zeros_like(moeInput)).DetachFromDisposeScope();
                 }
                 layerTimed?.Invoke(layer.Index, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+                if (lookahead is not null) PredictNextLayers(layer.Index, moeInput, lookahead);
                 try
                 {
                     await dispatcher.DispatchAsync(layer.Index, plan, moeInput, output, rows, cancellationToken).ConfigureAwait(false);
@@ -123,6 +125,14 @@ public sealed class MoeModel : IDisposable
             hidden.Dispose();
             positions.Dispose();
         }
+    }
+
+    /// <summary>Hands <paramref name="lookahead"/> what the gates of the layers it asks for pick from this layer's MoE input.</summary>
+    void PredictNextLayers(int layer, Tensor moeInput, IExpertLookahead lookahead)
+    {
+        int last = Math.Min(Layers.Count - 1, layer + lookahead.LayersAhead(layer));
+        for (int next = layer + 1; next <= last; next++)
+            lookahead.Predicted(next, Layers[next].Moe.Gate.Predict(moeInput, lookahead.Threshold(next)));
     }
 
     static DispatchRows Rows(IReadOnlyList<SequenceStep> batch)

@@ -1,5 +1,4 @@
 using MoeRuntime.Grains.Experts;
-using MoeRuntime.Grains.Routing;
 using MoeRuntime.Serving.Tiers;
 
 namespace MoeRuntime.Grains.Tests;
@@ -22,13 +21,4 @@ public class ExpertKeysTests
     [InlineData("default/3/7@-1")]
     [InlineData("default/3/x@1")]
     public void MalformedReplicaKeysAreRefused(string key) => Assert.Throws<FormatException>(() => ExpertKeys.Parse(key));
-
-    [Fact]
-    public void ARouteTriesEachReplicaFromItsStartThenTheDefaultGrain()
-    {
-        var route = new ExpertRoute("m/0/1", ["m/0/1@0", "m/0/1@1", "m/0/1@2"], start: 1);
-        Assert.Equal(["m/0/1@1", "m/0/1@2", "m/0/1@0", "m/0/1", "m/0/1@1"], Enumerable.Range(1, 5).Select(route.KeyFor));
-        Assert.Equal(4, route.Choices);
-        Assert.Equal(["m/0/1", "m/0/1"], Enumerable.Range(1, 2).Select(new ExpertRoute("m/0/1").KeyFor));
-    }
 }

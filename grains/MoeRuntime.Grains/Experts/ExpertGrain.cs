@@ -7,6 +7,7 @@ using MoeRuntime.Grains.Routing;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Grains.Tiers;
+using MoeRuntime.Serving.Dispatch;
 using MoeRuntime.Serving.Tiers;
 using static TorchSharp.torch;
 
@@ -20,7 +21,7 @@ namespace MoeRuntime.Grains.Experts;
 /// with that rank's tier store on activation, within that rank's budgets, like any other expert.
 /// </summary>
 [ExpertPlacement]
-public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, RankTelemetry telemetry, ILogger<ExpertGrain> logger) : Grain, IExpertGrain
+public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPolicy policy, RankTelemetry telemetry, ILogger<ExpertGrain> logger) : Grain, IExpertGrain
 {
     ExpertKey _key;
     string _grainKey = "";
@@ -108,12 +109,7 @@ public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, RankTelem
     /// <summary>Re-runs this layer's gate on the rows the router asked about and reports their digests.</summary>
     void Recheck(Tensor input, RoutingCheck check)
     {
-        using var scope = NewDisposeScope();
-        Tensor rows = input.index_select(0, tensor(check.Rows.Select(r => (long)r).ToArray(), device: host.Device));
-        var (experts, weights) = host.DenseModel.Layers[_key.Layer].Moe.Gate.Route(rows);
-        int k = (int)experts.shape[1];
-        int[] chosen = experts.to(ScalarType.Int32).cpu().data<int>().ToArray();
-        float[] chosenWeights = weights.cpu().data<float>().ToArray();
+        var (chosen, chosenWeights, k) = gates.Recheck(_key.Layer, input, check.Rows);
         for (int i = 0; i < check.Rows.Length; i++)
             telemetry.Collector.RecordRoutingDigest(check.Requests[i], _key.Layer, (int)check.Positions[i],
                 RoutingDigest.Compute(chosen.AsSpan(i * k, k), chosenWeights.AsSpan(i * k, k)));

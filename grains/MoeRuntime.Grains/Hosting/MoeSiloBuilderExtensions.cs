@@ -8,6 +8,7 @@ using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Telemetry.Export;
 using MoeRuntime.Grains.Tiers;
+using MoeRuntime.Serving.Dispatch;
 using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 
@@ -63,6 +64,8 @@ public static class MoeSiloBuilderExtensions
         builder.Services.AddSingleton<PlacementMapCache>();
         builder.Services.AddSingleton<TelemetrySamplingCache>();
         builder.AddPrefetchControl();
+        // The gates alone, for expert grains re-checking routing: nothing else of the router's dense model.
+        builder.Services.AddSingleton(sp => RoutingGates.Of(sp.GetRequiredService<ModelHost>().DenseModel));
         builder.Services.AddSingleton<RouterRuntime>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RouterRuntime>());
         builder.Services.AddSingleton<ControllerStarter>();

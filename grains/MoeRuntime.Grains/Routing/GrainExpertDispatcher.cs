@@ -4,10 +4,10 @@ using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
-using MoeRuntime.Grains.Prefetch;
 using MoeRuntime.Grains.Telemetry;
-using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Model.Layers;
+using MoeRuntime.Serving.Dispatch;
+using MoeRuntime.Telemetry.Collection;
 using Orleans.Runtime;
 using static TorchSharp.torch;
 
@@ -15,28 +15,24 @@ namespace MoeRuntime.Grains.Routing;
 
 /// <summary>
 /// Sends each routed expert all of its tokens in one call to its expert grain, runs the calls of a
-/// layer concurrently, and adds the weighted results back. Before waiting, it hints the experts the
-/// next layers' gates predict from the current hidden state (pre-gating), so they can be fetched
-/// ahead. Expert calls are pure functions of their input, so a call lost with its rank is retried.
-/// An expert with replicas (see <see cref="PlacementMapCache"/>) has its rows split into contiguous
-/// chunks, one per replica, called concurrently and put back in order: each row's result does not depend
-/// on which replica computed it, so the output is the same as with one replica. A call that loses its
-/// rank moves on to the next replica, then to the expert's default grain. How far ahead to hint and how sure the gate
-/// must be come from the controller's settings (<see cref="PrefetchSettingsCache"/>), read from a field each step.
+/// layer concurrently, and adds the weighted results back. Expert calls are pure functions of their input, so a call lost
+/// with its rank is retried. An expert with replicas (see <see cref="PlacementMapCache"/>) has its rows split into
+/// contiguous chunks, one per replica (<see cref="ReplicaChunks"/>), called concurrently and put back in order, so the
+/// output is the same as with one replica. A call that loses its rank moves on to the next replica, then to the expert's
+/// default grain (<see cref="ExpertRoute"/>). Which rows get routing digests is <see cref="CheckedRows"/>' rule; the
+/// next layers' experts are hinted by <see cref="GrainExpertPrefetcher"/>, which the model calls.
 /// </summary>
-public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, PlacementMapCache placement,
-    PrefetchSettingsCache prefetch, TelemetrySamplingCache sampling, ILogger<GrainExpertDispatcher> logger)
+internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, PlacementMapCache placement,
+    TelemetrySamplingCache sampling, ILogger<GrainExpertDispatcher> logger)
     : IExpertDispatcher
 {
-    long _calls, _bytesSent, _bytesReceived, _callTicks, _hints, _retries;
-    /// <summary>Per expert, which replica takes the next first chunk: a one-token decode step still reaches every replica in turn.</summary>
-    readonly long[] _turns = new long[host.Config.LayerCount * host.Config.ExpertCount];
+    long _calls, _bytesSent, _bytesReceived, _callTicks, _retries;
+    readonly ReplicaTurns _turns = new(host.Config.LayerCount * host.Config.ExpertCount);
 
     public long Calls => Interlocked.Read(ref _calls);
     public long BytesSent => Interlocked.Read(ref _bytesSent);
     public long BytesReceived => Interlocked.Read(ref _bytesReceived);
     public TimeSpan CallTime => TimeSpan.FromTicks(Interlocked.Read(ref _callTicks));
-    public long PrefetchHints => Interlocked.Read(ref _hints);
     public long Retries => Interlocked.Read(ref _retries);
 
     public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken)
@@ -44,8 +40,6 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
         long started = Stopwatch.GetTimestamp();
         placement.RefreshIfDue();
         ReplicaRoutes routes = placement.Current;
-        prefetch.RefreshIfDue();
-        RouterPrefetchSettings prefetching = prefetch.Current;
         int[] experts = plan.ActiveExperts().ToArray();
         using Activity? span = ServingTracing.Source.StartActivity("moe.expert_dispatch");
         span?.SetTag("moe.layer", layer);
@@ -55,10 +49,9 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
         using (var scope = NewDisposeScope())
         {
             for (int i = 0; i < experts.Length; i++) payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]));
-            HintNextLayers(layer, moeInput, routes, prefetching);
         }
 
-        RoutingCheck?[] checks = RecordDigests(layer, plan, experts, rows);
+        CheckedRows?[] checks = RecordDigests(layer, plan, experts, rows);
         var calls = new Task<TensorPayload>[experts.Length];
         for (int i = 0; i < experts.Length; i++)
         {
@@ -81,20 +74,18 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     /// Records the router's digest of every sampled token (every <see cref="TelemetrySamplingCache.RoutingCheckEveryNTokens"/>-th
     /// position: the configured interval, stretched by the controllers under latency pressure) and builds, per expert, the list of those tokens its rank re-checks.
     /// </summary>
-    RoutingCheck?[] RecordDigests(int layer, RoutingPlan plan, int[] experts, DispatchRows rows)
+    CheckedRows?[] RecordDigests(int layer, RoutingPlan plan, int[] experts, DispatchRows rows)
     {
-        var checks = new RoutingCheck?[experts.Length];
         sampling.RefreshIfDue();
         int every = sampling.RoutingCheckEveryNTokens, k = plan.TopK;
         // A biased plan differs from the trained gate by design; re-checking it would report mismatches that are not faults.
-        if (!telemetry.Enabled || rows.Count != plan.TokenCount || plan.Biased) return checks;
+        if (!telemetry.Enabled || rows.Count != plan.TokenCount || plan.Biased || CheckedRows.Sample(rows, every) is not { } sampled)
+            return new CheckedRows?[experts.Length];
         Span<int> chosen = stackalloc int[k];
         Span<float> weights = stackalloc float[k];
-        var sampled = new List<int>();
         for (int row = 0; row < plan.TokenCount; row++)
         {
-            if (rows.Positions[row] % every != 0) continue;
-            sampled.Add(row);
+            if (!sampled[row]) continue;
             for (int s = 0; s < k; s++)
             {
                 chosen[s] = plan.ChosenExperts[row * k + s];
@@ -102,36 +93,22 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
             }
             telemetry.Collector.RecordRoutingDigest(rows.Requests[row], layer, (int)rows.Positions[row], RoutingDigest.Compute(chosen, weights));
         }
-        if (sampled.Count == 0) return checks;
-        for (int i = 0; i < experts.Length; i++)
-        {
-            // Row indices within the expert's payload: its tokens in plan order.
-            long[] tokens;
-            using (Tensor indices = plan.TokenIndices(experts[i])) tokens = indices.data<long>().ToArray();
-            var rowsOfExpert = new List<int>();
-            for (int j = 0; j < tokens.Length; j++)
-                if (sampled.Contains((int)tokens[j])) rowsOfExpert.Add(j);
-            if (rowsOfExpert.Count == 0) continue;
-            checks[i] = new RoutingCheck(rowsOfExpert.ToArray(),
-                rowsOfExpert.Select(j => rows.Requests[(int)tokens[j]]).ToArray(),
-                rowsOfExpert.Select(j => rows.Positions[(int)tokens[j]]).ToArray());
-        }
-        return checks;
+        return CheckedRows.ForExperts(plan, experts, sampled, rows);
     }
 
     /// <summary>Splits the rows over the replicas in contiguous chunks, calls them concurrently and joins the results in row order.</summary>
-    Task<TensorPayload> SpreadAsync(string[] replicas, string defaultKey, int slot, TensorPayload payload, RoutingCheck? check, CancellationToken cancellationToken)
+    Task<TensorPayload> SpreadAsync(string[] replicas, string defaultKey, int slot, TensorPayload payload, CheckedRows? check, CancellationToken cancellationToken)
     {
-        int start = (int)((ulong)Interlocked.Increment(ref _turns[slot]) % (ulong)replicas.Length);
-        int parts = Math.Min(replicas.Length, payload.Rows);
+        int start = _turns.Next(slot, replicas.Length);
+        int parts = ReplicaChunks.Parts(replicas.Length, payload.Rows);
         if (parts <= 1) return CallAsync(new ExpertRoute(defaultKey, replicas, start), payload, check, cancellationToken);
         int rowBytes = payload.Columns * sizeof(float);
         var calls = new Task<TensorPayload>[parts];
         for (int part = 0, row = 0; part < parts; part++)
         {
-            int rows = payload.Rows / parts + (part < payload.Rows % parts ? 1 : 0);
+            int rows = ReplicaChunks.RowsOf(payload.Rows, parts, part);
             var chunk = new TensorPayload(payload.Data.AsSpan(row * rowBytes, rows * rowBytes).ToArray(), rows, payload.Columns);
-            calls[part] = CallAsync(new ExpertRoute(defaultKey, replicas, (start + part) % replicas.Length), chunk, Slice(check, row, rows), cancellationToken);
+            calls[part] = CallAsync(new ExpertRoute(defaultKey, replicas, (start + part) % replicas.Length), chunk, check?.Slice(row, rows), cancellationToken);
             row += rows;
         }
         return JoinAsync(calls, payload);
@@ -140,28 +117,12 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
     static async Task<TensorPayload> JoinAsync(Task<TensorPayload>[] calls, TensorPayload whole)
     {
         TensorPayload[] results = await Task.WhenAll(calls).ConfigureAwait(false);
-        var data = new byte[whole.Data.Length];
-        int offset = 0;
-        foreach (TensorPayload result in results)
-        {
-            result.Data.CopyTo(data, offset);
-            offset += result.Data.Length;
-        }
-        return new TensorPayload(data, whole.Rows, whole.Columns);
+        return new TensorPayload(ReplicaChunks.Join(results.Select(r => r.Data).ToArray(), whole.Data.Length), whole.Rows, whole.Columns);
     }
 
-    /// <summary>The re-checked rows that fall in one chunk, renumbered from the chunk's first row.</summary>
-    static RoutingCheck? Slice(RoutingCheck? check, int first, int count)
+    async Task<TensorPayload> CallAsync(ExpertRoute route, TensorPayload payload, CheckedRows? rows, CancellationToken cancellationToken)
     {
-        if (check is null) return null;
-        int[] picked = Enumerable.Range(0, check.Rows.Length).Where(i => check.Rows[i] >= first && check.Rows[i] < first + count).ToArray();
-        return picked.Length == 0
-            ? null
-            : new RoutingCheck(picked.Select(i => check.Rows[i] - first).ToArray(), picked.Select(i => check.Requests[i]).ToArray(), picked.Select(i => check.Positions[i]).ToArray());
-    }
-
-    async Task<TensorPayload> CallAsync(ExpertRoute route, TensorPayload payload, RoutingCheck? check, CancellationToken cancellationToken)
-    {
+        RoutingCheck? check = rows is null ? null : new RoutingCheck(rows.Rows, rows.Requests, rows.Positions);
         string key = route.KeyFor(1);
         IExpertGrain expert = grains.GetGrain<IExpertGrain>(key);
         long firstAttempt = Stopwatch.GetTimestamp();
@@ -204,38 +165,4 @@ public sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, 
 
     /// <summary>Failures of the hosting rank or the transport, as opposed to errors the expert itself reported.</summary>
     static bool IsRankFailure(Exception e) => e is OrleansException or TimeoutException or OperationCanceledException;
-
-    /// <summary>
-    /// Hints the experts layers <c>layer+1..layer+Lookahead</c> will likely need: each predicted top-k expert whose gate
-    /// weight for some token reaches that layer's threshold (all of them at threshold 0).
-    /// </summary>
-    void HintNextLayers(int layer, Tensor moeInput, ReplicaRoutes routes, RouterPrefetchSettings settings)
-    {
-        int last = Math.Min(host.Config.LayerCount - 1, layer + settings.Lookahead);
-        for (int next = layer + 1; next <= last; next++)
-        {
-            var (predicted, weights) = host.DenseModel.Layers[next].Moe.Gate.Route(moeInput);
-            float threshold = settings.Thresholds[next];
-            if (threshold > 0)
-            {
-                // An explicit Scalar: TorchSharp leaves implicit ones to the finalizer thread.
-                using TorchSharp.Scalar least = threshold;
-                predicted = predicted.masked_select(weights.ge(least));
-            }
-            foreach (long expert in predicted.unique().output.data<long>().ToArray())
-            {
-                if (routes.For(next, (int)expert) is { } replicas)
-                    foreach (string replica in replicas)
-                    {
-                        Interlocked.Increment(ref _hints);
-                        grains.GetGrain<IExpertGrain>(replica).PrefetchAsync().Ignore();
-                    }
-                else
-                {
-                    Interlocked.Increment(ref _hints);
-                    grains.GetGrain<IExpertGrain>(ExpertKeys.Of(host.ModelName, next, (int)expert)).PrefetchAsync().Ignore();
-                }
-            }
-        }
-    }
 }

@@ -38,7 +38,8 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         _logger = loggers.CreateLogger<RouterRuntime>();
         _drainTimeout = o.DrainTimeout;
         Host = host;
-        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, prefetch, sampling, loggers.CreateLogger<GrainExpertDispatcher>());
+        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, sampling, loggers.CreateLogger<GrainExpertDispatcher>());
+        Prefetcher = new GrainExpertPrefetcher(grains, host.ModelName, placement, prefetch);
         IExpertDispatcher dispatcher = Dispatcher;
         if (!string.IsNullOrWhiteSpace(o.RoutingTracePath))
         {
@@ -55,12 +56,13 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         }
         Batcher = new ContinuousBatcher(host.DenseModel, dispatcher,
             new BatcherOptions { MaxQueuedRequests = o.MaxQueuedRequests, MaxBatchSequences = o.MaxBatchSequences, MaxBatchTokens = o.MaxBatchTokens },
-            loggers.CreateLogger<ContinuousBatcher>(), observer: telemetry, routingBias: RoutingBias);
+            loggers.CreateLogger<ContinuousBatcher>(), observer: telemetry, routingBias: RoutingBias, lookahead: Prefetcher);
     }
 
-    public ModelHost Host { get; }
-    public GrainExpertDispatcher Dispatcher { get; }
-    public ContinuousBatcher Batcher { get; }
+    internal ModelHost Host { get; }
+    internal GrainExpertDispatcher Dispatcher { get; }
+    internal GrainExpertPrefetcher Prefetcher { get; }
+    internal ContinuousBatcher Batcher { get; }
     /// <summary>Cost-adaptive routing, when switched on; null routes as trained.</summary>
     public CostAwareRoutingBias? RoutingBias { get; }
 
@@ -73,7 +75,7 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         BytesSent = Dispatcher.BytesSent,
         BytesReceived = Dispatcher.BytesReceived,
         ExpertCallSeconds = Dispatcher.CallTime.TotalSeconds,
-        PrefetchHints = Dispatcher.PrefetchHints,
+        PrefetchHints = Prefetcher.Hints,
         CostAwareRoutingApplied = RoutingBias?.Applied ?? 0,
         CostAwareRoutingRefused = RoutingBias?.Refused ?? 0,
     };

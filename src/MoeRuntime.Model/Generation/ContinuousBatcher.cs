@@ -29,14 +29,17 @@ public sealed class ContinuousBatcher : IAsyncDisposable
 
     readonly IBatcherObserver? _observer;
     readonly IRoutingBias? _routingBias;
+    readonly IExpertLookahead? _lookahead;
     readonly Action<int, TimeSpan>? _layerTimed;
     int _stepTokens;
 
     /// <param name="routingBias">Steers the gates' top-k (cost-adaptive routing); null routes as trained.</param>
+    /// <param name="lookahead">Told each step the experts the next layers' gates pick (pre-gating); null predicts nothing.</param>
     public ContinuousBatcher(MoeModel model, IExpertDispatcher dispatcher, BatcherOptions options, ILogger logger, TimeProvider? time = null,
-        IBatcherObserver? observer = null, IRoutingBias? routingBias = null)
+        IBatcherObserver? observer = null, IRoutingBias? routingBias = null, IExpertLookahead? lookahead = null)
     {
         _routingBias = routingBias;
+        _lookahead = lookahead;
         _observer = observer;
         _layerTimed = observer is null ? null : (layer, elapsed) => observer.AttentionComputed(layer, elapsed, _stepTokens);
         _model = model;
@@ -180,7 +183,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _stepTokens = newTokens;
         try
         {
-            logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token, _layerTimed, _routingBias).ConfigureAwait(false);
+            logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token, _layerTimed, _routingBias, _lookahead).ConfigureAwait(false);
         }
         catch (Exception e) when (!_stopping.IsCancellationRequested)
         {

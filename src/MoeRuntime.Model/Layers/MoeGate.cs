@@ -50,6 +50,23 @@ public sealed class MoeGate(Tensor weight, int topK, bool normalizeTopK) : IDisp
             : null;
     }
 
+    /// <summary>
+    /// The distinct experts, ascending, this gate picks in its top-k for any row of <paramref name="hidden"/> with a weight
+    /// of at least <paramref name="threshold"/> (every top-k choice at 0): the prediction pre-gating hands on.
+    /// </summary>
+    public long[] Predict(Tensor hidden, float threshold)
+    {
+        using var scope = NewDisposeScope();
+        var (experts, weights) = Route(hidden);
+        if (threshold > 0)
+        {
+            // An explicit Scalar: TorchSharp leaves implicit ones to the finalizer thread.
+            using Scalar least = threshold;
+            experts = experts.masked_select(weights.ge(least));
+        }
+        return experts.unique().output.data<long>().ToArray();
+    }
+
     public RoutingPlan Plan(Tensor hidden) => Plan(hidden, 0, null);
 
     /// <summary>The layer's routing plan, steered by <paramref name="bias"/> when given (see <see cref="Route(Tensor, int, IRoutingBias?)"/>).</summary>

@@ -1,11 +1,11 @@
-namespace MoeRuntime.Grains.Routing;
+namespace MoeRuntime.Serving.Dispatch;
 
 /// <summary>
 /// Which expert grain a call tries on each attempt: the expert's default grain alone, or its replicas in
 /// turn from a starting one and then its default grain (placed on a live rank whatever happened to the
 /// replicas' ranks). A struct, so the common one-grain path allocates nothing for it.
 /// </summary>
-readonly struct ExpertRoute(string defaultKey, string[]? replicas = null, int start = 0)
+public readonly struct ExpertRoute(string defaultKey, string[]? replicas = null, int start = 0)
 {
     /// <summary>Distinct grains the route cycles through.</summary>
     public int Choices => replicas is null ? 1 : replicas.Length + 1;

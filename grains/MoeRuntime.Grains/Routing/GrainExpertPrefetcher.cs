@@ -1,0 +1,54 @@
+using MoeRuntime.Grains.Experts;
+using MoeRuntime.Grains.Placement;
+using MoeRuntime.Grains.Prefetch;
+using MoeRuntime.Model.Layers;
+
+namespace MoeRuntime.Grains.Routing;
+
+/// <summary>
+/// Pre-gating's grain side: the model hands it the experts the next layers' gates pick from the current MoE input, and it
+/// hints each of them (every replica of a replicated one) to fetch ahead with a one-way call. How far ahead and how sure the
+/// gate must be come from the controller's settings (<see cref="PrefetchSettingsCache"/>), read once per layer and step.
+/// The model calls it from its one forward loop at a time.
+/// </summary>
+internal sealed class GrainExpertPrefetcher(IGrainFactory grains, string model, PlacementMapCache placement, PrefetchSettingsCache prefetch)
+    : IExpertLookahead
+{
+    long _hints;
+    RouterPrefetchSettings? _settings;
+    ReplicaRoutes? _routes;
+
+    public long Hints => Interlocked.Read(ref _hints);
+
+    public int LayersAhead(int layer)
+    {
+        placement.RefreshIfDue();
+        _routes = placement.Current;
+        prefetch.RefreshIfDue();
+        _settings = prefetch.Current;
+        return _settings.Lookahead;
+    }
+
+    public float Threshold(int layer) => Settings.Thresholds[layer];
+
+    public void Predicted(int layer, ReadOnlySpan<long> experts)
+    {
+        ReplicaRoutes routes = _routes ?? throw new InvalidOperationException($"{nameof(Predicted)} before {nameof(LayersAhead)}");
+        foreach (long expert in experts)
+        {
+            if (routes.For(layer, (int)expert) is { } replicas)
+                foreach (string replica in replicas)
+                    Hint(replica);
+            else
+                Hint(ExpertKeys.Of(model, layer, (int)expert));
+        }
+    }
+
+    RouterPrefetchSettings Settings => _settings ?? throw new InvalidOperationException($"{nameof(Threshold)} before {nameof(LayersAhead)}");
+
+    void Hint(string key)
+    {
+        Interlocked.Increment(ref _hints);
+        grains.GetGrain<IExpertGrain>(key).PrefetchAsync().Ignore();
+    }
+}

@@ -24,8 +24,6 @@ static class ControlRequests
     }
 
     /// <summary>A tier by name (hot, warm, cold, any case); numerals are refused.</summary>
-    public static Tier Tier(string text) =>
-        Enum.TryParse(text, ignoreCase: true, out Tier tier) && Enum.IsDefined(tier) && !int.TryParse(text, out _)
-            ? tier
-            : throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"'{text}' is not a tier (hot, warm, cold)");
+    public static Tier Tier(string? text) =>
+        TierNames.TryParse(text, out Tier tier) ? tier : throw new MoeRequestException(MoeErrorCode.InvalidRequest, TierNames.ProblemWith(text));
 }

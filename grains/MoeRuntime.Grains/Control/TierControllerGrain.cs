@@ -99,7 +99,7 @@ public sealed class TierControllerGrain(
             await Log.RecordAsync([Operator($"{key} unpinned", removed ? $"{by}: {reason}" : $"{by}: {reason} (it was not pinned)", null, null)]);
             return Status();
         }
-        var pin = new ExpertPin { Expert = key.ToString(), Tier = ControlRequests.Tier(tier).ToString().ToLowerInvariant(), By = by, Reason = reason, At = time.GetUtcNow() };
+        var pin = new ExpertPin { Expert = key.ToString(), Tier = TierNames.Of(ControlRequests.Tier(tier)), By = by, Reason = reason, At = time.GetUtcNow() };
         // Applied before it is kept: a pin the budgets refuse is not a pin.
         var written = new List<ControlDecisionRecord>();
         foreach (int rank in ranks.LiveRanks())

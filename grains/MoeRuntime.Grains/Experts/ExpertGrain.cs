@@ -75,13 +75,13 @@ public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, RankTelem
             span?.SetStatus(ActivityStatusCode.Error, "integrity");
             throw new MoeRequestException(MoeErrorCode.IntegrityFailure, e.Message);
         }
-        span?.SetTag("moe.tier", lease.FoundIn.ToString().ToLowerInvariant());
+        span?.SetTag("moe.tier", TierNames.Of(lease.FoundIn));
         if (lease.FoundIn != Tier.Hot && span is not null)
         {
             // The fetch already happened inside AcquireAsync; record it as the span it was.
             DateTimeOffset end = DateTimeOffset.UtcNow;
             using Activity? fetch = ServingTracing.Source.StartActivity("moe.tier_fetch", ActivityKind.Internal, span.Context, startTime: end - lease.FetchTime);
-            fetch?.SetTag("moe.tier.from", lease.FoundIn.ToString().ToLowerInvariant());
+            fetch?.SetTag("moe.tier.from", TierNames.Of(lease.FoundIn));
             fetch?.SetEndTime(end.UtcDateTime);
         }
         using (lease)
@@ -132,7 +132,7 @@ public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, RankTelem
         {
             Key = _grainKey,
             Rank = host.Rank,
-            Tier = residency.Resident.ToString().ToLowerInvariant(),
+            Tier = TierNames.Of(residency.Resident),
             Calls = _calls,
             Tokens = _tokens,
             Flagged = _flagged,

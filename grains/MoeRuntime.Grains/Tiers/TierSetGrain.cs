@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MoeRuntime.Grains.Control;
 using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
@@ -50,7 +51,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
             Experts = snapshot.Experts.Select(e =>
             {
                 var (hotBytes, warmBytes) = host.Store.SizeOf(e.Key);
-                return new ExpertControlState { Expert = e.Key.ToString(), Tier = e.Assigned.ToString().ToLowerInvariant(), HotBytes = hotBytes, WarmBytes = warmBytes, Uses = e.Uses };
+                return new ExpertControlState { Expert = e.Key.ToString(), Tier = TierNames.Of(e.Assigned), HotBytes = hotBytes, WarmBytes = warmBytes, Uses = e.Uses };
             }).ToArray(),
             Store = Stats(snapshot),
             HotCeilingBytes = _hotCeiling,
@@ -90,9 +91,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
         foreach (var (expert, tierName) in update.Tiers)
         {
             ExpertKey key = ParseExpert(expert);
-            named[key] = Enum.TryParse(tierName, ignoreCase: true, out Tier tier) && Enum.IsDefined(tier)
-                ? tier
-                : throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"'{tierName}' is not a tier (hot, warm, cold)");
+            named[key] = ControlRequests.Tier(tierName);
         }
         if (update.HotBudgetIsLimit && update.HotBudgetBytes is null)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a hot limit needs HotBudgetBytes");
@@ -144,8 +143,8 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
 
     static TierSetView View(TierSet set, TierStoreSnapshot snapshot)
     {
-        var tiers = snapshot.Experts.ToDictionary(e => e.Key.ToString(), e => e.Assigned.ToString().ToLowerInvariant());
-        foreach (var (key, tier) in set.Assignment) tiers[key.ToString()] = tier.ToString().ToLowerInvariant();
+        var tiers = snapshot.Experts.ToDictionary(e => e.Key.ToString(), e => TierNames.Of(e.Assigned));
+        foreach (var (key, tier) in set.Assignment) tiers[key.ToString()] = TierNames.Of(tier);
         return new TierSetView
         {
             Model = set.Model,

@@ -30,7 +30,7 @@ public sealed class ExpertGrain(ModelHost host, RankTierPolicy policy, RankTelem
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _grainKey = this.GetPrimaryKeyString();
-        _key = ExpertKeys.Parse(_grainKey).Expert;
+        _key = GrainKeys.ParseExpert(_grainKey).Expert;
         host.EnsureServes(_key.Model);
         if ((uint)_key.Layer >= (uint)host.Config.LayerCount || (uint)_key.Expert >= (uint)host.Config.ExpertCount)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {_key} does not exist in a model of {host.Config.LayerCount} layers x {host.Config.ExpertCount} experts");

@@ -43,7 +43,7 @@ public sealed class ExpertTierCache
         foreach (RankInfo rank in await _grains.GetGrain<IClusterGrain>(0).GetRanksAsync().ConfigureAwait(false))
         {
             if (rank.Model != _host.ModelName) continue;
-            TierSetView view = await _grains.GetGrain<ITierSetGrain>(ExpertKeys.OfRank(_host.ModelName, rank.Rank)).GetAsync().ConfigureAwait(false);
+            TierSetView view = await _grains.GetGrain<ITierSetGrain>(GrainKeys.Rank(_host.ModelName, rank.Rank)).GetAsync().ConfigureAwait(false);
             foreach (var (key, name) in view.Tiers)
             {
                 if (!TierNames.TryParse(name, out Tier tier)) continue;

@@ -25,7 +25,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
     {
         string key = this.GetPrimaryKeyString();
         host.EnsureServes(key[..key.LastIndexOf('/')]);
-        int rank = ExpertKeys.RankOf(key);
+        int rank = GrainKeys.RankOf(key);
         if (rank != host.Rank) throw new InvalidOperationException($"TierSet of rank {rank} activated on rank {host.Rank}");
         _current = new TierSet(host.ModelName, rank, 1, policy.Named,
             new TierBudgets(options.Value.HotBudgetBytes, options.Value.WarmBudgetBytes),
@@ -90,7 +90,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
         var named = new Dictionary<ExpertKey, Tier>(_current.Assignment);
         foreach (var (expert, tierName) in update.Tiers)
         {
-            ExpertKey key = ParseExpert(expert);
+            ExpertKey key = GrainKeys.ExpertOfModel(expert, host.ModelName, host.Config);
             named[key] = ControlRequests.Tier(tierName);
         }
         if (update.HotBudgetIsLimit && update.HotBudgetBytes is null)
@@ -121,22 +121,6 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
         logger.LogInformation("TierSet {Model} rank {Rank} v{Version} by {ChangedBy}: {Reason} ({Changed} experts named)",
             next.Model, next.Rank, next.Version, update.ChangedBy, update.Reason, update.Tiers.Count);
         return View(next);
-    }
-
-    ExpertKey ParseExpert(string text)
-    {
-        ExpertKey key;
-        try
-        {
-            key = ExpertKey.Parse(text);
-        }
-        catch (FormatException e)
-        {
-            throw new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message);
-        }
-        if (key.Model != host.ModelName || (uint)key.Layer >= (uint)host.Config.LayerCount || (uint)key.Expert >= (uint)host.Config.ExpertCount)
-            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {key} is not an expert of model {host.ModelName}");
-        return key;
     }
 
     TierSetView View(TierSet set) => View(set, host.Store.Snapshot());

@@ -193,11 +193,10 @@ sealed class HotTierBudget<T>
         roomFreed.SetResult();
     }
 
-    void Evict(T victim, Action<T> evict)
+    static void Evict(T victim, Action<T> evict)
     {
-        long before = _used;
         evict(victim);
-        Debug.Assert(_used < before, "the eviction callback must give the evicted bytes back through Release");
+        Debug.Assert(!victim.IsEvictable, "the eviction callback must drop the hot copy and give its bytes back through Release");
     }
 
     [Conditional("DEBUG")]

@@ -84,7 +84,7 @@ static class PrefetchRuns
     }
 
     public static async Task<RankPrefetchStats> StatsAsync(ClusterFixture fixture, int rank = 0) =>
-        await fixture.Client.GetGrain<IPrefetchStatsGrain>(ExpertKeys.OfRank(Model, rank)).GetAsync();
+        await fixture.Client.GetGrain<IPrefetchStatsGrain>(GrainKeys.Rank(Model, rank)).GetAsync();
 
     public static double WasteShare(RankPrefetchStats before, RankPrefetchStats after)
     {

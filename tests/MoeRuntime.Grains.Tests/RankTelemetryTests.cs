@@ -16,6 +16,20 @@ public sealed class RankTelemetryTests
         [new ExpertResidency(new ExpertKey("default", 0, 0), Tier.Warm, Tier.Warm, false, ExpertBytes, ExpertBytes, 0, false)],
         new TierUsage(0, 16 * ExpertBytes, 0), new TierUsage(0, 32 * ExpertBytes, 0), counters);
 
+    [Theory]
+    [InlineData(Tier.Hot, StorageTier.Hot)]
+    [InlineData(Tier.Warm, StorageTier.Warm)]
+    [InlineData(Tier.Cold, StorageTier.Cold)]
+    public void EveryStoreTierMapsToTheTelemetryTierOfItsName(Tier tier, StorageTier expected)
+    {
+        Assert.Equal(expected, RankTelemetry.StorageTierOf(tier));
+        Assert.Equal(TierNames.Of(tier), expected.ToString().ToLowerInvariant());
+    }
+
+    [Fact]
+    public void EveryStoreTierIsMapped() =>
+        Assert.Equal(Enum.GetValues<StorageTier>(), Enum.GetValues<Tier>().Select(RankTelemetry.StorageTierOf));
+
     [Fact]
     public void PrefetchBytesCountIssuedHintsOnlyEvenInAnIntervalOfSkips()
     {

@@ -113,9 +113,9 @@ public sealed class ReplicaPlacementTests(ReplicaFixture fixture, ITestOutputHel
         for (int layer = 0; layer < 4; layer++)
             for (int expert = 0; expert < 8; expert++)
             {
-                keys.Add((layer, ExpertKeys.Of(ClusterFixture.ModelName, layer, expert)));
-                foreach (int rank in map.Replicas.GetValueOrDefault(ExpertKeys.Of(ClusterFixture.ModelName, layer, expert), []))
-                    keys.Add((layer, ExpertKeys.OfReplica(ClusterFixture.ModelName, layer, expert, rank)));
+                keys.Add((layer, GrainKeys.Expert(ClusterFixture.ModelName, layer, expert)));
+                foreach (int rank in map.Replicas.GetValueOrDefault(GrainKeys.Expert(ClusterFixture.ModelName, layer, expert), []))
+                    keys.Add((layer, GrainKeys.Replica(ClusterFixture.ModelName, layer, expert, rank)));
             }
         ExpertInfo[] start = await Task.WhenAll(keys.Select(k => fixture.Client.GetGrain<IExpertGrain>(k.Key).GetInfoAsync()));
         await drive();
@@ -135,7 +135,7 @@ public sealed class ReplicaPlacementTests(ReplicaFixture fixture, ITestOutputHel
         long computed = 0;
         for (int layer = 0; layer < 4; layer++)
             for (int expert = 0; expert < 8; expert++)
-                computed += (await fixture.Client.GetGrain<IExpertGrain>(ExpertKeys.Of(ClusterFixture.ModelName, layer, expert)).GetInfoAsync()).Tokens;
+                computed += (await fixture.Client.GetGrain<IExpertGrain>(GrainKeys.Expert(ClusterFixture.ModelName, layer, expert)).GetInfoAsync()).Tokens;
         var view = await Views.WaitForAsync(fixture.Client, v => v.Ranks.Live == 3 && v.Experts.Sum(l => l.Hits.Sum()) >= computed);
         Assert.Equal(computed, view.Experts.Sum(l => l.Hits.Sum()));
     }

@@ -17,22 +17,22 @@ public sealed class ReplicaRoutingTests(ThreeRankFixture fixture) : IClassFixtur
     public async Task ReplicatedAndMovedExpertsSpreadTheirTokensAndChangeNoOutput()
     {
         // Layer 0 on every rank; expert 2/3 (owned by rank 1) moved to rank 2.
-        var replicas = Enumerable.Range(0, 8).ToDictionary(e => ExpertKeys.Of(Model, 0, e), _ => new[] { 0, 1, 2 });
-        replicas[ExpertKeys.Of(Model, 2, 3)] = [2];
+        var replicas = Enumerable.Range(0, 8).ToDictionary(e => GrainKeys.Expert(Model, 0, e), _ => new[] { 0, 1, 2 });
+        replicas[GrainKeys.Expert(Model, 2, 3)] = [2];
         PlacementMapView map = await Map.ApplyAsync(new PlacementMapUpdate { Replicas = replicas, ChangedBy = "test", Reason = "spread layer 0", Changes = ["by hand"] });
         await RefreshEveryRankAsync(map.Version);
 
-        string[] replicaKeys = [.. Enumerable.Range(0, 8).SelectMany(e => new[] { 0, 1, 2 }.Select(r => ExpertKeys.OfReplica(Model, 0, e, r))), ExpertKeys.OfReplica(Model, 2, 3, 2)];
-        string[] defaultKeys = [.. Enumerable.Range(0, 8).Select(e => ExpertKeys.Of(Model, 0, e)), ExpertKeys.Of(Model, 2, 3)];
+        string[] replicaKeys = [.. Enumerable.Range(0, 8).SelectMany(e => new[] { 0, 1, 2 }.Select(r => GrainKeys.Replica(Model, 0, e, r))), GrainKeys.Replica(Model, 2, 3, 2)];
+        string[] defaultKeys = [.. Enumerable.Range(0, 8).Select(e => GrainKeys.Expert(Model, 0, e)), GrainKeys.Expert(Model, 2, 3)];
         ExpertInfo[] replicasBefore = await InfoAsync(replicaKeys), defaultsBefore = await InfoAsync(defaultKeys);
         await GenerateMatchingTheReferenceAsync();
         ExpertInfo[] replicasAfter = await InfoAsync(replicaKeys), defaultsAfter = await InfoAsync(defaultKeys);
 
         for (int i = 0; i < replicaKeys.Length; i++)
-            Assert.Equal(ExpertKeys.Parse(replicaKeys[i]).Rank, replicasAfter[i].Rank);
+            Assert.Equal(GrainKeys.ParseExpert(replicaKeys[i]).Rank, replicasAfter[i].Rank);
         Assert.Equal(defaultsBefore.Select(d => d.Tokens), defaultsAfter.Select(d => d.Tokens));
         var ranksWithTokens = replicaKeys.Select((k, i) => (Key: k, Tokens: replicasAfter[i].Tokens - replicasBefore[i].Tokens))
-            .Where(r => r.Tokens > 0).GroupBy(r => ExpertKeys.Parse(r.Key).Expert).ToDictionary(g => g.Key, g => g.Count());
+            .Where(r => r.Tokens > 0).GroupBy(r => GrainKeys.ParseExpert(r.Key).Expert).ToDictionary(g => g.Key, g => g.Count());
         Assert.Contains(ranksWithTokens, r => r.Key.Layer == 0 && r.Value == 3);
         Assert.Equal(1, ranksWithTokens.GetValueOrDefault(new Serving.Tiers.ExpertKey(Model, 2, 3)));
 
@@ -54,8 +54,8 @@ public sealed class ReplicaRoutingTests(ThreeRankFixture fixture) : IClassFixtur
             Assert.Equal(MoeErrorCode.InvalidRequest, error.Code);
             Assert.Contains(words, error.Message);
         }
-        await RefusedAsync(new() { Replicas = new() { [ExpertKeys.Of(Model, 1, 1)] = [7] }, ChangedBy = "test", Reason = "r" }, "rank 7 is not an active rank");
-        await RefusedAsync(new() { Replicas = new() { [ExpertKeys.Of(Model, 1, 1)] = [1, 1] }, ChangedBy = "test", Reason = "r" }, "at most one replica");
+        await RefusedAsync(new() { Replicas = new() { [GrainKeys.Expert(Model, 1, 1)] = [7] }, ChangedBy = "test", Reason = "r" }, "rank 7 is not an active rank");
+        await RefusedAsync(new() { Replicas = new() { [GrainKeys.Expert(Model, 1, 1)] = [1, 1] }, ChangedBy = "test", Reason = "r" }, "at most one replica");
         await RefusedAsync(new() { ChangedBy = "test", Reason = "r", ExpectedVersion = map.Version - 1 }, $"at version {map.Version}");
         await RefusedAsync(new() { Replicas = new() { ["default/9/1"] = [0] }, ChangedBy = "test", Reason = "r" }, "not an expert");
         await RefusedAsync(new() { ChangedBy = "test", Reason = " " }, "who made it and why");

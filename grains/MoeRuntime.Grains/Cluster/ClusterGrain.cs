@@ -25,7 +25,7 @@ public sealed class ClusterGrain(RankDirectory ranks, ModelHost host) : Grain, I
         if (live.Length == 0) return Task.FromResult(owners);
         for (int layer = 0; layer < host.Config.LayerCount; layer++)
             for (int expert = 0; expert < host.Config.ExpertCount; expert++)
-                owners[ExpertKeys.Of(model, layer, expert)] = ExpertOwnership.OwnerOf(layer, expert, host.Config.ExpertCount, live);
+                owners[GrainKeys.Expert(model, layer, expert)] = ExpertOwnership.OwnerOf(layer, expert, host.Config.ExpertCount, live);
         return Task.FromResult(owners);
     }
 }

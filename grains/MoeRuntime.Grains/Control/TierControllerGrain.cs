@@ -91,7 +91,7 @@ public sealed class TierControllerGrain(
     {
         if (string.IsNullOrWhiteSpace(by) || string.IsNullOrWhiteSpace(reason))
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a pin needs who set it and why");
-        ExpertKey key = ControlRequests.Expert(expertKey, Model, host.Config);
+        ExpertKey key = GrainKeys.ExpertOfModel(expertKey, Model, host.Config);
         if (tier is null)
         {
             bool removed = _pins.Remove(key);
@@ -99,7 +99,7 @@ public sealed class TierControllerGrain(
             await Log.RecordAsync([Operator($"{key} unpinned", removed ? $"{by}: {reason}" : $"{by}: {reason} (it was not pinned)", null, null)]);
             return Status();
         }
-        var pin = new ExpertPin { Expert = key.ToString(), Tier = ControlRequests.Tier(tier).ToString().ToLowerInvariant(), By = by, Reason = reason, At = time.GetUtcNow() };
+        var pin = new ExpertPin { Expert = key.ToString(), Tier = TierNames.Of(ControlRequests.Tier(tier)), By = by, Reason = reason, At = time.GetUtcNow() };
         // Applied before it is kept: a pin the budgets refuse is not a pin.
         var written = new List<ControlDecisionRecord>();
         foreach (int rank in ranks.LiveRanks())
@@ -132,7 +132,7 @@ public sealed class TierControllerGrain(
         Sampling = _sampling,
     };
 
-    ITierSetGrain TierSet(int rank) => GrainFactory.GetGrain<ITierSetGrain>(ExpertKeys.OfRank(Model, rank));
+    ITierSetGrain TierSet(int rank) => GrainFactory.GetGrain<ITierSetGrain>(GrainKeys.Rank(Model, rank));
 
     IReadOnlyList<int> ITierControlPort.LiveRanks() => ranks.LiveRanks();
     IReadOnlyDictionary<ExpertKey, Tier> ITierControlPort.Pins() => _pins.ToDictionary(p => p.Key, p => ControlRequests.Tier(p.Value.Tier));

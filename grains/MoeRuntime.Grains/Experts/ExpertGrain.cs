@@ -31,7 +31,7 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _grainKey = this.GetPrimaryKeyString();
-        _key = ExpertKeys.Parse(_grainKey).Expert;
+        _key = GrainKeys.ParseExpert(_grainKey).Expert;
         host.EnsureServes(_key.Model);
         if ((uint)_key.Layer >= (uint)host.Config.LayerCount || (uint)_key.Expert >= (uint)host.Config.ExpertCount)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {_key} does not exist in a model of {host.Config.LayerCount} layers x {host.Config.ExpertCount} experts");
@@ -76,13 +76,13 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
             span?.SetStatus(ActivityStatusCode.Error, "integrity");
             throw new MoeRequestException(MoeErrorCode.IntegrityFailure, e.Message);
         }
-        span?.SetTag("moe.tier", lease.FoundIn.ToString().ToLowerInvariant());
+        span?.SetTag("moe.tier", TierNames.Of(lease.FoundIn));
         if (lease.FoundIn != Tier.Hot && span is not null)
         {
             // The fetch already happened inside AcquireAsync; record it as the span it was.
             DateTimeOffset end = DateTimeOffset.UtcNow;
             using Activity? fetch = ServingTracing.Source.StartActivity("moe.tier_fetch", ActivityKind.Internal, span.Context, startTime: end - lease.FetchTime);
-            fetch?.SetTag("moe.tier.from", lease.FoundIn.ToString().ToLowerInvariant());
+            fetch?.SetTag("moe.tier.from", TierNames.Of(lease.FoundIn));
             fetch?.SetEndTime(end.UtcDateTime);
         }
         using (lease)
@@ -128,7 +128,7 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
         {
             Key = _grainKey,
             Rank = host.Rank,
-            Tier = residency.Resident.ToString().ToLowerInvariant(),
+            Tier = TierNames.Of(residency.Resident),
             Calls = _calls,
             Tokens = _tokens,
             Flagged = _flagged,

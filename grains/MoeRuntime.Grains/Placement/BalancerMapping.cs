@@ -24,7 +24,7 @@ static class BalancerMapping
         for (int l = 0; l < config.LayerCount; l++)
             for (int e = 0; e < config.ExpertCount; e++)
             {
-                int[] named = map.Replicas.GetValueOrDefault(ExpertKeys.Of(map.Model, l, e), []).Where(live.Contains).ToArray();
+                int[] named = map.Replicas.GetValueOrDefault(GrainKeys.Expert(map.Model, l, e), []).Where(live.Contains).ToArray();
                 placement[new ExpertId(l, e)] = named.Length > 0 ? named : [ExpertOwnership.OwnerOf(l, e, config.ExpertCount, live)];
             }
         int experts = config.LayerCount * config.ExpertCount;
@@ -43,7 +43,7 @@ static class BalancerMapping
     public static PlacementMapUpdate ToUpdate(PlacementPlan plan, PlacementMapView map, int[] live, ModelConfig config) => new()
     {
         Replicas = plan.ChangedReplicas.ToDictionary(
-            p => ExpertKeys.Of(map.Model, p.Key.Layer, p.Key.Expert),
+            p => GrainKeys.Expert(map.Model, p.Key.Layer, p.Key.Expert),
             p => p.Value is [var only] && only == ExpertOwnership.OwnerOf(p.Key.Layer, p.Key.Expert, config.ExpertCount, live) ? [] : p.Value),
         ChangedBy = "balancer",
         Reason = plan.Reason,
@@ -52,5 +52,5 @@ static class BalancerMapping
     };
 
     public static Dictionary<string, long> ExpertLoad(BalancerInput input, string model) =>
-        input.Load.OrderBy(l => l.Key).ToDictionary(l => ExpertKeys.Of(model, l.Key.Layer, l.Key.Expert), l => (long)l.Value);
+        input.Load.OrderBy(l => l.Key).ToDictionary(l => GrainKeys.Expert(model, l.Key.Layer, l.Key.Expert), l => (long)l.Value);
 }

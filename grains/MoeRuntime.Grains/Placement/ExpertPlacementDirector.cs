@@ -17,7 +17,7 @@ public sealed class ExpertPlacementDirector(RankDirectory ranks, ModelHost host)
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         string grainKey = target.GrainIdentity.Key.ToString()!;
-        (ExpertKey key, int? pinned) = Experts.ExpertKeys.Parse(grainKey);
+        (ExpertKey key, int? pinned) = Experts.GrainKeys.ParseExpert(grainKey);
         SiloAddress[] compatible = context.GetCompatibleSilos(target);
         Dictionary<int, SiloAddress> ranked = ranks.Ranked(compatible);
         if (pinned is { } rank)
@@ -36,7 +36,7 @@ public sealed class RankPlacementDirector(RankDirectory ranks) : IPlacementDirec
 {
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
-        int rank = Experts.ExpertKeys.RankOf(target.GrainIdentity.Key.ToString()!);
+        int rank = Experts.GrainKeys.RankOf(target.GrainIdentity.Key.ToString()!);
         return ranks.Ranked(context.GetCompatibleSilos(target)).TryGetValue(rank, out SiloAddress? silo)
             ? Task.FromResult(silo)
             : throw new OrleansException($"rank {rank} is not an active member of the cluster");

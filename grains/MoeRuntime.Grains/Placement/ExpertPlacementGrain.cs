@@ -62,7 +62,7 @@ public sealed class ExpertPlacementGrain(
         var replicas = new Dictionary<string, int[]>(_current.Replicas);
         foreach (var (text, wanted) in update.Replicas)
         {
-            string key = ParseExpert(text).ToString();
+            string key = GrainKeys.ExpertOfModel(text, host.ModelName, host.Config).ToString();
             int[] sorted = wanted.Distinct().Order().ToArray();
             if (sorted.Length != wanted.Length)
                 throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {key} lists a rank twice: one rank holds at most one replica of an expert");
@@ -91,21 +91,5 @@ public sealed class ExpertPlacementGrain(
         logger.LogInformation("Placement map {Model} v{Version} by {ChangedBy}: {Reason} ({Changes})",
             host.ModelName, _current.Version, update.ChangedBy, update.Reason, string.Join("; ", update.Changes));
         return _current;
-    }
-
-    ExpertKey ParseExpert(string text)
-    {
-        ExpertKey key;
-        try
-        {
-            key = ExpertKeys.Parse(text).Expert;
-        }
-        catch (FormatException e)
-        {
-            throw new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message);
-        }
-        if (key.Model != host.ModelName || (uint)key.Layer >= (uint)host.Config.LayerCount || (uint)key.Expert >= (uint)host.Config.ExpertCount)
-            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {key} is not an expert of model {host.ModelName}");
-        return key;
     }
 }

@@ -41,10 +41,10 @@ public sealed class PlacementMapCache
         var routes = ReplicaRoutes.Default(_host.Config.LayerCount, _host.Config.ExpertCount) with { Version = view.Version };
         foreach (var (key, ranks) in view.Replicas)
         {
-            var (expert, _) = ExpertKeys.Parse(key);
+            var (expert, _) = GrainKeys.ParseExpert(key);
             if (ranks.Length == 0 || (uint)expert.Layer >= (uint)_host.Config.LayerCount || (uint)expert.Expert >= (uint)_host.Config.ExpertCount) continue;
             routes.Keys[expert.Layer * _host.Config.ExpertCount + expert.Expert] =
-                ranks.Select(r => ExpertKeys.OfReplica(_host.ModelName, expert.Layer, expert.Expert, r)).ToArray();
+                ranks.Select(r => GrainKeys.Replica(_host.ModelName, expert.Layer, expert.Expert, r)).ToArray();
         }
         _current = routes;
         _logger.LogInformation("Router of rank {Rank} uses placement map v{Version} of {Model}: {Replicated} experts on replicas", _host.Rank, view.Version, _host.ModelName, view.Replicas.Count);

@@ -146,7 +146,7 @@ public sealed class PrefetchControllerGrain(
     async Task<(List<RankPrefetchCounters> Read, List<int> Unreachable)> ReadRanksAsync()
     {
         int[] live = ranks.LiveRanks();
-        var calls = live.Select(rank => GrainFactory.GetGrain<IPrefetchStatsGrain>(ExpertKeys.OfRank(Model, rank)).GetAsync().WaitAsync(_options.RankTimeout)).ToArray();
+        var calls = live.Select(rank => GrainFactory.GetGrain<IPrefetchStatsGrain>(GrainKeys.Rank(Model, rank)).GetAsync().WaitAsync(_options.RankTimeout)).ToArray();
         try
         {
             await Task.WhenAll(calls);

@@ -13,7 +13,7 @@ public sealed class PrefetchStatsGrain(ModelHost host) : Grain, IPrefetchStatsGr
     {
         string key = this.GetPrimaryKeyString();
         host.EnsureServes(key[..key.LastIndexOf('/')]);
-        int rank = ExpertKeys.RankOf(key);
+        int rank = GrainKeys.RankOf(key);
         if (rank != host.Rank) throw new InvalidOperationException($"prefetch stats of rank {rank} activated on rank {host.Rank}");
         return Task.CompletedTask;
     }

@@ -43,10 +43,10 @@ public sealed class ExpertTierCache
         foreach (RankInfo rank in await _grains.GetGrain<IClusterGrain>(0).GetRanksAsync().ConfigureAwait(false))
         {
             if (rank.Model != _host.ModelName) continue;
-            TierSetView view = await _grains.GetGrain<ITierSetGrain>(ExpertKeys.OfRank(_host.ModelName, rank.Rank)).GetAsync().ConfigureAwait(false);
+            TierSetView view = await _grains.GetGrain<ITierSetGrain>(GrainKeys.Rank(_host.ModelName, rank.Rank)).GetAsync().ConfigureAwait(false);
             foreach (var (key, name) in view.Tiers)
             {
-                if (!Enum.TryParse(name, ignoreCase: true, out Tier tier)) continue;
+                if (!TierNames.TryParse(name, out Tier tier)) continue;
                 ExpertKey expert = ExpertKey.Parse(key);
                 if ((uint)expert.Layer >= (uint)tiers.Length || (uint)expert.Expert >= (uint)_host.Config.ExpertCount) continue;
                 ref Tier held = ref tiers[expert.Layer][expert.Expert];

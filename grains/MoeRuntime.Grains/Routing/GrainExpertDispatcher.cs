@@ -55,7 +55,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         var calls = new Task<TensorPayload>[experts.Length];
         for (int i = 0; i < experts.Length; i++)
         {
-            string key = ExpertKeys.Of(host.ModelName, layer, experts[i]);
+            string key = GrainKeys.Expert(host.ModelName, layer, experts[i]);
             calls[i] = routes.For(layer, experts[i]) is { } replicas
                 ? SpreadAsync(replicas, key, layer * host.Config.ExpertCount + experts[i], payloads[i], checks[i], cancellationToken)
                 : CallAsync(new ExpertRoute(key), payloads[i], checks[i], cancellationToken);

@@ -40,7 +40,7 @@ internal sealed class GrainExpertPrefetcher(IGrainFactory grains, string model, 
                 foreach (string replica in replicas)
                     Hint(replica);
             else
-                Hint(ExpertKeys.Of(model, layer, (int)expert));
+                Hint(GrainKeys.Expert(model, layer, (int)expert));
         }
     }
 

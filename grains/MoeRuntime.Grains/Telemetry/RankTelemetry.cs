@@ -204,7 +204,7 @@ public sealed class RankTelemetry : IBatcherObserver
         if (!Enabled) return;
         Collector.RecordExpertHits(key.Layer, key.Expert, tokens);
         Collector.RecordExpertCompute(key.Layer, key.Expert, (long)(compute.TotalSeconds * 1e9));
-        Collector.RecordTierAccess(key.Layer, (StorageTier)(int)foundIn, (long)(fetch.TotalSeconds * 1e9));
+        Collector.RecordTierAccess(key.Layer, StorageTierOf(foundIn), (long)(fetch.TotalSeconds * 1e9));
         if (tokens > 0)
         {
             _expertCompute.Record(compute.TotalSeconds / tokens);
@@ -238,4 +238,13 @@ public sealed class RankTelemetry : IBatcherObserver
         // Skipped hints are not issued ones (the store counts each hint once, as one or the other): only issued hints move bytes.
         _prefetchBytes.Add((c.PrefetchIssued - last.PrefetchIssued) * bytesPerPrefetch);
     }
+
+    /// <summary>The telemetry's name for a store tier; the two enums are mapped by name, never by their order.</summary>
+    internal static StorageTier StorageTierOf(Tier tier) => tier switch
+    {
+        Tier.Hot => StorageTier.Hot,
+        Tier.Warm => StorageTier.Warm,
+        Tier.Cold => StorageTier.Cold,
+        _ => throw new ArgumentOutOfRangeException(nameof(tier), tier, $"not a tier ({TierNames.Expected})"),
+    };
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MoeRuntime.Grains.Control;
 using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
@@ -24,7 +25,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
     {
         string key = this.GetPrimaryKeyString();
         host.EnsureServes(key[..key.LastIndexOf('/')]);
-        int rank = ExpertKeys.RankOf(key);
+        int rank = GrainKeys.RankOf(key);
         if (rank != host.Rank) throw new InvalidOperationException($"TierSet of rank {rank} activated on rank {host.Rank}");
         _current = new TierSet(host.ModelName, rank, 1, policy.Named,
             new TierBudgets(options.Value.HotBudgetBytes, options.Value.WarmBudgetBytes),
@@ -50,7 +51,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
             Experts = snapshot.Experts.Select(e =>
             {
                 var (hotBytes, warmBytes) = host.Store.SizeOf(e.Key);
-                return new ExpertControlState { Expert = e.Key.ToString(), Tier = e.Assigned.ToString().ToLowerInvariant(), HotBytes = hotBytes, WarmBytes = warmBytes, Uses = e.Uses };
+                return new ExpertControlState { Expert = e.Key.ToString(), Tier = TierNames.Of(e.Assigned), HotBytes = hotBytes, WarmBytes = warmBytes, Uses = e.Uses };
             }).ToArray(),
             Store = Stats(snapshot),
             HotCeilingBytes = _hotCeiling,
@@ -89,10 +90,8 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
         var named = new Dictionary<ExpertKey, Tier>(_current.Assignment);
         foreach (var (expert, tierName) in update.Tiers)
         {
-            ExpertKey key = ParseExpert(expert);
-            named[key] = Enum.TryParse(tierName, ignoreCase: true, out Tier tier) && Enum.IsDefined(tier)
-                ? tier
-                : throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"'{tierName}' is not a tier (hot, warm, cold)");
+            ExpertKey key = GrainKeys.ExpertOfModel(expert, host.ModelName, host.Config);
+            named[key] = ControlRequests.Tier(tierName);
         }
         if (update.HotBudgetIsLimit && update.HotBudgetBytes is null)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a hot limit needs HotBudgetBytes");
@@ -124,28 +123,12 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
         return View(next);
     }
 
-    ExpertKey ParseExpert(string text)
-    {
-        ExpertKey key;
-        try
-        {
-            key = ExpertKey.Parse(text);
-        }
-        catch (FormatException e)
-        {
-            throw new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message);
-        }
-        if (key.Model != host.ModelName || (uint)key.Layer >= (uint)host.Config.LayerCount || (uint)key.Expert >= (uint)host.Config.ExpertCount)
-            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {key} is not an expert of model {host.ModelName}");
-        return key;
-    }
-
     TierSetView View(TierSet set) => View(set, host.Store.Snapshot());
 
     static TierSetView View(TierSet set, TierStoreSnapshot snapshot)
     {
-        var tiers = snapshot.Experts.ToDictionary(e => e.Key.ToString(), e => e.Assigned.ToString().ToLowerInvariant());
-        foreach (var (key, tier) in set.Assignment) tiers[key.ToString()] = tier.ToString().ToLowerInvariant();
+        var tiers = snapshot.Experts.ToDictionary(e => e.Key.ToString(), e => TierNames.Of(e.Assigned));
+        foreach (var (key, tier) in set.Assignment) tiers[key.ToString()] = TierNames.Of(tier);
         return new TierSetView
         {
             Model = set.Model,

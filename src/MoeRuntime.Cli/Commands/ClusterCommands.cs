@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MoeRuntime.Client;
 using MoeRuntime.Grains;
+using MoeRuntime.Serving.Tiers;
 
 namespace MoeRuntime.Cli.Commands;
 
@@ -81,6 +82,11 @@ static class ClusterCommands
         var model = new Option<string>("--model-name") { DefaultValueFactory = _ => "default" };
         var experts = new Option<string[]>("--expert") { Description = "Expert key model/layer/expert (repeatable)", Required = true, AllowMultipleArgumentsPerToken = true };
         var tier = new Option<string>("--tier") { Description = "hot, warm or cold", Required = true };
+        tier.Validators.Add(result =>
+        {
+            string? text = result.GetValueOrDefault<string>();
+            if (!TierNames.TryParse(text, out _)) result.AddError(TierNames.ProblemWith(text));
+        });
         var reason = new Option<string>("--reason") { Description = "Why; kept with the version", Required = true };
         var command = new Command("set", "Move experts of one rank to a tier (a new TierSet version)") { rank, model, experts, tier, reason };
         ClusterEndpoint endpoint = command.AddClusterOptions();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MoeRuntime.Client;
 using MoeRuntime.Grains;
+using MoeRuntime.Serving.Tiers;
 
 namespace MoeRuntime.Cli.Commands;
 
@@ -27,6 +28,11 @@ static class ControlCommands
     {
         var expert = new Argument<string>("expert") { Description = "Expert key model/layer/expert" };
         var tier = new Argument<string>("tier") { Description = "hot, warm or cold" };
+        tier.Validators.Add(result =>
+        {
+            string? text = result.GetValueOrDefault<string>();
+            if (!TierNames.TryParse(text, out _)) result.AddError(TierNames.ProblemWith(text));
+        });
         var reason = ReasonOption();
         return Controller("pin", "Pin an expert to a tier on every rank that holds it; controllers then never move it",
             (controller, result) => controller.PinAsync(result.GetValue(expert)!, result.GetValue(tier)!, Environment.UserName, result.GetValue(reason)!),

@@ -64,7 +64,7 @@ public sealed class CostController : ITierController
             double keep = _options.Model.KeepDollars(expert.Tier, expert.Bytes(expert.Tier), input.Interval);
             double missesThere = uses * FetchDollars(expert, to, input);
             moves.Add(new TierMove(expert.Key, expert.Tier, to, missesThere,
-                $"keeping it {expert.Tier.Lower()} costs ${keep:G3}/interval, more than ${bestTotal:G3} in {to.Lower()} with {uses:F2} expected uses × ${FetchDollars(expert, to, input):G3} per miss"));
+                $"keeping it {TierNames.Of(expert.Tier)} costs ${keep:G3}/interval, more than ${bestTotal:G3} in {TierNames.Of(to)} with {uses:F2} expected uses × ${FetchDollars(expert, to, input):G3} per miss"));
         }
 
         CostReport report = Report(input);

@@ -45,7 +45,7 @@ static class TierContest
                 freed += leavers[take++].Expert.Bytes(tier);
             if (freed < need)
             {
-                refused.Add((challenger, $"no room in the {tier.Lower()} budget: needs {need} bytes, {Math.Max(0, room):F0} free and too few releases planned"));
+                refused.Add((challenger, $"no room in the {TierNames.Of(tier)} budget: needs {need} bytes, {Math.Max(0, room):F0} free and too few releases planned"));
                 continue;
             }
             if (take > next)
@@ -71,7 +71,7 @@ static class TierContest
             if (i < next + releases)
                 units.Add(new MoveUnit(overBudget ? UnitKind.RestoreBudget : UnitKind.Release, tier, -leavers[i].PerByte(tier), leavers[i]));
             else
-                refused.Add((leavers[i], $"hysteresis: kept in {tier.Lower()}, the promotion it was to make room for did not beat it"));
+                refused.Add((leavers[i], $"hysteresis: kept in {TierNames.Of(tier)}, the promotion it was to make room for did not beat it"));
         }
     }
 

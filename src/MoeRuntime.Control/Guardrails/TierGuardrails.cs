@@ -59,9 +59,9 @@ public static class TierGuardrails
             }
             var planned = new PlannedMove(move, expert);
             string? reason =
-                expert.Pinned is Tier pin ? $"pinned to {pin.Lower()} by an operator"
+                expert.Pinned is Tier pin ? $"pinned to {TierNames.Of(pin)} by an operator"
                 : move.From == move.To ? "not a move: from and to are the same tier"
-                : move.From != expert.Tier ? $"stale: the expert is {expert.Tier.Lower()} now"
+                : move.From != expert.Tier ? $"stale: the expert is {TierNames.Of(expert.Tier)} now"
                 : !(move.Value >= 0) || double.IsInfinity(move.Value) ? $"value {move.Value} is not a finite number of at least 0"
                 : !moved.Add(move.Expert) ? "the plan already moves this expert"
                 : null;
@@ -124,7 +124,7 @@ public static class TierGuardrails
                 MoveUnit victim = admitted.Last(u => u.NetBytes(tier) > 0);
                 admitted.Remove(victim);
                 refused.AddRange(victim.Moves.Select(m =>
-                    (m, $"budget: would put {total} bytes in the {tier.Lower()} tier, over its budget of {budget}")));
+                    (m, $"budget: would put {total} bytes in the {TierNames.Of(tier)} tier, over its budget of {budget}")));
                 dropped = true;
                 break;
             }

@@ -56,7 +56,7 @@ public sealed class LatencyController : ITierController
             double uses = demand.Of(expert.Key);
             double missSeconds = expert.Tier == Tier.Warm ? warmSeconds : coldSeconds;
             string reason = to < expert.Tier
-                ? $"demand {uses:F2} uses/interval, each {expert.Tier.Lower()} miss costs {missSeconds * 1e3:F1} ms"
+                ? $"demand {uses:F2} uses/interval, each {TierNames.Of(expert.Tier)} miss costs {missSeconds * 1e3:F1} ms"
                 : expert.Tier == Tier.Hot && givingBack ? $"latency holds with margin: giving hot memory back (demand {uses:F2} uses/interval)"
                 : uses < _options.MinDemand || uses == 0 ? $"idle: demand {uses:F3} uses/interval"
                 : $"outranked by demand per byte (demand {uses:F2} uses/interval)";

@@ -10,7 +10,7 @@ public static class TierWrites
     public static Dictionary<string, string> Tiers(IEnumerable<TierMove> moves)
     {
         ArgumentNullException.ThrowIfNull(moves);
-        return moves.ToDictionary(m => m.Expert.ToString(), m => m.To.Lower());
+        return moves.ToDictionary(m => m.Expert.ToString(), m => TierNames.Of(m.To));
     }
 
     /// <summary>One line for the version's history: the moves counted by direction and the controller's own reason.</summary>

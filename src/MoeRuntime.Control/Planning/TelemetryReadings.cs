@@ -27,7 +27,7 @@ public static class TelemetryReadings
     public static TierFetchStats Fetch(TelemetryView view, Tier tier, double fetchedBytes)
     {
         ArgumentNullException.ThrowIfNull(view);
-        string name = tier.Lower();
+        string name = TierNames.Of(tier);
         return view.Tiers.FirstOrDefault(t => t.Tier == name)?.FetchLatency is { Count: > 0 } fetch
             ? new TierFetchStats(fetch.Count, fetch.P50, fetch.P95, fetchedBytes)
             : TierFetchStats.None;

@@ -14,5 +14,5 @@ public sealed record TierMove(ExpertKey Expert, Tier From, Tier To, double Value
     public bool IsPromotion => To < From;
 
     /// <summary>How the move reads in a decision record: <c>model/layer/expert cold→hot</c>.</summary>
-    public string Describe() => $"{Expert} {From.Lower()}→{To.Lower()}";
+    public string Describe() => $"{Expert} {TierNames.Of(From)}→{TierNames.Of(To)}";
 }

@@ -49,7 +49,7 @@ public sealed partial class ExpertTierStore
             tierSet.Validate(key => (_experts[key].HotBytes, _experts[key].WarmBytes));
 
             _tierSet = tierSet;
-            _hotCap = tierSet.Budgets.HotBytes;
+            _hot.Cap = tierSet.Budgets.HotBytes;
             _warmCap = tierSet.Budgets.WarmBytes;
 
             var promotions = new List<ResidentExpert>();
@@ -115,9 +115,8 @@ public sealed partial class ExpertTierStore
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                while (_hotUsed > _hotCap && LeastRecentlyUsedEvictable() is { } victim) DropHot(victim, EvictionKind.Planned);
-                if (_hotUsed <= _hotCap) return;
-                roomFreed = (_roomFreed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                if (_hot.EvictToCap(_evictPlanned)) return;
+                roomFreed = _hot.RoomFreed();
             }
             await roomFreed.WaitAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -2,7 +2,7 @@ using MoeRuntime.Model.Layers;
 
 namespace MoeRuntime.Serving.Tiers;
 
-// Bringing experts hot: shared fetches, hot-room reservations and evictions.
+// Bringing experts hot: shared fetches, waiting for hot room, installing and dropping hot copies.
 public sealed partial class ExpertTierStore
 {
     /// <summary>Starts the one fetch everyone who needs the expert hot will share. Caller holds _gate.</summary>
@@ -75,7 +75,7 @@ public sealed partial class ExpertTierStore
         fetch.Abandoned = true;
         // Detached now, so a later acquisition starts a fresh fetch instead of joining one that is giving up.
         if (expert.Fetch == fetch) expert.Fetch = null;
-        SignalRoom();
+        _hot.SignalRoom();
     }
 
     async Task RunFetchAsync(ResidentExpert expert, ExpertFetch fetch)
@@ -106,49 +106,20 @@ public sealed partial class ExpertTierStore
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 if (fetch.Abandoned) throw new OperationCanceledException($"nobody waits for expert {expert.Key} any more");
                 if (fetch.Reserved) return;
-                if (TryReserveHot(expert, fetch.Evictions))
+                if (_hot.TryReserve(expert.HotBytes, fetch.Evictions == EvictionKind.Forced ? _evictForced : _evictPlanned))
                 {
                     fetch.Reserved = true;
                     return;
                 }
-                long otherAssignedHot = _assignedHotBytes - (expert.Assigned == Tier.Hot ? expert.HotBytes : 0);
-                if (otherAssignedHot + expert.HotBytes > _hotCap)
+                long self = expert.Assigned == Tier.Hot ? expert.HotBytes : 0;
+                if (!_hot.AssignmentFits(expert.HotBytes, alreadyAssigned: self))
                     throw new InvalidOperationException(
-                        $"expert {expert.Key} needs {expert.HotBytes} hot bytes, but experts assigned hot take {otherAssignedHot} of the {_hotCap}-byte hot budget");
+                        $"expert {expert.Key} needs {expert.HotBytes} hot bytes, but experts assigned hot take {_hot.Assigned - self} of the {_hot.Cap}-byte hot budget");
                 _counters.RoomWaited();
-                roomFreed = (_roomFreed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                roomFreed = _hot.RoomFreed();
             }
             await roomFreed.ConfigureAwait(false);
         }
-    }
-
-    /// <summary>
-    /// Reserves the expert's hot bytes, evicting unleased transient copies least recently used first, but only when
-    /// that makes enough room. Caller holds _gate.
-    /// </summary>
-    bool TryReserveHot(ResidentExpert expert, EvictionKind evictions)
-    {
-        long needed = expert.HotBytes;
-        if (_hotUsed + needed > _hotCap)
-        {
-            long evictable = 0;
-            foreach (var other in _experts.Values)
-                if (other.IsEvictable) evictable += other.HotBytes;
-            if (_hotUsed - evictable + needed > _hotCap) return false;
-            while (_hotUsed + needed > _hotCap) DropHot(LeastRecentlyUsedEvictable()!, evictions);
-        }
-        _hotUsed += needed;
-        _hotHighWater = Math.Max(_hotHighWater, _hotUsed);
-        return true;
-    }
-
-    /// <summary>Caller holds _gate.</summary>
-    ResidentExpert? LeastRecentlyUsedEvictable()
-    {
-        ResidentExpert? oldest = null;
-        foreach (var expert in _experts.Values)
-            if (expert.IsEvictable && (oldest is null || expert.LastUsed < oldest.LastUsed)) oldest = expert;
-        return oldest;
     }
 
     void Install(ResidentExpert expert, ExpertFetch fetch, ExpertFfn hot)
@@ -176,7 +147,7 @@ public sealed partial class ExpertTierStore
                 else expert.PrefetchedUnused = true;
             }
             if (expert.Assigned == Tier.Hot) DropWarm(expert);
-            else if (fetch.LeaseWaiters == 0) SignalRoom();
+            else if (fetch.LeaseWaiters == 0) _hot.SignalRoom();
         }
         fetch.Done.SetResult(hot);
     }
@@ -185,7 +156,7 @@ public sealed partial class ExpertTierStore
     {
         lock (_gate)
         {
-            if (fetch.Reserved && !_disposed) ReleaseHot(expert.HotBytes);
+            if (fetch.Reserved && !_disposed) _hot.Release(expert.HotBytes);
             if (expert.Fetch == fetch) expert.Fetch = null;
         }
         if (fetch.Abandoned)
@@ -236,7 +207,7 @@ public sealed partial class ExpertTierStore
             PrefetchLayers.PrefetchWasted(expert.Key.Layer, expert.HotBytes);
         }
         _counters.Evicted(kind, expert.HotBytes);
-        ReleaseHot(expert.HotBytes);
+        _hot.Release(expert.HotBytes);
     }
 
     /// <summary>Caller holds _gate.</summary>
@@ -256,21 +227,5 @@ public sealed partial class ExpertTierStore
                 $"expert {expert.Key} needs {expert.WarmBytes} warm bytes; the warm tier holds {_warmUsed} of its {_warmCap}-byte budget");
         _warmUsed += expert.WarmBytes;
         _warmHighWater = Math.Max(_warmHighWater, _warmUsed);
-    }
-
-    /// <summary>Caller holds _gate.</summary>
-    void ReleaseHot(long bytes)
-    {
-        _hotUsed -= bytes;
-        SignalRoom();
-    }
-
-    /// <summary>Wakes everything waiting for hot room to look again. Caller holds _gate.</summary>
-    void SignalRoom()
-    {
-        var roomFreed = _roomFreed;
-        if (roomFreed is null) return;
-        _roomFreed = null;
-        roomFreed.SetResult();
     }
 }

@@ -11,7 +11,8 @@ namespace MoeRuntime.Serving.Tiers;
 /// </summary>
 /// <remarks>
 /// One lock guards all holdings; reading, hashing and converting tensors run outside it, after their bytes are
-/// reserved. A caller must not wait for one lease while holding another when the hot budget may be full of leased
+/// reserved. What the lock guards and what may and may not run under it is written once, on
+/// <see cref="HotTierBudget{T}"/>, which keeps the hot tier's reservations and evictions. A caller must not wait for one lease while holding another when the hot budget may be full of leased
 /// experts: that wait could only end when its own lease is released. The checkpoint stays the caller's to dispose.
 /// </remarks>
 public sealed partial class ExpertTierStore : IDisposable
@@ -25,15 +26,15 @@ public sealed partial class ExpertTierStore : IDisposable
     readonly Lock _registration = new();
     readonly SemaphoreSlim _applying = new(1, 1);
     readonly Dictionary<ExpertKey, ResidentExpert> _experts = [];
+    readonly HotTierBudget<ResidentExpert> _hot;
+    readonly Action<ResidentExpert> _evictForced, _evictPlanned;
 
-    // Guarded by _gate. Reservations fill a tier up to its cap, the current budget. Holdings exceed the cap only after
-    // a TierSet shrank it, until the leases on the excess are released; they never exceed the larger earlier budget.
-    long _hotUsed, _hotCap, _hotHighWater, _assignedHotBytes;
+    // Guarded by _gate, under the rules on HotTierBudget. The warm tier fills up to its cap the same way the hot does.
     long _warmUsed, _warmCap, _warmHighWater, _assignedWarmBytes;
     long _clock;
     TierSet? _tierSet;
-    TaskCompletionSource? _roomFreed;
     bool _disposed;
+    PrefetchLayerCounters? _prefetchLayers;
 
     public ExpertTierStore(
         ExpertCheckpoint checkpoint, TierBudgets budgets, torch.Device device, ILogger<ExpertTierStore> logger, TimeProvider? time = null)
@@ -46,11 +47,22 @@ public sealed partial class ExpertTierStore : IDisposable
         _device = device;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _hotCap = budgets.HotBytes;
+        _hot = new HotTierBudget<ResidentExpert>(_gate, _experts.Values, budgets.HotBytes);
+        _evictForced = expert => DropHot(expert, EvictionKind.Forced);
+        _evictPlanned = expert => DropHot(expert, EvictionKind.Planned);
         _warmCap = budgets.WarmBytes;
     }
 
     public string Model => _checkpoint.Model;
+
+    /// <summary>Identifies this store's per-layer counters; a new value means they started again from zero.</summary>
+    public Guid PrefetchEpoch => PrefetchLayers.Epoch;
+
+    /// <summary>Per-layer prefetch accounting, for the prefetch controller; created once, on first use, sized to the model's layers.</summary>
+    PrefetchLayerCounters PrefetchLayers =>
+        Volatile.Read(ref _prefetchLayers)
+        ?? Interlocked.CompareExchange(ref _prefetchLayers, new PrefetchLayerCounters(_checkpoint.Config.LayerCount), null)
+        ?? _prefetchLayers!;
 
     public IReadOnlyCollection<ExpertKey> Experts
     {
@@ -92,9 +104,9 @@ public sealed partial class ExpertTierStore : IDisposable
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 CheckAssignmentRoom(expert, initial);
-                if (initial == Tier.Hot && !TryReserveHot(expert, EvictionKind.Planned))
+                if (initial == Tier.Hot && !_hot.TryReserve(expert.HotBytes, _evictPlanned))
                     throw new InvalidOperationException(
-                        $"expert {key} needs {expert.HotBytes} hot bytes; the hot tier holds {_hotUsed} of {_hotCap} bytes in leased or assigned experts");
+                        $"expert {key} needs {expert.HotBytes} hot bytes; the hot tier holds {_hot.Used} of {_hot.Cap} bytes in leased or assigned experts");
                 if (initial == Tier.Warm) ReserveWarm(expert);
             }
             try
@@ -119,7 +131,7 @@ public sealed partial class ExpertTierStore : IDisposable
                 lock (_gate)
                 {
                     // Disposal already zeroed the usage.
-                    if (!_disposed && initial == Tier.Hot) ReleaseHot(expert.HotBytes);
+                    if (!_disposed && initial == Tier.Hot) _hot.Release(expert.HotBytes);
                     else if (!_disposed && initial == Tier.Warm) _warmUsed -= expert.WarmBytes;
                 }
                 throw;
@@ -180,7 +192,7 @@ public sealed partial class ExpertTierStore : IDisposable
                 if (_disposed) return;
                 var expert = Find(key);
                 if (expert.Hot is not null || expert.Fetch is not null) return;
-                if (!TryReserveHot(expert, EvictionKind.Forced))
+                if (!_hot.TryReserve(expert.HotBytes, _evictForced))
                 {
                     _counters.PrefetchSkipped();
                     return;
@@ -219,11 +231,14 @@ public sealed partial class ExpertTierStore : IDisposable
                 Model,
                 _tierSet,
                 experts,
-                new TierUsage(_hotUsed, _hotCap, _hotHighWater),
+                new TierUsage(_hot.Used, _hot.Cap, _hot.HighWater),
                 new TierUsage(_warmUsed, _warmCap, _warmHighWater),
                 _counters.Read(_checkpoint.Tensors.BytesRead));
         }
     }
+
+    /// <summary>Prefetch effectiveness per layer since the store was created (cumulative), indexed by layer.</summary>
+    public PrefetchLayerCounts[] PrefetchByLayer() => PrefetchLayers.Read();
 
     /// <summary>Frees every tensor the store holds; leases still out must not be used afterwards.</summary>
     public void Dispose()
@@ -238,8 +253,8 @@ public sealed partial class ExpertTierStore : IDisposable
                 expert.Hot = null;
                 expert.Warm = null;
             }
-            _hotUsed = _warmUsed = 0;
-            SignalRoom();
+            _warmUsed = 0;
+            _hot.Clear();
         }
     }
 
@@ -249,16 +264,16 @@ public sealed partial class ExpertTierStore : IDisposable
         {
             if (_disposed || --expert.Leases > 0) return;
             if (expert.DropWhenReleased && expert.IsTransientHot) DropHot(expert, EvictionKind.Planned);
-            else if (expert.IsTransientHot) SignalRoom();
+            else if (expert.IsTransientHot) _hot.SignalRoom();
         }
     }
 
     /// <summary>Keeps the experts assigned to a tier within its budget when one more joins them. Caller holds _gate.</summary>
     void CheckAssignmentRoom(ResidentExpert expert, Tier tier)
     {
-        if (tier == Tier.Hot && _assignedHotBytes + expert.HotBytes > _hotCap)
+        if (tier == Tier.Hot && !_hot.AssignmentFits(expert.HotBytes))
             throw new InvalidOperationException(
-                $"expert {expert.Key} needs {expert.HotBytes} hot bytes; experts assigned hot already take {_assignedHotBytes} of the {_hotCap}-byte hot budget");
+                $"expert {expert.Key} needs {expert.HotBytes} hot bytes; experts assigned hot already take {_hot.Assigned} of the {_hot.Cap}-byte hot budget");
         if (tier == Tier.Warm && _assignedWarmBytes + expert.WarmBytes > _warmCap)
             throw new InvalidOperationException(
                 $"expert {expert.Key} needs {expert.WarmBytes} warm bytes; experts assigned warm already take {_assignedWarmBytes} of the {_warmCap}-byte warm budget");
@@ -270,9 +285,9 @@ public sealed partial class ExpertTierStore : IDisposable
     /// <summary>Records a change of assignment in the assigned-bytes totals. Caller holds _gate.</summary>
     void Reassign(ResidentExpert expert, Tier to)
     {
-        if (expert.Assigned == Tier.Hot) _assignedHotBytes -= expert.HotBytes;
+        if (expert.Assigned == Tier.Hot) _hot.AddAssigned(-expert.HotBytes);
         else if (expert.Assigned == Tier.Warm) _assignedWarmBytes -= expert.WarmBytes;
-        if (to == Tier.Hot) _assignedHotBytes += expert.HotBytes;
+        if (to == Tier.Hot) _hot.AddAssigned(expert.HotBytes);
         else if (to == Tier.Warm) _assignedWarmBytes += expert.WarmBytes;
         expert.Assigned = to;
     }

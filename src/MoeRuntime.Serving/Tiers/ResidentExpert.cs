@@ -3,7 +3,7 @@ using MoeRuntime.Model.Layers;
 namespace MoeRuntime.Serving.Tiers;
 
 /// <summary>What a store holds for one registered expert. Every mutable field is guarded by the store's lock.</summary>
-sealed class ResidentExpert(ExpertTensors tensors, ExpertFingerprint fingerprint)
+sealed class ResidentExpert(ExpertTensors tensors, ExpertFingerprint fingerprint) : IHotHolding
 {
     public ExpertTensors Tensors { get; } = tensors;
     public ExpertFingerprint Fingerprint { get; } = fingerprint;
@@ -25,6 +25,8 @@ sealed class ResidentExpert(ExpertTensors tensors, ExpertFingerprint fingerprint
 
     /// <summary>Store clock at the last acquisition or installation; the smallest is evicted first.</summary>
     public long LastUsed;
+
+    long IHotHolding.LastUsed => LastUsed;
 
     /// <summary>The hot copy came from a prefetch and no acquisition has used it yet.</summary>
     public bool PrefetchedUnused;

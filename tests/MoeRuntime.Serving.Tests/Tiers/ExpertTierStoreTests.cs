@@ -102,7 +102,7 @@ public class ExpertTierStoreTests(DefaultCheckpoint defaultCheckpoint)
         var holder = await store.AcquireAsync(A, None);
 
         var waiting = store.AcquireAsync(B, None).AsTask();
-        await Eventually(() => store.Snapshot().Counters.RoomWaits > 0, "B's fetch waits for room");
+        await Eventually.UntilAsync(() => store.Snapshot().Counters.RoomWaits > 0, "B's fetch waits for room", Patience);
 
         Assert.False(waiting.IsCompleted);
         var snapshot = store.Snapshot();
@@ -131,10 +131,10 @@ public class ExpertTierStoreTests(DefaultCheckpoint defaultCheckpoint)
         using var cancellation = new CancellationTokenSource();
 
         var waiting = store.AcquireAsync(B, cancellation.Token).AsTask();
-        await Eventually(() => store.Snapshot().Counters.RoomWaits > 0, "B's fetch waits for room");
+        await Eventually.UntilAsync(() => store.Snapshot().Counters.RoomWaits > 0, "B's fetch waits for room", Patience);
         cancellation.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
-        await Eventually(() => !store.Snapshot().Expert(B).Fetching, "the abandoned fetch ends");
+        await Eventually.UntilAsync(() => !store.Snapshot().Expert(B).Fetching, "the abandoned fetch ends", Patience);
 
         holder.Dispose();
         var snapshot = store.Snapshot();
@@ -181,7 +181,7 @@ public class ExpertTierStoreTests(DefaultCheckpoint defaultCheckpoint)
             Assert.Equal(attempt, store.Snapshot().Counters.IntegrityFailures);
         }
         store.Prefetch(corrupt);
-        await Eventually(() => store.Snapshot().Counters.PrefetchFailures == 1, "the prefetch fails");
+        await Eventually.UntilAsync(() => store.Snapshot().Counters.PrefetchFailures == 1, "the prefetch fails", Patience);
 
         var snapshot = store.Snapshot();
         Assert.Equal(3, snapshot.Counters.IntegrityFailures);
@@ -213,7 +213,7 @@ public class ExpertTierStoreTests(DefaultCheckpoint defaultCheckpoint)
         async Task PrefetchAndWait(ExpertKey key)
         {
             store.Prefetch(key);
-            await Eventually(() => store.Snapshot().Expert(key) is { HotBytes: > 0, Fetching: false }, $"{key} is prefetched");
+            await Eventually.UntilAsync(() => store.Snapshot().Expert(key) is { HotBytes: > 0, Fetching: false }, $"{key} is prefetched", Patience);
         }
 
         Assert.Equal(Tier.Warm, await Use(A));

@@ -27,7 +27,7 @@ public class PrefetchLayerCountsTests(DefaultCheckpoint defaultCheckpoint)
         async Task PrefetchAndWait(ExpertKey key)
         {
             store.Prefetch(key);
-            await Eventually(() => store.Snapshot().Expert(key) is { HotBytes: > 0, Fetching: false }, $"{key} is prefetched");
+            await Eventually.UntilAsync(() => store.Snapshot().Expert(key) is { HotBytes: > 0, Fetching: false }, $"{key} is prefetched", Patience);
         }
 
         await Use(x);                 // layer 1 stalls once

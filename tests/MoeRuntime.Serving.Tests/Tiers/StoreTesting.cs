@@ -45,17 +45,6 @@ static class StoreTesting
         return Outputs(expert, tokens);
     }
 
-    /// <summary>Waits for background work to reach a state; the deadline only guards against a hang.</summary>
-    public static async Task Eventually(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"gave up waiting until {what}");
-            await Task.Delay(2);
-        }
-    }
-
     /// <summary>Advances by one step each time it is read, so every measured wait is exactly one step.</summary>
     public sealed class SteppingTime(TimeSpan step) : TimeProvider
     {

@@ -31,7 +31,7 @@ public class TierSetApplyTests(DefaultCheckpoint defaultCheckpoint)
         var tierSet = TierSet(ModelName, 1, new TierBudgets(budgets, store.Snapshot().Warm.BudgetBytes),
             (A, Tier.Cold), (B, Tier.Hot), (C, Tier.Warm), (D, Tier.Hot));
         var applying = store.ApplyAsync(tierSet, None);
-        await Eventually(() => store.Snapshot().Counters.RoomWaits > 0, "D's promotion waits for room");
+        await Eventually.UntilAsync(() => store.Snapshot().Counters.RoomWaits > 0, "D's promotion waits for room", Patience);
         Assert.False(applying.IsCompleted);
         foreach (var (key, lease) in leases) Assert.Equal(expected[key], Outputs(lease.Expert, tokens));
 

@@ -1,4 +1,4 @@
-namespace MoeRuntime.Model.Tests;
+namespace MoeRuntime.TestSupport;
 
 /// <summary>A fresh directory under the system temp path, deleted with its contents on dispose.</summary>
 public sealed class TempDirectory : IDisposable

@@ -184,7 +184,7 @@ public sealed class MoeModel : IDisposable
             for (int j = 0; j < tokens.Length; j++)
             {
                 if ((uint)tokens[j] >= (uint)Config.VocabularySize)
-                    throw new ArgumentOutOfRangeException(nameof(batch), $"token id {tokens[j]} lies outside the vocabulary of {Config.VocabularySize}");
+                    throw new ArgumentOutOfRangeException(nameof(batch), $"the token at position {step.Cache.Length + j} lies outside the vocabulary of {Config.VocabularySize}");
                 ids[at + j] = tokens[j];
                 positions[at + j] = step.Cache.Length + j;
             }

@@ -83,8 +83,10 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             throw new ArgumentException($"the prompt has {count} tokens; the model allows at most {_model.Config.MaxSequenceLength - 1}");
         if (count > _options.MaxBatchTokens)
             throw new ArgumentException($"the prompt has {count} tokens; one step carries at most {_options.MaxBatchTokens}");
-        foreach (int id in request.PromptTokens)
-            if ((uint)id >= (uint)vocabulary) throw new ArgumentException($"prompt token {id} lies outside the vocabulary of {vocabulary}");
+        // The message names the position, never the id: it is the client's content and failure logs keep the message.
+        for (int i = 0; i < count; i++)
+            if ((uint)request.PromptTokens[i] >= (uint)vocabulary)
+                throw new ArgumentException($"prompt token at position {i} lies outside the vocabulary of {vocabulary}");
         if (request.TopLogprobs is < 0 or > 100)
             throw new ArgumentException($"top logprobs must be between 0 and 100 (is {request.TopLogprobs})");
         request.Options.Validate(vocabulary);

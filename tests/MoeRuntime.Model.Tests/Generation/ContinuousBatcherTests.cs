@@ -134,6 +134,19 @@ public class ContinuousBatcherTests
     }
 
     [Fact]
+    public async Task AnOutOfVocabularyPromptTokenIsNamedByPositionNeverByItsId()
+    {
+        // Failure logs keep the message, and token ids are the client's content.
+        using MoeModel model = new TinyModelWeights(Config, seed: 35).BuildModel();
+        await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions(), NullLogger.Instance);
+        const int Secret = 987654;
+        var error = Assert.Throws<ArgumentException>(() => batcher.Submit(Request([1, 2, Secret], SamplingOptions.Greedy)));
+        Assert.Contains("position 2", error.Message);
+        Assert.DoesNotContain(Secret.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message);
+        Assert.Equal(0, batcher.QueueDepth);
+    }
+
+    [Fact]
     public async Task AFailedStepFailsItsRequestsAndTheBatcherServesTheNextOnes()
     {
         using MoeModel model = new TinyModelWeights(Config, seed: 36).BuildModel();

@@ -15,7 +15,7 @@ sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInfer
     public bool SupportsLogprobs => true;
 
     public ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken) =>
-        new([new ServedModel(host.ModelName, host.Config.MaxPositionEmbeddings)]);
+        new([new ServedModel(host.ModelName, host.Config.MaxSequenceLength)]);
 
     public ValueTask<int> CountPromptTokensAsync(string model, string prompt, CancellationToken cancellationToken) =>
         new(host.Tokenizer.Encode(prompt, addBeginOfSequence: !StartsWithBeginOfSequence(prompt)).Count);

@@ -18,6 +18,7 @@ public sealed class FrontDoorSilo : IAsyncLifetime
 {
     public const string Key = "sk-frontdoor-test";
     public const string LimitedKey = "sk-limited-tenant";
+    public const string TelemetryToken = "frontdoor-telemetry-token";
 
     internal LocalSilo Silo { get; private set; } = null!;
     public string BaseUrl => $"http://127.0.0.1:{Silo.Silo.HttpPort}";
@@ -30,6 +31,7 @@ public sealed class FrontDoorSilo : IAsyncLifetime
             "--Moe:FrontDoor:Tenants:0:Name=limited",
             $"--Moe:FrontDoor:Tenants:0:Keys:0={KeyHashes.Configured(LimitedKey)}",
             "--Moe:FrontDoor:Tenants:0:RequestsPerMinute=1",
+            "--Telemetry:Tokens:0", TelemetryToken,
         ]);
     }
 
@@ -176,6 +178,30 @@ public sealed class FrontDoorTests(FrontDoorSilo fixture) : IClassFixture<FrontD
             Assert.True(token.TopLogProbabilities[0].LogProbability >= token.TopLogProbabilities[2].LogProbability);
             Assert.True(token.LogProbability <= token.TopLogProbabilities[0].LogProbability + 1e-4);
         }
+    }
+
+    [Fact]
+    public async Task Each_tenants_tokens_are_counted_under_its_pseudonym_and_add_up_to_all_tokens()
+    {
+        ChatCompletion answer = (await Chat().CompleteChatAsync([new UserChatMessage("Count me")], Sampling(5, 3))).Value;
+        Assert.True(answer.Usage.OutputTokenCount > 0);
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", FrontDoorSilo.TelemetryToken);
+        Telemetry.MetricsText? page = null;
+        await Eventually.UntilAsync("/metrics counts tokens per tenant", TimeSpan.FromSeconds(30), async () =>
+        {
+            page = new Telemetry.MetricsText(await http.GetStringAsync($"{fixture.BaseUrl}/metrics"));
+            double all = page.Sum("moe_tokens_total"), byTenant = page.Sum("moe_tenant_tokens_total");
+            return all >= answer.Usage.TotalTokenCount && byTenant == all;
+        }, () => page?.Text ?? "");
+
+        IReadOnlyList<string> tenants = page!.LabelValues("moe_tenant_tokens_total", "tenant");
+        Assert.NotEmpty(tenants);
+        // Pseudonyms only: neither tenant's name (the API key's tenant is "default") is ever a label value.
+        Assert.DoesNotContain("default", tenants);
+        Assert.DoesNotContain("limited", tenants);
+        Assert.All(tenants, t => Assert.Matches("^[0-9a-f]{8,64}$|^other$", t));
     }
 
     [Fact]

@@ -110,6 +110,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             _request = request;
             _route = route;
             RequestId = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
+            Tenant = ServingTracing.Pseudonym(request.Tenant);
             grain.Runtime.RequestStarted();
             _span = ServingTracing.Source.StartActivity("moe.request", ActivityKind.Server);
             if (_span is null) return;
@@ -120,11 +121,13 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             _span.SetTag("gen_ai.request.top_p", request.Sampling.TopP);
             _span.SetTag("moe.request.mode", route);
             _span.SetTag("moe.request.id", RequestId);
-            _span.SetTag("moe.tenant", ServingTracing.Pseudonym(request.Tenant));
+            _span.SetTag("moe.tenant", Tenant);
             _span.SetTag("moe.rank", grain.Runtime.Host.Rank);
         }
 
         public string RequestId { get; }
+        /// <summary>The tenant as its pseudonym: what logs, spans and metrics carry.</summary>
+        public string Tenant { get; }
         public int PromptTokens { get; private set; }
         public int[]? PromptTokenIds { get; private set; }
         public TimeSpan FirstToken { get; private set; }
@@ -200,13 +203,13 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         {
             _ended = true;
             string finish = FinishName(result.Reason);
-            _grain.Telemetry.RequestSucceeded(_route, PromptTokens, result.Tokens.Count, Elapsed, FirstToken);
+            _grain.Telemetry.RequestSucceeded(_route, Tenant, PromptTokens, result.Tokens.Count, Elapsed, FirstToken);
             _span?.SetTag("gen_ai.usage.input_tokens", PromptTokens);
             _span?.SetTag("gen_ai.usage.output_tokens", result.Tokens.Count);
             _span?.SetTag("gen_ai.response.finish_reasons", finish);
             if (RequestLog.Sampled(RequestId, _grain.Options.SuccessLogSampleRatio))
                 RequestLog.Completed(_grain.Logger, RequestId, PromptTokens, result.Tokens.Count, finish, Elapsed.TotalMilliseconds,
-                    FirstToken.TotalMilliseconds, ServingTracing.Pseudonym(_request.Tenant));
+                    FirstToken.TotalMilliseconds, Tenant);
         }
 
         MoeRequestException Failed(Exception e)
@@ -216,7 +219,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             {
                 _ended = true;
                 _grain.Telemetry.RequestFailed(_route, error.Code, _started, _streamed);
-                RequestLog.Failed(_grain.Logger, RequestId, error.Code, e.Message, ServingTracing.Pseudonym(_request.Tenant));
+                RequestLog.Failed(_grain.Logger, RequestId, error.Code, e.Message, Tenant);
                 _span?.SetStatus(ActivityStatusCode.Error, error.Code.ToString());
             }
             return error;

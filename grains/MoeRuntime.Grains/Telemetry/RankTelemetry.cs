@@ -25,6 +25,7 @@ public sealed class RankTelemetry : IBatcherObserver
     // The tier store's evictions and prefetches all concern the hot tier.
     readonly CounterHandle _forced, _planned, _prefetchUsed, _prefetchWasted, _prefetchFailures, _prefetchBytes;
     readonly CounterHandle _intervalsFailed;
+    readonly TenantTokenCounters _tenants;
     TierStoreCounters? _lastStore;
 
     public RankTelemetry(RankCollector collector, Microsoft.Extensions.Options.IOptions<TelemetryOptions> options)
@@ -56,6 +57,7 @@ public sealed class RankTelemetry : IBatcherObserver
         _fetchIo = collector.Histogram(MoeMetrics.TokenIoSeconds, "tier_fetch");
         _prompt = collector.Counter(MoeMetrics.TokensTotal, "prompt");
         _completion = collector.Counter(MoeMetrics.TokensTotal, "completion");
+        _tenants = new TenantTokenCounters(collector);
         _rejects = collector.Counter(MoeMetrics.AdmissionRejectsTotal, "stream", "queue_full");
         _streamResets = collector.Counter(MoeMetrics.StreamResetsTotal, "stream");
         _retries = collector.Counter(MoeMetrics.RetriesTotal, "stream");
@@ -127,7 +129,8 @@ public sealed class RankTelemetry : IBatcherObserver
         _tpot[RouteIndex(route)].RecordToken(index, sincePrevious.TotalSeconds);
     }
 
-    public void RequestSucceeded(string route, int promptTokens, int completionTokens, TimeSpan duration, TimeSpan firstToken)
+    /// <param name="tenantPseudonym">The request's tenant as its pseudonym, for the per-tenant token and cost series.</param>
+    public void RequestSucceeded(string route, string tenantPseudonym, int promptTokens, int completionTokens, TimeSpan duration, TimeSpan firstToken)
     {
         if (!Enabled) return;
         int r = RouteIndex(route);
@@ -135,6 +138,7 @@ public sealed class RankTelemetry : IBatcherObserver
         _succeeded[r].Increment();
         _prompt.Add(promptTokens);
         _completion.Add(completionTokens);
+        _tenants.Add(tenantPseudonym, promptTokens, completionTokens);
         _promptLength.Record(promptTokens);
         _completionLength.Record(completionTokens);
         _duration[r].Record(duration.TotalSeconds);

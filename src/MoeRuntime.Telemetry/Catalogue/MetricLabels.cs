@@ -15,6 +15,16 @@ public static class MetricLabels
     /// <summary>Implicit on every series: the rank id.</summary>
     public static readonly LabelDefinition Rank = LabelDefinition.Bounded("rank", "ranks in the cluster");
 
+    /// <summary>Tenants counted apart on one rank; later tenants share <see cref="OtherTenant"/>.</summary>
+    public const int TenantBound = 64;
+
+    /// <summary>The tenant value of every tenant past <see cref="TenantBound"/> on a rank.</summary>
+    public const string OtherTenant = "other";
+
+    /// <summary>A request's tenant as its keyed pseudonym (never the name), or <see cref="OtherTenant"/>.</summary>
+    public static readonly LabelDefinition Tenant = LabelDefinition.Bounded("tenant",
+        $"tenant pseudonyms; at most {TenantBound} per rank, the rest counted as \"{OtherTenant}\"");
+
     /// <summary>Client-facing entry point.</summary>
     public static readonly LabelDefinition Route = new("route", "generate", "stream", "batch");
 

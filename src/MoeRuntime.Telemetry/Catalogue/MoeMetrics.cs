@@ -119,6 +119,16 @@ public static class MoeMetrics
         "USD", "Estimated cost of tokens at the configured $ per 1k prompt/completion tokens.", [TokenType],
         source: MetricSource.Computed);
 
+    /// <summary>Tokens by tenant: the per-tenant share of <see cref="TokensTotal"/>.</summary>
+    public static readonly MetricDefinition TenantTokensTotal = new("moe_tenant_tokens_total", MetricKind.Counter,
+        "{token}", "Prompt and completion tokens of finished requests by tenant pseudonym.", [Tenant, TokenType],
+        maxSeries: 2 * (MetricLabels.TenantBound + 1));
+
+    /// <summary>Token cost estimate by tenant.</summary>
+    public static readonly MetricDefinition TenantTokenCostUsdTotal = new("moe_tenant_token_cost_usd_total", MetricKind.Counter,
+        "USD", "Estimated cost of each tenant's tokens at the configured $ per 1k prompt/completion tokens.", [Tenant, TokenType],
+        source: MetricSource.Computed, maxSeries: 2 * (MetricLabels.TenantBound + 1));
+
     /// <summary>Tier memory cost estimate.</summary>
     public static readonly MetricDefinition TierCostUsdTotal = new("moe_tier_cost_usd_total", MetricKind.Counter,
         "USD", "Estimated cost of expert memory at the configured $ per tier-GB-hour.", [Tier],
@@ -262,7 +272,7 @@ public static class MoeMetrics
         AdmissionRejectsTotal, StreamResetsTotal,
         RequestDurationSeconds, TimeToFirstTokenSeconds, TimePerOutputTokenSeconds, PrefillSeconds, DecodeStepSeconds,
         TokenComputeSeconds, TokenIoSeconds, SamplerSeconds, TokenizerSeconds, ModelLoadSeconds, StartupPhaseSeconds,
-        TokensTotal, TokensPerRequest, RequestTokensPerSecond, BatchSize, TokenCostUsdTotal, TierCostUsdTotal,
+        TokensTotal, TokensPerRequest, RequestTokensPerSecond, BatchSize, TokenCostUsdTotal, TenantTokensTotal, TenantTokenCostUsdTotal, TierCostUsdTotal,
         ExpertHitsTotal, ExpertImbalanceRatio, TierHitsTotal, TierMissesTotal, ColdMissRatio, TierFetchSeconds,
         TierFetchTimeTotal, DispatchBytesTotal, PrefetchBytesTotal, PrefetchOutcomeBytesTotal, PrefetchEffectivenessRatio,
         PrefetchFailuresTotal, RoutingMismatchesTotal, EvictionsTotal, TierMemoryBytes, TierCapacityBytes,

@@ -229,6 +229,11 @@ public sealed class RankCollector
             var per1k = tokens.Labels[0] == "prompt" ? rates.PromptUsdPer1kTokens : rates.CompletionUsdPer1kTokens;
             if (per1k > 0) counters.Add(new CounterDelta(MoeMetrics.TokenCostUsdTotal, tokens.Labels, tokens.Delta / 1000 * per1k));
         }
+        foreach (var tokens in counters.Where(c => c.Metric == MoeMetrics.TenantTokensTotal).ToList())
+        {
+            var per1k = tokens.Labels[1] == "prompt" ? rates.PromptUsdPer1kTokens : rates.CompletionUsdPer1kTokens;
+            if (per1k > 0) counters.Add(new CounterDelta(MoeMetrics.TenantTokenCostUsdTotal, tokens.Labels, tokens.Delta / 1000 * per1k));
+        }
         foreach (var memory in gauges.Where(g => g.Metric == MoeMetrics.TierMemoryBytes))
         {
             var tier = Enum.GetValues<StorageTier>().Single(t => StorageTiers.LabelOf(t) == memory.Labels[0]);

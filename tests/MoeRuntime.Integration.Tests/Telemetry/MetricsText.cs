@@ -18,6 +18,15 @@ public sealed partial class MetricsText(string text)
             .Where(m => m.Groups["name"].Value == name && labels.All(l => m.Groups["labels"].Value.Contains($"{l.Label}=\"{l.Value}\"", StringComparison.Ordinal)))
             .Sum(m => double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
 
+    /// <summary>The values label <paramref name="label"/> takes across the series of <paramref name="name"/>.</summary>
+    public IReadOnlyList<string> LabelValues(string name, string label) =>
+        SampleLine().Matches(Text)
+            .Where(m => m.Groups["name"].Value == name)
+            .Select(m => Regex.Match(m.Groups["labels"].Value, $"(?:^|,){Regex.Escape(label)}=\"([^\"]*)\"").Groups[1].Value)
+            .Where(v => v.Length > 0)
+            .Distinct()
+            .ToArray();
+
     [GeneratedRegex(@"^# TYPE (\S+) \S+$", RegexOptions.Multiline)]
     private static partial Regex TypeLine();
 

@@ -89,7 +89,7 @@ sealed class InstantBackend : IInferenceBackend
 
     public ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken) => new([new ServedModel("instant", 1 << 20)]);
 
-    public ValueTask<int> CountPromptTokensAsync(string model, string prompt, CancellationToken cancellationToken) => new(prompt.Length);
+    public ValueTask<int> CountPromptTokensAsync(string model, string prompt, bool chat, CancellationToken cancellationToken) => new(prompt.Length);
 
     public ValueTask<string> RenderChatAsync(string model, IReadOnlyList<ChatTurn> messages, CancellationToken cancellationToken) =>
         new(string.Concat(messages.Select(m => m.Content)));

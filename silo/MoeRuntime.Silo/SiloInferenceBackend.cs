@@ -17,8 +17,8 @@ sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInfer
     public ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken) =>
         new([new ServedModel(host.ModelName, host.Config.MaxSequenceLength)]);
 
-    public ValueTask<int> CountPromptTokensAsync(string model, string prompt, CancellationToken cancellationToken) =>
-        new(host.Tokenizer.Encode(prompt, addBeginOfSequence: !StartsWithBeginOfSequence(prompt)).Count);
+    public ValueTask<int> CountPromptTokensAsync(string model, string prompt, bool chat, CancellationToken cancellationToken) =>
+        new(host.Tokenizer.Encode(prompt, addBeginOfSequence: !chat).Count);
 
     /// <summary>
     /// The checkpoint's chat template applied to <paramref name="messages"/> with the generation prompt. An error the
@@ -38,14 +38,6 @@ sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInfer
         }
     }
 
-    /// <summary>
-    /// Whether the prompt already starts with the checkpoint's beginning-of-sequence token (Mixtral's and OLMoE's chat
-    /// templates write it themselves): such a prompt is not given a second one.
-    /// </summary>
-    bool StartsWithBeginOfSequence(string prompt) =>
-        host.Tokenizer.BeginOfSequenceId is not null && host.ChatTemplate.BeginOfSequence.Length > 0
-        && prompt.StartsWith(host.ChatTemplate.BeginOfSequence, StringComparison.Ordinal);
-
     public async IAsyncEnumerable<GeneratedToken> GenerateAsync(GenerationCall call, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var request = new GenerateRequest
@@ -53,7 +45,7 @@ sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInfer
             Prompt = call.Prompt,
             Tenant = call.Tenant,
             RequestId = call.RequestId,
-            SkipBeginOfSequence = StartsWithBeginOfSequence(call.Prompt),
+            SkipBeginOfSequence = call.Chat,
             TopLogprobs = call.Logprobs ? call.TopLogprobs : null,
             Sampling = new SamplingParameters
             {

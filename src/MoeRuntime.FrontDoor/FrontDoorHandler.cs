@@ -76,7 +76,7 @@ public sealed class FrontDoorHandler
             long reserve = 0;
             for (int p = 0; p < prompts.Count; p++)
             {
-                promptTokens[p] = await _backend.CountPromptTokensAsync(model.Id, prompts[p], aborted);
+                promptTokens[p] = await _backend.CountPromptTokensAsync(model.Id, prompts[p], chat, aborted);
                 if (promptTokens[p] >= model.ContextLength)
                     throw new OpenAiError(413, $"The {promptParam} is {promptTokens[p]} tokens; model '{model.Id}' has a context of {model.ContextLength} tokens",
                         "invalid_request_error", promptParam, "context_length_exceeded");
@@ -93,7 +93,7 @@ public sealed class FrontDoorHandler
                 for (int i = 0; i < request.N; i++)
                     calls.Add((new GenerationCall
                     {
-                        Model = model.Id, Prompt = prompts[p], Tenant = tenant.Name, RequestId = calls.Count == 0 ? requestId : $"{requestId}-{calls.Count}",
+                        Model = model.Id, Prompt = prompts[p], Chat = chat, Tenant = tenant.Name, RequestId = calls.Count == 0 ? requestId : $"{requestId}-{calls.Count}",
                         MaxTokens = maxTokens[p], Temperature = request.Temperature, TopP = request.TopP, TopK = request.TopK,
                         Seed = request.Seed is ulong seed ? unchecked(seed + (ulong)i) : null,
                         Logprobs = request.Logprobs, TopLogprobs = request.TopLogprobs, IgnoreEos = request.IgnoreEos,

@@ -10,7 +10,8 @@ public interface IInferenceBackend
     ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken);
 
     /// <summary>How many tokens <paramref name="prompt"/> is for <paramref name="model"/> (for usage and the context limit).</summary>
-    ValueTask<int> CountPromptTokensAsync(string model, string prompt, CancellationToken cancellationToken);
+    /// <param name="chat">The prompt is a rendered chat template, tokenized as <see cref="GenerationCall.Chat"/> says.</param>
+    ValueTask<int> CountPromptTokensAsync(string model, string prompt, bool chat, CancellationToken cancellationToken);
 
     /// <summary>The prompt that asks <paramref name="model"/> to answer <paramref name="messages"/> (its chat template).</summary>
     ValueTask<string> RenderChatAsync(string model, IReadOnlyList<ChatTurn> messages, CancellationToken cancellationToken);
@@ -39,6 +40,13 @@ public sealed record GenerationCall
     /// <summary>The tenant the API key belongs to.</summary>
     public required string Tenant { get; init; }
     public required string RequestId { get; init; }
+    /// <summary>
+    /// The prompt is a rendered chat template. It is tokenized without an added beginning-of-sequence token, as
+    /// transformers' <c>apply_chat_template</c> and vLLM's chat endpoint do: a template writes the special tokens it
+    /// wants (Mixtral's and OLMoE's start with <c>bos_token</c>, ChatML's have none). A completion prompt gets the
+    /// tokenizer's usual beginning-of-sequence token.
+    /// </summary>
+    public bool Chat { get; init; }
     public int MaxTokens { get; init; }
     public double Temperature { get; init; } = 1.0;
     public double TopP { get; init; } = 1.0;

@@ -92,6 +92,7 @@ public sealed class EndpointTests
         Assert.Equal(10, usage.GetProperty("total_tokens").GetInt32());
         GenerationCall call = Assert.Single(host.Backend.Calls);
         Assert.Equal(("Say hi", 10, 0.5, 0.9, 40, (ulong?)7, true), (call.Prompt, call.MaxTokens, call.Temperature, call.TopP, call.TopK, call.Seed, call.IgnoreEos));
+        Assert.False(call.Chat);
     }
 
     [Fact]
@@ -128,7 +129,9 @@ public sealed class EndpointTests
         Assert.Equal("assistant", message.GetProperty("role").GetString());
         Assert.Equal("Hello, world!", message.GetProperty("content").GetString());
         Assert.Equal([new ChatTurn("system", "Be brief."), new ChatTurn("user", "Hi there")], Assert.Single(host.Backend.Chats));
-        Assert.Equal("<system>Be brief.<user>Hi there<assistant>", Assert.Single(host.Backend.Calls).Prompt);
+        GenerationCall call = Assert.Single(host.Backend.Calls);
+        Assert.Equal("<system>Be brief.<user>Hi there<assistant>", call.Prompt);
+        Assert.True(call.Chat, "a rendered chat template is marked so the backend adds no beginning-of-sequence token");
         Assert.Equal("<system>Be brief.<user>Hi there<assistant>".Length, body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
     }
 

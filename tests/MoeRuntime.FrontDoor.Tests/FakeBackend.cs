@@ -27,7 +27,7 @@ sealed class FakeBackend : IInferenceBackend
 
     public ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken) => new(Models);
 
-    public ValueTask<int> CountPromptTokensAsync(string model, string prompt, CancellationToken cancellationToken) => new(prompt.Length);
+    public ValueTask<int> CountPromptTokensAsync(string model, string prompt, bool chat, CancellationToken cancellationToken) => new(prompt.Length);
 
     public ValueTask<string> RenderChatAsync(string model, IReadOnlyList<ChatTurn> messages, CancellationToken cancellationToken)
     {

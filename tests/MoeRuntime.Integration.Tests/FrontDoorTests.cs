@@ -152,6 +152,25 @@ public sealed class FrontDoorTests(FrontDoorSilo fixture) : IClassFixture<FrontD
         Assert.EndsWith("data: [DONE]\n\n", raw);
     }
 
+    /// <summary>
+    /// A chat prompt is the rendered template tokenized without an added beginning-of-sequence token (the template
+    /// writes the special tokens it wants, as transformers' apply_chat_template); the same text sent as a completion
+    /// prompt gets one, so it counts exactly one token more.
+    /// </summary>
+    [Fact]
+    public async Task A_chat_prompt_gets_no_added_beginning_of_sequence_token_and_a_completion_prompt_does()
+    {
+        ChatCompletion chat = (await Chat().CompleteChatAsync([new UserChatMessage("Count me")], Sampling(2, 5))).Value;
+        string rendered = MoeRuntime.Model.Chat.ChatTemplate.BuiltInModel.Render([new MoeRuntime.Model.Chat.ChatMessage("user", "Count me")], addGenerationPrompt: true);
+
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl), Timeout = TimeSpan.FromMinutes(2) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", FrontDoorSilo.Key);
+        HttpResponseMessage completion = await http.PostAsync("/v1/completions", new StringContent(
+            JsonSerializer.Serialize(new { model = "default", prompt = rendered, max_tokens = 2 }), Encoding.UTF8, "application/json"));
+        using JsonDocument body = JsonDocument.Parse(await completion.Content.ReadAsStringAsync());
+        Assert.Equal(chat.Usage.InputTokenCount + 1, body.RootElement.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+    }
+
     [Fact]
     public async Task An_invalid_key_is_401_and_an_unknown_model_404()
     {

@@ -34,7 +34,10 @@ public sealed class ModelHost : IDisposable
         Config = ModelConfigJson.Load(Directory);
         Tokenizer = TokenizerLoader.Load(Directory, Config);
         // Refused here, at load, when the checkpoint's template uses a construct the interpreter does not support.
-        ChatTemplate = string.IsNullOrWhiteSpace(o.ModelPath) ? ChatTemplate.BuiltInModel : ChatTemplate.ForCheckpoint(Directory);
+        // A checkpoint of the built-in model (its byte-level tokenizer, no template of its own), embedded or written
+        // by `moe model init`, gets the built-in model's template.
+        ChatTemplate checkpointTemplate = ChatTemplate.ForCheckpoint(Directory);
+        ChatTemplate = ReferenceEquals(checkpointTemplate, ChatTemplate.Plain) && Tokenizer is ByteLevelTokenizer ? ChatTemplate.BuiltInModel : checkpointTemplate;
         DenseModel = ModelLoader.Load(Directory, Device, withExperts: false);
         Checkpoint = ExpertCheckpoint.Open(Directory, ModelName);
         Store = new ExpertTierStore(Checkpoint, new TierBudgets(o.HotBudgetBytes, o.WarmBudgetBytes), Device, loggers.CreateLogger<ExpertTierStore>());
@@ -51,8 +54,9 @@ public sealed class ModelHost : IDisposable
     public ModelConfig Config { get; }
     public ITextTokenizer Tokenizer { get; }
     /// <summary>
-    /// How chat messages become a prompt: the checkpoint's <c>chat_template</c>, the built-in model's own template, or
-    /// <see cref="ChatTemplate.Plain"/> for a checkpoint without one.
+    /// How chat messages become a prompt: the checkpoint's <c>chat_template</c>, the built-in model's own template for a
+    /// checkpoint with the built-in byte-level tokenizer and no template, or <see cref="ChatTemplate.Plain"/> for any
+    /// other checkpoint without one.
     /// </summary>
     public ChatTemplate ChatTemplate { get; }
     /// <summary>Embeddings, attention, gates, norms and head; the experts live in expert grains.</summary>

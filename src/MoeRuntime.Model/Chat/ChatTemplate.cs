@@ -58,8 +58,8 @@ public sealed class ChatTemplate
     public string Source { get; }
 
     /// <summary>
-    /// The template's <c>bos_token</c>. Templates that print it (Mixtral, OLMoE) already start the prompt with it, so
-    /// encode such a prompt without adding another one.
+    /// The template's <c>bos_token</c>. Templates that want it (Mixtral, OLMoE) print it themselves, so a rendered
+    /// prompt is encoded without an added one (as transformers' <c>apply_chat_template</c> does).
     /// </summary>
     public string BeginOfSequence { get; }
 

@@ -112,6 +112,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             RequestId = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
             Tenant = ServingTracing.Pseudonym(request.Tenant);
             grain.Runtime.RequestStarted();
+            grain.Telemetry.StreamOpened(route);
             _span = ServingTracing.Source.StartActivity("moe.request", ActivityKind.Server);
             if (_span is null) return;
             _span.SetTag("gen_ai.operation.name", "text_completion");
@@ -231,6 +232,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             if (!_ended && _started) Failed(new OperationCanceledException("the client stopped reading the stream"));
             _span?.Dispose();
             _grain.Runtime.RequestEnded();
+            _grain.Telemetry.StreamClosed(_route);
         }
     }
 

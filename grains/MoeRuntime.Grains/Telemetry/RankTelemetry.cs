@@ -17,6 +17,7 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly Dictionary<MoeErrorCode, CounterHandle> _errors = [];
     readonly SketchHandle[] _duration, _ttft, _tpot, _tokensPerSecond;
     readonly GaugeHandle[] _active;
+    readonly GaugeHandle _streams;
     readonly SketchHandle _queueWait, _prefill, _decodeStep, _sampler, _tokenizer, _batchSize, _promptLength, _completionLength;
     readonly SketchHandle _attention, _expertCompute, _dispatchIo, _fetchIo;
     readonly CounterHandle _prompt, _completion, _rejects, _streamResets, _retries, _sent, _received, _kvHits, _kvMisses, _integrity;
@@ -38,6 +39,7 @@ public sealed class RankTelemetry : IBatcherObserver
         _tpot = Routes.Select(r => collector.Histogram(MoeMetrics.TimePerOutputTokenSeconds, r)).ToArray();
         _tokensPerSecond = Routes.Select(r => collector.Histogram(MoeMetrics.RequestTokensPerSecond, r)).ToArray();
         _active = Routes.Select(r => collector.Gauge(MoeMetrics.ActiveRequests, r)).ToArray();
+        _streams = collector.Gauge(MoeMetrics.ActiveStreams, "stream");
         foreach (string route in Routes)
             foreach (MoeErrorCode code in Enum.GetValues<MoeErrorCode>())
                 _failed[(route, code)] = collector.Counter(MoeMetrics.RequestsTotal, route, code == MoeErrorCode.DeadlineExceeded ? "timeout" : "error", ErrorType(code));
@@ -109,6 +111,20 @@ public sealed class RankTelemetry : IBatcherObserver
         MoeErrorCode.IntegrityFailure => "integrity_error",
         _ => "internal",
     };
+
+    /// <summary>A client opened a token stream (<c>stream</c> route): counted in <c>moe_active_streams</c> until it closes.</summary>
+    public void StreamOpened(string route)
+    {
+        if (!Enabled || route != "stream") return;
+        _streams.Add(1);
+    }
+
+    /// <summary>A token stream ended, however it ended (completed, failed, or the client stopped reading).</summary>
+    public void StreamClosed(string route)
+    {
+        if (!Enabled || route != "stream") return;
+        _streams.Add(-1);
+    }
 
     public void RequestStarted(string route)
     {

@@ -1,3 +1,4 @@
+using MoeRuntime.Grains;
 using Xunit.Abstractions;
 
 namespace MoeRuntime.Integration.Tests.Telemetry;
@@ -37,5 +38,23 @@ public sealed class MetricsExpositionTests(TelemetrySilo silo, ITestOutputHelper
         Assert.True(exported.Count > 10, $"only {exported.Count} moe_* families exported");
         string[] missing = exported.Where(f => !catalogued.Contains(f)).ToArray();
         Assert.True(missing.Length == 0, $"exported but not in {MetricCatalogue.Path}: {string.Join(", ", missing)}");
+    }
+
+    /// <summary>An open stream is counted in moe_active_streams while it is open and no longer once the client stops reading.</summary>
+    [Fact]
+    public async Task AnOpenStreamIsCountedUntilTheClientStopsReadingIt()
+    {
+        IRouterGrain router = silo.Connection.Client.GetGrain<IRouterGrain>(TelemetrySilo.ModelName);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        StreamedRequest open = StreamedRequest.Start(router, "An open stream", 480, stop.Token);
+        await open.FirstToken.WaitAsync(TimeSpan.FromSeconds(30));
+        await Eventually.UntilAsync("moe_active_streams counts the open stream", TimeSpan.FromSeconds(20),
+            async () => (await silo.ScrapeAsync()).Sum("moe_active_streams", ("route", "stream")) >= 1, silo.Diagnostics);
+        Assert.False(open.Ended.IsCompleted, "the stream ended before its count was seen; make it longer");
+
+        stop.Cancel();
+        await open.Ended.WaitAsync(TimeSpan.FromSeconds(30));
+        await Eventually.UntilAsync("moe_active_streams back to 0", TimeSpan.FromSeconds(20),
+            async () => (await silo.ScrapeAsync()).Sum("moe_active_streams", ("route", "stream")) == 0, silo.Diagnostics);
     }
 }

@@ -108,3 +108,20 @@ public sealed class ResumeTests(OneRankFixture fixture) : IClassFixture<OneRankF
         Assert.Contains("heartbeat_interval", error.Message);
     }
 }
+
+/// <summary>The serving failure-detection values reach Orleans' membership options on every rank.</summary>
+public sealed class FailureDetectionTests(OneRankFixture fixture) : IClassFixture<OneRankFixture>
+{
+    [Fact]
+    public void TheRankRunsWithTheServingFailureDetection()
+    {
+        var defaults = new MoeRuntime.Grains.Hosting.FailureDetectionOptions();
+        var membership = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
+            .GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.ClusterMembershipOptions>>(fixture.Cluster.Silos[0].ServiceProvider).Value;
+        Assert.Equal(
+            (defaults.ProbeTimeout, defaults.NumMissedProbesLimit, defaults.NumVotesForDeathDeclaration, defaults.DeathVoteExpirationTimeout, defaults.IAmAliveTablePublishTimeout),
+            (membership.ProbeTimeout, membership.NumMissedProbesLimit, membership.NumVotesForDeathDeclaration, membership.DeathVoteExpirationTimeout, membership.IAmAliveTablePublishTimeout));
+        Assert.NotEqual(new Orleans.Configuration.ClusterMembershipOptions().ProbeTimeout, membership.ProbeTimeout);
+        Assert.True(membership.MinProbeTimeout <= membership.ProbeTimeout && membership.ProbeTimeout <= membership.MaxProbeTimeout);
+    }
+}

@@ -71,8 +71,10 @@ public static class MoeGenerationClient
         var delivered = new List<int>();
         string? reason = null;
         TimeSpan backoff = options.InitialBackoff;
-        for (int resumes = 0; ; )
+        int resumes = 0, fruitless = 0;
+        while (true)
         {
+            int deliveredBefore = delivered.Count;
             GenerateRequest attempt = reason is null ? request : request with { ResumeTokenIds = delivered.ToArray(), ResumeReason = reason };
             var attemptCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             IAsyncEnumerator<TokenChunk> chunks = open(attempt, attemptCancel.Token).GetAsyncEnumerator(attemptCancel.Token);
@@ -114,10 +116,17 @@ public static class MoeGenerationClient
             if (ended) yield break;
             cancellationToken.ThrowIfCancellationRequested();
             string? why = ResumeReasonOf(failure!);
-            if (why is null || resumes >= options.MaxResumes) ExceptionDispatchInfo.Throw(failure!);
+            // Progress since the last resume starts the count of fruitless resumes (and the back-off) afresh.
+            if (delivered.Count > deliveredBefore)
+            {
+                fruitless = 0;
+                backoff = options.InitialBackoff;
+            }
+            if (why is null || fruitless >= options.MaxResumes) ExceptionDispatchInfo.Throw(failure!);
             // Every token the request may have was already delivered: the stream is done (its stop token, if any, was not).
             if (delivered.Count >= request.Sampling.MaxTokens) yield break;
             resumes++;
+            fruitless++;
             reason = why;
             options.OnResume?.Invoke(new StreamResume(request.RequestId, delivered.Count, resumes, why, failure));
             await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);

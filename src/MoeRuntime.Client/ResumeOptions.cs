@@ -10,8 +10,12 @@ public sealed record ResumeOptions
 {
     public static ResumeOptions Default { get; } = new();
 
-    /// <summary>How many times one request may be resumed before its failure reaches the caller.</summary>
-    public int MaxResumes { get; init; } = 5;
+    /// <summary>
+    /// How many resumes in a row may deliver no new token before the failure reaches the caller (a resume that delivers
+    /// tokens starts the count afresh). A stopping rank keeps its gateway until its drain ends, so a resume may land on it
+    /// again and be refused for a few seconds; eight resumes with the default back-off span about 13 s.
+    /// </summary>
+    public int MaxResumes { get; init; } = 8;
 
     /// <summary>
     /// How often the router sends a heartbeat while no token is ready (<see cref="GenerateRequest.HeartbeatInterval"/>).

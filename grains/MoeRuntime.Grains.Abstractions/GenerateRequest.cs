@@ -23,4 +23,41 @@ public sealed record GenerateRequest
     [Id(7)] public int? TopLogprobs { get; init; }
     /// <summary>Return the prompt's token ids with the first chunk (<see cref="TokenChunk.PromptTokenIds"/>).</summary>
     [Id(8)] public bool IncludePromptTokenIds { get; init; }
+    /// <summary>
+    /// Resumes a request another rank was serving when it was lost or stopped: the tokens already delivered to the
+    /// client, in order. The router runs the prompt plus these tokens, continues at the next position (the same seed
+    /// samples the same tokens there), counts them against <see cref="SamplingParameters.MaxTokens"/>, and numbers the
+    /// chunks it streams from their count on. Send the same <see cref="RequestId"/> and sampling (with the seed) as the
+    /// interrupted attempt. Null or empty starts the request afresh.
+    /// </summary>
+    [Id(9)] public int[]? ResumeTokenIds { get; init; }
+    /// <summary>Why the request is resumed (<see cref="ResumeReasons"/>), for telemetry; ignored unless <see cref="ResumeTokenIds"/> is set.</summary>
+    [Id(10)] public string? ResumeReason { get; init; }
+    /// <summary>
+    /// When set, a stream yields a heartbeat chunk (<see cref="TokenChunk.IsHeartbeat"/>) whenever no token came for this
+    /// long, so a client can tell a slow rank from a lost one within a few seconds. Between 100 ms and 1 minute.
+    /// </summary>
+    [Id(11)] public TimeSpan? HeartbeatInterval { get; init; }
+
+    /// <summary>The bounds of <see cref="HeartbeatInterval"/>.</summary>
+    public static readonly TimeSpan MinHeartbeatInterval = TimeSpan.FromMilliseconds(100), MaxHeartbeatInterval = TimeSpan.FromMinutes(1);
+}
+
+/// <summary>The reasons a client gives for resuming a request (<see cref="GenerateRequest.ResumeReason"/>).</summary>
+public static class ResumeReasons
+{
+    /// <summary>The rank serving the stream went away (connection lost, silo unavailable, or no heartbeat in time).</summary>
+    public const string RankLost = "rank_lost";
+    /// <summary>The rank serving the stream was stopping and ended it with <see cref="MoeErrorCode.ShuttingDown"/>.</summary>
+    public const string ShuttingDown = "shutting_down";
+    /// <summary>Any other reason.</summary>
+    public const string Other = "other";
+
+    /// <summary>The known reason, or <see cref="Other"/>, so that a client cannot grow the metric's label set.</summary>
+    public static string Normalize(string? reason) => reason switch
+    {
+        RankLost => RankLost,
+        ShuttingDown => ShuttingDown,
+        _ => Other,
+    };
 }

@@ -14,6 +14,14 @@ public sealed record TokenChunk
     [Id(5)] public TokenLogprob[]? TopLogprobs { get; init; }
     /// <summary>The prompt's token ids, on the first chunk only, when the request asked for them.</summary>
     [Id(6)] public int[]? PromptTokenIds { get; init; }
+    /// <summary>
+    /// No token: the rank is alive and the request still running (sent only when the request asked for
+    /// <see cref="GenerateRequest.HeartbeatInterval"/>). Its other fields carry nothing.
+    /// </summary>
+    [Id(7)] public bool IsHeartbeat { get; init; }
+
+    /// <summary>The one heartbeat chunk.</summary>
+    public static TokenChunk Heartbeat { get; } = new() { TokenId = -1, Index = -1, IsHeartbeat = true };
 }
 
 /// <summary>A candidate token of one step and its log-probability.</summary>

@@ -17,7 +17,7 @@ sealed record WireTraffic(long ExpertCalls, long BytesSent, long BytesReceived, 
 /// <summary>One concurrency level against the cluster.</summary>
 sealed record ServedLevel(
     int Concurrency, double Seconds, long Requests, long Tokens, Quantiles TimeToFirstTokenMs, Quantiles InterTokenMs,
-    IReadOnlyDictionary<string, int> Errors, WireTraffic Wire)
+    IReadOnlyDictionary<string, int> Errors, WireTraffic Wire, long Resumed = 0, IReadOnlyList<ThroughputSample>? Throughput = null)
 {
     public double TokensPerSecond => Tokens / Seconds;
     public double RequestsPerSecond => Requests / Seconds;
@@ -27,6 +27,12 @@ sealed record ServedLevel(
     /// <summary>Expert-call time summed over calls (a layer's calls overlap), per second of the level.</summary>
     public double ExpertCallSecondsPerSecond => Wire.ExpertCallSeconds / Seconds;
 }
+
+/// <summary>
+/// The clients' running totals at one instant of a level (<c>--throughput-every</c>): seconds since the level began, tokens
+/// streamed, requests completed and failed, streams resumed. Differences of neighbours give throughput over time.
+/// </summary>
+sealed record ThroughputSample(double Seconds, long Tokens, long Completed, long Failed, long Resumed);
 
 /// <summary>The same requests through the single-process reference generator, batched at the same concurrency.</summary>
 sealed record ReferenceLevel(int Concurrency, double Seconds, int Requests, long Tokens)

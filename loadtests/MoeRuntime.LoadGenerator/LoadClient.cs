@@ -26,9 +26,10 @@ sealed class LoadClient(IServedTarget target, IReadOnlyList<string> prompts, Loa
         string? error = null;
         try
         {
-            await foreach (Streamed item in target.StreamAsync(request, cancellationToken))
+            await foreach (Streamed item in target.StreamAsync(request, () => recorder().RecordResume(), cancellationToken))
             {
                 tokens += item.Tokens;
+                recorder().Streamed(item.Tokens);
                 if (!item.Timed) continue;
                 long now = Stopwatch.GetTimestamp();
                 double elapsedMs = Stopwatch.GetElapsedTime(last, now).TotalMilliseconds;

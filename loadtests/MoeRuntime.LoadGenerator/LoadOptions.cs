@@ -11,12 +11,15 @@ sealed record LoadOptions
                         [--temperature T] [--seed S] [--prompts FILE] [--warmup N]
                         [--served] [--reference] [--model DIR] [--model-name NAME]
                         [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...]] [--json FILE]
+                        [--throughput-every SECONDS]
         [--phase PROMPTS_FILE|builtin SECONDS ...] [--sample-every SECONDS]
         [--http URL [--api-key KEY] [--compare-orleans [--repeat R]]]
           --served and --reference pick the sides to measure; neither means both.
           --http drives a silo's OpenAI front door (streamed /v1/completions) as the served side instead of the
           Orleans client. --compare-orleans then runs the same requests through both at every level, R times
           each (default 3, alternating which goes first), and reports front door / Orleans ratios.
+          --throughput-every samples the served clients' running totals (tokens streamed, requests ok / failed,
+          streams resumed on another rank) at that interval, on stderr and in the JSON, for throughput over time.
           --phase runs a timeline instead of levels: the served side only, at the first concurrency, each
           phase's prompts for its duration in turn, without warm-up, sampling the clients and the cluster's
           tiers and controllers every --sample-every seconds (default 2).
@@ -48,6 +51,8 @@ sealed record LoadOptions
     /// <summary>With <see cref="HttpUrl"/>: the front door against the Orleans client on the same requests.</summary>
     public bool CompareOrleans { get; init; }
     public int Repeat { get; init; } = 3;
+    /// <summary>When set, a served level records the clients' running totals at this interval (<see cref="ThroughputSample"/>).</summary>
+    public TimeSpan? ThroughputEvery { get; init; }
 
     public static LoadOptions Parse(string[] args)
     {
@@ -84,6 +89,7 @@ sealed record LoadOptions
                 "--http" => options with { HttpUrl = Value() },
                 "--api-key" => options with { ApiKey = Value() },
                 "--compare-orleans" => options with { CompareOrleans = true },
+                "--throughput-every" => options with { ThroughputEvery = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },
                 "--repeat" => options with { Repeat = Positive(option, int.Parse(Value())) },
                 "--served" => Mark(ref served, options),
                 "--reference" => Mark(ref reference, options),

@@ -8,10 +8,19 @@ sealed class LoadRecorder
     readonly ConcurrentBag<double> _timeToFirstTokenMs = [];
     readonly ConcurrentBag<double[]> _interTokenMs = [];
     readonly ConcurrentDictionary<string, int> _errors = new();
-    long _tokens, _completed;
+    long _tokens, _completed, _failed, _streamed, _resumed;
 
     public long Tokens => Interlocked.Read(ref _tokens);
     public long Completed => Interlocked.Read(ref _completed);
+    public long Failed => Interlocked.Read(ref _failed);
+    /// <summary>Tokens as they arrive (<see cref="Tokens"/> counts them when their request ends), for throughput over time.</summary>
+    public long StreamedTokens => Interlocked.Read(ref _streamed);
+    /// <summary>Streams the client resumed on another rank after the rank serving them was lost or stopped.</summary>
+    public long Resumed => Interlocked.Read(ref _resumed);
+
+    public void Streamed(int tokens) => Interlocked.Add(ref _streamed, tokens);
+
+    public void RecordResume() => Interlocked.Increment(ref _resumed);
     public IReadOnlyDictionary<string, int> Errors => _errors;
 
     /// <summary>One request's latencies; tokens count even when the request failed part-way.</summary>
@@ -21,7 +30,11 @@ sealed class LoadRecorder
         _interTokenMs.Add(interTokenMs);
         Interlocked.Add(ref _tokens, tokens);
         if (error is null) Interlocked.Increment(ref _completed);
-        else _errors.AddOrUpdate(error, 1, (_, n) => n + 1);
+        else
+        {
+            Interlocked.Increment(ref _failed);
+            _errors.AddOrUpdate(error, 1, (_, n) => n + 1);
+        }
     }
 
     /// <summary>True the first time this recorder is asked about <paramref name="error"/>.</summary>

@@ -19,7 +19,7 @@ static class LoadReport
     public static string Table(IEnumerable<LevelComparison> levels)
     {
         var table = new MarkdownTable("concurrency", "served tok/s", "reference tok/s", "served / reference", "served req/s",
-            "TTFT p50 / p90 / p99 ms", "ITL p50 / p90 / p99 ms", "errors", "expert calls / token", "wire KB / token", "wire MB/s",
+            "TTFT p50 / p90 / p99 ms", "ITL p50 / p90 / p99 ms", "errors", "resumed", "expert calls / token", "wire KB / token", "wire MB/s",
             "expert-call s / s");
         foreach (LevelComparison level in levels)
         {
@@ -33,6 +33,7 @@ static class LoadReport
                 s?.TimeToFirstTokenMs.Format() ?? "–",
                 s?.InterTokenMs.Format() ?? "–",
                 s is null ? "–" : s.Errors.Count == 0 ? "0" : string.Join(", ", s.Errors.Select(e => $"{e.Key} {e.Value}")),
+                s?.Resumed.ToString(CultureInfo.InvariantCulture) ?? "–",
                 Number(s?.ExpertCallsPerToken, "F1"),
                 Number(s?.WireBytesPerToken / 1e3, "F1"),
                 Number(s?.WireMegabytesPerSecond, "F1"),

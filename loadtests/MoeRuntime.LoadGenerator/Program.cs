@@ -21,7 +21,7 @@ await using MoeClusterConnection? connection = (options.Served && !viaHttp) || o
     ? await MoeClusterConnection.ConnectAsync(options.Cluster, TimeSpan.FromSeconds(30), stop.Token)
     : null;
 using HttpTarget? http = viaHttp ? new HttpTarget(options.HttpUrl!, options.ApiKey, options.ModelName) : null;
-RouterTarget? orleans = connection is null ? null : new RouterTarget(connection.Client.GetGrain<MoeRuntime.Grains.IRouterGrain>(options.ModelName));
+RouterTarget? orleans = connection is null ? null : new RouterTarget(connection.Client, options.ModelName);
 
 if (options.CompareOrleans)
 {

@@ -22,12 +22,31 @@ sealed class ServedLoad(IServedTarget target, IReadOnlyList<string> prompts, Loa
         RouterStatus before = await target.StatusAsync(cancellationToken);
         var clock = Stopwatch.StartNew();
         Func<int?> nextRequest = RequestSource(concurrency, clock);
-        await Task.WhenAll(Enumerable.Range(0, concurrency)
+        Task clients = Task.WhenAll(Enumerable.Range(0, concurrency)
             .Select(_ => new LoadClient(target, prompts, options, () => recorder).RunAsync(nextRequest, cancellationToken)));
+        List<ThroughputSample>? throughput = options.ThroughputEvery is { } every ? await SampleAsync(clients, recorder, clock, every, cancellationToken) : null;
+        await clients;
         double seconds = clock.Elapsed.TotalSeconds;
         RouterStatus after = await target.StatusAsync(cancellationToken);
         return new ServedLevel(concurrency, seconds, recorder.Completed, recorder.Tokens, recorder.TimeToFirstToken(), recorder.InterToken(),
-            recorder.Errors.ToDictionary(), WireTraffic.Between(before, after));
+            recorder.Errors.ToDictionary(), WireTraffic.Between(before, after), recorder.Resumed, throughput);
+    }
+
+    /// <summary>The recorder's running totals every <paramref name="every"/> until the clients are done (one line each on stderr).</summary>
+    static async Task<List<ThroughputSample>> SampleAsync(Task clients, LoadRecorder recorder, Stopwatch clock, TimeSpan every, CancellationToken cancellationToken)
+    {
+        var samples = new List<ThroughputSample>();
+        using var timer = new PeriodicTimer(every);
+        bool more = true;
+        while (more)
+        {
+            more = await Task.WhenAny(timer.WaitForNextTickAsync(cancellationToken).AsTask(), clients) != clients;
+            var sample = new ThroughputSample(clock.Elapsed.TotalSeconds, recorder.StreamedTokens, recorder.Completed, recorder.Failed, recorder.Resumed);
+            samples.Add(sample);
+            Console.Error.WriteLine(FormattableString.Invariant(
+                $"t={sample.Seconds:F1}s tokens={sample.Tokens} ok={sample.Completed} failed={sample.Failed} resumed={sample.Resumed}"));
+        }
+        return samples;
     }
 
     /// <summary>Request indices shared by the level's clients: a fixed count, or until the duration is up.</summary>

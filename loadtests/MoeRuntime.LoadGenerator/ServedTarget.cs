@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using MoeRuntime.Client;
 using MoeRuntime.Grains;
 
 namespace MoeRuntime.LoadGenerator;
@@ -13,21 +14,23 @@ readonly record struct Streamed(int Tokens, bool Timed);
 interface IServedTarget
 {
     string Name { get; }
-    IAsyncEnumerable<Streamed> StreamAsync(GenerateRequest request, CancellationToken cancellationToken);
+    /// <summary>The request's tokens; <paramref name="resumed"/> is told each time the stream is resumed on another rank.</summary>
+    IAsyncEnumerable<Streamed> StreamAsync(GenerateRequest request, Action resumed, CancellationToken cancellationToken);
     Task<RouterStatus> StatusAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>The router grain, as the Orleans client reaches it.</summary>
-sealed class RouterTarget(IRouterGrain router) : IServedTarget
+/// <summary>The router grain, as the Orleans client reaches it, through the client library's resuming stream.</summary>
+sealed class RouterTarget(IClusterClient cluster, string model) : IServedTarget
 {
     public string Name => "orleans";
 
-    public async IAsyncEnumerable<Streamed> StreamAsync(GenerateRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<Streamed> StreamAsync(GenerateRequest request, Action resumed, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (TokenChunk _ in router.StreamAsync(request, cancellationToken)) yield return new Streamed(1, true);
+        var options = ResumeOptions.Default with { OnResume = _ => resumed() };
+        await foreach (TokenChunk _ in cluster.StreamWithResumeAsync(model, request, options, cancellationToken)) yield return new Streamed(1, true);
     }
 
-    public Task<RouterStatus> StatusAsync(CancellationToken cancellationToken) => router.GetStatusAsync();
+    public Task<RouterStatus> StatusAsync(CancellationToken cancellationToken) => cluster.GetGrain<IRouterGrain>(model).GetStatusAsync();
 }
 
 /// <summary>A request the front door refused or failed, named by its HTTP status (and OpenAI error code when it sent one).</summary>
@@ -59,7 +62,7 @@ sealed class HttpTarget : IServedTarget, IDisposable
 
     public string Name => "http";
 
-    public async IAsyncEnumerable<Streamed> StreamAsync(GenerateRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<Streamed> StreamAsync(GenerateRequest request, Action resumed, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         SamplingParameters s = request.Sampling;
         string body = JsonSerializer.Serialize(new Dictionary<string, object?>

@@ -14,7 +14,6 @@ sealed class TimelineRun(IClusterClient cluster, LoadOptions options)
 
     public async Task<IReadOnlyList<TimelineSample>> RunAsync(CancellationToken cancellationToken)
     {
-        IRouterGrain router = cluster.GetGrain<IRouterGrain>(options.ModelName);
         var probe = new ClusterProbe(cluster, options.ModelName);
         var samples = new List<TimelineSample>();
         var clock = Stopwatch.StartNew();
@@ -29,7 +28,7 @@ sealed class TimelineRun(IClusterClient cluster, LoadOptions options)
             int issued = -1;
             int? Next() => phaseClock.Elapsed < phase.Duration ? Interlocked.Increment(ref issued) : null;
             Task clients = Task.WhenAll(Enumerable.Range(0, concurrency)
-                .Select(_ => new LoadClient(new RouterTarget(router), prompts, options, () => Volatile.Read(ref _current)).RunAsync(Next, cancellationToken)));
+                .Select(_ => new LoadClient(new RouterTarget(cluster, options.ModelName), prompts, options, () => Volatile.Read(ref _current)).RunAsync(Next, cancellationToken)));
             using var timer = new PeriodicTimer(options.SampleEvery);
             bool more = true;
             while (more)

@@ -15,4 +15,11 @@ public sealed record MoeClientOptions
     /// <c>IRouterGrain.GenerateAsync</c>, which answers only when the whole text is done, has 10 minutes of its own.
     /// </summary>
     public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How often the client re-reads the list of live gateways (Orleans' default is one minute). A gateway whose
+    /// connection breaks is dropped at once; this bounds how long a gateway the cluster declared dead without the client
+    /// seeing its connection break (a partition, a host that vanished) stays on the list, and how soon a rank that
+    /// joined takes client calls. Re-reading is one membership-table read.
+    /// </summary>
+    public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -36,6 +36,7 @@ public sealed class MoeClusterConnection : IAsyncDisposable
                 }
                 client.AddActivityPropagation();
                 client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
+                client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = options.GatewayListRefreshPeriod);
                 client.UseConnectionRetryFilter(async (_, ct) =>
                 {
                     if (DateTimeOffset.UtcNow >= giveUp) return false;

@@ -57,6 +57,19 @@ public sealed class RankTelemetryTests
         Assert.Equal(2.0, dropped.Delta);
     }
 
+    [Fact]
+    public void AResumedRequestIsCountedByRouteAndReason()
+    {
+        var collector = new RankCollector(new RankCollectorOptions { RankId = "0", Model = "default", Layers = 1, Experts = 1 });
+        var telemetry = new RankTelemetry(collector, Options.Create(new TelemetryOptions()));
+        telemetry.RequestResumed("stream", ResumeReasons.RankLost);
+        telemetry.RequestResumed("stream", ResumeReasons.RankLost);
+        telemetry.RequestResumed("generate", ResumeReasons.ShuttingDown);
+        var resumed = collector.CollectSummary().Counters.Where(c => c.Metric == MoeMetrics.RequestsResumedTotal && c.Delta > 0)
+            .ToDictionary(c => string.Join("/", c.Labels), c => c.Delta);
+        Assert.Equal(new Dictionary<string, double> { ["stream/rank_lost"] = 2, ["generate/shutting_down"] = 1 }, resumed);
+    }
+
     static double PrefetchBytes(RankCollector collector) =>
         collector.CollectSummary().Counters.Where(c => c.Metric == MoeMetrics.PrefetchBytesTotal).Sum(c => c.Delta);
 }

@@ -12,7 +12,7 @@ namespace MoeRuntime.Integration.Tests;
 /// every silo's <c>/healthz</c> counts three members and the cluster grain lists three active ranks.
 /// Dispose kills every process it started.
 /// </summary>
-public sealed class ProcessCluster : IAsyncLifetime
+public class ProcessCluster : IAsyncLifetime
 {
     public const int RankCount = 3;
     public const string ModelName = "default";
@@ -27,6 +27,10 @@ public sealed class ProcessCluster : IAsyncLifetime
     public string Redis => _redis!.ConnectionString;
     /// <summary>Kills one rank's silo process outright, as a crash would.</summary>
     public void Kill(int rank) => _silos[rank].Process.Kill();
+    /// <summary>Stops one rank's silo process with SIGTERM, as an orchestrator would.</summary>
+    public void Terminate(int rank) => _silos[rank].Process.Terminate();
+    /// <summary>Whether one rank's silo process has exited.</summary>
+    public bool HasExited(int rank) => _silos[rank].Process.HasExited;
     public MoeClusterConnection Connection { get; private set; } = null!;
 
     public async Task InitializeAsync()
@@ -44,6 +48,9 @@ public sealed class ProcessCluster : IAsyncLifetime
             async () => (await ActiveRanksAsync(Connection.Client)).SetEquals(Enumerable.Range(0, RankCount)), Diagnostics);
     }
 
+    /// <summary>Settings every silo of this cluster gets on top of the defaults.</summary>
+    protected virtual string[] ExtraSiloArguments => [];
+
     SiloRank StartSilo(int rank)
     {
         int[] ports = FreePorts.Take(3);
@@ -51,7 +58,7 @@ public sealed class ProcessCluster : IAsyncLifetime
         [
             Binaries.Silo, "--clustering", "redis", "--redis", Redis, "--rank", rank.ToString(),
             "--silo-port", ports[0].ToString(), "--gateway-port", ports[1].ToString(), "--http-port", ports[2].ToString(),
-            "--model", ModelDirectory,
+            "--model", ModelDirectory, .. ExtraSiloArguments,
         ]);
         return new SiloRank(rank, process, ports[0], ports[1], ports[2]);
     }
@@ -82,7 +89,7 @@ public sealed class ProcessCluster : IAsyncLifetime
     public string Diagnostics() =>
         string.Join('\n', _silos.Select(s => s.Process.StderrTail())) + "\n" + (_redis?.StderrTail() ?? "");
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (Connection is not null)
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MoeRuntime.Client;
 using MoeRuntime.Grains;
 
 namespace MoeRuntime.Integration.Tests;
@@ -28,13 +29,29 @@ sealed class StreamedRequest
         return request;
     }
 
-    async Task ConsumeAsync(IRouterGrain router, int maxTokens, CancellationToken cancellationToken)
+    /// <summary>Streams through the client library's resuming stream, counting its resumes.</summary>
+    public static StreamedRequest StartResuming(IClusterClient cluster, string model, string prompt, SamplingParameters sampling, CancellationToken cancellationToken)
     {
-        var generate = new GenerateRequest { Prompt = Prompt, Sampling = SamplingParameters.Greedy(maxTokens) with { StopTokenIds = [] } };
+        var request = new StreamedRequest(prompt);
+        var options = ResumeOptions.Default with { OnResume = r => Interlocked.Increment(ref request._resumes) };
+        var generate = new GenerateRequest { Prompt = prompt, Sampling = sampling };
+        request.Ended = request.ConsumeAsync((g, ct) => cluster.StreamWithResumeAsync(model, g, options, ct), generate, cancellationToken);
+        return request;
+    }
+
+    int _resumes;
+    /// <summary>How often the resuming stream resumed on another rank.</summary>
+    public int Resumes => Volatile.Read(ref _resumes);
+
+    Task ConsumeAsync(IRouterGrain router, int maxTokens, CancellationToken cancellationToken) =>
+        ConsumeAsync(router.StreamAsync, new GenerateRequest { Prompt = Prompt, Sampling = SamplingParameters.Greedy(maxTokens) with { StopTokenIds = [] } }, cancellationToken);
+
+    async Task ConsumeAsync(Func<GenerateRequest, CancellationToken, IAsyncEnumerable<TokenChunk>> stream, GenerateRequest generate, CancellationToken cancellationToken)
+    {
         long started = Stopwatch.GetTimestamp();
         try
         {
-            await foreach (TokenChunk chunk in router.StreamAsync(generate, cancellationToken))
+            await foreach (TokenChunk chunk in stream(generate, cancellationToken))
             {
                 _tokens.Add(chunk.TokenId);
                 _firstToken.TrySetResult();
@@ -52,5 +69,5 @@ sealed class StreamedRequest
     }
 
     public override string ToString() =>
-        $"'{Prompt}': {_tokens.Count} tokens, " + (Error is null ? "completed" : $"failed with {Error.GetType().Name}: {Error.Message}");
+        $"'{Prompt}': {_tokens.Count} tokens, {Resumes} resumes, " + (Error is null ? "completed" : $"failed with {Error.GetType().Name}: {Error.Message}");
 }

@@ -18,6 +18,9 @@ public static partial class RequestLog
     [LoggerMessage(Level = LogLevel.Information, Message = "Request {RequestId} completed: {PromptTokens} prompt + {CompletionTokens} completion tokens, {FinishReason}, {DurationMs:F0} ms, first token {TtftMs:F0} ms, tenant {Tenant}")]
     public static partial void Completed(ILogger logger, string requestId, int promptTokens, int completionTokens, string finishReason, double durationMs, double ttftMs, string tenant);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Request {RequestId} resumed after {ResumedTokens} delivered tokens ({Reason}), tenant {Tenant}")]
+    public static partial void Resumed(ILogger logger, string requestId, int resumedTokens, string reason, string tenant);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} failed: {Code}: {Reason}, tenant {Tenant}")]
     public static partial void Failed(ILogger logger, string requestId, MoeErrorCode code, string reason, string tenant);
 }

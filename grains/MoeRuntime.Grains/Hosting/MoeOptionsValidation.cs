@@ -36,14 +36,30 @@ static class MoeOptionsValidation
             c.AtLeast(o.PrefetchLookahead, 0, nameof(o.PrefetchLookahead));
             c.Timeout(o.ExpertCallTimeout, nameof(o.ExpertCallTimeout));
             c.NotNegative(o.ExpertCallRetryWindow, nameof(o.ExpertCallRetryWindow));
+            if (o.ExpertCallTimeout > TimeSpan.Zero && o.ExpertCallRetryWindow > TimeSpan.Zero && o.ExpertCallTimeout >= o.ExpertCallRetryWindow)
+                c.Fail(nameof(o.ExpertCallTimeout), $"must be less than ExpertCallRetryWindow ({o.ExpertCallRetryWindow}) so that a timed-out call can be retried, was {o.ExpertCallTimeout}");
             c.AtLeast(o.RoutingCheckEveryNTokens, 1, nameof(o.RoutingCheckEveryNTokens));
             if (!string.IsNullOrWhiteSpace(o.RoutingTracePath) && Directory.Exists(o.RoutingTracePath.Replace("{rank}", o.Rank.ToString(), StringComparison.Ordinal)))
                 c.Fail(nameof(o.RoutingTracePath), $"must name a file, not a directory, was '{o.RoutingTracePath}'");
             c.Share(o.SuccessLogSampleRatio, nameof(o.SuccessLogSampleRatio));
             c.Library(() => o.CostAwareRouting.Validate(), ("CostAwareRoutingOptions.", c.Key(nameof(o.CostAwareRouting)) + ":"));
             Balancing(new OptionChecks(c.Key(nameof(o.Balancing))), o.Balancing, c);
+            FailureDetection(new OptionChecks(c.Key(nameof(o.FailureDetection))), o.FailureDetection, c);
             Control(new OptionChecks(c.Key(nameof(o.Control))), o.Control, c);
             return c.Result;
+        }
+
+        static void FailureDetection(OptionChecks c, FailureDetectionOptions o, OptionChecks into)
+        {
+            c.Timeout(o.ProbeTimeout, nameof(o.ProbeTimeout));
+            c.Between(o.NumMissedProbesLimit, 1, 10, nameof(o.NumMissedProbesLimit));
+            c.Between(o.NumVotesForDeathDeclaration, 1, 10, nameof(o.NumVotesForDeathDeclaration));
+            c.Timeout(o.DeathVoteExpirationTimeout, nameof(o.DeathVoteExpirationTimeout));
+            c.Timeout(o.IAmAliveTablePublishTimeout, nameof(o.IAmAliveTablePublishTimeout));
+            // A vote must outlive the probes that lead to the next one, or no rank ever collects enough votes.
+            if (o.DeathVoteExpirationTimeout <= o.ProbeTimeout * o.NumMissedProbesLimit)
+                c.Fail(nameof(o.DeathVoteExpirationTimeout), $"must exceed ProbeTimeout x NumMissedProbesLimit ({o.ProbeTimeout * o.NumMissedProbesLimit}), was {o.DeathVoteExpirationTimeout}");
+            into.Merge(c);
         }
 
         static void Balancing(OptionChecks c, BalancingOptions o, OptionChecks into)

@@ -24,6 +24,9 @@ public static class MoeSiloBuilderExtensions
     public static ISiloBuilder AddMoeRuntime(this ISiloBuilder builder, Action<MoeSiloOptions>? configure = null)
     {
         builder.Services.AddMoeOptions(builder.Configuration, configure);
+        // Failure detection tuned for serving: a lost rank's experts answer again once it is declared dead.
+        builder.Services.AddOptions<Orleans.Configuration.ClusterMembershipOptions>()
+            .Configure<IOptions<MoeSiloOptions>>((membership, moe) => moe.Value.FailureDetection.ApplyTo(membership));
         // Orleans takes the silo's metadata as values while the silo is being built, before any options exist; the rank
         // is read through the same binding (and checked with the rest when the silo starts).
         builder.UseSiloMetadata(new Dictionary<string, string> { [RankDirectory.MetadataKey] = MoeConfiguration.Rank(builder.Configuration, configure).ToString() });

@@ -30,8 +30,13 @@ public sealed class MoeSiloOptions
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>Layers ahead whose experts the router hints for prefetch (0 turns hints off).</summary>
     public int PrefetchLookahead { get; set; } = 1;
-    /// <summary>How long one expert call may take before it is retried or fails.</summary>
-    public TimeSpan ExpertCallTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long one expert call may take before it is given up and retried at once on another replica or the expert's
+    /// default grain: far below a client's 30 s response timeout, so a rank that stopped answering costs a stream
+    /// seconds, and above a loaded rank's slowest healthy call (a cold fetch plus a full prefill batch). Less than
+    /// <see cref="ExpertCallRetryWindow"/>.
+    /// </summary>
+    public TimeSpan ExpertCallTimeout { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>
     /// How long a failed expert call is retried (expert calls are pure, so a retry is safe). It must outlast the
     /// cluster's failure detection (Orleans' membership declares a dead silo after ~20 s by default), so that the
@@ -59,6 +64,8 @@ public sealed class MoeSiloOptions
     public CostAwareRoutingOptions CostAwareRouting { get; set; } = new();
     /// <summary>Expert replicas and load balancing over ranks.</summary>
     public BalancingOptions Balancing { get; set; } = new();
+    /// <summary>How fast the cluster declares a lost rank dead (section <c>Moe:FailureDetection</c>).</summary>
+    public FailureDetectionOptions FailureDetection { get; set; } = new();
     /// <summary>The tier controllers' loop (section <c>Moe:Control</c>).</summary>
     public ControlOptions Control { get; set; } = new();
 }

@@ -43,11 +43,13 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             return await stream.Completion;
         });
         run.Succeeded(result);
+        // A resumed request's answer is the whole answer: the tokens the client had, then the new ones.
+        int[] tokenIds = run.ResumedTokens == 0 ? result.Tokens.ToArray() : [.. request.ResumeTokenIds!, .. result.Tokens];
         return new GenerateResponse
         {
             RequestId = run.RequestId,
-            Text = runtime.Host.Tokenizer.Decode(result.Tokens),
-            TokenIds = result.Tokens.ToArray(),
+            Text = runtime.Host.Tokenizer.Decode(tokenIds),
+            TokenIds = tokenIds,
             FinishReason = FinishName(result.Reason),
             PromptTokens = run.PromptTokens,
             Seed = result.Seed,
@@ -65,16 +67,31 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         using var run = new RequestRun(Context(), request, "stream");
         GenerationStream stream = run.Submit(cancellationToken);
         IStreamingDecoder decoder = runtime.Host.Tokenizer.CreateStreamingDecoder();
+        // A resumed stream's text continues the client's: the decoder first sees the tokens the client already has.
+        foreach (int id in request.ResumeTokenIds ?? []) decoder.Append(id);
+        TimeSpan? heartbeat = request.HeartbeatInterval;
+        Task? tick = null;
         await using IAsyncEnumerator<StreamedToken> tokens = stream.Tokens.GetAsyncEnumerator(cancellationToken);
-        while (await run.Translate(async () => await tokens.MoveNextAsync()))
+        while (true)
         {
+            Task<bool> next = run.Translate(async () => await tokens.MoveNextAsync());
+            // With heartbeats asked for, a wait longer than the interval yields one, so the client knows the rank is alive.
+            while (heartbeat is { } every && !next.IsCompleted)
+            {
+                tick ??= Task.Delay(every, CancellationToken.None);
+                if (await Task.WhenAny(next, tick) != tick) break;
+                tick = null;
+                yield return TokenChunk.Heartbeat;
+            }
+            if (!await next) break;
             StreamedToken token = tokens.Current;
             run.Token(token);
+            int index = token.Index + run.ResumedTokens;
             yield return new TokenChunk
             {
-                TokenId = token.Id, Index = token.Index, Text = decoder.Append(token.Id), Logits = token.Logits,
+                TokenId = token.Id, Index = index, Text = decoder.Append(token.Id), Logits = token.Logits,
                 Logprob = token.Logprobs?.Chosen, TopLogprobs = token.Logprobs is { } p ? Wire(p) : null,
-                PromptTokenIds = request.IncludePromptTokenIds && token.Index == 0 ? run.PromptTokenIds : null,
+                PromptTokenIds = request.IncludePromptTokenIds && index == 0 ? run.PromptTokenIds : null,
             };
         }
         run.Succeeded(await run.Translate(() => stream.Completion));
@@ -130,6 +147,8 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         /// <summary>The tenant as its pseudonym: what logs, spans and metrics carry.</summary>
         public string Tenant { get; }
         public int PromptTokens { get; private set; }
+        /// <summary>How many tokens the client already had when it resumed the request here (0 for a fresh request).</summary>
+        public int ResumedTokens { get; private set; }
         public int[]? PromptTokenIds { get; private set; }
         public TimeSpan FirstToken { get; private set; }
         public TimeSpan Elapsed => Stopwatch.GetElapsedTime(_received);
@@ -152,9 +171,17 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
                 PromptTokens = prompt.Count;
                 if (_request.IncludePromptTokenIds) PromptTokenIds = prompt.ToArray();
                 SamplingParameters s = _request.Sampling;
+                int[] resumed = _request.ResumeTokenIds ?? [];
+                CheckResume(resumed, s, _request.HeartbeatInterval);
+                if (resumed.Length > 0)
+                {
+                    // The prompt plus what the client already has: the batcher continues at the next position.
+                    prompt = [.. prompt, .. resumed];
+                    ResumedTokens = resumed.Length;
+                }
                 var sampling = new SamplingOptions
                 {
-                    Temperature = s.Temperature, TopP = s.TopP, TopK = s.TopK, MaxTokens = s.MaxTokens,
+                    Temperature = s.Temperature, TopP = s.TopP, TopK = s.TopK, MaxTokens = s.MaxTokens - resumed.Length,
                     Seed = s.Seed ?? (ulong)Random.Shared.NextInt64(),
                     StopTokenIds = s.StopTokenIds ?? host.Tokenizer.EndOfSequenceIds,
                 };
@@ -169,6 +196,13 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
                 GenerationStream stream = _grain.Runtime.Batcher.Submit(generation, _request.Deadline, cancellationToken);
                 _started = true;
                 _grain.Telemetry.RequestStarted(_route);
+                if (resumed.Length > 0)
+                {
+                    string reason = ResumeReasons.Normalize(_request.ResumeReason);
+                    _grain.Telemetry.RequestResumed(_route, reason);
+                    _span?.SetTag("moe.request.resumed_tokens", resumed.Length);
+                    RequestLog.Resumed(_grain.Logger, RequestId, resumed.Length, reason, ServingTracing.Pseudonym(_request.Tenant));
+                }
                 _grain.Logger.LogDebug("Request {RequestId} admitted: {PromptTokens} prompt tokens, max {MaxTokens}", RequestId, prompt.Count, sampling.MaxTokens);
                 return stream;
             }
@@ -234,6 +268,20 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             _grain.Runtime.RequestEnded();
             _grain.Telemetry.StreamClosed(_route);
         }
+    }
+
+    /// <summary>Refuses a resume that cannot continue the request it names, and a heartbeat interval out of bounds.</summary>
+    static void CheckResume(int[] resumed, SamplingParameters sampling, TimeSpan? heartbeat)
+    {
+        if (resumed.Length > 0 && resumed.Length >= sampling.MaxTokens)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest,
+                $"resume_token_ids holds {resumed.Length} tokens, but max_tokens is {sampling.MaxTokens}: nothing is left to generate");
+        if (resumed.Length > 0 && sampling.Temperature > 0 && sampling.TopK != 1 && sampling.Seed is null)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest,
+                "a sampled request can only be resumed with the seed of its first attempt: set sampling.seed");
+        if (heartbeat is { } h && (h < GenerateRequest.MinHeartbeatInterval || h > GenerateRequest.MaxHeartbeatInterval))
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest,
+                $"heartbeat_interval must lie between {GenerateRequest.MinHeartbeatInterval.TotalMilliseconds} ms and {GenerateRequest.MaxHeartbeatInterval.TotalSeconds} s (is {h.TotalMilliseconds} ms)");
     }
 
     /// <summary>The client-facing form of a failure of a request the batcher had (<paramref name="started"/>) or had not yet taken.</summary>

@@ -15,6 +15,7 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly CounterHandle[] _succeeded;
     readonly Dictionary<(string Route, MoeErrorCode Code), CounterHandle> _failed = [];
     readonly Dictionary<MoeErrorCode, CounterHandle> _errors = [];
+    readonly Dictionary<(string Route, string Reason), CounterHandle> _resumed = [];
     readonly SketchHandle[] _duration, _ttft, _tpot, _tokensPerSecond;
     readonly GaugeHandle[] _active;
     readonly GaugeHandle _streams;
@@ -43,6 +44,9 @@ public sealed class RankTelemetry : IBatcherObserver
         foreach (string route in Routes)
             foreach (MoeErrorCode code in Enum.GetValues<MoeErrorCode>())
                 _failed[(route, code)] = collector.Counter(MoeMetrics.RequestsTotal, route, code == MoeErrorCode.DeadlineExceeded ? "timeout" : "error", ErrorType(code));
+        foreach (string route in Routes)
+            foreach (string reason in MetricLabels.ResumeReason.Values)
+                _resumed[(route, reason)] = collector.Counter(MoeMetrics.RequestsResumedTotal, route, reason);
         foreach (MoeErrorCode code in Enum.GetValues<MoeErrorCode>())
             _errors[code] = collector.Counter(MoeMetrics.ErrorsTotal, ErrorType(code), code is MoeErrorCode.IntegrityFailure or MoeErrorCode.ExpertFailure ? "critical" : "warning");
         _queueWait = collector.Histogram(MoeMetrics.QueueWaitSeconds, "stream");
@@ -130,6 +134,13 @@ public sealed class RankTelemetry : IBatcherObserver
     {
         if (!Enabled) return;
         _active[RouteIndex(route)].Add(1);
+    }
+
+    /// <summary>A request a client resumed here with the tokens it already had; <paramref name="reason"/> is normalised.</summary>
+    public void RequestResumed(string route, string reason)
+    {
+        if (!Enabled) return;
+        _resumed[(route, reason)].Increment();
     }
 
     public void Tokenized(TimeSpan elapsed)

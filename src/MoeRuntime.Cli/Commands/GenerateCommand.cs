@@ -81,19 +81,24 @@ static class GenerateCommand
                 TopLogprobs = output.TopLogprobs,
                 IncludePromptTokenIds = output.WantsPromptIds,
             };
-            return await RunOnCluster(connection.Client.GetGrain<IRouterGrain>(result.GetValue(modelName)!), request, output, cancellationToken);
+            return await RunOnCluster(connection.Client, result.GetValue(modelName)!, request, output, cancellationToken);
         });
         return command;
     }
 
-    static async Task<int> RunOnCluster(IRouterGrain router, GenerateRequest request, GenerationOutputOptions options, CancellationToken cancellationToken)
+    static async Task<int> RunOnCluster(IClusterClient cluster, string model, GenerateRequest request, GenerationOutputOptions options, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         double? firstToken = null;
         int count = 0;
         var output = new GenerationOutput(options, request.Prompt, Console.Out);
         bool prompted = false;
-        await foreach (TokenChunk chunk in router.StreamAsync(request, cancellationToken))
+        // A stream whose rank is lost or stopping continues on another rank where it stopped (said on stderr, once per resume).
+        var resume = ResumeOptions.Default with
+        {
+            OnResume = r => Console.Error.WriteLine($"moe: the rank serving the stream was lost ({r.Reason}) after {r.DeliveredTokens} tokens; resuming (attempt {r.Attempt})"),
+        };
+        await foreach (TokenChunk chunk in cluster.StreamWithResumeAsync(model, request, resume, cancellationToken))
         {
             firstToken ??= clock.Elapsed.TotalMilliseconds;
             count++;

@@ -45,7 +45,8 @@ public sealed class SequenceState : IDisposable
     public int? Accept(ReadOnlySpan<float> logits)
     {
         _logits?.Add(logits.ToArray());
-        int token = Sampler.Sample(logits);
+        // The token's absolute position: a resumed request's prompt holds the tokens it already produced.
+        int token = Sampler.Sample(logits, Request.PromptTokens.Count + _generated.Count);
         if (Request.TopLogprobs is { } top) LastLogprobs = TokenLogprobs.Compute(logits, token, top);
         if (Array.IndexOf(_stopTokens, token) >= 0)
         {

@@ -16,6 +16,17 @@ public struct TokenRandom
         _s3 = SplitMix(ref seed);
     }
 
+    /// <summary>
+    /// The generator for the token at absolute sequence position <paramref name="position"/> of a request seeded with
+    /// <paramref name="seed"/>: its draws depend on (seed, position) only, never on how many draws came before, so a
+    /// request resumed elsewhere with its earlier tokens appended to the prompt samples the same tokens.
+    /// </summary>
+    public static TokenRandom ForPosition(ulong seed, int position)
+    {
+        ulong mixed = (ulong)(uint)position + 0x632BE59BD9B4E019UL;
+        return new TokenRandom(seed ^ SplitMix(ref mixed));
+    }
+
     /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 

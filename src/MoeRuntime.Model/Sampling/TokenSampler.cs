@@ -3,8 +3,10 @@ using System.Security.Cryptography;
 namespace MoeRuntime.Model.Sampling;
 
 /// <summary>
-/// Picks one request's tokens from its logits on the CPU. Holds its own scratch buffers and random
-/// stream, so sampling a token allocates nothing and is reproducible from the seed.
+/// Picks one request's tokens from its logits on the CPU. Holds its own scratch buffers, so sampling a token
+/// allocates nothing; the random draw for a token depends only on the seed and the token's absolute position
+/// in the sequence (<see cref="TokenRandom.ForPosition"/>), so a run is reproducible from the seed and a request
+/// resumed with its earlier tokens appended to the prompt continues exactly as it would have.
 /// </summary>
 public sealed class TokenSampler
 {
@@ -12,14 +14,12 @@ public sealed class TokenSampler
     readonly float[] _probabilities;
     readonly int[] _order;
     readonly Comparison<int> _byProbability;
-    TokenRandom _random;
 
     public TokenSampler(SamplingOptions options, int vocabularySize)
     {
         options.Validate(vocabularySize);
         _options = options;
         Seed = options.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
-        _random = new TokenRandom(Seed);
         _probabilities = new float[vocabularySize];
         _order = new int[vocabularySize];
         _byProbability = (a, b) => _probabilities[b].CompareTo(_probabilities[a]) is var c && c != 0 ? c : a.CompareTo(b);
@@ -28,9 +28,13 @@ public sealed class TokenSampler
     /// <summary>The seed in use, so that a sampled run can be repeated.</summary>
     public ulong Seed { get; }
 
-    /// <summary>The next token for these logits; throws if they hold NaN or infinity.</summary>
-    public int Sample(ReadOnlySpan<float> logits)
+    /// <summary>
+    /// The token at absolute sequence position <paramref name="position"/> (prompt length plus tokens generated before
+    /// it) for these logits; throws if they hold NaN or infinity.
+    /// </summary>
+    public int Sample(ReadOnlySpan<float> logits, int position)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
         if (logits.Length != _probabilities.Length)
             throw new ArgumentException($"expected {_probabilities.Length} logits, got {logits.Length}", nameof(logits));
         int best = ArgMax(logits);
@@ -66,7 +70,7 @@ public sealed class TokenSampler
             }
         }
 
-        double draw = _random.NextDouble() * total, cumulative = 0;
+        double draw = TokenRandom.ForPosition(Seed, position).NextDouble() * total, cumulative = 0;
         for (int i = 0; i < kept; i++)
             if ((cumulative += _probabilities[_order[i]]) > draw) return _order[i];
         return _order[kept - 1];

@@ -42,6 +42,9 @@ public static class MetricLabels
     /// <summary>Why admission refused a request.</summary>
     public static readonly LabelDefinition RejectReason = new("reason", "queue_full", "over_limit", "shutting_down");
 
+    /// <summary>Why a client resumed a request on another rank.</summary>
+    public static readonly LabelDefinition ResumeReason = new("reason", "rank_lost", "shutting_down", "other");
+
     /// <summary>Storage tier of an expert's weights.</summary>
     public static readonly LabelDefinition Tier = new("tier", "hot", "warm", "cold");
 

@@ -46,6 +46,11 @@ public static class MoeMetrics
     public static readonly MetricDefinition StreamResetsTotal = Counter("moe_stream_resets_total", "{stream}",
         "Token streams that ended before their last token.", Route);
 
+    /// <summary>Requests resumed here after the rank serving them was lost or stopped.</summary>
+    public static readonly MetricDefinition RequestsResumedTotal = Counter("moe_requests_resumed_total", "{request}",
+        "Requests a client resumed on this rank, with the tokens it already had, after the rank serving them was lost or stopped; the request itself counts once in moe_requests_total, where it ends.",
+        Route, ResumeReason);
+
     // Latency
 
     /// <summary>End-to-end latency.</summary>
@@ -269,7 +274,7 @@ public static class MoeMetrics
     public static IReadOnlyList<MetricDefinition> All { get; } =
     [
         RequestsTotal, ErrorsTotal, RetriesTotal, ActiveRequests, ActiveStreams, QueueDepth, QueueWaitSeconds,
-        AdmissionRejectsTotal, StreamResetsTotal,
+        AdmissionRejectsTotal, StreamResetsTotal, RequestsResumedTotal,
         RequestDurationSeconds, TimeToFirstTokenSeconds, TimePerOutputTokenSeconds, PrefillSeconds, DecodeStepSeconds,
         TokenComputeSeconds, TokenIoSeconds, SamplerSeconds, TokenizerSeconds, ModelLoadSeconds, StartupPhaseSeconds,
         TokensTotal, TokensPerRequest, RequestTokensPerSecond, BatchSize, TokenCostUsdTotal, TenantTokensTotal, TenantTokenCostUsdTotal, TierCostUsdTotal,

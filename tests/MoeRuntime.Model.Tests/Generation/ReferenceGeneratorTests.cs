@@ -30,6 +30,34 @@ public class ReferenceGeneratorTests
         Assert.NotEqual(first.Tokens, otherSeed.Tokens);
     }
 
+    public static TheoryData<double, double, int> ResumeCases => new()
+    {
+        { 0.0, 1.0, 0 },
+        { 1.0, 0.9, 0 },
+        { 1.3, 1.0, 5 },
+    };
+
+    [Theory]
+    [MemberData(nameof(ResumeCases))]
+    public void AResumedRequestContinuesExactlyWhereItStopped(double temperature, double topP, int topK)
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 6).BuildModel();
+        var generator = new ReferenceGenerator(model);
+        var options = new SamplingOptions { Temperature = temperature, TopP = topP, TopK = topK, Seed = 555, MaxTokens = 30, StopTokenIds = [] };
+        int[] prompt = [8, 2, 11, 3];
+        int[] whole = generator.Run([Request(prompt, options)])[0].Tokens.ToArray();
+        Assert.Equal(30, whole.Length);
+
+        foreach (int k in new[] { 1, 13, 29 })
+        {
+            // Resume as the router does: the prompt plus the k tokens delivered, max tokens reduced by k.
+            var resumed = generator.Run([Request([.. prompt, .. whole[..k]], options with { MaxTokens = 30 - k })])[0];
+            Assert.Equal(whole[k..], resumed.Tokens);
+        }
+        if (temperature > 0)
+            Assert.NotEqual(whole, generator.Run([Request(prompt, options with { Seed = 556 })])[0].Tokens);
+    }
+
     [Fact]
     public void StreamingYieldsWhatABatchedRunReturns()
     {

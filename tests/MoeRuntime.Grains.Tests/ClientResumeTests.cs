@@ -1,0 +1,179 @@
+using System.Runtime.CompilerServices;
+using MoeRuntime.Client;
+using MoeRuntime.Model.Sampling;
+
+namespace MoeRuntime.Grains.Tests;
+
+/// <summary>
+/// The client's resuming stream: which failures it resumes, what it sends when it does, and that the caller sees every
+/// token once, in order, against scripted attempts and against a real router whose first attempt is cut off.
+/// </summary>
+public sealed class ClientResumeTests(OneRankFixture fixture) : IClassFixture<OneRankFixture>
+{
+    static readonly ResumeOptions Fast = new()
+    {
+        HeartbeatInterval = TimeSpan.FromMilliseconds(100), StallTimeout = TimeSpan.FromSeconds(2),
+        InitialBackoff = TimeSpan.Zero, MaxBackoff = TimeSpan.FromMilliseconds(10),
+    };
+
+    static GenerateRequest Request(int maxTokens) =>
+        new() { Prompt = "p", Sampling = new SamplingParameters { Temperature = 0.7, MaxTokens = maxTokens } };
+
+    /// <summary>A scripted router: answers attempt i with the tokens from the resume point on, ending as <paramref name="endings"/>[i] says.</summary>
+    sealed class Script(int[] answer, params Func<int, Exception?>[] endings)
+    {
+        public List<GenerateRequest> Attempts { get; } = [];
+
+        public async IAsyncEnumerable<TokenChunk> Open(GenerateRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            int attempt = Attempts.Count;
+            Attempts.Add(request);
+            int from = request.ResumeTokenIds?.Length ?? 0;
+            for (int i = from; i < answer.Length; i++)
+            {
+                if (attempt < endings.Length && endings[attempt](i) is { } failure)
+                {
+                    if (failure is TimeoutException) await Task.Delay(Timeout.Infinite, cancellationToken);
+                    throw failure;
+                }
+                await Task.Yield();
+                yield return TokenChunk.Heartbeat;
+                yield return new TokenChunk { TokenId = answer[i], Index = i, Text = $"<{answer[i]}>" };
+            }
+        }
+    }
+
+    static async Task<List<TokenChunk>> Read(IAsyncEnumerable<TokenChunk> stream)
+    {
+        var chunks = new List<TokenChunk>();
+        await foreach (TokenChunk chunk in stream) chunks.Add(chunk);
+        return chunks;
+    }
+
+    static readonly int[] Answer = [11, 12, 13, 14, 15, 16, 17, 18];
+
+    [Fact]
+    public async Task ALostRankIsResumedWithTheDeliveredTokensAndNothingRepeats()
+    {
+        var script = new Script(Answer, i => i == 3 ? new SiloUnavailableException("gone") : null);
+        var resumes = new List<StreamResume>();
+        List<TokenChunk> chunks = await Read(MoeGenerationClient.StreamWithResumeAsync(script.Open, Request(8), Fast with { OnResume = resumes.Add }));
+
+        Assert.Equal(Answer, chunks.Select(c => c.TokenId));
+        Assert.Equal(Enumerable.Range(0, 8), chunks.Select(c => c.Index));
+        Assert.DoesNotContain(chunks, c => c.IsHeartbeat);
+        Assert.Equal(2, script.Attempts.Count);
+        GenerateRequest first = script.Attempts[0], second = script.Attempts[1];
+        Assert.Null(first.ResumeTokenIds);
+        Assert.Equal([11, 12, 13], second.ResumeTokenIds!);
+        Assert.Equal(ResumeReasons.RankLost, second.ResumeReason);
+        // The same request: its id, and the seed the client fixed for it, so a resume samples the same tokens.
+        Assert.False(string.IsNullOrEmpty(first.RequestId));
+        Assert.Equal(first.RequestId, second.RequestId);
+        Assert.NotNull(first.Sampling.Seed);
+        Assert.Equal(first.Sampling.Seed, second.Sampling.Seed);
+        Assert.Equal(Fast.HeartbeatInterval, first.HeartbeatInterval);
+        StreamResume resume = Assert.Single(resumes);
+        Assert.Equal((first.RequestId, 3, 1, ResumeReasons.RankLost), (resume.RequestId, resume.DeliveredTokens, resume.Attempt, resume.Reason));
+    }
+
+    [Fact]
+    public async Task ADrainingRankIsResumedAsShuttingDown()
+    {
+        var script = new Script(Answer, i => i == 5 ? new MoeRequestException(MoeErrorCode.ShuttingDown, "draining") : null);
+        List<TokenChunk> chunks = await Read(MoeGenerationClient.StreamWithResumeAsync(script.Open, Request(8), Fast));
+        Assert.Equal(Answer, chunks.Select(c => c.TokenId));
+        Assert.Equal(ResumeReasons.ShuttingDown, script.Attempts[1].ResumeReason);
+    }
+
+    [Fact]
+    public async Task ARankThatStopsAnsweringIsTakenForLostAfterTheStallTimeout()
+    {
+        var script = new Script(Answer, i => i == 2 ? new TimeoutException("hang") : null);
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        List<TokenChunk> chunks = await Read(MoeGenerationClient.StreamWithResumeAsync(script.Open, Request(8), Fast, bound.Token));
+        Assert.Equal(Answer, chunks.Select(c => c.TokenId));
+        Assert.Equal([11, 12], script.Attempts[1].ResumeTokenIds!);
+    }
+
+    [Fact]
+    public async Task TheRequestsOwnFailureIsNotResumed()
+    {
+        var script = new Script(Answer, i => i == 1 ? new MoeRequestException(MoeErrorCode.DeadlineExceeded, "late") : null);
+        var error = await Assert.ThrowsAsync<MoeRequestException>(() => Read(MoeGenerationClient.StreamWithResumeAsync(script.Open, Request(8), Fast)));
+        Assert.Equal(MoeErrorCode.DeadlineExceeded, error.Code);
+        Assert.Single(script.Attempts);
+    }
+
+    [Fact]
+    public async Task ResumesAreBoundedAndTheLastFailureReachesTheCaller()
+    {
+        Func<int, Exception?> always = _ => new SiloUnavailableException("gone again");
+        var script = new Script(Answer, always, always, always);
+        await Assert.ThrowsAsync<SiloUnavailableException>(() => Read(MoeGenerationClient.StreamWithResumeAsync(script.Open, Request(8), Fast with { MaxResumes = 2 })));
+        Assert.Equal(3, script.Attempts.Count);
+    }
+
+    [Fact]
+    public async Task TheCallersCancellationEndsTheStreamWithoutAResume()
+    {
+        var script = new Script(Answer, i => i == 2 ? new TimeoutException("hang") : null);
+        using var cancel = new CancellationTokenSource();
+        var resumes = new List<StreamResume>();
+        var read = new List<int>();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (TokenChunk chunk in MoeGenerationClient.StreamWithResumeAsync(script.Open, Request(8),
+                               Fast with { StallTimeout = TimeSpan.FromMinutes(5), OnResume = resumes.Add }, cancel.Token))
+            {
+                read.Add(chunk.TokenId);
+                if (read.Count == 2) cancel.Cancel();
+            }
+        });
+        Assert.Empty(resumes);
+        Assert.Single(script.Attempts);
+    }
+
+    [Theory]
+    [InlineData(-1, 1000, 5000, "MaxResumes")]
+    [InlineData(1, 10, 5000, "HeartbeatInterval")]
+    [InlineData(1, 1000, 500, "StallTimeout")]
+    public void InvalidOptionsAreRefusedByName(int maxResumes, int heartbeatMs, int stallMs, string field)
+    {
+        var options = new ResumeOptions
+        {
+            MaxResumes = maxResumes, HeartbeatInterval = TimeSpan.FromMilliseconds(heartbeatMs), StallTimeout = TimeSpan.FromMilliseconds(stallMs),
+        };
+        var error = Assert.Throws<ArgumentException>(() => MoeGenerationClient.StreamWithResumeAsync((_, _) => AsyncEnumerable.Empty<TokenChunk>(), Request(4), options));
+        Assert.Contains(field, error.Message);
+    }
+
+    public static TheoryData<double> Temperatures => new() { 0.0, 0.9 };
+
+    [Theory]
+    [MemberData(nameof(Temperatures))]
+    public async Task AStreamCutOffMidwayAndResumedOnARealRouterEqualsTheReference(double temperature)
+    {
+        const string prompt = "Cut off in the middle";
+        var sampling = new SamplingParameters { Temperature = temperature, TopP = 0.9, Seed = 31337, MaxTokens = 20, StopTokenIds = [] };
+        var expected = fixture.ReferenceRun(prompt, new SamplingOptions { Temperature = temperature, TopP = 0.9, Seed = 31337, MaxTokens = 20, StopTokenIds = [] });
+        IRouterGrain router = fixture.Client.GetGrain<IRouterGrain>(ClusterFixture.ModelName);
+        int attempts = 0;
+        async IAsyncEnumerable<TokenChunk> CutOnce(GenerateRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            bool cut = attempts++ == 0;
+            int seen = 0;
+            await foreach (TokenChunk chunk in router.StreamAsync(request, cancellationToken))
+            {
+                if (cut && !chunk.IsHeartbeat && ++seen == 8) throw new SiloUnavailableException("cut off by the test");
+                yield return chunk;
+            }
+        }
+        // No stall timeout to speak of: this test cuts the stream itself, and a loaded test machine may pause a silo for seconds.
+        List<TokenChunk> chunks = await Read(MoeGenerationClient.StreamWithResumeAsync(CutOnce, new GenerateRequest { Prompt = prompt, Sampling = sampling },
+            Fast with { StallTimeout = TimeSpan.FromMinutes(2) }));
+        Assert.Equal(2, attempts);
+        Assert.Equal(expected.Tokens, chunks.Select(c => c.TokenId));
+        Assert.Equal(fixture.Tokenizer.Decode(expected.Tokens.ToArray()), string.Concat(chunks.Select(c => c.Text)));
+    }
+}

@@ -22,6 +22,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     readonly Channel<GenerationStream> _queue;
     readonly CancellationTokenSource _stopping = new();
     readonly List<GenerationStream> _active = [];
+    /// <summary>Requests taken off the channel, oldest first, not yet admitted; owned by the loop like <see cref="_active"/>.</summary>
+    readonly List<GenerationStream> _waiting = [];
     readonly Task _loop;
     int _queued;
     volatile bool _draining;
@@ -47,7 +49,9 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _queue = Channel.CreateBounded<GenerationStream>(new BoundedChannelOptions(options.MaxQueuedRequests) { SingleReader = true });
+        // Unbounded: the loop moves requests into its waiting list each step (so it can drop those that were cancelled or
+        // passed their deadline); the queue's bound is the count Submit checks.
+        _queue = Channel.CreateUnbounded<GenerationStream>(new UnboundedChannelOptions { SingleReader = true });
         _loop = Task.Run(RunAsync);
     }
 
@@ -65,12 +69,16 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     {
         Validate(request);
         if (_draining || _stopping.IsCancellationRequested) throw new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher is shutting down");
-        var stream = new GenerationStream(request, deadline, _time.GetUtcNow(), cancellationToken);
-        Interlocked.Increment(ref _queued);
-        if (!_queue.Writer.TryWrite(stream))
+        if (Interlocked.Increment(ref _queued) > _options.MaxQueuedRequests)
         {
             Interlocked.Decrement(ref _queued);
             throw new AdmissionRejectedException(_options.MaxQueuedRequests);
+        }
+        var stream = new GenerationStream(request, deadline, _time.GetUtcNow(), cancellationToken);
+        if (!_queue.Writer.TryWrite(stream))
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher is shutting down");
         }
         return stream;
     }
@@ -99,7 +107,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         {
             while (true)
             {
-                if (_active.Count == 0 && !await queue.WaitToReadAsync(_stopping.Token).ConfigureAwait(false)) break;
+                if (_active.Count == 0 && _waiting.Count == 0 && !await queue.WaitToReadAsync(_stopping.Token).ConfigureAwait(false)) break;
                 Admit(queue);
                 Prune();
                 Volatile.Write(ref _activeCount, _active.Count);
@@ -114,24 +122,26 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         {
             var stopped = new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher was shut down before the request finished");
             foreach (GenerationStream stream in _active) Finish(stream, stopped);
+            foreach (GenerationStream stream in _waiting) stream.Fail(stopped);
             while (queue.TryRead(out GenerationStream? waiting)) waiting.Fail(stopped);
             _active.Clear();
+            _waiting.Clear();
         }
     }
 
     void Admit(ChannelReader<GenerationStream> queue)
     {
-        int tokens = _active.Sum(s => s.State!.Cache.Length == 0 ? s.Request.PromptTokens.Count : 1);
-        while (_active.Count < _options.MaxBatchSequences && queue.TryPeek(out GenerationStream? next)
-               && (tokens == 0 || tokens + next.Request.PromptTokens.Count <= _options.MaxBatchTokens))
+        while (queue.TryRead(out GenerationStream? arrived)) _waiting.Add(arrived);
+        PruneWaiting();
+        int tokens = 0;
+        foreach (GenerationStream s in _active) tokens += s.State!.Cache.Length == 0 ? s.Request.PromptTokens.Count : 1;
+        int taken = 0;
+        while (taken < _waiting.Count && _active.Count < _options.MaxBatchSequences)
         {
-            queue.TryRead(out _);
+            GenerationStream next = _waiting[taken];
+            if (tokens != 0 && tokens + next.Request.PromptTokens.Count > _options.MaxBatchTokens) break;
+            taken++;
             Interlocked.Decrement(ref _queued);
-            if (next.CancellationToken.IsCancellationRequested)
-            {
-                next.Fail(new OperationCanceledException("the request was cancelled while queued", next.CancellationToken));
-                continue;
-            }
             try
             {
                 next.State = new SequenceState(_model, next.Request);
@@ -147,6 +157,35 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             _active.Add(next);
             tokens += next.Request.PromptTokens.Count;
         }
+        _waiting.RemoveRange(0, taken);
+    }
+
+    /// <summary>
+    /// Fails waiting requests that were cancelled or passed their deadline, keeping the others in order: a request
+    /// leaves the queue within one step of its client going away, not when its turn comes.
+    /// </summary>
+    void PruneWaiting()
+    {
+        if (_waiting.Count == 0) return;
+        DateTimeOffset now = _time.GetUtcNow();
+        int kept = 0;
+        for (int i = 0; i < _waiting.Count; i++)
+        {
+            GenerationStream stream = _waiting[i];
+            Exception? reason = stream.CancellationToken.IsCancellationRequested
+                ? new OperationCanceledException("the request was cancelled while queued", stream.CancellationToken)
+                : stream.Deadline is { } deadline && now >= deadline
+                    ? new TimeoutException($"the request passed its deadline {deadline:O} while queued, before it was admitted")
+                    : null;
+            if (reason is null)
+            {
+                _waiting[kept++] = stream;
+                continue;
+            }
+            Interlocked.Decrement(ref _queued);
+            stream.Fail(reason);
+        }
+        _waiting.RemoveRange(kept, _waiting.Count - kept);
     }
 
     /// <summary>Drops cancelled requests and those past their deadline before they cost another step.</summary>

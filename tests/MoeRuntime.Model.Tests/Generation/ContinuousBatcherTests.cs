@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Layers;
 using MoeRuntime.Model.Sampling;
@@ -40,6 +41,28 @@ public class ContinuousBatcherTests
             if (Failure is { } failure) throw failure;
             await _local.DispatchAsync(layer, plan, moeInput, output, rows, cancellationToken);
         }
+    }
+
+    /// <summary>Runs experts locally, one forward step at a time as the test releases them.</summary>
+    sealed class SteppedDispatcher(MoeModel model) : IExpertDispatcher
+    {
+        readonly LocalExpertDispatcher _local = new(model);
+        readonly SemaphoreSlim _layers = new(0);
+
+        public void ReleaseSteps(int steps) => _layers.Release(steps * model.Config.LayerCount);
+
+        public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken)
+        {
+            await _layers.WaitAsync(cancellationToken);
+            await _local.DispatchAsync(layer, plan, moeInput, output, rows, cancellationToken);
+        }
+    }
+
+    /// <summary>Waits for a completion the test expects; the bound only keeps a broken batcher from hanging the run.</summary>
+    static async Task<T> Soon<T>(Task<T> task)
+    {
+        if (await Task.WhenAny(task, Task.Delay(TimeSpan.FromMinutes(1))) != task) Assert.Fail("the batcher never ended the request");
+        return await task;
     }
 
     static GenerationRequest Request(int[] prompt, SamplingOptions options) => new(prompt, options) { CaptureLogits = true };
@@ -119,6 +142,64 @@ public class ContinuousBatcherTests
         await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions(), NullLogger.Instance);
         GenerationStream stream = batcher.Submit(Request([1], SamplingOptions.Greedy with { MaxTokens = 200, StopTokenIds = [] }), deadline: DateTimeOffset.UtcNow.AddMilliseconds(-1));
         await Assert.ThrowsAsync<TimeoutException>(() => stream.Completion);
+    }
+
+    [Fact]
+    public async Task AQueuedRequestPastItsDeadlineLeavesTheQueueWithinOneStep()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 38).BuildModel();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var dispatcher = new SteppedDispatcher(model);
+        await using var batcher = new ContinuousBatcher(model, dispatcher, new BatcherOptions { MaxBatchSequences = 1 }, NullLogger.Instance, time);
+        var options = SamplingOptions.Greedy with { MaxTokens = 8, StopTokenIds = [] };
+        GenerationStream running = batcher.Submit(Request([1, 2], options));
+        await WaitUntil(() => batcher.ActiveSequences == 1);
+        GenerationStream expiring = batcher.Submit(Request([3], options), deadline: time.GetUtcNow().AddSeconds(5));
+        GenerationStream patient = batcher.Submit(Request([4], options));
+        Assert.Equal(2, batcher.QueueDepth);
+
+        time.Advance(TimeSpan.FromSeconds(6));
+        dispatcher.ReleaseSteps(1);
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => Soon(expiring.Completion));
+        Assert.Contains("while queued", error.Message);
+        // Only one step ran: the running request is not finished and the other queued request still waits.
+        Assert.False(running.Completion.IsCompleted);
+        Assert.Equal(1, batcher.QueueDepth);
+
+        dispatcher.ReleaseSteps(100);
+        Assert.Equal(8, (await Soon(running.Completion)).Tokens.Count);
+        Assert.Equal(8, (await Soon(patient.Completion)).Tokens.Count);
+        Assert.Equal(0, batcher.QueueDepth);
+    }
+
+    [Fact]
+    public async Task ACancelledQueuedRequestLeavesTheQueueWithinOneStep()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 39).BuildModel();
+        var dispatcher = new SteppedDispatcher(model);
+        await using var batcher = new ContinuousBatcher(model, dispatcher, new BatcherOptions { MaxBatchSequences = 1 }, NullLogger.Instance);
+        var options = SamplingOptions.Greedy with { MaxTokens = 8, StopTokenIds = [] };
+        GenerationStream running = batcher.Submit(Request([1, 2], options));
+        await WaitUntil(() => batcher.ActiveSequences == 1);
+        using var cancel = new CancellationTokenSource();
+        GenerationStream patient = batcher.Submit(Request([4], options));
+        GenerationStream abandoned = batcher.Submit(Request([3], options), cancellationToken: cancel.Token);
+        Assert.Equal(2, batcher.QueueDepth);
+
+        cancel.Cancel();
+        dispatcher.ReleaseSteps(1);
+        var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Soon(abandoned.Completion));
+        Assert.Contains("while queued", error.Message);
+        Assert.False(running.Completion.IsCompleted);
+        Assert.Equal(1, batcher.QueueDepth);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (StreamedToken _ in abandoned.Tokens) Assert.Fail("a request cancelled while queued streams no token");
+        });
+
+        dispatcher.ReleaseSteps(100);
+        Assert.Equal(8, (await Soon(running.Completion)).Tokens.Count);
+        Assert.Equal(8, (await Soon(patient.Completion)).Tokens.Count);
     }
 
     [Fact]

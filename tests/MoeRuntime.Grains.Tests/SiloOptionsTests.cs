@@ -22,7 +22,7 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:ModelName", ""), ("Moe:ModelPath", "{file}"), ("Moe:Device", "tpu"), ("Moe:Rank", "-1"),
         ("Moe:HotBudgetBytes", "-1"), ("Moe:WarmBudgetBytes", "-1"), ("Moe:DefaultTier", "7"),
         ("Moe:MaxQueuedRequests", "0"), ("Moe:MaxBatchSequences", "0"), ("Moe:MaxBatchTokens", "0"),
-        ("Moe:DrainTimeout", "-00:00:05"), ("Moe:PrefetchLookahead", "-1"), ("Moe:ExpertCallTimeout", "00:00:00"),
+        ("Moe:DrainTimeout", "-00:00:05"), ("Moe:BatcherRestartDelay", "00:00:00"), ("Moe:BatcherMaxRestartDelay", "-00:00:01"), ("Moe:PrefetchLookahead", "-1"), ("Moe:ExpertCallTimeout", "00:00:00"),
         ("Moe:ExpertCallRetryWindow", "-00:00:01"), ("Moe:RoutingCheckEveryNTokens", "0"), ("Moe:RoutingTracePath", "{directory}"),
         ("Moe:SuccessLogSampleRatio", "1.5"),
         ("Moe:CostAwareRouting:Enabled", "maybe"), ("Moe:CostAwareRouting:ColdPenalty", "-1"), ("Moe:CostAwareRouting:TopK", "0"),

@@ -33,6 +33,10 @@ static class MoeOptionsValidation
             c.AtLeast(o.MaxBatchSequences, 1, nameof(o.MaxBatchSequences));
             c.AtLeast(o.MaxBatchTokens, 1, nameof(o.MaxBatchTokens));
             c.Timeout(o.DrainTimeout, nameof(o.DrainTimeout));
+            c.Timeout(o.BatcherRestartDelay, nameof(o.BatcherRestartDelay));
+            c.Timeout(o.BatcherMaxRestartDelay, nameof(o.BatcherMaxRestartDelay));
+            if (o.BatcherMaxRestartDelay < o.BatcherRestartDelay)
+                c.Fail(nameof(o.BatcherMaxRestartDelay), $"must be at least Moe:BatcherRestartDelay ({o.BatcherRestartDelay}), was {o.BatcherMaxRestartDelay}");
             c.AtLeast(o.PrefetchLookahead, 0, nameof(o.PrefetchLookahead));
             c.Timeout(o.ExpertCallTimeout, nameof(o.ExpertCallTimeout));
             c.NotNegative(o.ExpertCallRetryWindow, nameof(o.ExpertCallRetryWindow));

@@ -28,6 +28,14 @@ public sealed class MoeSiloOptions
     /// <c>ShuttingDown</c>, while the silo still answers, so their clients hear why instead of waiting on a silo that is gone.
     /// </summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long the batching loop waits before restarting after an unexpected failure (the running requests fail with
+    /// <c>Internal</c>; queued ones wait); it doubles with each failure in a row up to <see cref="BatcherMaxRestartDelay"/>.
+    /// <c>/healthz</c> answers 503 meanwhile.
+    /// </summary>
+    public TimeSpan BatcherRestartDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>The longest wait between two restarts of the batching loop.</summary>
+    public TimeSpan BatcherMaxRestartDelay { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Layers ahead whose experts the router hints for prefetch (0 turns hints off).</summary>
     public int PrefetchLookahead { get; set; } = 1;
     /// <summary>How long one expert call may take before it is retried or fails.</summary>

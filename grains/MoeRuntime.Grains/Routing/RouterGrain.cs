@@ -236,6 +236,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
     {
         MoeRequestException m => m,
         AdmissionRejectedException => new MoeRequestException(MoeErrorCode.AdmissionRejected, e.Message),
+        BatcherFaultException => new MoeRequestException(MoeErrorCode.Internal, e.Message),
         ArgumentException => new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message),
         TimeoutException => new MoeRequestException(MoeErrorCode.DeadlineExceeded, e.Message),
         OperationCanceledException => new MoeRequestException(MoeErrorCode.Cancelled, e.Message),

@@ -55,7 +55,11 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
                 costAwareRouting.MaxChangedShare);
         }
         Batcher = new ContinuousBatcher(host.DenseModel, dispatcher,
-            new BatcherOptions { MaxQueuedRequests = o.MaxQueuedRequests, MaxBatchSequences = o.MaxBatchSequences, MaxBatchTokens = o.MaxBatchTokens },
+            new BatcherOptions
+            {
+                MaxQueuedRequests = o.MaxQueuedRequests, MaxBatchSequences = o.MaxBatchSequences, MaxBatchTokens = o.MaxBatchTokens,
+                RestartDelay = o.BatcherRestartDelay, MaxRestartDelay = o.BatcherMaxRestartDelay,
+            },
             loggers.CreateLogger<ContinuousBatcher>(), observer: telemetry, routingBias: RoutingBias, lookahead: Prefetcher);
     }
 
@@ -79,6 +83,9 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         CostAwareRoutingApplied = RoutingBias?.Applied ?? 0,
         CostAwareRoutingRefused = RoutingBias?.Refused ?? 0,
     };
+
+    /// <summary>Whether this rank's router takes requests: ready only while its batching loop is serving.</summary>
+    public RankReadiness Readiness() => RankReadiness.Of(Batcher.Health, Batcher.Restarts);
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(RouterRuntime), ServiceLifecycleStage.Active, _ => Task.CompletedTask, DrainAsync);

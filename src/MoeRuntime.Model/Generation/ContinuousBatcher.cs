@@ -27,6 +27,9 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     readonly Task _loop;
     int _queued;
     volatile bool _draining;
+    bool _faulted, _stopped;
+    int _faultsInARow;
+    long _restarts;
     int _disposed;
 
     readonly IBatcherObserver? _observer;
@@ -49,6 +52,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        options.Validate();
         // Unbounded: the loop moves requests into its waiting list each step (so it can drop those that were cancelled or
         // passed their deadline); the queue's bound is the count Submit checks.
         _queue = Channel.CreateUnbounded<GenerationStream>(new UnboundedChannelOptions { SingleReader = true });
@@ -60,6 +64,19 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     /// <summary>Sequences in the running batch (read from any thread; exact only between steps).</summary>
     public int ActiveSequences => Volatile.Read(ref _activeCount);
     int _activeCount;
+
+    /// <summary>Whether the loop takes requests: a readiness check is ready only while this is <see cref="BatcherHealth.Serving"/>.</summary>
+    public BatcherHealth Health =>
+        Volatile.Read(ref _stopped) || _stopping.IsCancellationRequested ? BatcherHealth.Stopped
+        : Volatile.Read(ref _faulted) ? BatcherHealth.Restarting
+        : _draining ? BatcherHealth.Draining
+        : BatcherHealth.Serving;
+
+    /// <summary>Test hook: asked before each step; an exception it returns is thrown by the loop as an unexpected failure.</summary>
+    internal Func<Exception?>? FaultHook { get; set; }
+
+    /// <summary>Times the loop restarted after an unexpected failure.</summary>
+    public long Restarts => Volatile.Read(ref _restarts);
 
     /// <summary>
     /// Validates and queues a request. Invalid requests throw <see cref="ArgumentException"/>; a full
@@ -100,6 +117,11 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         request.Options.Validate(vocabulary);
     }
 
+    /// <summary>
+    /// Supervises the loop: an unexpected failure fails the running requests with <see cref="BatcherFaultException"/>,
+    /// and the loop restarts after a back-off that doubles with each failure in a row (bounded by the options); queued
+    /// requests wait for it. <see cref="Health"/> says <see cref="BatcherHealth.Restarting"/> meanwhile.
+    /// </summary>
     async Task RunAsync()
     {
         ChannelReader<GenerationStream> queue = _queue.Reader;
@@ -107,12 +129,29 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         {
             while (true)
             {
-                if (_active.Count == 0 && _waiting.Count == 0 && !await queue.WaitToReadAsync(_stopping.Token).ConfigureAwait(false)) break;
-                Admit(queue);
-                Prune();
-                Volatile.Write(ref _activeCount, _active.Count);
-                if (_active.Count > 0) await StepAsync().ConfigureAwait(false);
-                Volatile.Write(ref _activeCount, _active.Count);
+                try
+                {
+                    await ServeAsync(queue).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception e) when (!_stopping.IsCancellationRequested)
+                {
+                    Volatile.Write(ref _faulted, true);
+                    _faultsInARow++;
+                    TimeSpan delay = _options.RestartDelayAfter(_faultsInARow);
+                    BatcherLog.LoopFaulted(_logger, _faultsInARow, _active.Count, delay, e);
+                    // The back-off starts before the affected requests hear of the failure, so whoever sees them fail
+                    // can count on the restart being scheduled.
+                    Task backOff = Task.Delay(delay, _time, _stopping.Token);
+                    var fault = new BatcherFaultException(e);
+                    foreach (GenerationStream stream in _active) Finish(stream, fault);
+                    _active.Clear();
+                    Volatile.Write(ref _activeCount, 0);
+                    await backOff.ConfigureAwait(false);
+                    Interlocked.Increment(ref _restarts);
+                    Volatile.Write(ref _faulted, false);
+                    BatcherLog.LoopRestarted(_logger, Volatile.Read(ref _restarts), QueueDepth);
+                }
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -120,12 +159,33 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         }
         finally
         {
+            Volatile.Write(ref _stopped, true);
             var stopped = new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher was shut down before the request finished");
             foreach (GenerationStream stream in _active) Finish(stream, stopped);
             foreach (GenerationStream stream in _waiting) stream.Fail(stopped);
             while (queue.TryRead(out GenerationStream? waiting)) waiting.Fail(stopped);
             _active.Clear();
             _waiting.Clear();
+            Volatile.Write(ref _activeCount, 0);
+        }
+    }
+
+    /// <summary>The loop proper: admit, prune, step, until the queue is completed and empty.</summary>
+    async Task ServeAsync(ChannelReader<GenerationStream> queue)
+    {
+        while (true)
+        {
+            if (_active.Count == 0 && _waiting.Count == 0 && !await queue.WaitToReadAsync(_stopping.Token).ConfigureAwait(false)) return;
+            Admit(queue);
+            Prune();
+            Volatile.Write(ref _activeCount, _active.Count);
+            if (_active.Count > 0)
+            {
+                if (FaultHook?.Invoke() is { } injected) throw injected;
+                await StepAsync().ConfigureAwait(false);
+                _faultsInARow = 0;
+            }
+            Volatile.Write(ref _activeCount, _active.Count);
         }
     }
 
@@ -136,28 +196,40 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         int tokens = 0;
         foreach (GenerationStream s in _active) tokens += s.State!.Cache.Length == 0 ? s.Request.PromptTokens.Count : 1;
         int taken = 0;
-        while (taken < _waiting.Count && _active.Count < _options.MaxBatchSequences)
+        try
         {
-            GenerationStream next = _waiting[taken];
-            if (tokens != 0 && tokens + next.Request.PromptTokens.Count > _options.MaxBatchTokens) break;
-            taken++;
-            Interlocked.Decrement(ref _queued);
-            try
+            while (taken < _waiting.Count && _active.Count < _options.MaxBatchSequences)
             {
-                next.State = new SequenceState(_model, next.Request);
+                GenerationStream next = _waiting[taken];
+                if (tokens != 0 && tokens + next.Request.PromptTokens.Count > _options.MaxBatchTokens) break;
+                taken++;
+                Interlocked.Decrement(ref _queued);
+                try
+                {
+                    next.State = new SequenceState(_model, next.Request);
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                {
+                    next.Fail(e);
+                    continue;
+                }
+                catch (Exception e)
+                {
+                    next.Fail(new BatcherFaultException(e));
+                    throw;
+                }
+                // In the batch before anything else can throw, so a loop failure fails it rather than losing it.
+                _active.Add(next);
+                tokens += next.Request.PromptTokens.Count;
+                _observer?.Admitted(_time.GetUtcNow() - next.SubmittedAt);
+                next.EnterPhase("moe.prefill");
+                next.Phase?.SetTag("moe.prompt_tokens", next.Request.PromptTokens.Count);
             }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-            {
-                next.Fail(e);
-                continue;
-            }
-            _observer?.Admitted(_time.GetUtcNow() - next.SubmittedAt);
-            next.EnterPhase("moe.prefill");
-            next.Phase?.SetTag("moe.prompt_tokens", next.Request.PromptTokens.Count);
-            _active.Add(next);
-            tokens += next.Request.PromptTokens.Count;
         }
-        _waiting.RemoveRange(0, taken);
+        finally
+        {
+            _waiting.RemoveRange(0, taken);
+        }
     }
 
     /// <summary>

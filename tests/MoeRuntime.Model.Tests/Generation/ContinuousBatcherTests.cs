@@ -202,6 +202,82 @@ public class ContinuousBatcherTests
         Assert.Equal(8, (await Soon(patient.Completion)).Tokens.Count);
     }
 
+    /// <summary>An observer with a bug: its next <see cref="FailingSteps"/> step reports throw.</summary>
+    sealed class FaultyObserver : IBatcherObserver
+    {
+        public int FailingSteps;
+        public void Admitted(TimeSpan queueWait) { }
+        public void AttentionComputed(int layer, TimeSpan elapsed, int tokens) { }
+
+        public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes)
+        {
+            if (FailingSteps <= 0) return;
+            FailingSteps--;
+            throw new NotSupportedException("injected loop fault");
+        }
+    }
+
+    [Fact]
+    public async Task ALoopFailureFailsTheRunningRequestsTypedAndTheLoopRestartsAfterABoundedBackOff()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 40).BuildModel();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var observer = new FaultyObserver { FailingSteps = 2 };
+        var options = new BatcherOptions { RestartDelay = TimeSpan.FromSeconds(1), MaxRestartDelay = TimeSpan.FromSeconds(10) };
+        await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), options, NullLogger.Instance, time, observer);
+        var sampling = SamplingOptions.Greedy with { MaxTokens = 5, StopTokenIds = [] };
+        Assert.Equal(BatcherHealth.Serving, batcher.Health);
+
+        var first = await Assert.ThrowsAsync<BatcherFaultException>(() => Soon(batcher.Submit(Request([1, 2], sampling)).Completion));
+        Assert.IsType<NotSupportedException>(first.InnerException);
+        Assert.Equal(BatcherHealth.Restarting, batcher.Health);
+        GenerationStream waiting = batcher.Submit(Request([3], sampling));
+        time.Advance(TimeSpan.FromSeconds(1) - TimeSpan.FromTicks(1));
+        Assert.Equal(BatcherHealth.Restarting, batcher.Health);
+        Assert.False(waiting.Completion.IsCompleted);
+
+        // The restart admits the waiting request; the loop fails again at once, so the second back-off is twice the first.
+        time.Advance(TimeSpan.FromTicks(1));
+        await Assert.ThrowsAsync<BatcherFaultException>(() => Soon(waiting.Completion));
+        Assert.Equal(BatcherHealth.Restarting, batcher.Health);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(BatcherHealth.Restarting, batcher.Health);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await WaitUntil(() => batcher.Health == BatcherHealth.Serving);
+        Assert.Equal(2, batcher.Restarts);
+
+        Assert.Equal(5, (await Soon(batcher.Submit(Request([4], sampling)).Completion)).Tokens.Count);
+        Assert.Equal(BatcherHealth.Serving, batcher.Health);
+    }
+
+    [Fact]
+    public void TheRestartBackOffDoublesAndStopsAtItsBound()
+    {
+        var options = new BatcherOptions { RestartDelay = TimeSpan.FromMilliseconds(100), MaxRestartDelay = TimeSpan.FromSeconds(1) };
+        Assert.Equal(TimeSpan.FromMilliseconds(100), options.RestartDelayAfter(1));
+        Assert.Equal(TimeSpan.FromMilliseconds(200), options.RestartDelayAfter(2));
+        Assert.Equal(TimeSpan.FromMilliseconds(800), options.RestartDelayAfter(4));
+        Assert.Equal(TimeSpan.FromSeconds(1), options.RestartDelayAfter(5));
+        Assert.Equal(TimeSpan.FromSeconds(1), options.RestartDelayAfter(1000));
+        var error = Assert.Throws<ArgumentException>(() => (options with { MaxRestartDelay = TimeSpan.FromMilliseconds(50) }).Validate());
+        Assert.Contains("MaxRestartDelay", error.Message);
+    }
+
+    [Fact]
+    public async Task DisposingWhileRestartingFailsTheQueuedRequestsAsShuttingDown()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 41).BuildModel();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions(), NullLogger.Instance, time,
+            new FaultyObserver { FailingSteps = 1 });
+        var sampling = SamplingOptions.Greedy with { MaxTokens = 5, StopTokenIds = [] };
+        await Assert.ThrowsAsync<BatcherFaultException>(() => Soon(batcher.Submit(Request([1, 2], sampling)).Completion));
+        GenerationStream waiting = batcher.Submit(Request([3], sampling));
+        await batcher.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => Soon(waiting.Completion));
+        Assert.Equal(BatcherHealth.Stopped, batcher.Health);
+    }
+
     [Fact]
     public async Task InvalidRequestsAreRefusedBeforeQueueing()
     {

@@ -32,7 +32,7 @@ public sealed class ModelHost : IDisposable
         }
         Device = ComputeDevices.Resolve(o.Device, logger);
         Config = ModelConfigJson.Load(Directory);
-        Tokenizer = TokenizerLoader.Load(Directory, Config);
+        Tokenizer = TokenizerLoader.Load(Directory, Config, o.Limits.TokenizerRegexTimeout);
         // Refused here, at load, when the checkpoint's template uses a construct the interpreter does not support.
         ChatTemplate = string.IsNullOrWhiteSpace(o.ModelPath) ? ChatTemplate.BuiltInModel : ChatTemplate.ForCheckpoint(Directory);
         DenseModel = ModelLoader.Load(Directory, Device, withExperts: false);

@@ -45,6 +45,7 @@ static class MoeOptionsValidation
                 c.Fail(nameof(o.RoutingTracePath), $"must name a file, not a directory, was '{o.RoutingTracePath}'");
             c.Share(o.SuccessLogSampleRatio, nameof(o.SuccessLogSampleRatio));
             c.Library(() => o.CostAwareRouting.Validate(), ("CostAwareRoutingOptions.", c.Key(nameof(o.CostAwareRouting)) + ":"));
+            c.Library(() => o.Limits.Validate(), ("RequestLimits.", c.Key(nameof(o.Limits)) + ":"));
             Balancing(new OptionChecks(c.Key(nameof(o.Balancing))), o.Balancing, c);
             Control(new OptionChecks(c.Key(nameof(o.Control))), o.Control, c);
             return c.Result;

@@ -1,4 +1,5 @@
 using MoeRuntime.Control.Cost;
+using MoeRuntime.Model.Generation;
 using MoeRuntime.Serving.Tiers;
 
 namespace MoeRuntime.Grains.Hosting;
@@ -65,6 +66,11 @@ public sealed class MoeSiloOptions
     /// away from cold experts changes answers; when on, bounded by the share of top-k choices it may change.
     /// </summary>
     public CostAwareRoutingOptions CostAwareRouting { get; set; } = new();
+    /// <summary>
+    /// What one request may cost this rank (section <c>Moe:Limits</c>, the library's record bound directly): max tokens,
+    /// prompt characters, the KV-cache budget admission reserves from, logits capture, stop tokens, the tokenizer's regex timeout.
+    /// </summary>
+    public RequestLimits Limits { get; set; } = new();
     /// <summary>Expert replicas and load balancing over ranks.</summary>
     public BalancingOptions Balancing { get; set; } = new();
     /// <summary>The tier controllers' loop (section <c>Moe:Control</c>).</summary>

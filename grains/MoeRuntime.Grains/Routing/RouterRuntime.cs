@@ -38,6 +38,7 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         _logger = loggers.CreateLogger<RouterRuntime>();
         _drainTimeout = o.DrainTimeout;
         Host = host;
+        Limits = o.Limits;
         Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, sampling, loggers.CreateLogger<GrainExpertDispatcher>());
         Prefetcher = new GrainExpertPrefetcher(grains, host.ModelName, placement, prefetch);
         IExpertDispatcher dispatcher = Dispatcher;
@@ -58,12 +59,14 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
             new BatcherOptions
             {
                 MaxQueuedRequests = o.MaxQueuedRequests, MaxBatchSequences = o.MaxBatchSequences, MaxBatchTokens = o.MaxBatchTokens,
-                RestartDelay = o.BatcherRestartDelay, MaxRestartDelay = o.BatcherMaxRestartDelay,
+                RestartDelay = o.BatcherRestartDelay, MaxRestartDelay = o.BatcherMaxRestartDelay, KvCacheBudgetBytes = o.Limits.KvCacheBudgetBytes,
             },
             loggers.CreateLogger<ContinuousBatcher>(), observer: telemetry, routingBias: RoutingBias, lookahead: Prefetcher);
     }
 
     internal ModelHost Host { get; }
+    /// <summary>What one request may cost this rank, checked before it is tokenised and queued.</summary>
+    internal RequestLimits Limits { get; }
     internal GrainExpertDispatcher Dispatcher { get; }
     internal GrainExpertPrefetcher Prefetcher { get; }
     internal ContinuousBatcher Batcher { get; }

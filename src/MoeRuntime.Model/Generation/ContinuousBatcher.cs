@@ -72,6 +72,10 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         : _draining ? BatcherHealth.Draining
         : BatcherHealth.Serving;
 
+    /// <summary>KV-cache bytes reserved by the sequences in the running batch (exact only between steps).</summary>
+    public long KvReservedBytes => Volatile.Read(ref _kvReserved);
+    long _kvReserved;
+
     /// <summary>Test hook: asked before each step; an exception it returns is thrown by the loop as an unexpected failure.</summary>
     internal Func<Exception?>? FaultHook { get; set; }
 
@@ -85,13 +89,18 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     public GenerationStream Submit(GenerationRequest request, DateTimeOffset? deadline = null, CancellationToken cancellationToken = default)
     {
         Validate(request);
+        long kvBytes = SequenceState.KvBytesNeeded(_model.Config, request);
+        if (kvBytes > _options.KvCacheBudgetBytes)
+            throw new ArgumentException(
+                $"the request needs {kvBytes} bytes of KV cache ({SequenceState.PositionsNeeded(_model.Config, request)} positions: the prompt plus max tokens) "
+                + $"and this rank's KV-cache budget is {_options.KvCacheBudgetBytes} bytes; lower max tokens or shorten the prompt");
         if (_draining || _stopping.IsCancellationRequested) throw new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher is shutting down");
         if (Interlocked.Increment(ref _queued) > _options.MaxQueuedRequests)
         {
             Interlocked.Decrement(ref _queued);
             throw new AdmissionRejectedException(_options.MaxQueuedRequests);
         }
-        var stream = new GenerationStream(request, deadline, _time.GetUtcNow(), cancellationToken);
+        var stream = new GenerationStream(request, deadline, _time.GetUtcNow(), cancellationToken) { KvBytes = kvBytes };
         if (!_queue.Writer.TryWrite(stream))
         {
             Interlocked.Decrement(ref _queued);
@@ -146,7 +155,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                     var fault = new BatcherFaultException(e);
                     foreach (GenerationStream stream in _active) Finish(stream, fault);
                     _active.Clear();
-                    Volatile.Write(ref _activeCount, 0);
+                    PublishBatch();
                     await backOff.ConfigureAwait(false);
                     Interlocked.Increment(ref _restarts);
                     Volatile.Write(ref _faulted, false);
@@ -166,7 +175,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             while (queue.TryRead(out GenerationStream? waiting)) waiting.Fail(stopped);
             _active.Clear();
             _waiting.Clear();
-            Volatile.Write(ref _activeCount, 0);
+            PublishBatch();
         }
     }
 
@@ -178,15 +187,24 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             if (_active.Count == 0 && _waiting.Count == 0 && !await queue.WaitToReadAsync(_stopping.Token).ConfigureAwait(false)) return;
             Admit(queue);
             Prune();
-            Volatile.Write(ref _activeCount, _active.Count);
+            PublishBatch();
             if (_active.Count > 0)
             {
                 if (FaultHook?.Invoke() is { } injected) throw injected;
                 await StepAsync().ConfigureAwait(false);
                 _faultsInARow = 0;
             }
-            Volatile.Write(ref _activeCount, _active.Count);
+            PublishBatch();
         }
+    }
+
+    /// <summary>Publishes the running batch's size and KV reservation for readers on other threads.</summary>
+    void PublishBatch()
+    {
+        long kvReserved = 0;
+        foreach (GenerationStream s in _active) kvReserved += s.KvBytes;
+        Volatile.Write(ref _activeCount, _active.Count);
+        Volatile.Write(ref _kvReserved, kvReserved);
     }
 
     void Admit(ChannelReader<GenerationStream> queue)
@@ -194,7 +212,12 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         while (queue.TryRead(out GenerationStream? arrived)) _waiting.Add(arrived);
         PruneWaiting();
         int tokens = 0;
-        foreach (GenerationStream s in _active) tokens += s.State!.Cache.Length == 0 ? s.Request.PromptTokens.Count : 1;
+        long kvReserved = 0;
+        foreach (GenerationStream s in _active)
+        {
+            tokens += s.State!.Cache.Length == 0 ? s.Request.PromptTokens.Count : 1;
+            kvReserved += s.KvBytes;
+        }
         int taken = 0;
         try
         {
@@ -202,6 +225,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             {
                 GenerationStream next = _waiting[taken];
                 if (tokens != 0 && tokens + next.Request.PromptTokens.Count > _options.MaxBatchTokens) break;
+                // First come, first served: the head waits for KV room rather than be overtaken by smaller requests.
+                if (kvReserved + next.KvBytes > _options.KvCacheBudgetBytes) break;
                 taken++;
                 Interlocked.Decrement(ref _queued);
                 try
@@ -221,6 +246,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 // In the batch before anything else can throw, so a loop failure fails it rather than losing it.
                 _active.Add(next);
                 tokens += next.Request.PromptTokens.Count;
+                kvReserved += next.KvBytes;
                 _observer?.Admitted(_time.GetUtcNow() - next.SubmittedAt);
                 next.EnterPhase("moe.prefill");
                 next.Phase?.SetTag("moe.prompt_tokens", next.Request.PromptTokens.Count);

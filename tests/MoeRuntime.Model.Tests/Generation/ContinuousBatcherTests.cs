@@ -278,6 +278,83 @@ public class ContinuousBatcherTests
         Assert.Equal(BatcherHealth.Stopped, batcher.Health);
     }
 
+    sealed class KvObserver : IBatcherObserver
+    {
+        public long MostKvBytes;
+        public int MostSequences, Steps;
+        public void Admitted(TimeSpan queueWait) { }
+        public void AttentionComputed(int layer, TimeSpan elapsed, int tokens) { }
+
+        public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes)
+        {
+            MostKvBytes = Math.Max(MostKvBytes, kvCacheBytes);
+            MostSequences = Math.Max(MostSequences, sequences);
+            Volatile.Write(ref Steps, Steps + 1);
+        }
+    }
+
+    [Fact]
+    public async Task ARequestWhoseKvCacheCouldNeverFitTheBudgetIsRefusedNamingTheBytes()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 42).BuildModel();
+        long budget = KvCache.BytesFor(Config, 20);
+        await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions { KvCacheBudgetBytes = budget }, NullLogger.Instance);
+        var error = Assert.Throws<ArgumentException>(() => batcher.Submit(Request([1, 2, 3], SamplingOptions.Greedy with { MaxTokens = 18 })));
+        Assert.Contains($"needs {KvCache.BytesFor(Config, 21)} bytes of KV cache (21 positions", error.Message);
+        Assert.Contains($"budget is {budget} bytes", error.Message);
+        Assert.Equal(0, batcher.QueueDepth);
+        // Exactly the budget fits.
+        Assert.Equal(17, (await Soon(batcher.Submit(Request([1, 2, 3], SamplingOptions.Greedy with { MaxTokens = 17, StopTokenIds = [] })).Completion)).Tokens.Count);
+    }
+
+    [Fact]
+    public async Task ARequestThatFitsTheKvBudgetOnlyLaterWaitsAndIsServedAndTheCachesNeverPassTheBudget()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 43).BuildModel();
+        long budget = KvCache.BytesFor(Config, 40);
+        var dispatcher = new SteppedDispatcher(model);
+        var observer = new KvObserver();
+        await using var batcher = new ContinuousBatcher(model, dispatcher, new BatcherOptions { KvCacheBudgetBytes = budget }, NullLogger.Instance, observer: observer);
+        var options = SamplingOptions.Greedy with { MaxTokens = 23, StopTokenIds = [] };
+        GenerationStream first = batcher.Submit(Request([1, 2], options));
+        await WaitUntil(() => batcher.ActiveSequences == 1);
+        Assert.Equal(KvCache.BytesFor(Config, 25), batcher.KvReservedBytes);
+        GenerationStream second = batcher.Submit(Request([3, 4], options));
+        GenerationStream small = batcher.Submit(Request([5], options with { MaxTokens = 4 }));
+
+        // 25 + 25 positions do not fit in 40: the second waits, and the small one behind it does not overtake it.
+        dispatcher.ReleaseSteps(3);
+        await WaitUntil(() => Volatile.Read(ref observer.Steps) == 3);
+        Assert.Equal(1, batcher.ActiveSequences);
+        Assert.Equal(2, batcher.QueueDepth);
+
+        dispatcher.ReleaseSteps(1000);
+        Assert.Equal(23, (await Soon(first.Completion)).Tokens.Count);
+        Assert.Equal(23, (await Soon(second.Completion)).Tokens.Count);
+        Assert.Equal(4, (await Soon(small.Completion)).Tokens.Count);
+        Assert.InRange(observer.MostKvBytes, 1, budget);
+        // The first ran alone; the second and the small one (25 + 5 positions) then ran together.
+        Assert.Equal(2, observer.MostSequences);
+        Assert.Equal(0, batcher.KvReservedBytes);
+    }
+
+    [Fact]
+    public void AKvCacheNeverGrowsPastItsLength()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 44).BuildModel();
+        var request = Request([1, 2, 3], SamplingOptions.Greedy with { MaxTokens = 20, StopTokenIds = [] });
+        using var state = new SequenceState(model, request);
+        Assert.Equal(23, SequenceState.PositionsNeeded(Config, request));
+        while (state.Finished is null)
+        {
+            using Tensor logits = model.Forward([state.NextStep()]);
+            state.Accept(TensorSpans.Floats(logits));
+        }
+        Assert.Equal(20, state.Generated.Count);
+        // Doubling from 16 would have made 32 rows; the cache stops at the 23 its request can need.
+        Assert.Equal(SequenceState.KvBytesNeeded(Config, request), state.Cache.Bytes);
+    }
+
     [Fact]
     public async Task InvalidRequestsAreRefusedBeforeQueueing()
     {

@@ -11,6 +11,8 @@ public enum MoeErrorCode
     ExpertFailure,
     IntegrityFailure,
     ShuttingDown,
+    /// <summary>A fault of the runtime, not of the request (the batching loop failed and restarts); retrying may succeed.</summary>
+    Internal,
 }
 
 /// <summary>A request failed for a reason the client can act on; crosses the wire with its code.</summary>

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using MoeRuntime.FrontDoor;
 using MoeRuntime.Grains;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Routing;
 using MoeRuntime.Silo;
 using Orleans.Runtime;
 
@@ -77,8 +78,8 @@ static WebApplication Build(string[] args)
     var access = new TelemetryAccess(telemetry, app.Services.GetRequiredService<ILogger<TelemetryAccess>>(), host.HttpPort);
     app.MapTelemetry(access);
     app.MapControl(access);
-    app.MapGet("/healthz", (IClusterMembershipService membership) =>
-        Results.Ok(new { status = "serving", members = membership.CurrentSnapshot.Members.Count }));
+    app.MapGet("/healthz", (IClusterMembershipService membership, RouterRuntime router) =>
+        HealthEndpoint.Answer(router.Readiness(), membership.CurrentSnapshot.Members.Count));
     app.MapOpenAiEndpoints();
     app.MapGet("/v1/router", async (IGrainFactory grains, IOptions<MoeSiloOptions> moe) =>
         Results.Ok(await grains.GetGrain<IRouterGrain>(moe.Value.ModelName).GetStatusAsync()));

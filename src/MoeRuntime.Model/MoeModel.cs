@@ -32,8 +32,9 @@ public sealed class MoeModel : IDisposable
     public IReadOnlyList<DecoderLayer> Layers { get; }
     public RotaryEmbedding Rope { get; }
 
-    public KvCache CreateCache() =>
-        new(Config.LayerCount, Config.KeyValueHeadCount, Config.HeadDimension, Config.MaxSequenceLength, Device);
+    /// <param name="positions">The most positions the sequence will cache (its buffers never grow past it); the model's maximum when null.</param>
+    public KvCache CreateCache(int? positions = null) =>
+        new(Config.LayerCount, Config.KeyValueHeadCount, Config.HeadDimension, Math.Min(positions ?? Config.MaxSequenceLength, Config.MaxSequenceLength), Device);
 
     /// <summary>
     /// Runs one step for a batch of sequences and advances their caches. Returns float32 logits:

@@ -55,6 +55,8 @@ public abstract class ClusterFixture : IAsyncLifetime
             o.HotBudgetBytes = 24L << 20;
             o.WarmBudgetBytes = 64L << 20;
             o.DefaultTier = Tier.Warm;
+            // The tests compare served logits with the reference's.
+            o.Limits = o.Limits with { AllowLogitsCapture = true };
             Configure(o);
         })));
         builder.ConfigureClient(client => client.AddActivityPropagation());

@@ -32,7 +32,7 @@ public sealed class ModelHost : IDisposable
         }
         Device = ComputeDevices.Resolve(o.Device, logger);
         Config = ModelConfigJson.Load(Directory);
-        Tokenizer = TokenizerLoader.Load(Directory, Config);
+        Tokenizer = TokenizerLoader.Load(Directory, Config, o.Limits.TokenizerRegexTimeout);
         // Refused here, at load, when the checkpoint's template uses a construct the interpreter does not support.
         // A checkpoint of the built-in model (its byte-level tokenizer, no template of its own), embedded or written
         // by `moe model init`, gets the built-in model's template.

@@ -33,6 +33,10 @@ static class MoeOptionsValidation
             c.AtLeast(o.MaxBatchSequences, 1, nameof(o.MaxBatchSequences));
             c.AtLeast(o.MaxBatchTokens, 1, nameof(o.MaxBatchTokens));
             c.Timeout(o.DrainTimeout, nameof(o.DrainTimeout));
+            c.Timeout(o.BatcherRestartDelay, nameof(o.BatcherRestartDelay));
+            c.Timeout(o.BatcherMaxRestartDelay, nameof(o.BatcherMaxRestartDelay));
+            if (o.BatcherMaxRestartDelay < o.BatcherRestartDelay)
+                c.Fail(nameof(o.BatcherMaxRestartDelay), $"must be at least Moe:BatcherRestartDelay ({o.BatcherRestartDelay}), was {o.BatcherMaxRestartDelay}");
             c.AtLeast(o.PrefetchLookahead, 0, nameof(o.PrefetchLookahead));
             c.Timeout(o.ExpertCallTimeout, nameof(o.ExpertCallTimeout));
             c.NotNegative(o.ExpertCallRetryWindow, nameof(o.ExpertCallRetryWindow));
@@ -43,6 +47,7 @@ static class MoeOptionsValidation
                 c.Fail(nameof(o.RoutingTracePath), $"must name a file, not a directory, was '{o.RoutingTracePath}'");
             c.Share(o.SuccessLogSampleRatio, nameof(o.SuccessLogSampleRatio));
             c.Library(() => o.CostAwareRouting.Validate(), ("CostAwareRoutingOptions.", c.Key(nameof(o.CostAwareRouting)) + ":"));
+            c.Library(() => o.Limits.Validate(), ("RequestLimits.", c.Key(nameof(o.Limits)) + ":"));
             Balancing(new OptionChecks(c.Key(nameof(o.Balancing))), o.Balancing, c);
             FailureDetection(new OptionChecks(c.Key(nameof(o.FailureDetection))), o.FailureDetection, c);
             Control(new OptionChecks(c.Key(nameof(o.Control))), o.Control, c);

@@ -9,6 +9,7 @@ using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Telemetry.Export;
 using MoeRuntime.Grains.Tiers;
 using MoeRuntime.Serving.Dispatch;
+using Orleans.Configuration;
 using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 
@@ -34,6 +35,9 @@ public static class MoeSiloBuilderExtensions
         builder.AddActivityPropagation();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ModelHost>();
+        // Messages no larger than the model's payloads need (see MessageSizeLimit), not Orleans' 100 MB default.
+        builder.Services.AddOptions<SiloMessagingOptions>()
+            .Configure<ModelHost, IOptions<MoeSiloOptions>>((messaging, host, moe) => messaging.MaxMessageBodySize = MessageSizeLimit.For(host.Config, moe.Value));
         builder.Services.AddSingleton<RankDirectory>();
         builder.Services.AddSingleton<RankTierPolicy>();
         builder.Services.AddSingleton(sp =>

@@ -1,4 +1,5 @@
 using MoeRuntime.Control.Cost;
+using MoeRuntime.Model.Generation;
 using MoeRuntime.Serving.Tiers;
 
 namespace MoeRuntime.Grains.Hosting;
@@ -28,6 +29,14 @@ public sealed class MoeSiloOptions
     /// <c>ShuttingDown</c>, while the silo still answers, so their clients hear why instead of waiting on a silo that is gone.
     /// </summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long the batching loop waits before restarting after an unexpected failure (the running requests fail with
+    /// <c>Internal</c>; queued ones wait); it doubles with each failure in a row up to <see cref="BatcherMaxRestartDelay"/>.
+    /// <c>/healthz</c> answers 503 meanwhile.
+    /// </summary>
+    public TimeSpan BatcherRestartDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>The longest wait between two restarts of the batching loop.</summary>
+    public TimeSpan BatcherMaxRestartDelay { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Layers ahead whose experts the router hints for prefetch (0 turns hints off).</summary>
     public int PrefetchLookahead { get; set; } = 1;
     /// <summary>
@@ -62,6 +71,11 @@ public sealed class MoeSiloOptions
     /// away from cold experts changes answers; when on, bounded by the share of top-k choices it may change.
     /// </summary>
     public CostAwareRoutingOptions CostAwareRouting { get; set; } = new();
+    /// <summary>
+    /// What one request may cost this rank (section <c>Moe:Limits</c>, the library's record bound directly): max tokens,
+    /// prompt characters, the KV-cache budget admission reserves from, logits capture, stop tokens, the tokenizer's regex timeout.
+    /// </summary>
+    public RequestLimits Limits { get; set; } = new();
     /// <summary>Expert replicas and load balancing over ranks.</summary>
     public BalancingOptions Balancing { get; set; } = new();
     /// <summary>How fast the cluster declares a lost rank dead (section <c>Moe:FailureDetection</c>).</summary>

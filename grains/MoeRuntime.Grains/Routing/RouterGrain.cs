@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Diagnostics;
@@ -160,6 +161,10 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             {
                 host.EnsureServes(_grain.Model);
                 if (string.IsNullOrEmpty(_request.Prompt)) throw new MoeRequestException(MoeErrorCode.InvalidRequest, "the prompt is empty");
+                // Before tokenising: a prompt's characters bound the tokenizer's work, the rest what generation may hold.
+                RequestLimits limits = _grain.Runtime.Limits;
+                limits.CheckPrompt(_request.Prompt);
+                limits.CheckGeneration(_request.Sampling.MaxTokens, _request.Sampling.StopTokenIds?.Length ?? 0, _request.IncludeLogits);
                 IReadOnlyList<int> prompt;
                 using (Activity? tokenize = ServingTracing.Source.StartActivity("moe.tokenize"))
                 {
@@ -289,6 +294,10 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
     {
         MoeRequestException m => m,
         AdmissionRejectedException => new MoeRequestException(MoeErrorCode.AdmissionRejected, e.Message),
+        BatcherFaultException => new MoeRequestException(MoeErrorCode.Internal, e.Message),
+        // A TimeoutException, but the prompt's fault, not the deadline's; the exception's message would not say which limit.
+        RegexMatchTimeoutException r => new MoeRequestException(MoeErrorCode.InvalidRequest,
+            $"tokenising the prompt ran past the tokenizer's regex timeout of {r.MatchTimeout.TotalMilliseconds} ms; the prompt is refused"),
         ArgumentException => new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message),
         TimeoutException => new MoeRequestException(MoeErrorCode.DeadlineExceeded, e.Message),
         OperationCanceledException => new MoeRequestException(MoeErrorCode.Cancelled, e.Message),

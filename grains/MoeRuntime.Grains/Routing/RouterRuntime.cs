@@ -38,6 +38,7 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         _logger = loggers.CreateLogger<RouterRuntime>();
         _drainTimeout = o.DrainTimeout;
         Host = host;
+        Limits = o.Limits;
         Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, sampling, loggers.CreateLogger<GrainExpertDispatcher>());
         Prefetcher = new GrainExpertPrefetcher(grains, host.ModelName, placement, prefetch);
         IExpertDispatcher dispatcher = Dispatcher;
@@ -55,11 +56,17 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
                 costAwareRouting.MaxChangedShare);
         }
         Batcher = new ContinuousBatcher(host.DenseModel, dispatcher,
-            new BatcherOptions { MaxQueuedRequests = o.MaxQueuedRequests, MaxBatchSequences = o.MaxBatchSequences, MaxBatchTokens = o.MaxBatchTokens },
+            new BatcherOptions
+            {
+                MaxQueuedRequests = o.MaxQueuedRequests, MaxBatchSequences = o.MaxBatchSequences, MaxBatchTokens = o.MaxBatchTokens,
+                RestartDelay = o.BatcherRestartDelay, MaxRestartDelay = o.BatcherMaxRestartDelay, KvCacheBudgetBytes = o.Limits.KvCacheBudgetBytes,
+            },
             loggers.CreateLogger<ContinuousBatcher>(), observer: telemetry, routingBias: RoutingBias, lookahead: Prefetcher);
     }
 
     internal ModelHost Host { get; }
+    /// <summary>What one request may cost this rank, checked before it is tokenised and queued.</summary>
+    internal RequestLimits Limits { get; }
     internal GrainExpertDispatcher Dispatcher { get; }
     internal GrainExpertPrefetcher Prefetcher { get; }
     internal ContinuousBatcher Batcher { get; }
@@ -79,6 +86,9 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         CostAwareRoutingApplied = RoutingBias?.Applied ?? 0,
         CostAwareRoutingRefused = RoutingBias?.Refused ?? 0,
     };
+
+    /// <summary>Whether this rank's router takes requests: ready only while its batching loop is serving.</summary>
+    public RankReadiness Readiness() => RankReadiness.Of(Batcher.Health, Batcher.Restarts);
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(RouterRuntime), ServiceLifecycleStage.Active, _ => Task.CompletedTask, DrainAsync);

@@ -22,9 +22,14 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     readonly Channel<GenerationStream> _queue;
     readonly CancellationTokenSource _stopping = new();
     readonly List<GenerationStream> _active = [];
+    /// <summary>Requests taken off the channel, oldest first, not yet admitted; owned by the loop like <see cref="_active"/>.</summary>
+    readonly List<GenerationStream> _waiting = [];
     readonly Task _loop;
     int _queued;
     volatile bool _draining;
+    bool _faulted, _stopped;
+    int _faultsInARow;
+    long _restarts;
     int _disposed;
 
     readonly IBatcherObserver? _observer;
@@ -47,7 +52,10 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _queue = Channel.CreateBounded<GenerationStream>(new BoundedChannelOptions(options.MaxQueuedRequests) { SingleReader = true });
+        options.Validate();
+        // Unbounded: the loop moves requests into its waiting list each step (so it can drop those that were cancelled or
+        // passed their deadline); the queue's bound is the count Submit checks.
+        _queue = Channel.CreateUnbounded<GenerationStream>(new UnboundedChannelOptions { SingleReader = true });
         _loop = Task.Run(RunAsync);
     }
 
@@ -57,6 +65,23 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     public int ActiveSequences => Volatile.Read(ref _activeCount);
     int _activeCount;
 
+    /// <summary>Whether the loop takes requests: a readiness check is ready only while this is <see cref="BatcherHealth.Serving"/>.</summary>
+    public BatcherHealth Health =>
+        Volatile.Read(ref _stopped) || _stopping.IsCancellationRequested ? BatcherHealth.Stopped
+        : Volatile.Read(ref _faulted) ? BatcherHealth.Restarting
+        : _draining ? BatcherHealth.Draining
+        : BatcherHealth.Serving;
+
+    /// <summary>KV-cache bytes reserved by the sequences in the running batch (exact only between steps).</summary>
+    public long KvReservedBytes => Volatile.Read(ref _kvReserved);
+    long _kvReserved;
+
+    /// <summary>Test hook: asked before each step; an exception it returns is thrown by the loop as an unexpected failure.</summary>
+    internal Func<Exception?>? FaultHook { get; set; }
+
+    /// <summary>Times the loop restarted after an unexpected failure.</summary>
+    public long Restarts => Volatile.Read(ref _restarts);
+
     /// <summary>
     /// Validates and queues a request. Invalid requests throw <see cref="ArgumentException"/>; a full
     /// queue throws <see cref="AdmissionRejectedException"/>; either way nothing was queued.
@@ -64,13 +89,22 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     public GenerationStream Submit(GenerationRequest request, DateTimeOffset? deadline = null, CancellationToken cancellationToken = default)
     {
         Validate(request);
+        long kvBytes = SequenceState.KvBytesNeeded(_model.Config, request);
+        if (kvBytes > _options.KvCacheBudgetBytes)
+            throw new ArgumentException(
+                $"the request needs {kvBytes} bytes of KV cache ({SequenceState.PositionsNeeded(_model.Config, request)} positions: the prompt plus max tokens) "
+                + $"and this rank's KV-cache budget is {_options.KvCacheBudgetBytes} bytes; lower max tokens or shorten the prompt");
         if (_draining || _stopping.IsCancellationRequested) throw new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher is shutting down");
-        var stream = new GenerationStream(request, deadline, _time.GetUtcNow(), cancellationToken);
-        Interlocked.Increment(ref _queued);
-        if (!_queue.Writer.TryWrite(stream))
+        if (Interlocked.Increment(ref _queued) > _options.MaxQueuedRequests)
         {
             Interlocked.Decrement(ref _queued);
             throw new AdmissionRejectedException(_options.MaxQueuedRequests);
+        }
+        var stream = new GenerationStream(request, deadline, _time.GetUtcNow(), cancellationToken) { KvBytes = kvBytes };
+        if (!_queue.Writer.TryWrite(stream))
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher is shutting down");
         }
         return stream;
     }
@@ -92,6 +126,11 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         request.Options.Validate(vocabulary);
     }
 
+    /// <summary>
+    /// Supervises the loop: an unexpected failure fails the running requests with <see cref="BatcherFaultException"/>,
+    /// and the loop restarts after a back-off that doubles with each failure in a row (bounded by the options); queued
+    /// requests wait for it. <see cref="Health"/> says <see cref="BatcherHealth.Restarting"/> meanwhile.
+    /// </summary>
     async Task RunAsync()
     {
         ChannelReader<GenerationStream> queue = _queue.Reader;
@@ -99,12 +138,29 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         {
             while (true)
             {
-                if (_active.Count == 0 && !await queue.WaitToReadAsync(_stopping.Token).ConfigureAwait(false)) break;
-                Admit(queue);
-                Prune();
-                Volatile.Write(ref _activeCount, _active.Count);
-                if (_active.Count > 0) await StepAsync().ConfigureAwait(false);
-                Volatile.Write(ref _activeCount, _active.Count);
+                try
+                {
+                    await ServeAsync(queue).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception e) when (!_stopping.IsCancellationRequested)
+                {
+                    Volatile.Write(ref _faulted, true);
+                    _faultsInARow++;
+                    TimeSpan delay = _options.RestartDelayAfter(_faultsInARow);
+                    BatcherLog.LoopFaulted(_logger, _faultsInARow, _active.Count, delay, e);
+                    // The back-off starts before the affected requests hear of the failure, so whoever sees them fail
+                    // can count on the restart being scheduled.
+                    Task backOff = Task.Delay(delay, _time, _stopping.Token);
+                    var fault = new BatcherFaultException(e);
+                    foreach (GenerationStream stream in _active) Finish(stream, fault);
+                    _active.Clear();
+                    PublishBatch();
+                    await backOff.ConfigureAwait(false);
+                    Interlocked.Increment(ref _restarts);
+                    Volatile.Write(ref _faulted, false);
+                    BatcherLog.LoopRestarted(_logger, Volatile.Read(ref _restarts), QueueDepth);
+                }
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -112,41 +168,122 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         }
         finally
         {
+            Volatile.Write(ref _stopped, true);
             var stopped = new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher was shut down before the request finished");
             foreach (GenerationStream stream in _active) Finish(stream, stopped);
+            foreach (GenerationStream stream in _waiting) stream.Fail(stopped);
             while (queue.TryRead(out GenerationStream? waiting)) waiting.Fail(stopped);
             _active.Clear();
+            _waiting.Clear();
+            PublishBatch();
         }
+    }
+
+    /// <summary>The loop proper: admit, prune, step, until the queue is completed and empty.</summary>
+    async Task ServeAsync(ChannelReader<GenerationStream> queue)
+    {
+        while (true)
+        {
+            if (_active.Count == 0 && _waiting.Count == 0 && !await queue.WaitToReadAsync(_stopping.Token).ConfigureAwait(false)) return;
+            Admit(queue);
+            Prune();
+            PublishBatch();
+            if (_active.Count > 0)
+            {
+                if (FaultHook?.Invoke() is { } injected) throw injected;
+                await StepAsync().ConfigureAwait(false);
+                _faultsInARow = 0;
+            }
+            PublishBatch();
+        }
+    }
+
+    /// <summary>Publishes the running batch's size and KV reservation for readers on other threads.</summary>
+    void PublishBatch()
+    {
+        long kvReserved = 0;
+        foreach (GenerationStream s in _active) kvReserved += s.KvBytes;
+        Volatile.Write(ref _activeCount, _active.Count);
+        Volatile.Write(ref _kvReserved, kvReserved);
     }
 
     void Admit(ChannelReader<GenerationStream> queue)
     {
-        int tokens = _active.Sum(s => s.State!.Cache.Length == 0 ? s.Request.PromptTokens.Count : 1);
-        while (_active.Count < _options.MaxBatchSequences && queue.TryPeek(out GenerationStream? next)
-               && (tokens == 0 || tokens + next.Request.PromptTokens.Count <= _options.MaxBatchTokens))
+        while (queue.TryRead(out GenerationStream? arrived)) _waiting.Add(arrived);
+        PruneWaiting();
+        int tokens = 0;
+        long kvReserved = 0;
+        foreach (GenerationStream s in _active)
         {
-            queue.TryRead(out _);
-            Interlocked.Decrement(ref _queued);
-            if (next.CancellationToken.IsCancellationRequested)
-            {
-                next.Fail(new OperationCanceledException("the request was cancelled while queued", next.CancellationToken));
-                continue;
-            }
-            try
-            {
-                next.State = new SequenceState(_model, next.Request);
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-            {
-                next.Fail(e);
-                continue;
-            }
-            _observer?.Admitted(_time.GetUtcNow() - next.SubmittedAt);
-            next.EnterPhase("moe.prefill");
-            next.Phase?.SetTag("moe.prompt_tokens", next.Request.PromptTokens.Count);
-            _active.Add(next);
-            tokens += next.Request.PromptTokens.Count;
+            tokens += s.State!.Cache.Length == 0 ? s.Request.PromptTokens.Count : 1;
+            kvReserved += s.KvBytes;
         }
+        int taken = 0;
+        try
+        {
+            while (taken < _waiting.Count && _active.Count < _options.MaxBatchSequences)
+            {
+                GenerationStream next = _waiting[taken];
+                if (tokens != 0 && tokens + next.Request.PromptTokens.Count > _options.MaxBatchTokens) break;
+                // First come, first served: the head waits for KV room rather than be overtaken by smaller requests.
+                if (kvReserved + next.KvBytes > _options.KvCacheBudgetBytes) break;
+                taken++;
+                Interlocked.Decrement(ref _queued);
+                try
+                {
+                    next.State = new SequenceState(_model, next.Request);
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                {
+                    next.Fail(e);
+                    continue;
+                }
+                catch (Exception e)
+                {
+                    next.Fail(new BatcherFaultException(e));
+                    throw;
+                }
+                // In the batch before anything else can throw, so a loop failure fails it rather than losing it.
+                _active.Add(next);
+                tokens += next.Request.PromptTokens.Count;
+                kvReserved += next.KvBytes;
+                _observer?.Admitted(_time.GetUtcNow() - next.SubmittedAt);
+                next.EnterPhase("moe.prefill");
+                next.Phase?.SetTag("moe.prompt_tokens", next.Request.PromptTokens.Count);
+            }
+        }
+        finally
+        {
+            _waiting.RemoveRange(0, taken);
+        }
+    }
+
+    /// <summary>
+    /// Fails waiting requests that were cancelled or passed their deadline, keeping the others in order: a request
+    /// leaves the queue within one step of its client going away, not when its turn comes.
+    /// </summary>
+    void PruneWaiting()
+    {
+        if (_waiting.Count == 0) return;
+        DateTimeOffset now = _time.GetUtcNow();
+        int kept = 0;
+        for (int i = 0; i < _waiting.Count; i++)
+        {
+            GenerationStream stream = _waiting[i];
+            Exception? reason = stream.CancellationToken.IsCancellationRequested
+                ? new OperationCanceledException("the request was cancelled while queued", stream.CancellationToken)
+                : stream.Deadline is { } deadline && now >= deadline
+                    ? new TimeoutException($"the request passed its deadline {deadline:O} while queued, before it was admitted")
+                    : null;
+            if (reason is null)
+            {
+                _waiting[kept++] = stream;
+                continue;
+            }
+            Interlocked.Decrement(ref _queued);
+            stream.Fail(reason);
+        }
+        _waiting.RemoveRange(kept, _waiting.Count - kept);
     }
 
     /// <summary>Drops cancelled requests and those past their deadline before they cost another step.</summary>

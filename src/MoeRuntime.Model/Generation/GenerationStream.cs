@@ -24,6 +24,9 @@ public sealed class GenerationStream
 
     internal DateTimeOffset SubmittedAt { get; }
 
+    /// <summary>KV-cache bytes reserved for the request while it is in the batch.</summary>
+    internal long KvBytes { get; init; }
+
     /// <summary>The span of the request that submitted this stream; its stages become children of it.</summary>
     internal ActivityContext RequestContext { get; }
 

@@ -20,11 +20,22 @@ public sealed class SequenceState : IDisposable
         Sampler = new TokenSampler(request.Options, model.Config.VocabularySize);
         _stopTokens = (request.Options.StopTokenIds ?? model.Config.EndOfSequenceTokenIds).ToArray();
         _logits = request.CaptureLogits ? [] : null;
-        Cache = model.CreateCache();
+        Cache = model.CreateCache(PositionsNeeded(model.Config, request));
         _maxPositions = model.Config.MaxSequenceLength;
     }
 
     readonly int _maxPositions;
+
+    /// <summary>
+    /// The most positions <paramref name="request"/>'s cache will hold: its prompt plus its max tokens (the last sampled
+    /// token is never fed back), within the model's maximum.
+    /// </summary>
+    public static int PositionsNeeded(Configuration.ModelConfig config, GenerationRequest request) =>
+        (int)Math.Min((long)request.PromptTokens.Count + request.Options.MaxTokens, config.MaxSequenceLength);
+
+    /// <summary>The KV-cache bytes <paramref name="request"/> can come to hold: what admission reserves for it.</summary>
+    public static long KvBytesNeeded(Configuration.ModelConfig config, GenerationRequest request) =>
+        KvCache.BytesFor(config, PositionsNeeded(config, request));
 
     public GenerationRequest Request { get; }
     public TokenSampler Sampler { get; }

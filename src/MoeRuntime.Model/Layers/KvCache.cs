@@ -4,7 +4,8 @@ namespace MoeRuntime.Model.Layers;
 
 /// <summary>
 /// One sequence's keys and values for every layer. Buffers grow by doubling so that a decode step
-/// writes one row in place instead of concatenating the whole history.
+/// writes one row in place instead of concatenating the whole history, up to the cache's length and no further:
+/// a full cache holds <c>length × layers × kv heads × head dim × 2 × 4</c> bytes (float32), see <see cref="BytesFor"/>.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
@@ -15,8 +16,12 @@ public sealed class KvCache : IDisposable
     {
         _maxLength = maxLength;
         _layers = new LayerCache[layerCount];
-        for (int i = 0; i < layerCount; i++) _layers[i] = new LayerCache(keyValueHeads, headDimension, device);
+        for (int i = 0; i < layerCount; i++) _layers[i] = new LayerCache(keyValueHeads, headDimension, maxLength, device);
     }
+
+    /// <summary>Bytes a cache of <paramref name="positions"/> positions holds at most: what admission reserves for a sequence.</summary>
+    public static long BytesFor(Configuration.ModelConfig config, int positions) =>
+        (long)positions * config.LayerCount * config.KeyValueHeadCount * config.HeadDimension * 2 * sizeof(float);
 
     /// <summary>Positions already cached: the next token's position.</summary>
     public int Length { get; private set; }
@@ -44,7 +49,7 @@ public sealed class KvCache : IDisposable
         foreach (LayerCache layer in _layers) layer.Dispose();
     }
 
-    sealed class LayerCache(int heads, int headDimension, Device device) : IDisposable
+    sealed class LayerCache(int heads, int headDimension, int maxLength, Device device) : IDisposable
     {
         Tensor? _keys;
         Tensor? _values;
@@ -65,7 +70,8 @@ public sealed class KvCache : IDisposable
         {
             long capacity = _keys?.shape[1] ?? 0;
             if (needed <= capacity) return;
-            long grown = Math.Max(needed, Math.Max(16, capacity * 2));
+            // Never past the cache's length, so a cache's bytes stay within what admission reserved for it.
+            long grown = Math.Min(maxLength, Math.Max(needed, Math.Max(16, capacity * 2)));
             _keys = Grow(_keys, used, grown);
             _values = Grow(_values, used, grown);
         }

@@ -30,9 +30,11 @@ internal sealed class HuggingFaceBpeTokenizer : ITextTokenizer
     public IReadOnlyList<int> EndOfSequenceIds { get; }
 
     /// <summary>Builds the tokenizer from tokenizer.json plus the BOS/EOS settings beside it.</summary>
-    public static HuggingFaceBpeTokenizer Load(string checkpointDirectory, string tokenizerJsonPath)
+    /// <param name="regexTimeout">How long pre-tokenisation's regex may run on one match (a longer match throws
+    /// <see cref="System.Text.RegularExpressions.RegexMatchTimeoutException"/> from <see cref="Encode"/>); no limit when null.</param>
+    public static HuggingFaceBpeTokenizer Load(string checkpointDirectory, string tokenizerJsonPath, TimeSpan? regexTimeout = null)
     {
-        HuggingFaceBpeDefinition definition = HuggingFaceTokenizerFile.Read(tokenizerJsonPath);
+        HuggingFaceBpeDefinition definition = HuggingFaceTokenizerFile.Read(tokenizerJsonPath, regexTimeout);
         Dictionary<string, int> addedIds = definition.AddedTokens.ToDictionary(t => t.Content, t => t.Id, StringComparer.Ordinal);
         SequenceMarkers markers = SequenceMarkers.Read(checkpointDirectory, token =>
             addedIds.TryGetValue(token, out int id) || definition.Vocabulary.TryGetValue(token, out id) ? id : null);

@@ -13,12 +13,13 @@ internal static class HuggingFaceTokenizerFile
     private const string Gpt2WordPattern =
         @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-    public static HuggingFaceBpeDefinition Read(string path)
+    /// <param name="regexTimeout">How long the pre-tokenizer's regex may run on one match; no limit when null.</param>
+    public static HuggingFaceBpeDefinition Read(string path, TimeSpan? regexTimeout = null)
     {
         using JsonDocument document = JsonFiles.Parse(path);
         try
         {
-            return Read(document.RootElement, path);
+            return Read(document.RootElement, path, regexTimeout ?? Regex.InfiniteMatchTimeout);
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException)
         {
@@ -27,7 +28,7 @@ internal static class HuggingFaceTokenizerFile
         }
     }
 
-    private static HuggingFaceBpeDefinition Read(JsonElement root, string path)
+    private static HuggingFaceBpeDefinition Read(JsonElement root, string path, TimeSpan regexTimeout)
     {
         JsonElement model = root.Find("model") ?? throw Unsupported(path, "has no \"model\" section");
         string? type = model.Find("type")?.GetString();
@@ -46,7 +47,7 @@ internal static class HuggingFaceTokenizerFile
             ReadVocabulary(model, path),
             ReadMerges(model, path),
             ReadAddedTokens(root),
-            ReadWordSplitter(root, path),
+            ReadWordSplitter(root, path, regexTimeout),
             ReadNormalizeToNfc(root, path),
             model.Find("unk_token")?.GetString());
     }
@@ -89,7 +90,7 @@ internal static class HuggingFaceTokenizerFile
         return added;
     }
 
-    private static Regex ReadWordSplitter(JsonElement root, string path)
+    private static Regex ReadWordSplitter(JsonElement root, string path, TimeSpan timeout)
     {
         JsonElement preTokenizer = root.Find("pre_tokenizer")
             ?? throw Unsupported(path, "has no pre_tokenizer; only byte-level BPE (a ByteLevel pre-tokenizer) is supported");
@@ -99,7 +100,7 @@ internal static class HuggingFaceTokenizerFile
             RequireNoPrefixSpace(preTokenizer, path);
             if (preTokenizer.Find("use_regex")?.GetBoolean() == false)
                 throw Unsupported(path, "pre_tokenizer ByteLevel with use_regex=false and no Split is not supported");
-            return Compile(Gpt2WordPattern, path);
+            return Compile(Gpt2WordPattern, path, timeout);
         }
         if (type == "Sequence"
             && preTokenizer.Find("pretokenizers") is { ValueKind: JsonValueKind.Array } steps
@@ -113,7 +114,7 @@ internal static class HuggingFaceTokenizerFile
             if (pattern is null || split.Find("behavior")?.GetString() != "Isolated" || split.Find("invert")?.GetBoolean() == true)
                 throw Unsupported(path, "pre_tokenizer Split must be a non-inverted \"Isolated\" Regex split");
             RequireNoPrefixSpace(steps[1], path);
-            return Compile(pattern, path);
+            return Compile(pattern, path, timeout);
         }
         throw Unsupported(path,
             $"pre_tokenizer \"{type}\" is not supported; expected ByteLevel or Sequence[Split(Regex), ByteLevel]");
@@ -146,11 +147,11 @@ internal static class HuggingFaceTokenizerFile
             throw Unsupported(path, $"model.{property} is not supported by byte-level BPE");
     }
 
-    private static Regex Compile(string pattern, string path)
+    private static Regex Compile(string pattern, string path, TimeSpan timeout)
     {
         try
         {
-            return new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+            return new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant, timeout);
         }
         catch (ArgumentException e)
         {

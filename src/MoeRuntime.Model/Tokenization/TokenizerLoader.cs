@@ -8,15 +8,16 @@ public static class TokenizerLoader
     private const string ByteLevelClassName = "ByteLevelTokenizer";
 
     /// <summary>
-    /// Loads the tokenizer (see <see cref="Load(string)"/>) and checks it against the model it serves: a tokenizer
+    /// Loads the tokenizer (see <see cref="Load(string, TimeSpan?)"/>) and checks it against the model it serves: a tokenizer
     /// that can produce ids the model has no embedding for, or special ids outside the model's vocabulary, is refused
     /// at load. A model vocabulary larger than the tokenizer's (padded embeddings) is allowed: ids past the tokenizer
     /// decode to no text.
     /// </summary>
     /// <exception cref="TokenizerFormatException">The tokenizer does not fit the model.</exception>
-    public static ITextTokenizer Load(string checkpointDirectory, Configuration.ModelConfig model)
+    /// <param name="regexTimeout">How long a tokenizer.json's pre-tokenisation regex may run on one match; no limit when null.</param>
+    public static ITextTokenizer Load(string checkpointDirectory, Configuration.ModelConfig model, TimeSpan? regexTimeout = null)
     {
-        ITextTokenizer tokenizer = Load(checkpointDirectory);
+        ITextTokenizer tokenizer = Load(checkpointDirectory, regexTimeout);
         string where = Path.Combine(checkpointDirectory, File.Exists(Path.Combine(checkpointDirectory, "tokenizer.json")) ? "tokenizer.json" : "config.json");
         if (tokenizer.VocabularySize > model.VocabularySize)
             throw new TokenizerFormatException(where,
@@ -45,7 +46,9 @@ public static class TokenizerLoader
     /// <see cref="ByteLevelTokenizer"/> when config.json asks for it or names no tokenizer.
     /// </summary>
     /// <exception cref="TokenizerFormatException">A tokenizer file is malformed or unsupported.</exception>
-    public static ITextTokenizer Load(string checkpointDirectory)
+    /// <param name="regexTimeout">How long a tokenizer.json's pre-tokenisation regex may run on one match (a longer match
+    /// throws <see cref="System.Text.RegularExpressions.RegexMatchTimeoutException"/> from Encode); no limit when null.</param>
+    public static ITextTokenizer Load(string checkpointDirectory, TimeSpan? regexTimeout = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(checkpointDirectory);
         if (!Directory.Exists(checkpointDirectory))
@@ -53,7 +56,7 @@ public static class TokenizerLoader
 
         string tokenizerJson = Path.Combine(checkpointDirectory, "tokenizer.json");
         if (File.Exists(tokenizerJson))
-            return HuggingFaceBpeTokenizer.Load(checkpointDirectory, tokenizerJson);
+            return HuggingFaceBpeTokenizer.Load(checkpointDirectory, tokenizerJson, regexTimeout);
 
         string sentencePieceModel = Path.Combine(checkpointDirectory, "tokenizer.model");
         if (File.Exists(sentencePieceModel))

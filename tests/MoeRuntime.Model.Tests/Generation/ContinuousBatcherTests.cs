@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Layers;
 using MoeRuntime.Model.Sampling;
@@ -40,6 +41,28 @@ public class ContinuousBatcherTests
             if (Failure is { } failure) throw failure;
             await _local.DispatchAsync(layer, plan, moeInput, output, rows, cancellationToken);
         }
+    }
+
+    /// <summary>Runs experts locally, one forward step at a time as the test releases them.</summary>
+    sealed class SteppedDispatcher(MoeModel model) : IExpertDispatcher
+    {
+        readonly LocalExpertDispatcher _local = new(model);
+        readonly SemaphoreSlim _layers = new(0);
+
+        public void ReleaseSteps(int steps) => _layers.Release(steps * model.Config.LayerCount);
+
+        public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken)
+        {
+            await _layers.WaitAsync(cancellationToken);
+            await _local.DispatchAsync(layer, plan, moeInput, output, rows, cancellationToken);
+        }
+    }
+
+    /// <summary>Waits for a completion the test expects; the bound only keeps a broken batcher from hanging the run.</summary>
+    static async Task<T> Soon<T>(Task<T> task)
+    {
+        if (await Task.WhenAny(task, Task.Delay(TimeSpan.FromMinutes(1))) != task) Assert.Fail("the batcher never ended the request");
+        return await task;
     }
 
     static GenerationRequest Request(int[] prompt, SamplingOptions options) => new(prompt, options) { CaptureLogits = true };
@@ -119,6 +142,217 @@ public class ContinuousBatcherTests
         await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions(), NullLogger.Instance);
         GenerationStream stream = batcher.Submit(Request([1], SamplingOptions.Greedy with { MaxTokens = 200, StopTokenIds = [] }), deadline: DateTimeOffset.UtcNow.AddMilliseconds(-1));
         await Assert.ThrowsAsync<TimeoutException>(() => stream.Completion);
+    }
+
+    [Fact]
+    public async Task AQueuedRequestPastItsDeadlineLeavesTheQueueWithinOneStep()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 38).BuildModel();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var dispatcher = new SteppedDispatcher(model);
+        await using var batcher = new ContinuousBatcher(model, dispatcher, new BatcherOptions { MaxBatchSequences = 1 }, NullLogger.Instance, time);
+        var options = SamplingOptions.Greedy with { MaxTokens = 8, StopTokenIds = [] };
+        GenerationStream running = batcher.Submit(Request([1, 2], options));
+        await WaitUntil(() => batcher.ActiveSequences == 1);
+        GenerationStream expiring = batcher.Submit(Request([3], options), deadline: time.GetUtcNow().AddSeconds(5));
+        GenerationStream patient = batcher.Submit(Request([4], options));
+        Assert.Equal(2, batcher.QueueDepth);
+
+        time.Advance(TimeSpan.FromSeconds(6));
+        dispatcher.ReleaseSteps(1);
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => Soon(expiring.Completion));
+        Assert.Contains("while queued", error.Message);
+        // Only one step ran: the running request is not finished and the other queued request still waits.
+        Assert.False(running.Completion.IsCompleted);
+        Assert.Equal(1, batcher.QueueDepth);
+
+        dispatcher.ReleaseSteps(100);
+        Assert.Equal(8, (await Soon(running.Completion)).Tokens.Count);
+        Assert.Equal(8, (await Soon(patient.Completion)).Tokens.Count);
+        Assert.Equal(0, batcher.QueueDepth);
+    }
+
+    [Fact]
+    public async Task ACancelledQueuedRequestLeavesTheQueueWithinOneStep()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 39).BuildModel();
+        var dispatcher = new SteppedDispatcher(model);
+        await using var batcher = new ContinuousBatcher(model, dispatcher, new BatcherOptions { MaxBatchSequences = 1 }, NullLogger.Instance);
+        var options = SamplingOptions.Greedy with { MaxTokens = 8, StopTokenIds = [] };
+        GenerationStream running = batcher.Submit(Request([1, 2], options));
+        await WaitUntil(() => batcher.ActiveSequences == 1);
+        using var cancel = new CancellationTokenSource();
+        GenerationStream patient = batcher.Submit(Request([4], options));
+        GenerationStream abandoned = batcher.Submit(Request([3], options), cancellationToken: cancel.Token);
+        Assert.Equal(2, batcher.QueueDepth);
+
+        cancel.Cancel();
+        dispatcher.ReleaseSteps(1);
+        var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Soon(abandoned.Completion));
+        Assert.Contains("while queued", error.Message);
+        Assert.False(running.Completion.IsCompleted);
+        Assert.Equal(1, batcher.QueueDepth);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (StreamedToken _ in abandoned.Tokens) Assert.Fail("a request cancelled while queued streams no token");
+        });
+
+        dispatcher.ReleaseSteps(100);
+        Assert.Equal(8, (await Soon(running.Completion)).Tokens.Count);
+        Assert.Equal(8, (await Soon(patient.Completion)).Tokens.Count);
+    }
+
+    /// <summary>An observer with a bug: its next <see cref="FailingSteps"/> step reports throw.</summary>
+    sealed class FaultyObserver : IBatcherObserver
+    {
+        public int FailingSteps;
+        public void Admitted(TimeSpan queueWait) { }
+        public void AttentionComputed(int layer, TimeSpan elapsed, int tokens) { }
+
+        public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes)
+        {
+            if (FailingSteps <= 0) return;
+            FailingSteps--;
+            throw new NotSupportedException("injected loop fault");
+        }
+    }
+
+    [Fact]
+    public async Task ALoopFailureFailsTheRunningRequestsTypedAndTheLoopRestartsAfterABoundedBackOff()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 40).BuildModel();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var observer = new FaultyObserver { FailingSteps = 2 };
+        var options = new BatcherOptions { RestartDelay = TimeSpan.FromSeconds(1), MaxRestartDelay = TimeSpan.FromSeconds(10) };
+        await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), options, NullLogger.Instance, time, observer);
+        var sampling = SamplingOptions.Greedy with { MaxTokens = 5, StopTokenIds = [] };
+        Assert.Equal(BatcherHealth.Serving, batcher.Health);
+
+        var first = await Assert.ThrowsAsync<BatcherFaultException>(() => Soon(batcher.Submit(Request([1, 2], sampling)).Completion));
+        Assert.IsType<NotSupportedException>(first.InnerException);
+        Assert.Equal(BatcherHealth.Restarting, batcher.Health);
+        GenerationStream waiting = batcher.Submit(Request([3], sampling));
+        time.Advance(TimeSpan.FromSeconds(1) - TimeSpan.FromTicks(1));
+        Assert.Equal(BatcherHealth.Restarting, batcher.Health);
+        Assert.False(waiting.Completion.IsCompleted);
+
+        // The restart admits the waiting request; the loop fails again at once, so the second back-off is twice the first.
+        time.Advance(TimeSpan.FromTicks(1));
+        await Assert.ThrowsAsync<BatcherFaultException>(() => Soon(waiting.Completion));
+        Assert.Equal(BatcherHealth.Restarting, batcher.Health);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(BatcherHealth.Restarting, batcher.Health);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await WaitUntil(() => batcher.Health == BatcherHealth.Serving);
+        Assert.Equal(2, batcher.Restarts);
+
+        Assert.Equal(5, (await Soon(batcher.Submit(Request([4], sampling)).Completion)).Tokens.Count);
+        Assert.Equal(BatcherHealth.Serving, batcher.Health);
+    }
+
+    [Fact]
+    public void TheRestartBackOffDoublesAndStopsAtItsBound()
+    {
+        var options = new BatcherOptions { RestartDelay = TimeSpan.FromMilliseconds(100), MaxRestartDelay = TimeSpan.FromSeconds(1) };
+        Assert.Equal(TimeSpan.FromMilliseconds(100), options.RestartDelayAfter(1));
+        Assert.Equal(TimeSpan.FromMilliseconds(200), options.RestartDelayAfter(2));
+        Assert.Equal(TimeSpan.FromMilliseconds(800), options.RestartDelayAfter(4));
+        Assert.Equal(TimeSpan.FromSeconds(1), options.RestartDelayAfter(5));
+        Assert.Equal(TimeSpan.FromSeconds(1), options.RestartDelayAfter(1000));
+        var error = Assert.Throws<ArgumentException>(() => (options with { MaxRestartDelay = TimeSpan.FromMilliseconds(50) }).Validate());
+        Assert.Contains("MaxRestartDelay", error.Message);
+    }
+
+    [Fact]
+    public async Task DisposingWhileRestartingFailsTheQueuedRequestsAsShuttingDown()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 41).BuildModel();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions(), NullLogger.Instance, time,
+            new FaultyObserver { FailingSteps = 1 });
+        var sampling = SamplingOptions.Greedy with { MaxTokens = 5, StopTokenIds = [] };
+        await Assert.ThrowsAsync<BatcherFaultException>(() => Soon(batcher.Submit(Request([1, 2], sampling)).Completion));
+        GenerationStream waiting = batcher.Submit(Request([3], sampling));
+        await batcher.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => Soon(waiting.Completion));
+        Assert.Equal(BatcherHealth.Stopped, batcher.Health);
+    }
+
+    sealed class KvObserver : IBatcherObserver
+    {
+        public long MostKvBytes;
+        public int MostSequences, Steps;
+        public void Admitted(TimeSpan queueWait) { }
+        public void AttentionComputed(int layer, TimeSpan elapsed, int tokens) { }
+
+        public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes)
+        {
+            MostKvBytes = Math.Max(MostKvBytes, kvCacheBytes);
+            MostSequences = Math.Max(MostSequences, sequences);
+            Volatile.Write(ref Steps, Steps + 1);
+        }
+    }
+
+    [Fact]
+    public async Task ARequestWhoseKvCacheCouldNeverFitTheBudgetIsRefusedNamingTheBytes()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 42).BuildModel();
+        long budget = KvCache.BytesFor(Config, 20);
+        await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions { KvCacheBudgetBytes = budget }, NullLogger.Instance);
+        var error = Assert.Throws<ArgumentException>(() => batcher.Submit(Request([1, 2, 3], SamplingOptions.Greedy with { MaxTokens = 18 })));
+        Assert.Contains($"needs {KvCache.BytesFor(Config, 21)} bytes of KV cache (21 positions", error.Message);
+        Assert.Contains($"budget is {budget} bytes", error.Message);
+        Assert.Equal(0, batcher.QueueDepth);
+        // Exactly the budget fits.
+        Assert.Equal(17, (await Soon(batcher.Submit(Request([1, 2, 3], SamplingOptions.Greedy with { MaxTokens = 17, StopTokenIds = [] })).Completion)).Tokens.Count);
+    }
+
+    [Fact]
+    public async Task ARequestThatFitsTheKvBudgetOnlyLaterWaitsAndIsServedAndTheCachesNeverPassTheBudget()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 43).BuildModel();
+        long budget = KvCache.BytesFor(Config, 40);
+        var dispatcher = new SteppedDispatcher(model);
+        var observer = new KvObserver();
+        await using var batcher = new ContinuousBatcher(model, dispatcher, new BatcherOptions { KvCacheBudgetBytes = budget }, NullLogger.Instance, observer: observer);
+        var options = SamplingOptions.Greedy with { MaxTokens = 23, StopTokenIds = [] };
+        GenerationStream first = batcher.Submit(Request([1, 2], options));
+        await WaitUntil(() => batcher.ActiveSequences == 1);
+        Assert.Equal(KvCache.BytesFor(Config, 25), batcher.KvReservedBytes);
+        GenerationStream second = batcher.Submit(Request([3, 4], options));
+        GenerationStream small = batcher.Submit(Request([5], options with { MaxTokens = 4 }));
+
+        // 25 + 25 positions do not fit in 40: the second waits, and the small one behind it does not overtake it.
+        dispatcher.ReleaseSteps(3);
+        await WaitUntil(() => Volatile.Read(ref observer.Steps) == 3);
+        Assert.Equal(1, batcher.ActiveSequences);
+        Assert.Equal(2, batcher.QueueDepth);
+
+        dispatcher.ReleaseSteps(1000);
+        Assert.Equal(23, (await Soon(first.Completion)).Tokens.Count);
+        Assert.Equal(23, (await Soon(second.Completion)).Tokens.Count);
+        Assert.Equal(4, (await Soon(small.Completion)).Tokens.Count);
+        Assert.InRange(observer.MostKvBytes, 1, budget);
+        // The first ran alone; the second and the small one (25 + 5 positions) then ran together.
+        Assert.Equal(2, observer.MostSequences);
+        Assert.Equal(0, batcher.KvReservedBytes);
+    }
+
+    [Fact]
+    public void AKvCacheNeverGrowsPastItsLength()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 44).BuildModel();
+        var request = Request([1, 2, 3], SamplingOptions.Greedy with { MaxTokens = 20, StopTokenIds = [] });
+        using var state = new SequenceState(model, request);
+        Assert.Equal(23, SequenceState.PositionsNeeded(Config, request));
+        while (state.Finished is null)
+        {
+            using Tensor logits = model.Forward([state.NextStep()]);
+            state.Accept(TensorSpans.Floats(logits));
+        }
+        Assert.Equal(20, state.Generated.Count);
+        // Doubling from 16 would have made 32 rows; the cache stops at the 23 its request can need.
+        Assert.Equal(SequenceState.KvBytesNeeded(Config, request), state.Cache.Bytes);
     }
 
     [Fact]

@@ -26,6 +26,26 @@ public class TokenizerLoaderTests
     }
 
     [Fact]
+    public void APreTokenizerRegexRunningPastItsTimeoutThrowsInsteadOfHoldingTheThread()
+    {
+        // Nested quantifiers: exponential backtracking on a run of 'a' that does not end the text.
+        const string Catastrophic =
+            """
+            { "type": "Sequence", "pretokenizers": [
+                { "type": "Split", "pattern": { "Regex": "(a+)+$" }, "behavior": "Isolated", "invert": false },
+                { "type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false } ] }
+            """;
+        using TempDirectory checkpoint = new TempDirectory()
+            .With("tokenizer.json", Create(Catastrophic))
+            .With("tokenizer_config.json", LlamaStyleConfig);
+
+        ITextTokenizer tokenizer = TokenizerLoader.Load(checkpoint.Path, TimeSpan.FromMilliseconds(50));
+
+        var error = Assert.Throws<System.Text.RegularExpressions.RegexMatchTimeoutException>(() => tokenizer.Encode(new string('a', 64) + "!"));
+        Assert.Equal(TimeSpan.FromMilliseconds(50), error.MatchTimeout);
+    }
+
+    [Fact]
     public void HandMadeBpeDecodesSkippingOnlySpecialAddedTokens()
     {
         using TempDirectory checkpoint = new TempDirectory()

@@ -12,11 +12,12 @@ sealed record LoadOptions
                         [--served] [--reference] [--model DIR] [--model-name NAME]
                         [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...]] [--json FILE]
         [--phase PROMPTS_FILE|builtin SECONDS ...] [--sample-every SECONDS]
-        [--http URL [--api-key KEY] [--compare-orleans [--repeat R]]]
+        [--http URL [--api-key KEY] [--view-token TOKEN] [--compare-orleans [--repeat R]]]
           --served and --reference pick the sides to measure; neither means both.
           --http drives a silo's OpenAI front door (streamed /v1/completions) as the served side instead of the
           Orleans client. --compare-orleans then runs the same requests through both at every level, R times
           each (default 3, alternating which goes first), and reports front door / Orleans ratios.
+          --view-token is a silo viewer token (Telemetry:Tokens) for its /v1/router status.
           --phase runs a timeline instead of levels: the served side only, at the first concurrency, each
           phase's prompts for its duration in turn, without warm-up, sampling the clients and the cluster's
           tiers and controllers every --sample-every seconds (default 2).
@@ -45,6 +46,8 @@ sealed record LoadOptions
     /// <summary>A silo's HTTP address (<c>http://127.0.0.1:8080</c>): the served side goes through its OpenAI front door.</summary>
     public string? HttpUrl { get; init; }
     public string? ApiKey { get; init; }
+    /// <summary>A viewer token of the silo (<c>Telemetry:Tokens</c>), for <c>GET /v1/router</c>.</summary>
+    public string? ViewToken { get; init; }
     /// <summary>With <see cref="HttpUrl"/>: the front door against the Orleans client on the same requests.</summary>
     public bool CompareOrleans { get; init; }
     public int Repeat { get; init; } = 3;
@@ -83,6 +86,7 @@ sealed record LoadOptions
                 "--sample-every" => options with { SampleEvery = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },
                 "--http" => options with { HttpUrl = Value() },
                 "--api-key" => options with { ApiKey = Value() },
+                "--view-token" => options with { ViewToken = Value() },
                 "--compare-orleans" => options with { CompareOrleans = true },
                 "--repeat" => options with { Repeat = Positive(option, int.Parse(Value())) },
                 "--served" => Mark(ref served, options),

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using MoeRuntime.FrontDoor;
 using MoeRuntime.Grains;
+using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Silo;
 using Orleans.Runtime;
@@ -67,6 +68,8 @@ static WebApplication Build(string[] args)
     SiloSettings settings = builder.AddSiloOptions();
     var (host, telemetry) = (settings.Host, settings.Telemetry);
     builder.AddSiloTelemetry(telemetry, settings.Moe.Rank);
+    // One keyed pseudonym per tenant for the router's spans and logs and the front door's logs (Moe:Telemetry:PseudonymKey).
+    builder.Services.AddSingleton(TenantPrivacy.Pseudonyms);
     builder.WebHost.UseHttpListener(host);
     builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
     // The OpenAI-compatible front door on the HTTP port, over this rank's router grain.

@@ -4,6 +4,7 @@ using MoeRuntime.Control.Prefetch;
 using MoeRuntime.Grains.Prefetch;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Security;
 
 namespace MoeRuntime.Grains.Hosting;
 
@@ -93,6 +94,8 @@ static class MoeOptionsValidation
             c.AtLeast(o.StaleAfterIntervals, 1, nameof(o.StaleAfterIntervals));
             c.Positive(o.RankRetention, nameof(o.RankRetention));
             c.AtLeast(o.SampleEveryNTokens, 1, nameof(o.SampleEveryNTokens));
+            if (o.PseudonymKey.Length is > 0 and < TenantPseudonyms.MinKeyLength)
+                c.Fail(nameof(o.PseudonymKey), $"must be empty or at least {TenantPseudonyms.MinKeyLength} characters, has {o.PseudonymKey.Length}");
             var slo = new OptionChecks(c.Key(nameof(o.Slo)));
             slo.Positive(o.Slo.RequestP50Seconds, nameof(o.Slo.RequestP50Seconds));
             slo.Positive(o.Slo.RequestP95Seconds, nameof(o.Slo.RequestP95Seconds));

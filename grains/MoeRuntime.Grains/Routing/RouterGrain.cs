@@ -9,6 +9,7 @@ using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Sampling;
 using MoeRuntime.Model.Tokenization;
 using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Security;
 using Orleans.Concurrency;
 
 namespace MoeRuntime.Grains.Routing;
@@ -21,7 +22,7 @@ namespace MoeRuntime.Grains.Routing;
 // stream's enumerator with it (the client then sees EnumerationAbortedException); collection age only
 // deactivates it after it has truly been idle.
 [StatelessWorker(1, removeIdleWorkers: false), Reentrant]
-public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, IOptions<MoeSiloOptions> options, ILogger<RouterGrain> logger)
+public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, IOptions<MoeSiloOptions> options, TenantPseudonyms pseudonyms, ILogger<RouterGrain> logger)
     : Grain, IRouterGrain
 {
     public Task<RouterStatus> GetStatusAsync() => Task.FromResult(runtime.Status());
@@ -83,10 +84,10 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
     static TokenLogprob[] Wire(TokenLogprobs logprobs) =>
         logprobs.Top.Select(t => new TokenLogprob { TokenId = t.Id, Logprob = t.Logprob }).ToArray();
 
-    RouterContext Context() => new(runtime, telemetry, options.Value, logger, this.GetPrimaryKeyString());
+    RouterContext Context() => new(runtime, telemetry, options.Value, pseudonyms, logger, this.GetPrimaryKeyString());
 
     /// <summary>What a request run needs from its router.</summary>
-    sealed record RouterContext(RouterRuntime Runtime, RankTelemetry Telemetry, MoeSiloOptions Options, ILogger Logger, string Model);
+    sealed record RouterContext(RouterRuntime Runtime, RankTelemetry Telemetry, MoeSiloOptions Options, TenantPseudonyms Pseudonyms, ILogger Logger, string Model);
 
     static string FinishName(FinishReason reason) => reason == FinishReason.Stop ? "stop" : "length";
 
@@ -109,6 +110,9 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             _grain = grain;
             _request = request;
             _route = route;
+            // A client's request id goes into logs and spans: only the short, plain ids of RequestIds get there.
+            if (!string.IsNullOrEmpty(request.RequestId) && RequestIds.Problem(request.RequestId) is { } badId)
+                throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"RequestId: {badId}");
             RequestId = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
             grain.Runtime.RequestStarted();
             _span = ServingTracing.Source.StartActivity("moe.request", ActivityKind.Server);
@@ -120,7 +124,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             _span.SetTag("gen_ai.request.top_p", request.Sampling.TopP);
             _span.SetTag("moe.request.mode", route);
             _span.SetTag("moe.request.id", RequestId);
-            _span.SetTag("moe.tenant", ServingTracing.Pseudonym(request.Tenant));
+            _span.SetTag("moe.tenant", grain.Pseudonyms.Of(request.Tenant));
             _span.SetTag("moe.rank", grain.Runtime.Host.Rank);
         }
 
@@ -206,7 +210,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             _span?.SetTag("gen_ai.response.finish_reasons", finish);
             if (RequestLog.Sampled(RequestId, _grain.Options.SuccessLogSampleRatio))
                 RequestLog.Completed(_grain.Logger, RequestId, PromptTokens, result.Tokens.Count, finish, Elapsed.TotalMilliseconds,
-                    FirstToken.TotalMilliseconds, ServingTracing.Pseudonym(_request.Tenant));
+                    FirstToken.TotalMilliseconds, _grain.Pseudonyms.Of(_request.Tenant));
         }
 
         MoeRequestException Failed(Exception e)
@@ -216,7 +220,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             {
                 _ended = true;
                 _grain.Telemetry.RequestFailed(_route, error.Code, _started, _streamed);
-                RequestLog.Failed(_grain.Logger, RequestId, error.Code, e.Message, ServingTracing.Pseudonym(_request.Tenant));
+                RequestLog.Failed(_grain.Logger, RequestId, error.Code, e.Message, _grain.Pseudonyms.Of(_request.Tenant));
                 _span?.SetStatus(ActivityStatusCode.Error, error.Code.ToString());
             }
             return error;

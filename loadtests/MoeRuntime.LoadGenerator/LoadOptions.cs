@@ -13,13 +13,14 @@ sealed record LoadOptions
                         [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...]] [--json FILE]
                         [--throughput-every SECONDS]
         [--phase PROMPTS_FILE|builtin SECONDS ...] [--sample-every SECONDS]
-        [--http URL [--api-key KEY] [--compare-orleans [--repeat R]]]
+        [--http URL [--api-key KEY] [--view-token TOKEN] [--compare-orleans [--repeat R]]]
           --served and --reference pick the sides to measure; neither means both.
           --http drives a silo's OpenAI front door (streamed /v1/completions) as the served side instead of the
           Orleans client. --compare-orleans then runs the same requests through both at every level, R times
           each (default 3, alternating which goes first), and reports front door / Orleans ratios.
           --throughput-every samples the served clients' running totals (tokens streamed, requests ok / failed,
           streams resumed on another rank) at that interval, on stderr and in the JSON, for throughput over time.
+          --view-token is a silo viewer token (Telemetry:Tokens) for its /v1/router status.
           --phase runs a timeline instead of levels: the served side only, at the first concurrency, each
           phase's prompts for its duration in turn, without warm-up, sampling the clients and the cluster's
           tiers and controllers every --sample-every seconds (default 2).
@@ -48,6 +49,8 @@ sealed record LoadOptions
     /// <summary>A silo's HTTP address (<c>http://127.0.0.1:8080</c>): the served side goes through its OpenAI front door.</summary>
     public string? HttpUrl { get; init; }
     public string? ApiKey { get; init; }
+    /// <summary>A viewer token of the silo (<c>Telemetry:Tokens</c>), for <c>GET /v1/router</c>.</summary>
+    public string? ViewToken { get; init; }
     /// <summary>With <see cref="HttpUrl"/>: the front door against the Orleans client on the same requests.</summary>
     public bool CompareOrleans { get; init; }
     public int Repeat { get; init; } = 3;
@@ -88,6 +91,7 @@ sealed record LoadOptions
                 "--sample-every" => options with { SampleEvery = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },
                 "--http" => options with { HttpUrl = Value() },
                 "--api-key" => options with { ApiKey = Value() },
+                "--view-token" => options with { ViewToken = Value() },
                 "--compare-orleans" => options with { CompareOrleans = true },
                 "--throughput-every" => options with { ThroughputEvery = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },
                 "--repeat" => options with { Repeat = Positive(option, int.Parse(Value())) },

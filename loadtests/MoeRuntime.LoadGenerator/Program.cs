@@ -20,7 +20,7 @@ bool viaHttp = options.HttpUrl is not null;
 await using MoeClusterConnection? connection = (options.Served && !viaHttp) || options.CompareOrleans || options.Phases.Count > 0
     ? await MoeClusterConnection.ConnectAsync(options.Cluster, TimeSpan.FromSeconds(30), stop.Token)
     : null;
-using HttpTarget? http = viaHttp ? new HttpTarget(options.HttpUrl!, options.ApiKey, options.ModelName) : null;
+using HttpTarget? http = viaHttp ? new HttpTarget(options.HttpUrl!, options.ApiKey, options.ViewToken, options.ModelName) : null;
 RouterTarget? orleans = connection is null ? null : new RouterTarget(connection.Client, options.ModelName);
 
 if (options.CompareOrleans)

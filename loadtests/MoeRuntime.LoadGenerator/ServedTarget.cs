@@ -48,9 +48,11 @@ sealed class HttpTarget : IServedTarget, IDisposable
 {
     readonly HttpClient _http;
     readonly string _model;
+    readonly string? _viewToken;
 
-    public HttpTarget(string url, string? apiKey, string model)
+    public HttpTarget(string url, string? apiKey, string? viewToken, string model)
     {
+        _viewToken = viewToken;
         _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
         {
             BaseAddress = new Uri(url.TrimEnd('/') + "/"),
@@ -121,7 +123,13 @@ sealed class HttpTarget : IServedTarget, IDisposable
     /// <summary>The silo's router status (<c>GET /v1/router</c>), for the wire-traffic columns.</summary>
     public async Task<RouterStatus> StatusAsync(CancellationToken cancellationToken)
     {
-        string json = await _http.GetStringAsync("v1/router", cancellationToken);
+        // The status is behind the silo's viewer tokens, not the front door's API keys.
+        using var status = new HttpRequestMessage(HttpMethod.Get, "v1/router");
+        if (!string.IsNullOrEmpty(_viewToken)) status.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _viewToken);
+        using HttpResponseMessage response = await _http.SendAsync(status, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+            throw new HttpLoadException($"GET /v1/router answered HTTP {(int)response.StatusCode}{(response.StatusCode == System.Net.HttpStatusCode.Unauthorized ? " (give a viewer token: --view-token)" : "")}");
+        string json = await response.Content.ReadAsStringAsync(cancellationToken);
         return JsonSerializer.Deserialize<RouterStatus>(json, new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
     }
 

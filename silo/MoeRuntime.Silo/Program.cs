@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using MoeRuntime.FrontDoor;
 using MoeRuntime.Grains;
+using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Routing;
 using MoeRuntime.Silo;
@@ -54,6 +55,9 @@ static WebApplication Build(string[] args)
         ["--gateway-port"] = "Silo:GatewayPort",
         ["--primary-port"] = "Silo:PrimarySiloPort",
         ["--http-port"] = "Silo:HttpPort",
+        ["--http-bind"] = "Silo:HttpBind",
+        ["--https-certificate"] = "Silo:HttpsCertificatePath",
+        ["--insecure-http"] = "Silo:AllowInsecureHttp",
         ["--api-key"] = "Moe:FrontDoor:ApiKey",
         ["--prompt"] = "Prompt",
         ["--max-tokens"] = "MaxTokens",
@@ -65,7 +69,9 @@ static WebApplication Build(string[] args)
     SiloSettings settings = builder.AddSiloOptions();
     var (host, telemetry) = (settings.Host, settings.Telemetry);
     builder.AddSiloTelemetry(telemetry, settings.Moe.Rank);
-    builder.WebHost.UseUrls($"http://127.0.0.1:{host.HttpPort}");
+    // One keyed pseudonym per tenant for the router's spans and logs and the front door's logs (Moe:Telemetry:PseudonymKey).
+    builder.Services.AddSingleton(TenantPrivacy.Pseudonyms);
+    builder.WebHost.UseHttpListener(host);
     builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
     // The OpenAI-compatible front door on the HTTP port, over this rank's router grain.
     builder.Services.AddFrontDoor(builder.Configuration.GetSection(FrontDoorOptions.Section));
@@ -75,13 +81,15 @@ static WebApplication Build(string[] args)
     var app = builder.Build();
     // Resolving the front door's options validates them now, so a mistake is one line and exit code 2 like the others.
     _ = app.Services.GetRequiredService<IOptions<FrontDoorOptions>>().Value;
+    app.WarnAboutPlainHttp(host);
     var access = new TelemetryAccess(telemetry, app.Services.GetRequiredService<ILogger<TelemetryAccess>>(), host.HttpPort);
     app.MapTelemetry(access);
     app.MapControl(access);
     app.MapGet("/healthz", (IClusterMembershipService membership, RouterRuntime router) =>
         HealthEndpoint.Answer(router.Readiness(), membership.CurrentSnapshot.Members.Count));
     app.MapOpenAiEndpoints();
+    // The router's status is a view like the telemetry ones: behind a viewer token.
     app.MapGet("/v1/router", async (IGrainFactory grains, IOptions<MoeSiloOptions> moe) =>
-        Results.Ok(await grains.GetGrain<IRouterGrain>(moe.Value.ModelName).GetStatusAsync()));
+        Results.Ok(await grains.GetGrain<IRouterGrain>(moe.Value.ModelName).GetStatusAsync())).AddEndpointFilter(access.Require("views"));
     return app;
 }

@@ -3,13 +3,14 @@ using MoeRuntime.Grains;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Aggregation;
 using Microsoft.Extensions.Options;
+using MoeRuntime.Telemetry.Security;
 using Prometheus;
 
 namespace MoeRuntime.Silo;
 
 /// <summary>
 /// The telemetry HTTP surface of a rank: Prometheus /metrics, JSON views of the cluster aggregator
-/// for dashboards, the built-in dashboard page, and the tenant-deletion call. All need a token.
+/// for dashboards, the built-in dashboard page (viewer tokens), and the tenant-deletion call (operator tokens).
 /// </summary>
 static class TelemetryEndpoints
 {
@@ -47,11 +48,33 @@ static class TelemetryEndpoints
                 return Results.BadRequest(new { error = e.Message });
             }
         });
-        // Telemetry keeps no per-tenant records: tenants appear only as pseudonyms in logs and spans, which
-        // their own retention governs. The call exists so that a deletion request gets a definite answer.
-        views.MapDelete("/tenants/{tenant}", (string tenant) => Results.Ok(new { tenant, removed = 0, stored = "no per-tenant telemetry records" }));
+        // The runtime keeps no per-tenant records: aggregates carry no tenant, and a tenant appears only as its keyed
+        // pseudonym in logs and spans, which leave the process for the log and trace stores. The answer is that pseudonym,
+        // so those stores can purge it; the tenant's name is not echoed. An operator's call (docs/security-http.md).
+        views.MapDelete("/tenants/{tenant}", (string tenant, TenantPseudonyms pseudonyms) => Results.Ok(new
+        {
+            pseudonym = pseudonyms.Of(tenant),
+            removed = 0,
+            stored = "no per-tenant records in this runtime",
+            purge = new[] { "logs: the Tenant field", "spans: the moe.tenant attribute" },
+        })).AddEndpointFilter(access.Require("views", AccessRole.Operator));
 
-        app.MapGet("/dashboard", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8")).AddEndpointFilter(access.Require("dashboard"));
+        app.MapGet("/dashboard", (HttpResponse response) =>
+        {
+            Dashboard.Protect(response);
+            return Results.Content(Dashboard.Html, "text/html; charset=utf-8");
+        }).AddEndpointFilter(access.Require("dashboard"));
+        // The page's script and stylesheet hold no data, so a browser loads them without the token (which stays in the page).
+        app.MapGet("/dashboard/dashboard.js", (HttpResponse response) =>
+        {
+            Dashboard.Protect(response);
+            return Results.Content(Dashboard.Script, "text/javascript; charset=utf-8");
+        });
+        app.MapGet("/dashboard/dashboard.css", (HttpResponse response) =>
+        {
+            Dashboard.Protect(response);
+            return Results.Content(Dashboard.Style, "text/css; charset=utf-8");
+        });
     }
 
     static object Slice(string view, byte[] json)

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MoeRuntime.Telemetry.Security;
 
 namespace MoeRuntime.FrontDoor;
 
@@ -18,6 +19,8 @@ public static class FrontDoorExtensions
         services.AddOptions<FrontDoorOptions>().Bind(section).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FrontDoorOptions>, FrontDoorOptionsValidator>());
         services.TryAddSingleton<TenantDirectory>();
+        // A host with a cluster secret registers its keyed pseudonyms first; alone, the front door keys them per process.
+        services.TryAddSingleton(_ => new TenantPseudonyms(null));
         services.TryAddSingleton<FrontDoorHandler>();
         return services;
     }

@@ -1,10 +1,9 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MoeRuntime.Telemetry.Security;
 
 namespace MoeRuntime.FrontDoor;
 
@@ -22,17 +21,19 @@ public sealed class FrontDoorHandler
     readonly TenantDirectory _tenants;
     readonly FrontDoorOptions _options;
     readonly ILogger<FrontDoorHandler> _logger;
+    readonly TenantPseudonyms _pseudonyms;
 
-    public FrontDoorHandler(IInferenceBackend backend, TenantDirectory tenants, IOptions<FrontDoorOptions> options, ILogger<FrontDoorHandler> logger)
+    public FrontDoorHandler(IInferenceBackend backend, TenantDirectory tenants, IOptions<FrontDoorOptions> options, TenantPseudonyms pseudonyms, ILogger<FrontDoorHandler> logger)
     {
+        _pseudonyms = pseudonyms;
         _backend = backend;
         _tenants = tenants;
         _options = options.Value;
         _logger = logger;
     }
 
-    /// <summary>The pseudonym a tenant appears under in logs (the router's: the first 8 bytes of its SHA-256).</summary>
-    public static string Pseudonym(string tenant) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(tenant)).AsSpan(0, 8));
+    /// <summary>The pseudonym a tenant appears under in logs: the router's, keyed by the cluster's pseudonym key.</summary>
+    string Pseudonym(string tenant) => _pseudonyms.Of(tenant);
 
     public async Task ModelsAsync(HttpContext http)
     {

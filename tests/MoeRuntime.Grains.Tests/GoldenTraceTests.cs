@@ -46,7 +46,10 @@ public sealed class GoldenTraceTests(ThreeRankFixture fixture) : IClassFixture<T
         Activity request = Single("moe.request");
         Assert.Equal("text_completion", request.GetTagItem("gen_ai.operation.name"));
         Assert.Equal(20, request.GetTagItem("gen_ai.usage.output_tokens"));
-        Assert.Equal(ServingTracing.Pseudonym("tenant-42"), request.GetTagItem("moe.tenant"));
+        // The tenant as a keyed pseudonym (HMAC under the cluster's key; TenantPseudonymsTests), not the name or its plain hash.
+        string tenant = Assert.IsType<string>(request.GetTagItem("moe.tenant"));
+        Assert.Matches("^[0-9a-f]{16}$", tenant);
+        Assert.NotEqual(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("tenant-42"u8).AsSpan(0, 8)), tenant);
         Assert.DoesNotContain(mine, s => s.Tags.Any(t => t.Value?.Contains("trace me") == true || t.Value?.Contains("tenant-42") == true));
 
         foreach (string stage in new[] { "moe.tokenize", "moe.queue", "moe.prefill", "moe.decode" })
@@ -66,5 +69,23 @@ public sealed class GoldenTraceTests(ThreeRankFixture fixture) : IClassFixture<T
         Assert.All(experts, e => Assert.Contains(dispatches, d => Under(e, d)));
         Assert.Equal(new[] { 0, 1, 2 }, experts.Select(e => (int)e.GetTagItem("moe.rank")!).Distinct().Order());
         Assert.All(mine.Where(s => s.OperationName == "moe.tier_fetch"), f => Assert.Contains(experts, e => e.SpanId == f.ParentSpanId));
+    }
+
+    [Theory]
+    [InlineData("line\nbreak", "character 5 is not one of them")]
+    [InlineData("<script>", "character 1 is not one of them")]
+    [InlineData("0123456789012345678901234567890123456789012345678901234567890123456789", "at most 64 characters, this one has 70")]
+    public async Task ARequestIdOutsideTheRuleIsRefusedBeforeItReachesLogsOrSpans(string requestId, string why)
+    {
+        IRouterGrain router = fixture.Client.GetGrain<IRouterGrain>(ClusterFixture.ModelName);
+        var request = new GenerateRequest { Prompt = "a refused id", RequestId = requestId, Sampling = SamplingParameters.Greedy(2) };
+        var error = await Assert.ThrowsAsync<MoeRequestException>(() => router.GenerateAsync(request));
+        Assert.Equal(MoeErrorCode.InvalidRequest, error.Code);
+        Assert.Contains($"RequestId: a request id", error.Message);
+        Assert.Contains(why, error.Message);
+        Assert.DoesNotContain(requestId, error.Message);
+        // A plain id of up to 64 characters is kept as given.
+        GenerateResponse served = await router.GenerateAsync(request with { RequestId = "trace:run-1.step_2" });
+        Assert.Equal("trace:run-1.step_2", served.RequestId);
     }
 }

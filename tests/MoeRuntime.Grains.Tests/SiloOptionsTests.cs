@@ -55,6 +55,7 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Control:Prefetch:HighFailureShare", "2"), ("Moe:Control:Prefetch:HighStallShare", "-1"),
         ("Moe:Telemetry:Enabled", "maybe"), ("Moe:Telemetry:Interval", "00:00:00"), ("Moe:Telemetry:Shards", "0"),
         ("Moe:Telemetry:StaleAfterIntervals", "0"), ("Moe:Telemetry:RankRetention", "00:00:00"), ("Moe:Telemetry:SampleEveryNTokens", "0"),
+        ("Moe:Telemetry:PseudonymKey", "too-short"),
         ("Moe:Telemetry:Slo:RequestP50Seconds", "0"), ("Moe:Telemetry:Slo:RequestP95Seconds", "-1"), ("Moe:Telemetry:Slo:TtftP95Seconds", "0"),
         ("Moe:Telemetry:Slo:ErrorRatio", "2"), ("Moe:Telemetry:Slo:Availability", "-0.5"),
         ("Moe:Telemetry:Costs:PromptUsdPer1kTokens", "-1"), ("Moe:Telemetry:Costs:CompletionUsdPer1kTokens", "-1"),
@@ -62,7 +63,10 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Telemetry:Costs:ColdUsdPerGbHour", "-1"),
         ("Silo:Clustering", "carrier-pigeon"), ("Silo:Redis", ""), ("Silo:ClusterId", ""), ("Silo:SiloPort", "70000"),
         ("Silo:GatewayPort", "-1"), ("Silo:PrimarySiloPort", "65536"), ("Silo:HttpPort", "70000"), ("Silo:AdvertisedAddress", "localhost"),
+        ("Silo:HttpBind", "localhost"), ("Silo:HttpsCertificatePath", "{directory}"), ("Silo:HttpsCertificatePassword", "secret"),
+        ("Silo:AllowInsecureHttp", "maybe"),
         ("Telemetry:OtlpEndpoint", "ftp://127.0.0.1:4317"), ("Telemetry:TraceSampleRatio", "1.5"), ("Telemetry:Tokens", " "),
+        ("Telemetry:OperatorTokens", " "), ("Telemetry:TokenFile", "{directory}"),
         ("Telemetry:JsonLogs", "maybe"));
 
     // The --prompt keys sit at the top level and have no entry in appsettings.json.
@@ -72,7 +76,7 @@ public sealed class SiloOptionsTests : IDisposable
 
     static Dictionary<string, (string Key, string Value)> Cases(params (string Key, string Value)[] cases) =>
         // An array option is set through its first element.
-        cases.ToDictionary(c => c.Key, c => (c.Key == "Telemetry:Tokens" ? "Telemetry:Tokens:0" : c.Key, c.Value));
+        cases.ToDictionary(c => c.Key, c => (c.Key is "Telemetry:Tokens" or "Telemetry:OperatorTokens" ? c.Key + ":0" : c.Key, c.Value));
 
     static string AppSettings => Path.Combine(AppContext.BaseDirectory, "silo-appsettings.json");
 
@@ -212,6 +216,29 @@ public sealed class SiloOptionsTests : IDisposable
         Assert.Contains("Moe:Rank must be at least 0, was -1", failure);
         Assert.Contains("Moe:Telemetry:Shards must be at least 1, was 0", failure);
         Assert.Contains("Silo:HttpPort must be between 0 and 65535, was 70000", failure);
+    }
+
+    [Fact]
+    public void PlainHttpBeyondLoopbackIsRefusedUnlessHttpsOrTheInsecureFlagIsSet()
+    {
+        Assert.Null(CheckFails(Configuration(("Silo:HttpBind", "::1"))));
+        string? failure = CheckFails(Configuration(("Silo:HttpBind", "0.0.0.0")));
+        Assert.NotNull(failure);
+        Assert.Contains("Silo:HttpBind is 0.0.0.0, beyond loopback, without HTTPS", failure);
+        Assert.Contains("Silo:AllowInsecureHttp=true", failure);
+        Assert.Null(CheckFails(Configuration(("Silo:HttpBind", "0.0.0.0"), ("Silo:AllowInsecureHttp", "true"))));
+        string certificate = Path.Combine(_scratch, "http.pfx");
+        File.WriteAllBytes(certificate, [1]);
+        Assert.Null(CheckFails(Configuration(("Silo:HttpBind", "0.0.0.0"), ("Silo:HttpsCertificatePath", certificate))));
+    }
+
+    [Fact]
+    public void ATokenMayHoldOnlyOneRole()
+    {
+        string? failure = CheckFails(Configuration(("Telemetry:Tokens:0", "shared-token"), ("Telemetry:OperatorTokens:0", "shared-token")));
+        Assert.NotNull(failure);
+        Assert.Contains("Telemetry:OperatorTokens:0 is also in Telemetry:Tokens", failure);
+        Assert.DoesNotContain("shared-token", failure);
     }
 
     [Fact]

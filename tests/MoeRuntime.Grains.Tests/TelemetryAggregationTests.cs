@@ -120,7 +120,7 @@ public sealed class RoutingMismatchTests(PerturbedGateFixture fixture) : IClassF
         TelemetryView view = await Views.WaitForAsync(fixture.Client, v => v.Mismatches.Total > 0);
 
         Assert.True(view.Mismatches.Total > 0, "the perturbed rank was not detected");
-        Assert.All(view.Mismatches.ByLayerAndRanks.Where(m => !m.RankA.StartsWith(ManyKeysRank, StringComparison.Ordinal)), m =>
+        Assert.All(view.Mismatches.ByLayerAndRanks.Where(m => int.Parse(m.RankA) < ManyKeysRank), m =>
         {
             Assert.Equal(PerturbedGateFixture.PerturbedLayer, m.Layer);
             Assert.Equal("2", m.RankB);
@@ -128,7 +128,8 @@ public sealed class RoutingMismatchTests(PerturbedGateFixture fixture) : IClassF
         Assert.Contains(view.Mismatches.Recent, m => m.Layer == PerturbedGateFixture.PerturbedLayer && m.RankB == "2");
     }
 
-    const string ManyKeysRank = "many-keys-";
+    /// <summary>Ranks of the digests these tests ship themselves: far above the fixture's ranks 0, 1 and 2.</summary>
+    const int ManyKeysRank = 1000, HostileTestRank = 3000;
 
     [Fact]
     public async Task AShardWithMoreMismatchKeysThanItsRecentListKeepsReportingThem()
@@ -137,25 +138,46 @@ public sealed class RoutingMismatchTests(PerturbedGateFixture fixture) : IClassF
         // keys in one shard interval, more than the 100 mismatches its recent list keeps.
         const int Others = 40, Layers = 4;
         IShardAggregatorGrain shard = fixture.Client.GetGrain<IShardAggregatorGrain>(0);
-        await shard.ReportDigestsAsync($"{ManyKeysRank}router", Digests(_ => 7));
-        for (int rank = 0; rank < Others; rank++)
-            await shard.ReportDigestsAsync($"{ManyKeysRank}{rank:D2}", Digests(layer => 100UL + (ulong)layer));
+        await shard.ReportDigestsAsync($"{ManyKeysRank}", Digests(_ => 7));
+        for (int rank = 1; rank <= Others; rank++)
+            await shard.ReportDigestsAsync($"{ManyKeysRank + rank}", Digests(layer => 100UL + (ulong)layer));
 
         TelemetryView view = await Views.WaitForAsync(fixture.Client, v => ManyKeys(v).Count() == Others * Layers);
         Assert.All(ManyKeys(view), m => Assert.Equal(1, m.Count));
 
         // The shard is not stuck on them: a second round is counted too.
-        await shard.ReportDigestsAsync($"{ManyKeysRank}router", Digests(_ => 7, request: 2));
-        for (int rank = 0; rank < Others; rank++)
-            await shard.ReportDigestsAsync($"{ManyKeysRank}{rank:D2}", Digests(layer => 200UL + (ulong)layer, request: 2));
+        await shard.ReportDigestsAsync($"{ManyKeysRank}", Digests(_ => 7, request: 2));
+        for (int rank = 1; rank <= Others; rank++)
+            await shard.ReportDigestsAsync($"{ManyKeysRank + rank}", Digests(layer => 200UL + (ulong)layer, request: 2));
         view = await Views.WaitForAsync(fixture.Client, v => ManyKeys(v).All(m => m.Count == 2) && ManyKeys(v).Count() == Others * Layers);
         Assert.Equal(Others * Layers, ManyKeys(view).Count());
 
         static IEnumerable<MismatchCount> ManyKeys(TelemetryView v) =>
-            v.Mismatches.ByLayerAndRanks.Where(m => m.RankA.StartsWith(ManyKeysRank, StringComparison.Ordinal));
-
-        // (request hash, layer << 32 | position, digest) for position 0 of every layer.
-        static ulong[] Digests(Func<int, ulong> digest, ulong request = 1) =>
-            Enumerable.Range(0, Layers).SelectMany(layer => new[] { 0xC0FFEE00UL + request, (ulong)layer << 32, digest(layer) }).ToArray();
+            v.Mismatches.ByLayerAndRanks.Where(m => int.Parse(m.RankA) is >= ManyKeysRank and < HostileTestRank);
     }
+
+    [Fact]
+    public async Task DigestsAndRankViewsNamingNoRankAreRefusedSoNoMarkupReachesTheViews()
+    {
+        const string Hostile = "<img src=x onerror=alert(1)>";
+        IShardAggregatorGrain shard = fixture.Client.GetGrain<IShardAggregatorGrain>(1);
+        // The hostile rank disagrees with a real one about a token; so does a second real one, after it on the same shard.
+        await shard.ReportDigestsAsync(Hostile, Digests(_ => 1, request: 9));
+        await shard.ReportDigestsAsync("007", Digests(_ => 2, request: 9));
+        await shard.ReportDigestsAsync($"{HostileTestRank}", Digests(_ => 3, request: 9));
+        await shard.ReportDigestsAsync($"{HostileTestRank + 1}", Digests(_ => 4, request: 9));
+
+        // Once the later pair is counted, the earlier reports have been handled: refused, they name no mismatch.
+        TelemetryView view = await Views.WaitForAsync(fixture.Client, v => v.Mismatches.ByLayerAndRanks.Any(m => m.RankA == $"{HostileTestRank}" || m.RankB == $"{HostileTestRank}"));
+        Assert.DoesNotContain(view.Mismatches.ByLayerAndRanks, m => !int.TryParse(m.RankA, out _) || !int.TryParse(m.RankB, out _) || m.RankA == "007" || m.RankB == "007");
+        Assert.DoesNotContain("<img", JsonSerializer.Serialize(view, TelemetryJson.Options), StringComparison.Ordinal);
+
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => shard.GetRankViewAsync(Hostile, "1m"));
+        Assert.Contains("a rank is a non-negative decimal number", e.Message);
+        Assert.DoesNotContain("<img", e.Message, StringComparison.Ordinal);
+    }
+
+    // (request hash, layer << 32 | position, digest) for position 0 of every layer.
+    static ulong[] Digests(Func<int, ulong> digest, ulong request = 1, int layers = 4) =>
+        Enumerable.Range(0, layers).SelectMany(layer => new[] { 0xC0FFEE00UL + request, (ulong)layer << 32, digest(layer) }).ToArray();
 }

@@ -18,7 +18,8 @@ public sealed class FrontDoorSilo : IAsyncLifetime
 {
     public const string Key = "sk-frontdoor-test";
     public const string LimitedKey = "sk-limited-tenant";
-    public const string TelemetryToken = "frontdoor-telemetry-token";
+    /// <summary>The silo's viewer token, for its /v1/router status.</summary>
+    public const string ViewToken = "frontdoor-view-token";
 
     internal LocalSilo Silo { get; private set; } = null!;
     public string BaseUrl => $"http://127.0.0.1:{Silo.Silo.HttpPort}";
@@ -28,10 +29,10 @@ public sealed class FrontDoorSilo : IAsyncLifetime
         Silo = await LocalSilo.StartAsync("frontdoor",
         [
             "--api-key", Key,
+            "--Telemetry:Tokens:0", ViewToken,
             "--Moe:FrontDoor:Tenants:0:Name=limited",
             $"--Moe:FrontDoor:Tenants:0:Keys:0={KeyHashes.Configured(LimitedKey)}",
             "--Moe:FrontDoor:Tenants:0:RequestsPerMinute=1",
-            "--Telemetry:Tokens:0", TelemetryToken,
         ]);
     }
 
@@ -206,7 +207,7 @@ public sealed class FrontDoorTests(FrontDoorSilo fixture) : IClassFixture<FrontD
         Assert.True(answer.Usage.OutputTokenCount > 0);
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", FrontDoorSilo.TelemetryToken);
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", FrontDoorSilo.ViewToken);
         Telemetry.MetricsText? page = null;
         await Eventually.UntilAsync("/metrics counts tokens per tenant", TimeSpan.FromSeconds(30), async () =>
         {
@@ -302,7 +303,11 @@ public sealed class FrontDoorTests(FrontDoorSilo fixture) : IClassFixture<FrontD
 
     static async Task<int> ActiveSequences(HttpClient http)
     {
-        using JsonDocument status = JsonDocument.Parse(await http.GetStringAsync("/v1/router"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/router");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", FrontDoorSilo.ViewToken);
+        using HttpResponseMessage response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        using JsonDocument status = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return status.RootElement.GetProperty("activeSequences").GetInt32() + status.RootElement.GetProperty("queueDepth").GetInt32();
     }
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
 
 namespace MoeRuntime.Grains.Diagnostics;
 
@@ -14,8 +12,4 @@ public static class ServingTracing
     public const string SourceName = "MoeRuntime.Serving";
 
     public static ActivitySource Source { get; } = new(SourceName);
-
-    /// <summary>A stable pseudonym for identifiers that must not appear in telemetry (tenants, users).</summary>
-    public static string Pseudonym(string value) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)).AsSpan(0, 8));
 }

@@ -4,6 +4,7 @@ using MoeRuntime.Control.Prefetch;
 using MoeRuntime.Grains.Prefetch;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Security;
 
 namespace MoeRuntime.Grains.Hosting;
 
@@ -114,6 +115,8 @@ static class MoeOptionsValidation
             c.AtLeast(o.StaleAfterIntervals, 1, nameof(o.StaleAfterIntervals));
             c.Positive(o.RankRetention, nameof(o.RankRetention));
             c.AtLeast(o.SampleEveryNTokens, 1, nameof(o.SampleEveryNTokens));
+            if (o.PseudonymKey.Length is > 0 and < TenantPseudonyms.MinKeyLength)
+                c.Fail(nameof(o.PseudonymKey), $"must be empty or at least {TenantPseudonyms.MinKeyLength} characters, has {o.PseudonymKey.Length}");
             var slo = new OptionChecks(c.Key(nameof(o.Slo)));
             slo.Positive(o.Slo.RequestP50Seconds, nameof(o.Slo.RequestP50Seconds));
             slo.Positive(o.Slo.RequestP95Seconds, nameof(o.Slo.RequestP95Seconds));
@@ -172,8 +175,26 @@ static class MoeOptionsValidation
             c.Between(o.PrimarySiloPort, 0, IPEndPoint.MaxPort, nameof(o.PrimarySiloPort));
             c.Between(o.HttpPort, 0, IPEndPoint.MaxPort, nameof(o.HttpPort));
             if (!IPAddress.TryParse(o.AdvertisedAddress, out _)) c.Fail(nameof(o.AdvertisedAddress), $"must be an IP address, was '{o.AdvertisedAddress}'");
+            Http(c, o);
             return c.Result;
         }
+    }
+
+    /// <summary>
+    /// The HTTP listener: an IP address to bind, a certificate file when HTTPS is on, and no plain HTTP beyond loopback
+    /// unless <c>Silo:AllowInsecureHttp</c> says so (the same rule as the cluster's own links).
+    /// </summary>
+    static void Http(OptionChecks c, SiloHostOptions o)
+    {
+        bool https = !string.IsNullOrWhiteSpace(o.HttpsCertificatePath);
+        if (!IPAddress.TryParse(o.HttpBind, out IPAddress? bind))
+            c.Fail(nameof(o.HttpBind), $"must be an IP address (127.0.0.1, 0.0.0.0, ::), was '{o.HttpBind}'");
+        else if (!IPAddress.IsLoopback(bind) && !https && !o.AllowInsecureHttp)
+            c.Fail(nameof(o.HttpBind), $"is {o.HttpBind}, beyond loopback, without HTTPS: set {c.Key(nameof(o.HttpsCertificatePath))} or {c.Key(nameof(o.AllowInsecureHttp))}=true");
+        if (https && !File.Exists(o.HttpsCertificatePath))
+            c.Fail(nameof(o.HttpsCertificatePath), $"must name a PKCS#12 certificate file, was '{o.HttpsCertificatePath}'");
+        if (!https && !string.IsNullOrEmpty(o.HttpsCertificatePassword))
+            c.Fail(nameof(o.HttpsCertificatePassword), $"is set but {c.Key(nameof(o.HttpsCertificatePath))} is empty");
     }
 
     /// <summary>Section <c>Telemetry</c>: where traces, metrics and logs go, and who may read them.</summary>
@@ -188,6 +209,14 @@ static class MoeOptionsValidation
             c.Share(o.TraceSampleRatio, nameof(o.TraceSampleRatio));
             for (int i = 0; i < o.Tokens.Length; i++)
                 if (string.IsNullOrWhiteSpace(o.Tokens[i])) c.Fail($"{nameof(o.Tokens)}:{i}", "must not be empty");
+            for (int i = 0; i < o.OperatorTokens.Length; i++)
+            {
+                if (string.IsNullOrWhiteSpace(o.OperatorTokens[i])) c.Fail($"{nameof(o.OperatorTokens)}:{i}", "must not be empty");
+                else if (o.Tokens.Contains(o.OperatorTokens[i], StringComparer.Ordinal))
+                    c.Fail($"{nameof(o.OperatorTokens)}:{i}", $"is also in {c.Key(nameof(o.Tokens))}; give each role its own token");
+            }
+            if (!string.IsNullOrWhiteSpace(o.TokenFile) && Directory.Exists(o.TokenFile))
+                c.Fail(nameof(o.TokenFile), $"must name a file, not a directory, was '{o.TokenFile}'");
             return c.Result;
         }
     }

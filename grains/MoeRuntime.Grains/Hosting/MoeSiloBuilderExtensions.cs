@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Control;
+using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Prefetch;
 using MoeRuntime.Grains.Routing;
@@ -34,6 +36,7 @@ public static class MoeSiloBuilderExtensions
         // One trace from client to router to expert grains on other ranks.
         builder.AddActivityPropagation();
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(TenantPrivacy.Pseudonyms);
         builder.Services.AddSingleton<ModelHost>();
         // Messages no larger than the model's payloads need (see MessageSizeLimit), not Orleans' 100 MB default.
         builder.Services.AddOptions<SiloMessagingOptions>()

@@ -15,6 +15,17 @@ public sealed class SiloHostOptions
     /// <summary>Silo-to-silo port of the primary silo, for <c>localhost</c> clustering with several silos.</summary>
     public int PrimarySiloPort { get; set; } = 11111;
     public int HttpPort { get; set; } = 8080;
+    /// <summary>
+    /// IP address the HTTP endpoints listen on: loopback by default; <c>0.0.0.0</c> (or <c>::</c>) for every interface.
+    /// A non-loopback bind needs <see cref="HttpsCertificatePath"/> or <see cref="AllowInsecureHttp"/>.
+    /// </summary>
+    public string HttpBind { get; set; } = "127.0.0.1";
+    /// <summary>PKCS#12 (.pfx) file of the HTTPS certificate; empty serves plain HTTP.</summary>
+    public string HttpsCertificatePath { get; set; } = "";
+    /// <summary>Password of <see cref="HttpsCertificatePath"/>; empty for none (prefer an environment variable to the command line).</summary>
+    public string HttpsCertificatePassword { get; set; } = "";
+    /// <summary>Lets a non-loopback <see cref="HttpBind"/> serve plain HTTP (tokens then cross the network in clear); logged as a warning.</summary>
+    public bool AllowInsecureHttp { get; set; }
     /// <summary>Address the silo advertises; loopback unless deployed across machines.</summary>
     public string AdvertisedAddress { get; set; } = "127.0.0.1";
 }

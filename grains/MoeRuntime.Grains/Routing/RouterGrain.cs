@@ -10,6 +10,7 @@ using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Sampling;
 using MoeRuntime.Model.Tokenization;
 using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Security;
 using Orleans.Concurrency;
 
 namespace MoeRuntime.Grains.Routing;
@@ -22,7 +23,7 @@ namespace MoeRuntime.Grains.Routing;
 // stream's enumerator with it (the client then sees EnumerationAbortedException); collection age only
 // deactivates it after it has truly been idle.
 [StatelessWorker(1, removeIdleWorkers: false), Reentrant]
-public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, IOptions<MoeSiloOptions> options, ILogger<RouterGrain> logger)
+public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, IOptions<MoeSiloOptions> options, TenantPseudonyms pseudonyms, ILogger<RouterGrain> logger)
     : Grain, IRouterGrain
 {
     public Task<RouterStatus> GetStatusAsync() => Task.FromResult(runtime.Status());
@@ -101,10 +102,10 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
     static TokenLogprob[] Wire(TokenLogprobs logprobs) =>
         logprobs.Top.Select(t => new TokenLogprob { TokenId = t.Id, Logprob = t.Logprob }).ToArray();
 
-    RouterContext Context() => new(runtime, telemetry, options.Value, logger, this.GetPrimaryKeyString());
+    RouterContext Context() => new(runtime, telemetry, options.Value, pseudonyms, logger, this.GetPrimaryKeyString());
 
     /// <summary>What a request run needs from its router.</summary>
-    sealed record RouterContext(RouterRuntime Runtime, RankTelemetry Telemetry, MoeSiloOptions Options, ILogger Logger, string Model);
+    sealed record RouterContext(RouterRuntime Runtime, RankTelemetry Telemetry, MoeSiloOptions Options, TenantPseudonyms Pseudonyms, ILogger Logger, string Model);
 
     static string FinishName(FinishReason reason) => reason == FinishReason.Stop ? "stop" : "length";
 
@@ -127,8 +128,11 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             _grain = grain;
             _request = request;
             _route = route;
+            // A client's request id goes into logs and spans: only the short, plain ids of RequestIds get there.
+            if (!string.IsNullOrEmpty(request.RequestId) && RequestIds.Problem(request.RequestId) is { } badId)
+                throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"RequestId: {badId}");
             RequestId = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
-            Tenant = ServingTracing.Pseudonym(request.Tenant);
+            Tenant = grain.Pseudonyms.Of(request.Tenant);
             grain.Runtime.RequestStarted();
             grain.Telemetry.StreamOpened(route);
             _span = ServingTracing.Source.StartActivity("moe.request", ActivityKind.Server);
@@ -206,7 +210,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
                     string reason = ResumeReasons.Normalize(_request.ResumeReason);
                     _grain.Telemetry.RequestResumed(_route, reason);
                     _span?.SetTag("moe.request.resumed_tokens", resumed.Length);
-                    RequestLog.Resumed(_grain.Logger, RequestId, resumed.Length, reason, ServingTracing.Pseudonym(_request.Tenant));
+                    RequestLog.Resumed(_grain.Logger, RequestId, resumed.Length, reason, Tenant);
                 }
                 _grain.Logger.LogDebug("Request {RequestId} admitted: {PromptTokens} prompt tokens, max {MaxTokens}", RequestId, prompt.Count, sampling.MaxTokens);
                 return stream;

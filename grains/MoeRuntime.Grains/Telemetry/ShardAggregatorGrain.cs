@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Telemetry.Aggregation;
 using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Security;
 using MoeRuntime.Telemetry.Summaries;
 
 namespace MoeRuntime.Grains.Telemetry;
@@ -40,6 +41,7 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
         try
         {
             decoded = SummaryCodec.Decode(summary);
+            if (RankIds.Problem(decoded.RankId) is { } badRank) throw new SummaryFormatException($"summary of no rank: {badRank}");
             if (decoded.ExpertHits.Rows != host.Config.LayerCount || decoded.ExpertHits.Columns != host.Config.ExpertCount)
                 throw new SummaryFormatException($"summary of a {decoded.ExpertHits.Rows} x {decoded.ExpertHits.Columns} model, this cluster serves {host.Config.LayerCount} x {host.Config.ExpertCount}");
         }
@@ -60,6 +62,13 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
 
     public Task ReportDigestsAsync(string rank, ulong[] triples)
     {
+        // The rank becomes a key of the mismatch counts and text in the views: only a rank's number is taken.
+        if (RankIds.Problem(rank) is { } badRank)
+        {
+            _rejected++;
+            logger.LogWarning("Rejected {Digests} routing digests: {Reason}", triples.Length / 3, badRank);
+            return Task.CompletedTask;
+        }
         var records = new RoutingDigestRecord[triples.Length / 3];
         for (int i = 0; i < records.Length; i++)
         {
@@ -72,6 +81,7 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
 
     public Task<byte[]> GetRankViewAsync(string rank, string window)
     {
+        if (RankIds.Problem(rank) is { } badRank) throw new ArgumentException(badRank, nameof(rank));
         DateTimeOffset now = time.GetUtcNow();
         TelemetryWindow w = ViewBuilder.Parse(window);
         if (w > TelemetryWindow.OneMinute) throw new ArgumentException($"rank views cover 1m; the cluster view covers 5m and 1h");

@@ -23,5 +23,10 @@ public sealed class TelemetryOptions
     public SloTargets Slo { get; set; } = new();
     /// <summary>Prices the cost estimates use ($ per 1k prompt/completion tokens, $ per GB-hour of each tier).</summary>
     public CostRates Costs { get; set; } = new();
+    /// <summary>
+    /// The cluster's secret for tenant pseudonyms in logs and spans (HMAC-SHA-256; at least 32 characters, the same on
+    /// every rank, kept like a password). Empty: a random key per process, so pseudonyms differ between ranks and restarts.
+    /// </summary>
+    public string PseudonymKey { get; set; } = "";
 
 }

@@ -73,7 +73,7 @@ public sealed partial class DashboardBrowserTests(TelemetrySilo silo) : IClassFi
     private static partial Regex RequestsRow();
 
     /// <summary>A heat-map row: the layer number in its first cell, then the expert cells.</summary>
-    [GeneratedRegex(@"<tr><td style=""color:#1d232a"">\d+</td>")]
+    [GeneratedRegex(@"<tr><td class=""layer"">\d+</td>")]
     private static partial Regex HeatMapLayerRow();
 
     [GeneratedRegex(@"""requests""\s*:\s*\{[^}]*""total""\s*:\s*(\d+)")]

@@ -80,10 +80,12 @@ public sealed class RuleTests
                  {
                      "MoeLatencyP95High", "MoeLatencyP50High", "MoeTtftP95High", "MoeHighErrorRate",
                      "MoeAvailabilityBurnRateFast", "MoeAvailabilityBurnRateSlow", "MoeQueueBacklog",
-                     "MoeTierMemoryPressure", "MoeRoutingMismatch", "MoeColdMissSpike", "MoePrefetchWaste",
+                     "MoeTierOverBudget", "MoeForcedEvictions", "MoeTierFetchStalls", "MoeRoutingMismatch", "MoeColdMissSpike", "MoePrefetchWaste",
                      "MoeIntegrityCheckFailures", "MoeTelemetryAccessDenials", "MoeStaleRanks",
                  })
             Assert.Contains(name, alerts);
+        // Fullness is the latency controller's steady state (hot tier at ~95 % of its limit), not an alert.
+        Assert.DoesNotContain("MoeTierMemoryPressure", alerts);
     }
 
     [Fact]

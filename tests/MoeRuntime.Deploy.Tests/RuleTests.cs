@@ -80,7 +80,9 @@ public sealed class RuleTests
                  {
                      "MoeLatencyP95High", "MoeLatencyP50High", "MoeTtftP95High", "MoeHighErrorRate",
                      "MoeAvailabilityBurnRateFast", "MoeAvailabilityBurnRateSlow", "MoeQueueBacklog",
-                     "MoeTierOverBudget", "MoeForcedEvictions", "MoeTierFetchStalls", "MoeRoutingMismatch", "MoeColdMissSpike", "MoePrefetchWaste",
+                     "MoeTierOverBudget", "MoeForcedEvictions", "MoeTierFetchStalls", "MoeRoutingMismatch",
+                     "MoeLatencyP99High", "MoeInterTokenLatencyP95High", "MoeThroughputBelowBaseline", "MoeDeviceErrors",
+                     "MoeAvailabilitySlo7dMissed", "MoeColdMissSpike", "MoePrefetchWaste",
                      "MoeIntegrityCheckFailures", "MoeTelemetryAccessDenials", "MoeStaleRanks",
                  })
             Assert.Contains(name, alerts);

@@ -44,6 +44,34 @@ public sealed class RuleTests
     }
 
     [Fact]
+    public void The_error_ratio_rules_leave_out_exactly_the_client_caused_error_types_of_the_catalogue()
+    {
+        Match listed = Regex.Match(File.ReadAllText(Repo.Catalogue), @"(?m)^Client-caused error types: (.+)\.$");
+        Assert.True(listed.Success, "docs/metrics.md has no 'Client-caused error types: ...' line (MetricsDocument writes it)");
+        var expected = Regex.Matches(listed.Groups[1].Value, "`([a-z_]+)`").Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(expected);
+
+        string[] blocks = Regex.Split(File.ReadAllText(Repo.RecordingRules), @"(?m)^(?=\s*-\s*(?:record|name):)");
+        var rules = blocks.Where(b => Regex.IsMatch(b, @"^\s*-\s*record:\s*moe:error_ratio:")).ToList();
+        Assert.True(rules.Count >= 4, $"expected the moe:error_ratio:* rules in recording.yml, found {rules.Count}");
+        var problems = new List<string>();
+        foreach (string rule in rules)
+        {
+            string name = Regex.Match(rule, @"record:\s*(\S+)").Groups[1].Value;
+            var selectors = Regex.Matches(rule, @"moe_requests_total\{([^}]*)\}").Select(m => m.Groups[1].Value).ToList();
+            if (selectors.Count < 3) problems.Add($"{name}: bad, or-zero and valid selectors expected, found {selectors.Count}");
+            foreach (string selector in selectors)
+            {
+                Match excluded = Regex.Match(selector, @"error_type!~""([^""]*)""");
+                var actual = excluded.Success ? excluded.Groups[1].Value.Split('|').Order(StringComparer.Ordinal).ToList() : [];
+                if (!actual.SequenceEqual(expected))
+                    problems.Add($"{name}: {{{selector}}} must exclude error_type!~\"{string.Join('|', expected)}\"");
+            }
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
     public void The_alerts_the_issue_asks_for_exist()
     {
         List<string> alerts = Names.Alerts();
@@ -52,10 +80,14 @@ public sealed class RuleTests
                  {
                      "MoeLatencyP95High", "MoeLatencyP50High", "MoeTtftP95High", "MoeHighErrorRate",
                      "MoeAvailabilityBurnRateFast", "MoeAvailabilityBurnRateSlow", "MoeQueueBacklog",
-                     "MoeTierMemoryPressure", "MoeRoutingMismatch", "MoeColdMissSpike", "MoePrefetchWaste",
+                     "MoeTierOverBudget", "MoeForcedEvictions", "MoeTierFetchStalls", "MoeRoutingMismatch",
+                     "MoeLatencyP99High", "MoeInterTokenLatencyP95High", "MoeThroughputBelowBaseline", "MoeDeviceErrors",
+                     "MoeAvailabilitySlo7dMissed", "MoeColdMissSpike", "MoePrefetchWaste",
                      "MoeIntegrityCheckFailures", "MoeTelemetryAccessDenials", "MoeStaleRanks",
                  })
             Assert.Contains(name, alerts);
+        // Fullness is the latency controller's steady state (hot tier at ~95 % of its limit), not an alert.
+        Assert.DoesNotContain("MoeTierMemoryPressure", alerts);
     }
 
     [Fact]

@@ -68,10 +68,22 @@ public static class ViewBuilder
         double kvMisses = s.CounterTotal(MoeMetrics.KvCacheLookupsTotal, Label(MoeMetrics.KvCacheLookupsTotal, "result", "miss"));
         var kv = new KvCacheStatus(gauges(MoeMetrics.KvCacheBytes, _ => true), kvHits, kvMisses, kvHits + kvMisses == 0 ? 0 : kvHits / (kvHits + kvMisses));
 
-        return new TelemetryView(scope, Name(window), now, ranks, requests, latency, experts, tiers, prefetch, traffic, kv, Slos(s, requests, targets), mismatches);
+        return new TelemetryView(scope, Name(window), now, ranks, requests, latency, experts, tiers, prefetch, traffic, kv, Slos(s, targets), mismatches);
     }
 
-    static List<SloStatus> Slos(MergedSnapshot s, RequestRates requests, SloTargets t)
+    /// <summary>
+    /// Server-caused failures over valid requests: the one availability definition (see
+    /// <see cref="MetricLabels.ClientCausedErrorTypes"/>), which the recording rules <c>moe:error_ratio:*</c> share.
+    /// </summary>
+    public static double ServerErrorRatio(MergedSnapshot s)
+    {
+        Func<IReadOnlyList<string>, bool> valid = Label(MoeMetrics.RequestsTotal, "error_type", t => !MetricLabels.ClientCausedErrorTypes.Contains(t));
+        Func<IReadOnlyList<string>, bool> failed = Label(MoeMetrics.RequestsTotal, "status", v => v != "success");
+        double total = s.CounterTotal(MoeMetrics.RequestsTotal, valid);
+        return total == 0 ? 0 : s.CounterTotal(MoeMetrics.RequestsTotal, l => valid(l) && failed(l)) / total;
+    }
+
+    static List<SloStatus> Slos(MergedSnapshot s, SloTargets t)
     {
         var slos = new List<SloStatus>();
         if (s.Distribution(MoeMetrics.RequestDurationSeconds) is { Count: > 0 } duration)
@@ -81,9 +93,10 @@ public static class ViewBuilder
         }
         if (s.Distribution(MoeMetrics.TimeToFirstTokenSeconds, Label(MoeMetrics.TimeToFirstTokenSeconds, "route", "stream")) is { Count: > 0 } ttft)
             slos.Add(LatencySlo("ttft_p95", ttft, 0.95, t.TtftP95Seconds));
-        slos.Add(new SloStatus("error_rate", t.ErrorRatio, requests.ErrorRatio, requests.ErrorRatio <= t.ErrorRatio, requests.ErrorRatio / t.ErrorRatio));
-        double availability = 1 - requests.ErrorRatio;
-        slos.Add(new SloStatus("availability", t.Availability, availability, availability >= t.Availability, requests.ErrorRatio / (1 - t.Availability)));
+        double bad = ServerErrorRatio(s);
+        slos.Add(new SloStatus("error_rate", t.ErrorRatio, bad, bad <= t.ErrorRatio, bad / t.ErrorRatio));
+        double availability = 1 - bad;
+        slos.Add(new SloStatus("availability", t.Availability, availability, availability >= t.Availability, bad / (1 - t.Availability)));
         return slos;
     }
 

@@ -36,6 +36,15 @@ public static class MetricLabels
         "none", "timeout", "oom", "device_error", "invalid_request", "model_not_found",
         "inference_error", "tokenization_error", "integrity_error", "cancelled", "internal");
 
+    /// <summary>
+    /// The <c>error_type</c> values the client caused: a malformed request, a model the cluster does not serve, a
+    /// stream the client cancelled. The one availability definition: a request is bad when its <c>status</c> is not
+    /// <c>success</c> and its error type is not one of these; requests with these error types are not valid events
+    /// and are left out of the denominator too. The aggregator's availability and error-rate objectives and the
+    /// recording rules <c>moe:error_ratio:*</c> both use it (docs/metrics.md lists it; a deploy test checks the rules).
+    /// </summary>
+    public static readonly IReadOnlyList<string> ClientCausedErrorTypes = ["invalid_request", "model_not_found", "cancelled"];
+
     /// <summary>Operator urgency of an error.</summary>
     public static readonly LabelDefinition Severity = new("severity", "critical", "warning", "info");
 

@@ -66,7 +66,17 @@ public static class MetricsDocument
             {{MetricLabels.ExpertLabelBound}} series per model. Label sets over a cap are refused at registration
             (their handle records nowhere) and counted in `moe_telemetry_dropped_total{reason="series_cap"}`.
 
+            ## Availability
+
+            One definition, used by the aggregator (`moe_cluster_slo_burn_rate{slo="availability"}` and
+            `{slo="error_rate"}`) and by the recording rules `moe:error_ratio:*`: a request of `moe_requests_total`
+            is bad when its `status` is not `success` and its `error_type` is not one the client caused; requests
+            the client caused are not valid events and are left out of the denominator as well
+            (availability = 1 - bad / valid).
+
             """);
+        text.Append(CultureInfo.InvariantCulture,
+            $"Client-caused error types: {string.Join(", ", MetricLabels.ClientCausedErrorTypes.Select(t => $"`{t}`"))}.\n");
         return text.ToString();
     }
 

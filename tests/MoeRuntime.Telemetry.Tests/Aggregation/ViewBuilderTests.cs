@@ -47,6 +47,44 @@ public class ViewBuilderTests
     }
 
     [Fact]
+    public void AvailabilityCountsOnlyServerCausedFailuresOverValidRequests()
+    {
+        TelemetryView view = ViewOf(rank =>
+        {
+            rank.Collector.Counter(MoeMetrics.RequestsTotal, "generate", "success", "none").Add(995);
+            rank.Collector.Counter(MoeMetrics.RequestsTotal, "stream", "error", "internal").Add(3);
+            rank.Collector.Counter(MoeMetrics.RequestsTotal, "stream", "timeout", "timeout").Add(2);
+            // Client-caused: neither bad nor valid.
+            rank.Collector.Counter(MoeMetrics.RequestsTotal, "generate", "error", "invalid_request").Add(400);
+            rank.Collector.Counter(MoeMetrics.RequestsTotal, "generate", "error", "model_not_found").Add(300);
+            rank.Collector.Counter(MoeMetrics.RequestsTotal, "stream", "error", "cancelled").Add(300);
+        });
+
+        // Every failure is still counted as an error of the request table.
+        Assert.Equal((2000, 1005), (view.Requests.Total, view.Requests.Errors));
+        SloStatus availability = view.Slos.Single(s => s.Name == "availability");
+        Assert.Equal(0.995, availability.Actual, 1e-9); // 5 bad of 1000 valid
+        Assert.False(availability.Met);
+        Assert.Equal(5, availability.BurnRate, 1e-9);
+        SloStatus errors = view.Slos.Single(s => s.Name == "error_rate");
+        Assert.Equal(0.005, errors.Actual, 1e-9);
+        Assert.True(errors.Met);
+    }
+
+    [Fact]
+    public void OnlyClientCausedFailuresLeaveAvailabilityWhole()
+    {
+        TelemetryView view = ViewOf(rank =>
+        {
+            rank.Collector.Counter(MoeMetrics.RequestsTotal, "generate", "error", "invalid_request").Add(50);
+            rank.Collector.Counter(MoeMetrics.RequestsTotal, "stream", "error", "cancelled").Add(50);
+        });
+
+        SloStatus availability = view.Slos.Single(s => s.Name == "availability");
+        Assert.Equal((1.0, true, 0.0), (availability.Actual, availability.Met, availability.BurnRate));
+    }
+
+    [Fact]
     public void ImbalanceIsTheBusiestExpertOverTheMeanOfItsLayer()
     {
         TelemetryView view = ViewOf(rank =>

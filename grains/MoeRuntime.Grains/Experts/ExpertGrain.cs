@@ -27,6 +27,7 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
     string _grainKey = "";
     long _calls, _tokens;
     string? _flagged;
+    bool _integrityQuarantined;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -73,8 +74,20 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
         catch (IntegrityException e)
         {
             telemetry.IntegrityFailed();
+            if (!_integrityQuarantined)
+            {
+                // Counted and logged once per copy; every call still re-reads the weights, so a restored file recovers it.
+                _integrityQuarantined = true;
+                telemetry.ExpertQuarantined(integrity: true);
+                logger.LogError("Expert {Expert} failed its integrity check on rank {Rank}; quarantined until a re-read passes: {Reason}", _key, host.Rank, e.Message);
+            }
             span?.SetStatus(ActivityStatusCode.Error, "integrity");
             throw new MoeRequestException(MoeErrorCode.IntegrityFailure, e.Message);
+        }
+        if (_integrityQuarantined)
+        {
+            _integrityQuarantined = false;
+            logger.LogWarning("Expert {Expert} passed its integrity check on rank {Rank} again; back in service", _key, host.Rank);
         }
         span?.SetTag("moe.tier", TierNames.Of(lease.FoundIn));
         if (lease.FoundIn != Tier.Hot && span is not null)
@@ -94,6 +107,7 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
             if (!result.isfinite().all().item<bool>())
             {
                 _flagged = $"expert {_key} on rank {host.Rank} produced NaN or infinity and is flagged";
+                telemetry.ExpertQuarantined(integrity: false);
                 logger.LogError("Expert {Expert} produced NaN or infinity on {Tokens} tokens; flagged", _key, tokens.Rows);
                 throw new MoeRequestException(MoeErrorCode.ExpertFailure, _flagged);
             }

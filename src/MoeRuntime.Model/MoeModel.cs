@@ -65,13 +65,15 @@ public sealed class MoeModel : IDisposable
     /// </summary>
     /// <param name="routingBias">Steers each layer's top-k (see <see cref="IRoutingBias"/>); null routes as trained.</param>
     /// <param name="lookahead">Told, before each layer's dispatch, the experts the next layers' gates pick (pre-gating); null predicts nothing.</param>
+    /// <param name="failures">Collects rows whose expert failed (see <see cref="StepFailures"/>) so the caller can fail only their
+    /// sequences; null makes a failed expert fail the whole step.</param>
     public async Task<Tensor> ForwardAsync(IReadOnlyList<SequenceStep> batch, IExpertDispatcher dispatcher, CancellationToken cancellationToken = default,
-        Action<int, TimeSpan>? layerTimed = null, IRoutingBias? routingBias = null, IExpertLookahead? lookahead = null)
+        Action<int, TimeSpan>? layerTimed = null, IRoutingBias? routingBias = null, IExpertLookahead? lookahead = null, StepFailures? failures = null)
     {
         if (batch.Count == 0) throw new ArgumentException("a forward pass needs at least one sequence", nameof(batch));
         Tensor tokens, positions, hidden;
         SequenceSlice[] slices;
-        DispatchRows rows = Rows(batch);
+        DispatchRows rows = Rows(batch, failures);
         using (var scope = NewDisposeScope())
         {
             (tokens, positions, slices) = Flatten(batch);
@@ -136,10 +138,11 @@ public sealed class MoeModel : IDisposable
             lookahead.Predicted(next, Layers[next].Moe.Gate.Predict(moeInput, lookahead.Threshold(next)));
     }
 
-    static DispatchRows Rows(IReadOnlyList<SequenceStep> batch)
+    static DispatchRows Rows(IReadOnlyList<SequenceStep> batch, StepFailures? failures)
     {
         int total = 0;
         foreach (SequenceStep step in batch) total += step.Tokens.Length;
+        failures?.Reset(total);
         var requests = new ulong[total];
         var positions = new long[total];
         int at = 0;
@@ -149,7 +152,7 @@ public sealed class MoeModel : IDisposable
                 requests[at] = step.RequestKey;
                 positions[at] = step.Cache.Length + j;
             }
-        return new DispatchRows(requests, positions);
+        return new DispatchRows(requests, positions) { Failures = failures };
     }
 
     /// <summary>Token ids [n] (int64) to the residual stream [n, H].</summary>

@@ -70,6 +70,19 @@ public sealed class RankTelemetryTests
         Assert.Equal(new Dictionary<string, double> { ["stream/rank_lost"] = 2, ["generate/shutting_down"] = 1 }, resumed);
     }
 
+    [Fact]
+    public void QuarantinedExpertCopiesAreCountedByReason()
+    {
+        var collector = new RankCollector(new RankCollectorOptions { RankId = "0", Model = "default", Layers = 1, Experts = 1 });
+        var telemetry = new RankTelemetry(collector, Options.Create(new TelemetryOptions()));
+        telemetry.ExpertQuarantined(integrity: false);
+        telemetry.ExpertQuarantined(integrity: true);
+        telemetry.ExpertQuarantined(integrity: true);
+        var quarantined = collector.CollectSummary().Counters.Where(c => c.Metric == MoeMetrics.ExpertQuarantinedTotal && c.Delta > 0)
+            .ToDictionary(c => c.Labels.Single(), c => c.Delta);
+        Assert.Equal(new Dictionary<string, double> { ["nan"] = 1, ["integrity"] = 2 }, quarantined);
+    }
+
     static double PrefetchBytes(RankCollector collector) =>
         collector.CollectSummary().Counters.Where(c => c.Metric == MoeMetrics.PrefetchBytesTotal).Sum(c => c.Delta);
 }

@@ -21,12 +21,21 @@ namespace MoeRuntime.Grains.Experts;
 /// with that rank's tier store on activation, within that rank's budgets, like any other expert.
 /// </summary>
 [ExpertPlacement]
-public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPolicy policy, RankTelemetry telemetry, ILogger<ExpertGrain> logger) : Grain, IExpertGrain
+public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPolicy policy, RankTelemetry telemetry, TimeProvider time, ILogger<ExpertGrain> logger)
+    : Grain, IExpertGrain
 {
+    /// <summary>The first wait before a copy flagged for NaN or infinity is tried again; doubles with each failed try.</summary>
+    static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
+    /// <summary>The longest wait between two tries of a flagged copy.</summary>
+    static readonly TimeSpan LastRetry = TimeSpan.FromMinutes(5);
+
     ExpertKey _key;
     string _grainKey = "";
     long _calls, _tokens;
     string? _flagged;
+    DateTimeOffset _retryAt;
+    TimeSpan _retryAfter;
+    bool _integrityQuarantined;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -58,7 +67,8 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
 
     public async Task<TensorPayload> ComputeAsync(TensorPayload tokens, RoutingCheck? check, CancellationToken cancellationToken)
     {
-        if (_flagged is not null) throw new MoeRequestException(MoeErrorCode.ExpertFailure, _flagged);
+        // Quarantined: calls fail at once until the back-off is over; then one call tries the copy again.
+        if (_flagged is not null && time.GetUtcNow() < _retryAt) throw new MoeRequestException(MoeErrorCode.ExpertFailure, _flagged);
         if (tokens.Columns != host.Config.HiddenSize)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {_key} takes rows of {host.Config.HiddenSize} values, got {tokens.Columns}");
         using Activity? span = ServingTracing.Source.StartActivity("moe.expert");
@@ -73,8 +83,20 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
         catch (IntegrityException e)
         {
             telemetry.IntegrityFailed();
+            if (!_integrityQuarantined)
+            {
+                // Counted and logged once per copy; every call still re-reads the weights, so a restored file recovers it.
+                _integrityQuarantined = true;
+                telemetry.ExpertQuarantined(integrity: true);
+                logger.LogError("Expert {Expert} failed its integrity check on rank {Rank}; quarantined until a re-read passes: {Reason}", _key, host.Rank, e.Message);
+            }
             span?.SetStatus(ActivityStatusCode.Error, "integrity");
             throw new MoeRequestException(MoeErrorCode.IntegrityFailure, e.Message);
+        }
+        if (_integrityQuarantined)
+        {
+            _integrityQuarantined = false;
+            logger.LogWarning("Expert {Expert} passed its integrity check on rank {Rank} again; back in service", _key, host.Rank);
         }
         span?.SetTag("moe.tier", TierNames.Of(lease.FoundIn));
         if (lease.FoundIn != Tier.Hot && span is not null)
@@ -93,9 +115,22 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
             Tensor result = lease.Expert.Forward(input);
             if (!result.isfinite().all().item<bool>())
             {
-                _flagged = $"expert {_key} on rank {host.Rank} produced NaN or infinity and is flagged";
-                logger.LogError("Expert {Expert} produced NaN or infinity on {Tokens} tokens; flagged", _key, tokens.Rows);
+                if (_flagged is null)
+                {
+                    // Counted and logged once per quarantine; tries after the back-off that fail again only lengthen it.
+                    _flagged = $"expert {_key} on rank {host.Rank} produced NaN or infinity and is flagged";
+                    _retryAfter = FirstRetry;
+                    telemetry.ExpertQuarantined(integrity: false);
+                    logger.LogError("Expert {Expert} produced NaN or infinity on {Tokens} tokens; flagged, tried again in {Retry}", _key, tokens.Rows, _retryAfter);
+                }
+                else _retryAfter = TimeSpan.FromTicks(Math.Min(_retryAfter.Ticks * 2, LastRetry.Ticks));
+                _retryAt = time.GetUtcNow() + _retryAfter;
                 throw new MoeRequestException(MoeErrorCode.ExpertFailure, _flagged);
+            }
+            if (_flagged is not null)
+            {
+                _flagged = null;
+                logger.LogWarning("Expert {Expert} produced finite output on rank {Rank} again; back in service", _key, host.Rank);
             }
             _calls++;
             _tokens += tokens.Rows;

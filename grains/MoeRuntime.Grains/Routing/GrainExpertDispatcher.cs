@@ -60,14 +60,54 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
                 ? SpreadAsync(replicas, key, layer * host.Config.ExpertCount + experts[i], payloads[i], checks[i], cancellationToken)
                 : CallAsync(new ExpertRoute(key), payloads[i], checks[i], cancellationToken);
         }
-        TensorPayload[] results = await Task.WhenAll(calls).ConfigureAwait(false);
-        telemetry.Dispatched(payloads.Sum(p => (long)p.Data.Length), results.Sum(r => (long)r.Data.Length), Stopwatch.GetElapsedTime(started), plan.TokenCount);
+        TensorPayload?[] results = await SettleAsync(calls, plan, experts, rows).ConfigureAwait(false);
+        telemetry.Dispatched(payloads.Sum(p => (long)p.Data.Length), results.Sum(r => (long)(r?.Data.Length ?? 0)), Stopwatch.GetElapsedTime(started), plan.TokenCount);
 
         using (var scope = NewDisposeScope())
         {
             for (int i = 0; i < experts.Length; i++)
-                plan.Accumulate(output, experts[i], TensorPayloads.ToTensor(results[i], host.Device));
+                if (results[i] is { } result) plan.Accumulate(output, experts[i], TensorPayloads.ToTensor(result, host.Device));
         }
+    }
+
+    /// <summary>
+    /// Waits for a layer's expert calls. When the caller collects failed rows (<see cref="DispatchRows.Failures"/>) and every
+    /// failed call is the expert's own fault (NaN or infinity, an integrity failure), the rows routed to those experts are
+    /// recorded as failed and left without their output, so only their sequences fail; any other failure fails the step.
+    /// </summary>
+    static async Task<TensorPayload?[]> SettleAsync(Task<TensorPayload>[] calls, RoutingPlan plan, int[] experts, DispatchRows rows)
+    {
+        try
+        {
+            return await Task.WhenAll(calls).ConfigureAwait(false);
+        }
+        catch (MoeRequestException) when (rows.Failures is not null && calls.All(c => c.IsCompletedSuccessfully || IsExpertFault(c)))
+        {
+            var results = new TensorPayload?[calls.Length];
+            for (int i = 0; i < calls.Length; i++)
+            {
+                if (calls[i].IsCompletedSuccessfully) results[i] = calls[i].Result;
+                else rows.Failures.Fail(RowsRoutedTo(plan, experts[i]), calls[i].Exception!.InnerException!);
+            }
+            return results;
+        }
+    }
+
+    static bool IsExpertFault(Task call) =>
+        call.IsFaulted && call.Exception!.InnerException is MoeRequestException { Code: MoeErrorCode.ExpertFailure or MoeErrorCode.IntegrityFailure };
+
+    static List<int> RowsRoutedTo(RoutingPlan plan, int expert)
+    {
+        var routed = new List<int>();
+        int k = plan.TopK;
+        for (int row = 0; row < plan.TokenCount; row++)
+            for (int s = 0; s < k; s++)
+                if (plan.ChosenExperts[row * k + s] == expert)
+                {
+                    routed.Add(row);
+                    break;
+                }
+        return routed;
     }
 
     /// <summary>

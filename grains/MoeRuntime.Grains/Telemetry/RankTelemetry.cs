@@ -21,6 +21,7 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly GaugeHandle _streams;
     readonly SketchHandle _queueWait, _prefill, _decodeStep, _sampler, _tokenizer, _batchSize, _promptLength, _completionLength;
     readonly SketchHandle _attention, _expertCompute, _dispatchIo, _fetchIo;
+    readonly CounterHandle _quarantinedNan, _quarantinedIntegrity;
     readonly CounterHandle _prompt, _completion, _rejects, _streamResets, _retries, _sent, _received, _kvHits, _kvMisses, _integrity;
     readonly GaugeHandle _queueDepth, _kvBytes;
     readonly GaugeHandle[] _memory, _capacity;
@@ -72,6 +73,8 @@ public sealed class RankTelemetry : IBatcherObserver
         _kvHits = collector.Counter(MoeMetrics.KvCacheLookupsTotal, "hit");
         _kvMisses = collector.Counter(MoeMetrics.KvCacheLookupsTotal, "miss");
         _integrity = collector.Counter(MoeMetrics.IntegrityFailuresTotal, "cold");
+        _quarantinedNan = collector.Counter(MoeMetrics.ExpertQuarantinedTotal, "nan");
+        _quarantinedIntegrity = collector.Counter(MoeMetrics.ExpertQuarantinedTotal, "integrity");
         _queueDepth = collector.Gauge(MoeMetrics.QueueDepth, "stream");
         _kvBytes = collector.Gauge(MoeMetrics.KvCacheBytes);
         string[] tiers = ["hot", "warm", "cold"];
@@ -247,6 +250,13 @@ public sealed class RankTelemetry : IBatcherObserver
     {
         if (!Enabled) return;
         _integrity.Increment();
+    }
+
+    /// <summary>An expert copy was quarantined, for NaN/infinity in its output (<paramref name="integrity"/> false) or failed integrity.</summary>
+    public void ExpertQuarantined(bool integrity)
+    {
+        if (!Enabled) return;
+        (integrity ? _quarantinedIntegrity : _quarantinedNan).Increment();
     }
 
     /// <summary>Copies the tier store's state: memory and budgets as gauges, its counters as deltas since the last call.</summary>

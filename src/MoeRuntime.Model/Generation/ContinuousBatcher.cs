@@ -37,6 +37,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     readonly IExpertLookahead? _lookahead;
     readonly Action<int, TimeSpan>? _layerTimed;
     int _stepTokens;
+    readonly StepFailures _failures = new();
 
     /// <param name="routingBias">Steers the gates' top-k (cost-adaptive routing); null routes as trained.</param>
     /// <param name="lookahead">Told each step the experts the next layers' gates pick (pre-gating); null predicts nothing.</param>
@@ -322,7 +323,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _stepTokens = newTokens;
         try
         {
-            logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token, _layerTimed, _routingBias, _lookahead).ConfigureAwait(false);
+            logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token, _layerTimed, _routingBias, _lookahead, _failures).ConfigureAwait(false);
         }
         catch (Exception e) when (!_stopping.IsCancellationRequested)
         {
@@ -337,10 +338,22 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         {
             ReadOnlySpan<float> all = TensorSpans.Floats(logits);
             int vocabulary = _model.Config.VocabularySize;
+            // Rows of the step run in batch order; walking back from the end, each sequence's rows end where the next begin.
+            int rowEnd = newTokens;
             for (int i = _active.Count - 1; i >= 0; i--)
             {
                 GenerationStream stream = _active[i];
                 SequenceState state = stream.State!;
+                int rowStart = rowEnd - steps[i].Tokens.Length;
+                Exception? expertFailure = _failures.FirstIn(rowStart, rowEnd - rowStart);
+                rowEnd = rowStart;
+                if (expertFailure is not null)
+                {
+                    // One of its tokens went to an expert that failed: only this sequence fails, the rest of the batch goes on.
+                    Finish(stream, expertFailure);
+                    _active.RemoveAt(i);
+                    continue;
+                }
                 ReadOnlySpan<float> row = all.Slice(i * vocabulary, vocabulary);
                 try
                 {

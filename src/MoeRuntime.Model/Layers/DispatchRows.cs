@@ -11,4 +11,10 @@ public sealed class DispatchRows(ulong[] requests, long[] positions)
     public ReadOnlySpan<ulong> Requests => requests;
     public ReadOnlySpan<long> Positions => positions;
     public int Count => requests.Length;
+
+    /// <summary>
+    /// Where a dispatcher records rows whose expert failed, so that only their sequences fail; null when the caller cannot
+    /// fail sequences one by one, and then a failed expert fails the step (the dispatcher throws).
+    /// </summary>
+    public StepFailures? Failures { get; init; }
 }

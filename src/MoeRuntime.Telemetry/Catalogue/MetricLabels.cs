@@ -95,6 +95,9 @@ public static class MetricLabels
     public static readonly LabelDefinition Endpoint = new("endpoint", "metrics", "views", "dashboard");
 
     /// <summary>Why the telemetry pipeline itself dropped data.</summary>
+    /// <summary>Why an expert copy was quarantined: its output had NaN or infinity, or its weights failed their integrity check.</summary>
+    public static readonly LabelDefinition QuarantineReason = new("reason", "nan", "integrity");
+
     public static readonly LabelDefinition DropReason = new("reason", "series_cap", "digest_overflow", "interval_failed");
 
     /// <summary>The distribution a cluster quantile belongs to (one of the histograms of this catalogue).</summary>

@@ -247,6 +247,11 @@ public static class MoeMetrics
     public static readonly MetricDefinition IntegrityFailuresTotal = Counter("moe_integrity_check_failures_total", "{load}",
         "Expert weights whose integrity check failed when loaded from a tier.", Tier);
 
+    /// <summary>Expert copies taken out of service for producing NaN/infinity or failing their integrity check.</summary>
+    public static readonly MetricDefinition ExpertQuarantinedTotal = Counter("moe_expert_quarantined_total", "{expert}",
+        "Expert copies quarantined on the rank: their output had NaN or infinity, or their weights failed their integrity check; only the sequences routed to them fail.",
+        QuarantineReason);
+
     /// <summary>Telemetry dropped on the rank.</summary>
     public static readonly MetricDefinition TelemetryDroppedTotal = Counter("moe_telemetry_dropped_total", "{record}",
         "Records the rank's collector dropped: over a metric's series cap, routing digests overwritten before collection, or one per interval that failed to collect or export (the rank's log has the first failure).",
@@ -283,7 +288,7 @@ public static class MoeMetrics
         PrefetchFailuresTotal, RoutingMismatchesTotal, EvictionsTotal, TierMemoryBytes, TierCapacityBytes,
         TierOccupancyRatio, KvCacheBytes, KvCacheLookupsTotal, KvCacheHitRatio, LayerComputeTimeTotal,
         ExpertComputeTimeTotal,
-        AccessDenialsTotal, IntegrityFailuresTotal, TelemetryDroppedTotal, SummariesRejectedTotal,
+        AccessDenialsTotal, IntegrityFailuresTotal, ExpertQuarantinedTotal, TelemetryDroppedTotal, SummariesRejectedTotal,
         ClusterLatencySeconds, ClusterSloBurnRate, ClusterStaleRanks,
     ];
 

@@ -355,6 +355,87 @@ public class ContinuousBatcherTests
         Assert.Equal(SequenceState.KvBytesNeeded(Config, request), state.Cache.Bytes);
     }
 
+    /// <summary>
+    /// Runs experts locally, but in the first step with all <see cref="Sequences"/> sequences reports the expert that row 0
+    /// chose at <see cref="Layer"/> as failed for every row routed to it, as the served dispatcher does for an expert copy
+    /// that produced NaN.
+    /// </summary>
+    sealed class OneBadExpertDispatcher(MoeModel model) : IExpertDispatcher
+    {
+        public const int Sequences = 8;
+        public const int Layer = 1;
+        readonly LocalExpertDispatcher _local = new(model);
+        public readonly HashSet<ulong> FailedRequests = [];
+        bool _done;
+
+        public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken)
+        {
+            await _local.DispatchAsync(layer, plan, moeInput, output, rows, cancellationToken);
+            // The first step that carries every sequence (requests may be admitted over two steps).
+            if (layer != Layer || _done || rows.Requests.ToArray().Distinct().Count() < Sequences) return;
+            _done = true;
+            int bad = plan.ChosenExperts[0];
+            var failed = new List<int>();
+            for (int row = 0; row < plan.TokenCount; row++)
+                for (int s = 0; s < plan.TopK; s++)
+                    if (plan.ChosenExperts[row * plan.TopK + s] == bad)
+                    {
+                        failed.Add(row);
+                        FailedRequests.Add(rows.Requests[row]);
+                    }
+            Assert.NotNull(rows.Failures);
+            rows.Failures.Fail(failed, new InvalidOperationException($"expert {Layer}/{bad} produced NaN"));
+        }
+    }
+
+    [Fact]
+    public async Task AFailedExpertFailsOnlyTheSequencesRoutedToItAndTheOthersAreUnchanged()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 45).BuildModel();
+        int[][] prompts = [[1], [9], [4, 4], [17], [30], [5, 6], [11], [23]];
+        GenerationRequest[] requests = prompts.Select((p, i) =>
+            Request(p, SamplingOptions.Greedy with { MaxTokens = 10, StopTokenIds = [] }) with { RequestKey = (ulong)(i + 1) }).ToArray();
+        var expected = new ReferenceGenerator(model).Run(requests, maxBatch: 1);
+        var dispatcher = new OneBadExpertDispatcher(model);
+        await using var batcher = new ContinuousBatcher(model, dispatcher, new BatcherOptions(), NullLogger.Instance);
+
+        GenerationStream[] streams = requests.Select(r => batcher.Submit(r)).ToArray();
+        // Every request ends one way or the other before the test looks at which ones the bad expert saw.
+        foreach (GenerationStream stream in streams) await Soon(stream.Completion.ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default));
+        int failed = 0;
+        for (int i = 0; i < streams.Length; i++)
+        {
+            if (dispatcher.FailedRequests.Contains(requests[i].RequestKey))
+            {
+                var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Soon(streams[i].Completion));
+                Assert.Contains("produced NaN", error.Message);
+                failed++;
+                continue;
+            }
+            Assert.Equal(expected[i].Tokens, (await Soon(streams[i].Completion)).Tokens);
+        }
+        Assert.InRange(failed, 1, streams.Length - 1);
+        Assert.Equal(BatcherHealth.Serving, batcher.Health);
+    }
+
+    [Fact]
+    public void StepFailuresKeepTheFirstReasonPerRowAndResetBetweenSteps()
+    {
+        var failures = new StepFailures();
+        failures.Reset(6);
+        Assert.False(failures.Any);
+        var first = new InvalidOperationException("first");
+        failures.Fail([1, 2], first);
+        failures.Fail([2, 4], new InvalidOperationException("second"));
+        Assert.Null(failures.FirstIn(0, 1));
+        Assert.Same(first, failures.FirstIn(0, 3));
+        Assert.Same(first, failures.FirstIn(2, 1));
+        Assert.Equal("second", failures.FirstIn(3, 3)!.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => failures.Fail([6], first));
+        failures.Reset(6);
+        Assert.Null(failures.FirstIn(0, 6));
+    }
+
     [Fact]
     public async Task InvalidRequestsAreRefusedBeforeQueueing()
     {

@@ -36,7 +36,8 @@ sealed class LocalSilo : IAsyncDisposable
     /// <param name="name">Prefix of the temp directory, naming the tests that use it.</param>
     /// <param name="settings">Further command-line settings, such as <c>--Moe:DrainTimeout=00:00:05</c>.</param>
     /// <param name="client">The client's options; clustering and gateway are filled in.</param>
-    public static async Task<LocalSilo> StartAsync(string name, IEnumerable<string> settings, MoeClientOptions? client = null)
+    /// <param name="https">The silo serves HTTPS (a test certificate): /healthz is read over https, trusting any certificate.</param>
+    public static async Task<LocalSilo> StartAsync(string name, IEnumerable<string> settings, MoeClientOptions? client = null, bool https = false)
     {
         string directory = Directory.CreateTempSubdirectory($"moe-{name}-").FullName;
         Directory.CreateDirectory(LogsIn(directory));
@@ -51,11 +52,13 @@ sealed class LocalSilo : IAsyncDisposable
         var silo = new SiloRank(0, process, ports[0], ports[1], ports[2]);
         try
         {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            using var handler = new HttpClientHandler();
+            if (https) handler.ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator;
+            using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
             await Eventually.UntilAsync("the silo's /healthz answers", StartLimit, async () =>
             {
                 if (process.HasExited) throw new Xunit.Sdk.XunitException($"the silo exited with code {process.ExitCode}\n{process.StderrTail()}");
-                using JsonDocument health = (await http.GetFromJsonAsync<JsonDocument>($"http://127.0.0.1:{silo.HttpPort}/healthz"))!;
+                using JsonDocument health = (await http.GetFromJsonAsync<JsonDocument>($"{(https ? "https" : "http")}://127.0.0.1:{silo.HttpPort}/healthz"))!;
                 return health.RootElement.GetProperty("members").GetInt32() == 1;
             }, () => process.StderrTail());
             MoeClusterConnection connection = await MoeClusterConnection.ConnectAsync(

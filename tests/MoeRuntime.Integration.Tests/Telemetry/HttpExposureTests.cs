@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 
 namespace MoeRuntime.Integration.Tests.Telemetry;
@@ -60,6 +62,42 @@ public sealed partial class HttpExposureTests(HttpExposureTests.Silo silo) : ICl
     }
 
     [Fact]
+    public async Task WithACertificateTheSiloServesHttpsBeyondLoopbackWithoutTheInsecureFlag()
+    {
+        string directory = Directory.CreateTempSubdirectory("moe-https-").FullName;
+        try
+        {
+            // A self-signed certificate for 127.0.0.1, as a password-protected PKCS#12 for the silo and a PEM for curl to trust.
+            using RSA key = RSA.Create(2048);
+            var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            var names = new SubjectAlternativeNameBuilder();
+            names.AddIpAddress(System.Net.IPAddress.Loopback);
+            request.CertificateExtensions.Add(names.Build());
+            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+            using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+            string pfx = Path.Combine(directory, "http.pfx"), pem = Path.Combine(directory, "http.pem");
+            File.WriteAllBytes(pfx, certificate.Export(X509ContentType.Pkcs12, "pfx-password"));
+            File.WriteAllText(pem, certificate.ExportCertificatePem());
+
+            await using LocalSilo secure = await LocalSilo.StartAsync("https",
+            [
+                "--http-bind", "0.0.0.0", "--https-certificate", pfx, "--Silo:HttpsCertificatePassword", "pfx-password",
+                "--Telemetry:Tokens:0", ViewerToken,
+            ], https: true);
+            string metrics = $"https://127.0.0.1:{secure.Silo.HttpPort}/metrics";
+            var (status, body) = await CurlAsync("GET", metrics, ViewerToken, ["--cacert", pem]);
+            Assert.True(status == 200, $"/metrics over HTTPS with the viewer token: {status}\n{body}");
+            Assert.Contains("# TYPE moe_", body);
+            Assert.Equal(401, (await CurlAsync("GET", metrics, token: null, ["--cacert", pem])).Status);
+            Assert.DoesNotContain("without HTTPS", File.ReadAllText(secure.Process.StderrPath));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void TheStartUpLogWarnsAboutPlainHttpAndNamesTokensByFingerprintOnly()
     {
         string log = File.ReadAllText(silo.Local.Process.StderrPath) + File.ReadAllText(silo.Local.Process.StdoutPath);
@@ -89,13 +127,14 @@ public sealed partial class HttpExposureTests(HttpExposureTests.Silo silo) : ICl
     }
 
     /// <summary>curl's status code and body; the token goes in an Authorization header when given.</summary>
-    async Task<(int Status, string Body)> CurlAsync(string method, string url, string? token)
+    async Task<(int Status, string Body)> CurlAsync(string method, string url, string? token, string[]? options = null)
     {
         string directory = silo.Local.Scratch("curl");
         string run = Guid.NewGuid().ToString("N");
         string bodyFile = Path.Combine(directory, $"body-{run}");
         List<string> arguments = ["--silent", "--show-error", "--max-time", "20", "--request", method, "--output", bodyFile, "--write-out", "%{http_code}"];
         if (token is not null) arguments.AddRange(["--header", $"Authorization: Bearer {token}"]);
+        arguments.AddRange(options ?? []);
         arguments.Add(url);
         using var curl = ChildProcess.Start($"curl-{run}", directory, "/usr/bin/curl", arguments);
         Assert.True(await curl.WaitForExitAsync(TimeSpan.FromSeconds(30)), $"curl {method} {url} did not finish");

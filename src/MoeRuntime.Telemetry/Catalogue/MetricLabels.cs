@@ -107,7 +107,7 @@ public static class MetricLabels
     public static readonly LabelDefinition Window = new("window", "1m", "5m", "1h");
 
     /// <summary>Service-level objectives of the views.</summary>
-    public static readonly LabelDefinition Slo = new("slo", "latency_p50", "latency_p95", "ttft_p95", "error_rate", "availability");
+    public static readonly LabelDefinition Slo = new("slo", "latency_p50", "latency_p95", "latency_p99", "ttft_p95", "throughput", "error_rate", "availability");
 
     /// <summary>Why an aggregator refused a summary.</summary>
     public static readonly LabelDefinition SummaryRejectReason = new("reason", "malformed", "oversized", "version", "duplicate");

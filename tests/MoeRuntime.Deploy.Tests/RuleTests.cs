@@ -54,6 +54,8 @@ public sealed class RuleTests
         string[] blocks = Regex.Split(File.ReadAllText(Repo.RecordingRules), @"(?m)^(?=\s*-\s*(?:record|name):)");
         var rules = blocks.Where(b => Regex.IsMatch(b, @"^\s*-\s*record:\s*moe:error_ratio:")).ToList();
         Assert.True(rules.Count >= 4, $"expected the moe:error_ratio:* rules in recording.yml, found {rules.Count}");
+        // The SLO period (seed: a rolling 7 days) is one of the windows.
+        Assert.Contains(rules, r => Regex.IsMatch(r, @"record:\s*moe:error_ratio:rate7d\s") && Regex.Matches(r, @"\[7d\]").Count == 3);
         var problems = new List<string>();
         foreach (string rule in rules)
         {

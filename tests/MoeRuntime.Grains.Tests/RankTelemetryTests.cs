@@ -83,6 +83,34 @@ public sealed class RankTelemetryTests
         Assert.Equal(new Dictionary<string, double> { ["nan"] = 1, ["integrity"] = 2 }, quarantined);
     }
 
+    [Fact]
+    public void BuildInfoAndProcessMemoryAreGaugesOfTheSummary()
+    {
+        var collector = new RankCollector(new RankCollectorOptions { RankId = "0", Model = "default", Layers = 1, Experts = 1 });
+        var telemetry = new RankTelemetry(collector, Options.Create(new TelemetryOptions()));
+        telemetry.Built("cpu");
+        telemetry.ObserveProcess();
+        RankSummary summary = collector.CollectSummary();
+
+        GaugeValue build = Assert.Single(summary.Gauges, g => g.Metric == MoeMetrics.BuildInfo);
+        Assert.Equal(1.0, build.Value);
+        Assert.Equal("cpu", build.Labels[2]);
+        Assert.NotEqual(BuildVersion.Unknown, build.Labels[0]);
+        var memory = summary.Gauges.Where(g => g.Metric == MoeMetrics.ProcessMemoryBytes).ToDictionary(g => g.Labels[0], g => g.Value);
+        Assert.Equal(["managed_heap", "resident"], memory.Keys.Order(StringComparer.Ordinal));
+        Assert.True(memory["resident"] > 0 && memory["managed_heap"] > 0, string.Join(", ", memory));
+    }
+
+    [Fact]
+    public void NothingIsRecordedWhenTelemetryIsOff()
+    {
+        var collector = new RankCollector(new RankCollectorOptions { RankId = "0", Model = "default", Layers = 1, Experts = 1 });
+        var telemetry = new RankTelemetry(collector, Options.Create(new TelemetryOptions { Enabled = false }));
+        telemetry.Built("cpu");
+        telemetry.ObserveProcess();
+        Assert.DoesNotContain(collector.CollectSummary().Gauges, g => g.Metric == MoeMetrics.BuildInfo || g.Value != 0);
+    }
+
     static double PrefetchBytes(RankCollector collector) =>
         collector.CollectSummary().Counters.Where(c => c.Metric == MoeMetrics.PrefetchBytesTotal).Sum(c => c.Delta);
 }

@@ -57,6 +57,7 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Telemetry:StaleAfterIntervals", "0"), ("Moe:Telemetry:RankRetention", "00:00:00"), ("Moe:Telemetry:SampleEveryNTokens", "0"),
         ("Moe:Telemetry:PseudonymKey", "too-short"),
         ("Moe:Telemetry:Slo:RequestP50Seconds", "0"), ("Moe:Telemetry:Slo:RequestP95Seconds", "-1"), ("Moe:Telemetry:Slo:TtftP95Seconds", "0"),
+        ("Moe:Telemetry:Slo:RequestP99Seconds", "0"), ("Moe:Telemetry:Slo:MinRequestTokensPerSecond", "-1"),
         ("Moe:Telemetry:Slo:ErrorRatio", "2"), ("Moe:Telemetry:Slo:Availability", "-0.5"),
         ("Moe:Telemetry:Costs:PromptUsdPer1kTokens", "-1"), ("Moe:Telemetry:Costs:CompletionUsdPer1kTokens", "-1"),
         ("Moe:Telemetry:Costs:HotUsdPerGbHour", "-1"), ("Moe:Telemetry:Costs:WarmUsdPerGbHour", "-1"),

@@ -120,6 +120,8 @@ static class MoeOptionsValidation
             var slo = new OptionChecks(c.Key(nameof(o.Slo)));
             slo.Positive(o.Slo.RequestP50Seconds, nameof(o.Slo.RequestP50Seconds));
             slo.Positive(o.Slo.RequestP95Seconds, nameof(o.Slo.RequestP95Seconds));
+            slo.Positive(o.Slo.RequestP99Seconds, nameof(o.Slo.RequestP99Seconds));
+            slo.Positive(o.Slo.MinRequestTokensPerSecond, nameof(o.Slo.MinRequestTokensPerSecond));
             slo.Positive(o.Slo.TtftP95Seconds, nameof(o.Slo.TtftP95Seconds));
             slo.Share(o.Slo.ErrorRatio, nameof(o.Slo.ErrorRatio));
             slo.Share(o.Slo.Availability, nameof(o.Slo.Availability));

@@ -1,3 +1,4 @@
+using System.Reflection;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Serving.Tiers;
 using MoeRuntime.Telemetry.Catalogue;
@@ -28,6 +29,7 @@ public sealed class RankTelemetry : IBatcherObserver
     // The tier store's evictions and prefetches all concern the hot tier.
     readonly CounterHandle _forced, _planned, _prefetchUsed, _prefetchWasted, _prefetchFailures, _prefetchBytes;
     readonly CounterHandle _intervalsFailed;
+    readonly GaugeHandle _residentBytes, _managedHeapBytes;
     readonly TenantTokenCounters _tenants;
     TierStoreCounters? _lastStore;
 
@@ -87,6 +89,28 @@ public sealed class RankTelemetry : IBatcherObserver
         _prefetchFailures = collector.Counter(MoeMetrics.PrefetchFailuresTotal, "cold");
         _prefetchBytes = collector.Counter(MoeMetrics.PrefetchBytesTotal, "hot");
         _intervalsFailed = collector.Counter(MoeMetrics.TelemetryDroppedTotal, "interval_failed");
+        _residentBytes = collector.Gauge(MoeMetrics.ProcessMemoryBytes, "resident");
+        _managedHeapBytes = collector.Gauge(MoeMetrics.ProcessMemoryBytes, "managed_heap");
+    }
+
+    /// <summary>
+    /// moe_build_info = 1 for this build on this rank: the version and source commit from the assembly's informational
+    /// version (the SDK appends "+commit" when it builds from a git checkout), the backend from the compute device.
+    /// </summary>
+    public void Built(string backend)
+    {
+        if (!Enabled) return;
+        (string version, string commit) = BuildVersion.Parse(
+            typeof(RankTelemetry).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);
+        Collector.Gauge(MoeMetrics.BuildInfo, version, commit, backend).Set(1);
+    }
+
+    /// <summary>Samples the process's memory once an interval: resident set (libtorch's native tensors included) and managed heap.</summary>
+    public void ObserveProcess()
+    {
+        if (!Enabled) return;
+        _residentBytes.Set(Environment.WorkingSet);
+        _managedHeapBytes.Set(GC.GetTotalMemory(forceFullCollection: false));
     }
 
     /// <summary>Counts a telemetry interval that failed to collect or export, so the failure shows on dashboards after its one log line.</summary>

@@ -33,6 +33,7 @@ public sealed class TelemetryAgent(
     Task Start(CancellationToken cancellationToken)
     {
         telemetry.Started(host.LoadDuration, DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime);
+        telemetry.Built(host.Device.type == TorchSharp.DeviceType.CUDA ? "cuda" : "cpu");
         if (_options.Enabled) _loop = Task.Run(RunAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -75,6 +76,7 @@ public sealed class TelemetryAgent(
     {
         telemetry.QueueDepth(router.Batcher.QueueDepth);
         telemetry.ObserveStore(host.Store.Snapshot());
+        telemetry.ObserveProcess();
         RankSummary summary = telemetry.Collector.CollectSummary();
         try
         {

@@ -90,6 +90,14 @@ public static class ViewBuilder
         {
             slos.Add(LatencySlo("latency_p50", duration, 0.5, t.RequestP50Seconds));
             slos.Add(LatencySlo("latency_p95", duration, 0.95, t.RequestP95Seconds));
+            slos.Add(LatencySlo("latency_p99", duration, 0.99, t.RequestP99Seconds));
+        }
+        if (s.Distribution(MoeMetrics.RequestTokensPerSecond) is { Count: > 0 } rates)
+        {
+            // A floor: met when the 5th percentile is at or above target; burn = share under target / 5 %.
+            double actual = rates.Quantile(0.05);
+            double under = 1 - SketchRanks.FractionAbove(rates, t.MinRequestTokensPerSecond);
+            slos.Add(new SloStatus("throughput", t.MinRequestTokensPerSecond, actual, actual >= t.MinRequestTokensPerSecond, under / 0.05));
         }
         if (s.Distribution(MoeMetrics.TimeToFirstTokenSeconds, Label(MoeMetrics.TimeToFirstTokenSeconds, "route", "stream")) is { Count: > 0 } ttft)
             slos.Add(LatencySlo("ttft_p95", ttft, 0.95, t.TtftP95Seconds));

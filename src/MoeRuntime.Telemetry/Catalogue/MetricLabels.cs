@@ -109,11 +109,23 @@ public static class MetricLabels
     /// </summary>
     public static readonly LabelDefinition Quantile = new("q", "0.5", "0.9", "0.95", "0.99");
 
+    /// <summary>The runtime's version: the assembly's informational version without its source revision.</summary>
+    public static readonly LabelDefinition BuildVersion = LabelDefinition.Bounded("version", "one per deployed build");
+
+    /// <summary>The source revision (git commit) the runtime was built from, or <c>unknown</c>.</summary>
+    public static readonly LabelDefinition Commit = LabelDefinition.Bounded("commit", "one per deployed build");
+
+    /// <summary>The TorchSharp device type the rank computes on.</summary>
+    public static readonly LabelDefinition Backend = new("backend", "cpu", "cuda");
+
+    /// <summary>What part of the process's memory a memory gauge measures.</summary>
+    public static readonly LabelDefinition ProcessMemoryKind = new("kind", "resident", "managed_heap");
+
     /// <summary>Aggregation windows.</summary>
     public static readonly LabelDefinition Window = new("window", "1m", "5m", "1h");
 
     /// <summary>Service-level objectives of the views.</summary>
-    public static readonly LabelDefinition Slo = new("slo", "latency_p50", "latency_p95", "ttft_p95", "error_rate", "availability");
+    public static readonly LabelDefinition Slo = new("slo", "latency_p50", "latency_p95", "latency_p99", "ttft_p95", "throughput", "error_rate", "availability");
 
     /// <summary>Why an aggregator refused a summary.</summary>
     public static readonly LabelDefinition SummaryRejectReason = new("reason", "malformed", "oversized", "version", "duplicate");

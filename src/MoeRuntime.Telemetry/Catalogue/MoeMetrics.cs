@@ -236,6 +236,15 @@ public static class MoeMetrics
         "s", "Compute time spent in each expert's FFN.", [Layer, Expert],
         source: MetricSource.Matrix, maxSeries: ExpertLabelBound);
 
+    /// <summary>The process's memory as the operator sees it.</summary>
+    public static readonly MetricDefinition ProcessMemoryBytes = new("moe_process_memory_bytes", MetricKind.Gauge,
+        "By", "Memory of the rank's process: resident set (RSS, libtorch's native tensors included) and the managed heap.",
+        [ProcessMemoryKind], scope: MetricScope.Rank);
+
+    /// <summary>Which build serves the model on this rank.</summary>
+    public static readonly MetricDefinition BuildInfo = Gauge("moe_build_info", "1",
+        "Always 1: the runtime's version, source commit and compute backend serving the model on this rank.", BuildVersion, Commit, Backend);
+
     // Security and the pipeline itself
 
     /// <summary>Refused callers of telemetry endpoints.</summary>
@@ -287,7 +296,7 @@ public static class MoeMetrics
         TierFetchTimeTotal, DispatchBytesTotal, PrefetchBytesTotal, PrefetchOutcomeBytesTotal, PrefetchEffectivenessRatio,
         PrefetchFailuresTotal, RoutingMismatchesTotal, EvictionsTotal, TierMemoryBytes, TierCapacityBytes,
         TierOccupancyRatio, KvCacheBytes, KvCacheLookupsTotal, KvCacheHitRatio, LayerComputeTimeTotal,
-        ExpertComputeTimeTotal,
+        ExpertComputeTimeTotal, ProcessMemoryBytes, BuildInfo,
         AccessDenialsTotal, IntegrityFailuresTotal, ExpertQuarantinedTotal, TelemetryDroppedTotal, SummariesRejectedTotal,
         ClusterLatencySeconds, ClusterSloBurnRate, ClusterStaleRanks,
     ];

@@ -1,3 +1,4 @@
+using System.Reflection;
 using MoeRuntime.Grains;
 using Xunit.Abstractions;
 
@@ -28,6 +29,26 @@ public sealed class MetricsExpositionTests(TelemetrySilo silo, ITestOutputHelper
         foreach (string problem in problems.Where(p => !p.StartsWith("moe_", StringComparison.Ordinal))) output.WriteLine($"not ours: {problem}");
         Assert.Empty(problems.Where(p => p.StartsWith("moe_", StringComparison.Ordinal)).Distinct());
         Assert.Contains("moe_requests_total", metrics.Families());
+    }
+
+    [Fact]
+    public async Task BuildInfoAndProcessMemoryAreExported()
+    {
+        MetricsText metrics = await silo.ScrapeAsync();
+        Assert.Equal(1, metrics.Sum("moe_build_info", ("model", TelemetrySilo.ModelName), ("backend", "cpu")));
+        // The silo and this test are built from the same checkout, so the SDK appends "+commit" to both informational
+        // versions (not necessarily the same commit: an incremental build recompiles only what changed).
+        string informational = typeof(MetricsExpositionTests).Assembly
+            .GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion;
+        int plus = informational.IndexOf('+', StringComparison.Ordinal);
+        string commit = Assert.Single(metrics.LabelValues("moe_build_info", "commit"));
+        Assert.Matches(plus < 0 ? "^unknown$" : "^[0-9a-f]{7,40}$", commit);
+        Assert.Equal([plus < 0 ? informational : informational[..plus]], metrics.LabelValues("moe_build_info", "version"));
+        double resident = metrics.Sum("moe_process_memory_bytes", ("kind", "resident"));
+        double heap = metrics.Sum("moe_process_memory_bytes", ("kind", "managed_heap"));
+        // libtorch alone maps more than 64 MB; a managed heap is never empty once a silo runs.
+        Assert.True(resident > 64 << 20, $"resident {resident} bytes");
+        Assert.True(heap > 0 && heap < resident, $"managed heap {heap} bytes of resident {resident}");
     }
 
     [Fact]

@@ -29,6 +29,50 @@ public class ViewBuilderTests
     }
 
     [Fact]
+    public void P99ObjectiveBurnsOnTheSlowestPercent()
+    {
+        TelemetryView view = ViewOf(rank =>
+        {
+            SketchHandle duration = rank.Collector.Histogram(MoeMetrics.RequestDurationSeconds, "generate");
+            for (int i = 0; i < 970; i++) duration.Record(0.5);
+            for (int i = 0; i < 30; i++) duration.Record(4.0);
+        });
+
+        SloStatus p99 = view.Slos.Single(s => s.Name == "latency_p99");
+        Assert.False(p99.Met);
+        Assert.Equal(4.0, p99.Actual, 0.05);
+        Assert.Equal(3.0, p99.BurnRate, 1e-9); // 3 % over 2.5 s where 1 % may be
+        Assert.True(view.Slos.Single(s => s.Name == "latency_p95").Met);
+    }
+
+    [Fact]
+    public void ThroughputObjectiveIsAFloorThatNineteenRequestsInTwentyReach()
+    {
+        TelemetryView view = ViewOf(rank =>
+        {
+            SketchHandle rates = rank.Collector.Histogram(MoeMetrics.RequestTokensPerSecond, "stream");
+            for (int i = 0; i < 900; i++) rates.Record(40);
+            for (int i = 0; i < 100; i++) rates.Record(4);
+        });
+
+        SloStatus throughput = view.Slos.Single(s => s.Name == "throughput");
+        Assert.Equal(10, throughput.Target);
+        Assert.Equal(4, throughput.Actual, 0.05); // the 5th percentile
+        Assert.False(throughput.Met);
+        Assert.Equal(2, throughput.BurnRate, 1e-9); // 10 % under 10 tokens/s where 5 % may be
+
+        TelemetryView fast = ViewOf(rank =>
+        {
+            SketchHandle rates = rank.Collector.Histogram(MoeMetrics.RequestTokensPerSecond, "stream");
+            for (int i = 0; i < 990; i++) rates.Record(40);
+            for (int i = 0; i < 10; i++) rates.Record(4);
+        });
+        SloStatus met = fast.Slos.Single(s => s.Name == "throughput");
+        Assert.True(met.Met);
+        Assert.Equal(0.2, met.BurnRate, 1e-9);
+    }
+
+    [Fact]
     public void ErrorRatioDrivesErrorRateAndAvailabilityBurn()
     {
         TelemetryView view = ViewOf(rank =>

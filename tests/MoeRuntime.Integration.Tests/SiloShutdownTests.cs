@@ -50,7 +50,9 @@ public sealed class SiloShutdownTests
         await using LocalSilo silo = await LocalSilo.StartAsync("shutdown-cli", ["--Moe:DrainTimeout=00:00:05"]);
         // Separate client processes poll at their own pace, so some are between two polls when their streams fail: the
         // failure leaves only with their next poll, which must still find the silo answering.
-        ChildProcess[] clients = Enumerable.Range(1, 8).Select(i => Generate(silo, $"moe-generate-{i}", $"Stream {i}")).ToArray();
+        // Eight client processes and a silo load this machine enough to pause a process for seconds: this test is about the
+        // drain's failure, so the clients wait long for a silent rank.
+        ChildProcess[] clients = Enumerable.Range(1, 8).Select(i => Generate(silo, $"moe-generate-{i}", $"Stream {i}", "--stall-timeout", "60")).ToArray();
         try
         {
             foreach (ChildProcess client in clients)
@@ -100,6 +102,6 @@ public sealed class SiloShutdownTests
     }
 
     /// <summary>A <c>moe generate</c> client process asking <paramref name="silo"/>'s gateway for a long answer.</summary>
-    static ChildProcess Generate(LocalSilo silo, string name, string prompt) => ChildProcess.Start(name, silo.LogDirectory, Binaries.Dotnet,
-        [Binaries.Cli, "generate", "--gateway", silo.Silo.GatewayPort.ToString(), "--prompt", prompt, "--max-tokens", LongAnswer.ToString()]);
+    static ChildProcess Generate(LocalSilo silo, string name, string prompt, params string[] more) => ChildProcess.Start(name, silo.LogDirectory, Binaries.Dotnet,
+        [Binaries.Cli, "generate", "--gateway", silo.Silo.GatewayPort.ToString(), "--prompt", prompt, "--max-tokens", LongAnswer.ToString(), .. more]);
 }

@@ -20,6 +20,9 @@ sealed class ServedLoad(IServedTarget target, IReadOnlyList<string> prompts, Loa
     {
         var recorder = new LoadRecorder();
         RouterStatus before = await target.StatusAsync(cancellationToken);
+        // Which rank's router serves this client's streams, and when the level began, for scenarios that act on both.
+        Console.Error.WriteLine(FormattableString.Invariant(
+            $"level concurrency={concurrency} router_rank={before.Rank} started_unix={DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0:F3}"));
         var clock = Stopwatch.StartNew();
         Func<int?> nextRequest = RequestSource(concurrency, clock);
         Task clients = Task.WhenAll(Enumerable.Range(0, concurrency)

@@ -27,7 +27,8 @@ catch (TimeoutException e)
     Console.Error.WriteLine($"error: the cluster stopped answering ({e.Message.Split(" for message", 2)[0]}); a silo may have stopped or crashed");
     return 2;
 }
-catch (Exception e) when (e is MoeRequestException or CheckpointException or TokenizerFormatException or ArgumentException or OrleansException)
+catch (Exception e) when (e is MoeRequestException or CheckpointException or TokenizerFormatException or ArgumentException or OrleansException
+                           or EnumerationAbortedException)
 {
     // Errors the user can act on get one line, not a stack trace.
     Console.Error.WriteLine($"error: {e.Message}");

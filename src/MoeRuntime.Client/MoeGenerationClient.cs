@@ -60,6 +60,8 @@ public static class MoeGenerationClient
         MoeRequestException { Code: MoeErrorCode.ShuttingDown } => ResumeReasons.ShuttingDown,
         MoeRequestException => null,
         StallException => ResumeReasons.RankLost,
+        // The rank deactivated the router (a stopping silo does) and its stream with it.
+        EnumerationAbortedException => ResumeReasons.RankLost,
         OrleansException or TimeoutException or OperationCanceledException => ResumeReasons.RankLost,
         System.Net.Sockets.SocketException or IOException => ResumeReasons.RankLost,
         _ => null,

@@ -134,6 +134,18 @@ public sealed class ClientResumeTests(OneRankFixture fixture) : IClassFixture<On
         Assert.Single(script.Attempts);
     }
 
+    [Fact]
+    public void FailuresOfTheRankAreResumedAndTheRequestsOwnAreNot()
+    {
+        Assert.Equal(ResumeReasons.RankLost, MoeGenerationClient.ResumeReasonOf(new SiloUnavailableException("gone")));
+        Assert.Equal(ResumeReasons.RankLost, MoeGenerationClient.ResumeReasonOf(new EnumerationAbortedException("deactivated")));
+        Assert.Equal(ResumeReasons.RankLost, MoeGenerationClient.ResumeReasonOf(new TimeoutException("no answer")));
+        Assert.Equal(ResumeReasons.ShuttingDown, MoeGenerationClient.ResumeReasonOf(new MoeRequestException(MoeErrorCode.ShuttingDown, "draining")));
+        Assert.Null(MoeGenerationClient.ResumeReasonOf(new MoeRequestException(MoeErrorCode.InvalidRequest, "bad")));
+        Assert.Null(MoeGenerationClient.ResumeReasonOf(new MoeRequestException(MoeErrorCode.AdmissionRejected, "full")));
+        Assert.Null(MoeGenerationClient.ResumeReasonOf(new InvalidOperationException("a bug")));
+    }
+
     [Theory]
     [InlineData(-1, 1000, 5000, "MaxResumes")]
     [InlineData(1, 10, 5000, "HeartbeatInterval")]

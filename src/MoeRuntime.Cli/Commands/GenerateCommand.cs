@@ -43,11 +43,16 @@ static class GenerateCommand
             Description = "Print each token's log-probability (log-softmax of the raw logits) and its N most likely alternatives (0: none)",
         };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (prompt and generated ids, per-token text and log-probabilities) instead of text" };
+        var stallTimeout = new Option<double>("--stall-timeout")
+        {
+            Description = "Seconds without a token or a heartbeat after which the rank serving the stream is taken for lost and the stream resumed on another",
+            DefaultValueFactory = _ => ResumeOptions.Default.StallTimeout.TotalSeconds,
+        };
         var noBos = new Option<bool>("--no-bos") { Description = "Do not add the beginning-of-sequence token the checkpoint's tokenizer settings would add" };
         var command = new Command("generate", "Generate text through the cluster's router grain (or --local)")
         {
             prompt, local, modelName, model, device, maxTokens, temperature, topP, topK, seed, deadline, routingTrace,
-            showTokenIds, logprobs, json, noBos,
+            showTokenIds, logprobs, json, noBos, stallTimeout,
         };
         ClusterEndpoint endpoint = command.AddClusterOptions();
         command.SetAction(async (result, cancellationToken) =>
@@ -81,12 +86,15 @@ static class GenerateCommand
                 TopLogprobs = output.TopLogprobs,
                 IncludePromptTokenIds = output.WantsPromptIds,
             };
-            return await RunOnCluster(connection.Client, result.GetValue(modelName)!, request, output, cancellationToken);
+            var resume = ResumeOptions.Default with { StallTimeout = TimeSpan.FromSeconds(result.GetValue(stallTimeout)) };
+            resume.Validate();
+            return await RunOnCluster(connection.Client, result.GetValue(modelName)!, request, resume, output, cancellationToken);
         });
         return command;
     }
 
-    static async Task<int> RunOnCluster(IClusterClient cluster, string model, GenerateRequest request, GenerationOutputOptions options, CancellationToken cancellationToken)
+    static async Task<int> RunOnCluster(IClusterClient cluster, string model, GenerateRequest request, ResumeOptions resumeOptions, GenerationOutputOptions options,
+        CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         double? firstToken = null;
@@ -94,7 +102,7 @@ static class GenerateCommand
         var output = new GenerationOutput(options, request.Prompt, Console.Out);
         bool prompted = false;
         // A stream whose rank is lost or stopping continues on another rank where it stopped (said on stderr, once per resume).
-        var resume = ResumeOptions.Default with
+        var resume = resumeOptions with
         {
             OnResume = r => Console.Error.WriteLine($"moe: the rank serving the stream was lost ({r.Reason}) after {r.DeliveredTokens} tokens; resuming (attempt {r.Attempt})"),
         };

@@ -54,6 +54,11 @@ static WebApplication Build(string[] args)
         ["--primary-port"] = "Silo:PrimarySiloPort",
         ["--http-port"] = "Silo:HttpPort",
         ["--api-key"] = "Moe:FrontDoor:ApiKey",
+        ["--tls"] = "Moe:Security:Tls",
+        ["--cert"] = "Moe:Security:Certificate",
+        ["--cert-password"] = "Moe:Security:CertificatePassword",
+        ["--ca"] = "Moe:Security:CertificateAuthority",
+        ["--internal-key"] = "Moe:Security:InternalKeyFile",
         ["--prompt"] = "Prompt",
         ["--max-tokens"] = "MaxTokens",
         ["--temperature"] = "Temperature",
@@ -65,7 +70,7 @@ static WebApplication Build(string[] args)
     var (host, telemetry) = (settings.Host, settings.Telemetry);
     builder.AddSiloTelemetry(telemetry, settings.Moe.Rank);
     builder.WebHost.UseUrls($"http://127.0.0.1:{host.HttpPort}");
-    builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
+    builder.UseOrleans(silo => silo.UseConfiguredClustering(host).UseConfiguredTls(settings.Security).AddMoeRuntime());
     // The OpenAI-compatible front door on the HTTP port, over this rank's router grain.
     builder.Services.AddFrontDoor(builder.Configuration.GetSection(FrontDoorOptions.Section));
     builder.Services.AddSingleton<IInferenceBackend, SiloInferenceBackend>();

@@ -15,4 +15,13 @@ public sealed record MoeClientOptions
     /// <c>IRouterGrain.GenerateAsync</c>, which answers only when the whole text is done, has 10 minutes of its own.
     /// </summary>
     public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Mutual TLS to the gateways: this client's certificate with its private key (PKCS#12), issued by the cluster's CA
+    /// with a role (<c>moe-role:client</c> or <c>moe-role:operator</c>). An operator certificate also signs every call,
+    /// which is how the silo knows the caller is an operator (docs/security.md). Empty: no TLS.
+    /// </summary>
+    public string Certificate { get; init; } = "";
+    public string CertificatePassword { get; init; } = "";
+    /// <summary>The cluster CA's certificate (PEM or DER): the gateways must present a silo certificate it issued.</summary>
+    public string CertificateAuthority { get; init; } = "";
 }

@@ -4,6 +4,7 @@ using MoeRuntime.Grains.Control;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Prefetch;
 using MoeRuntime.Grains.Routing;
+using MoeRuntime.Grains.Security;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Telemetry.Export;
@@ -29,6 +30,10 @@ public static class MoeSiloBuilderExtensions
         builder.UseSiloMetadata(new Dictionary<string, string> { [RankDirectory.MetadataKey] = MoeConfiguration.Rank(builder.Configuration, configure).ToString() });
         // One trace from client to router to expert grains on other ranks.
         builder.AddActivityPropagation();
+        // Roles on every grain call, from proofs the connection's side attached (docs/security.md).
+        builder.Services.AddSingleton<CallerAuthentication>();
+        builder.AddIncomingGrainCallFilter<RoleCallFilter>();
+        builder.AddOutgoingGrainCallFilter<InternalProofFilter>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddSingleton<RankDirectory>();

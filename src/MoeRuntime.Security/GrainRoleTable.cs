@@ -24,6 +24,8 @@ public static class GrainRoleTable
         // What every Orleans client calls on its gateway: the cluster's type manifest, and cancelling its own calls.
         [ClusterManifestSystemTarget] = Methods(MoeRole.Client, "GetClusterManifest", "GetClusterManifestUpdate"),
         [CallCancellationExtension] = Methods(MoeRole.Client, "CancelRequestAsync"),
+        // Deactivating or migrating a grain (its state is kept; it re-activates on the next call): an operator's restart.
+        ["IGrainManagementExtension"] = Methods(MoeRole.Operator, "DeactivateOnIdle", "MigrateOnIdle"),
         ["IClusterGrain"] = Merge(Methods(MoeRole.Client, "GetRanksAsync"), Methods(MoeRole.Operator, "GetOwnershipAsync")),
         ["IExpertGrain"] = Merge(Methods(MoeRole.Internal, "ComputeAsync", "PrefetchAsync"), Methods(MoeRole.Operator, "GetInfoAsync")),
         ["IExpertPlacementGrain"] = Methods(MoeRole.Operator, "GetAsync", "GetIfChangedAsync", "ApplyAsync", "GetHistoryAsync"),

@@ -34,6 +34,7 @@ public sealed class GrainRoleTableTests
     {
         var existing = GrainInterfaces().SelectMany(Methods)
             .Concat(Methods(typeof(Orleans.Runtime.IAsyncEnumerableGrainExtension)))
+            .Concat(Methods(typeof(Orleans.Core.Internal.IGrainManagementExtension)))
             .Concat(OrleansInternal("IClusterManifestSystemTarget").SelectMany(Methods))
             .Concat(OrleansInternal("IGrainCallCancellationExtension").SelectMany(Methods))
             .ToHashSet();
@@ -65,7 +66,8 @@ public sealed class GrainRoleTableTests
     [InlineData("IExpertPlacementGrain", "ApplyAsync", MoeRole.Operator)]
     [InlineData("ILoadBalancerGrain", "BalanceAsync", MoeRole.Operator)]
     [InlineData("IPrefetchControllerGrain", "SetAsync", MoeRole.Operator)]
-    [InlineData("IGrainManagementExtension", "DeactivateOnIdle", MoeRole.Internal)]
+    [InlineData("IGrainManagementExtension", "DeactivateOnIdle", MoeRole.Operator)]
+    [InlineData("IMembershipService", "AnythingOrleansUses", MoeRole.Internal)]
     [InlineData("ITierSetGrain", "SomeMethodAddedLater", MoeRole.Internal)]
     public void MethodsNeedTheirRole(string @interface, string method, MoeRole role) => Assert.Equal(role, GrainRoleTable.Required(@interface, method));
 

@@ -12,6 +12,7 @@ sealed record LoadOptions
                         [--served] [--reference] [--model DIR] [--model-name NAME]
                         [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...]] [--json FILE]
                         [--throughput-every SECONDS]
+                        [--cert CLIENT.pfx [--cert-password P] --ca CA.crt]
         [--phase PROMPTS_FILE|builtin SECONDS ...] [--sample-every SECONDS]
         [--http URL [--api-key KEY] [--view-token TOKEN] [--compare-orleans [--repeat R]]]
           --served and --reference pick the sides to measure; neither means both.
@@ -86,6 +87,9 @@ sealed record LoadOptions
                 "--clustering" => options with { Cluster = options.Cluster with { Clustering = Value() } },
                 "--redis" => options with { Cluster = options.Cluster with { Redis = Value() } },
                 "--gateway" => options with { Cluster = options.Cluster with { GatewayPorts = Numbers() } },
+                "--cert" => options with { Cluster = options.Cluster with { Certificate = Value() } },
+                "--cert-password" => options with { Cluster = options.Cluster with { CertificatePassword = Value() } },
+                "--ca" => options with { Cluster = options.Cluster with { CertificateAuthority = Value() } },
                 "--json" => options with { JsonPath = Value() },
                 "--phase" => options with { Phases = [.. options.Phases, new LoadPhase(Value() is var file && file == "builtin" ? null : file, TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))))] },
                 "--sample-every" => options with { SampleEvery = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },

@@ -59,6 +59,11 @@ static WebApplication Build(string[] args)
         ["--https-certificate"] = "Silo:HttpsCertificatePath",
         ["--insecure-http"] = "Silo:AllowInsecureHttp",
         ["--api-key"] = "Moe:FrontDoor:ApiKey",
+        ["--tls"] = "Moe:Security:Tls",
+        ["--cert"] = "Moe:Security:Certificate",
+        ["--cert-password"] = "Moe:Security:CertificatePassword",
+        ["--ca"] = "Moe:Security:CertificateAuthority",
+        ["--internal-key"] = "Moe:Security:InternalKeyFile",
         ["--prompt"] = "Prompt",
         ["--max-tokens"] = "MaxTokens",
         ["--temperature"] = "Temperature",
@@ -72,7 +77,7 @@ static WebApplication Build(string[] args)
     // One keyed pseudonym per tenant for the router's spans and logs and the front door's logs (Moe:Telemetry:PseudonymKey).
     builder.Services.AddSingleton(TenantPrivacy.Pseudonyms);
     builder.WebHost.UseHttpListener(host);
-    builder.UseOrleans(silo => silo.UseConfiguredClustering(host).AddMoeRuntime());
+    builder.UseOrleans(silo => silo.UseConfiguredClustering(host).UseConfiguredTls(settings.Security).AddMoeRuntime());
     // The OpenAI-compatible front door on the HTTP port, over this rank's router grain.
     builder.Services.AddFrontDoor(builder.Configuration.GetSection(FrontDoorOptions.Section));
     builder.Services.AddSingleton<IInferenceBackend, SiloInferenceBackend>();

@@ -16,6 +16,7 @@ var root = new RootCommand("moe: MoeRuntime's command line")
     ControlCommands.Create(),
     TraceCommands.Create(),
     ReplayCommand.Create(),
+    CertCommand.Create(),
 };
 try
 {

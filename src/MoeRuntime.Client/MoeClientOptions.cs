@@ -22,4 +22,14 @@ public sealed record MoeClientOptions
     /// joined takes client calls. Re-reading is one membership-table read.
     /// </summary>
     public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Mutual TLS to the gateways: this client's certificate with its private key (PKCS#12), issued by the cluster's CA
+    /// with a role (<c>moe-role:client</c> or <c>moe-role:operator</c>). An operator certificate also signs every call,
+    /// which is how the silo knows the caller is an operator (docs/security.md). Empty: no TLS.
+    /// </summary>
+    public string Certificate { get; init; } = "";
+    public string CertificatePassword { get; init; } = "";
+    /// <summary>The cluster CA's certificate (PEM or DER): the gateways must present a silo certificate it issued.</summary>
+    public string CertificateAuthority { get; init; } = "";
 }

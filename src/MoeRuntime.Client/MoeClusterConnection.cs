@@ -34,6 +34,7 @@ public sealed class MoeClusterConnection : IAsyncDisposable
                     default:
                         throw new ArgumentException($"clustering '{options.Clustering}' is not supported (localhost, redis)");
                 }
+                client.UseConfiguredTls(options);
                 client.AddActivityPropagation();
                 client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
                 client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = options.GatewayListRefreshPeriod);

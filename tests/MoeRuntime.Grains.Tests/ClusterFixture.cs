@@ -1,10 +1,13 @@
+using Microsoft.Extensions.DependencyInjection;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Security;
 using MoeRuntime.Model;
 using MoeRuntime.Model.DefaultModel;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Loading;
 using MoeRuntime.Model.Sampling;
 using MoeRuntime.Model.Tokenization;
+using MoeRuntime.Security;
 using MoeRuntime.Serving.Tiers;
 using Orleans.TestingHost;
 using static TorchSharp.torch;
@@ -36,6 +39,13 @@ public abstract class ClusterFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>
+    /// The role of the test client (a caller without proof) once the cluster is up: by default it acts as a silo's own
+    /// code would, since these tests drive experts, aggregators and controllers directly; the role tests lower it.
+    /// (While deploying it is internal: the test cluster's own hooks are Orleans-internal calls.)
+    /// </summary>
+    protected virtual MoeRole ClientRole => MoeRole.Internal;
+
     /// <summary>Runs after <see cref="MoeSiloBuilderExtensions.AddMoeRuntime"/>: a fixture may configure further services.</summary>
     protected virtual void ConfigureSilo(ISiloBuilder siloBuilder)
     {
@@ -58,10 +68,12 @@ public abstract class ClusterFixture : IAsyncLifetime
             // The tests compare served logits with the reference's.
             o.Limits = o.Limits with { AllowLogitsCapture = true };
             Configure(o);
-        })));
+        }).ConfigureServices(s => s.AddOptions<MoeSecurityOptions>().Configure(o => o.AnonymousRole = "internal"))));
         builder.ConfigureClient(client => client.AddActivityPropagation());
         Cluster = builder.Build();
         await Cluster.DeployAsync();
+        foreach (SiloHandle silo in Cluster.Silos)
+            ((InProcessSiloHandle)silo).ServiceProvider.GetRequiredService<CallerAuthentication>().AnonymousRole = ClientRole;
     }
 
     /// <summary>What the reference generator produces for a prompt, with logits.</summary>

@@ -53,6 +53,9 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Control:Prefetch:MaxThreshold", "1.5"), ("Moe:Control:Prefetch:ThresholdStep", "0"),
         ("Moe:Control:Prefetch:HighWasteShare", "1.5"), ("Moe:Control:Prefetch:LowWasteShare", "0.6"),
         ("Moe:Control:Prefetch:HighFailureShare", "2"), ("Moe:Control:Prefetch:HighStallShare", "-1"),
+        ("Moe:Security:Tls", "maybe"), ("Moe:Security:Certificate", "{directory}"), ("Moe:Security:CertificatePassword", "secret"),
+        ("Moe:Security:CertificateAuthority", "{directory}"), ("Moe:Security:InternalKeyFile", "{file}"),
+        ("Moe:Security:AllowInsecureRemote", "maybe"), ("Moe:Security:AnonymousRole", "root"),
         ("Moe:Telemetry:Enabled", "maybe"), ("Moe:Telemetry:Interval", "00:00:00"), ("Moe:Telemetry:Shards", "0"),
         ("Moe:Telemetry:StaleAfterIntervals", "0"), ("Moe:Telemetry:RankRetention", "00:00:00"), ("Moe:Telemetry:SampleEveryNTokens", "0"),
         ("Moe:Telemetry:PseudonymKey", "too-short"),
@@ -159,6 +162,7 @@ public sealed class SiloOptionsTests : IDisposable
                      (typeof(MoeSiloOptions), MoeSiloOptions.Section), (typeof(TelemetryOptions), TelemetryOptions.Section),
                      (typeof(PrefetchControlOptions), PrefetchControlOptions.Section), (typeof(PrefetchControllerOptions), PrefetchControlOptions.Section),
                      (typeof(SiloHostOptions), SiloHostOptions.Section), (typeof(TelemetryHostOptions), TelemetryHostOptions.Section),
+                     (typeof(MoeSecurityOptions), MoeSecurityOptions.Section),
                  })
             Properties(type, section, properties);
         List<string> listed = ListedOptions();
@@ -171,6 +175,7 @@ public sealed class SiloOptionsTests : IDisposable
         Assert.Equivalent(Get<MoeSiloOptions>(defaults), bound.Moe, strict: true);
         Assert.Equivalent(Get<SiloHostOptions>(defaults), bound.Host, strict: true);
         Assert.Equivalent(Get<TelemetryHostOptions>(defaults), bound.Telemetry, strict: true);
+        Assert.Equivalent(Get<MoeSecurityOptions>(defaults), bound.Security, strict: true);
     }
 
     static T Get<T>(IServiceProvider services) where T : class => services.GetRequiredService<IOptions<T>>().Value;
@@ -255,4 +260,26 @@ public sealed class SiloOptionsTests : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_scratch, recursive: true);
+
+    [Fact]
+    public void ANonLoopbackSiloWithoutTlsRefusesToStartUnlessAllowedExplicitly()
+    {
+        (string, string?)[] remote = [("Silo:Clustering", "redis"), ("Silo:AdvertisedAddress", "10.1.2.3")];
+        string? failure = CheckFails(Configuration(remote));
+        Assert.NotNull(failure);
+        Assert.Contains("Moe:Security:Tls is off", failure);
+        Assert.Contains("Moe:Security:AllowInsecureRemote", failure);
+        Assert.Null(CheckFails(Configuration([.. remote, ("Moe:Security:AllowInsecureRemote", "true")])));
+        // Loopback redis clustering (three ranks on one machine) needs neither.
+        Assert.Null(CheckFails(Configuration(("Silo:Clustering", "redis"), ("Silo:AdvertisedAddress", "127.0.0.1"))));
+    }
+
+    [Fact]
+    public void TlsNeedsItsCertificateAuthorityAndInternalKey()
+    {
+        string? failure = CheckFails(Configuration(("Moe:Security:Tls", "true")));
+        Assert.NotNull(failure);
+        foreach (string key in new[] { "Moe:Security:Certificate", "Moe:Security:CertificateAuthority", "Moe:Security:InternalKeyFile" })
+            Assert.Contains(key, failure);
+    }
 }

@@ -14,15 +14,18 @@ sealed class RedisServer : IDisposable
     }
 
     public int Port { get; }
-    public string ConnectionString => $"127.0.0.1:{Port}";
+    /// <summary>The password redis-server requires, if it was started with one.</summary>
+    public string? Password { get; private init; }
+    public string ConnectionString => Password is null ? $"127.0.0.1:{Port}" : $"127.0.0.1:{Port},password={Password}";
     public string StderrTail() => _process.StderrTail(10);
 
-    public static async Task<RedisServer> StartAsync(string directory)
+    public static async Task<RedisServer> StartAsync(string directory, string? password = null)
     {
         int port = FreePorts.Take(1)[0];
+        string[] auth = password is null ? [] : ["--requirepass", password];
         var process = ChildProcess.Start("redis", directory, "redis-server",
-            ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory]);
-        var redis = new RedisServer(process, port);
+            ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory, .. auth]);
+        var redis = new RedisServer(process, port) { Password = password };
         await Eventually.UntilAsync($"redis-server accepts connections on port {port}", TimeSpan.FromSeconds(20),
             () => Task.FromResult(!process.HasExited && redis.Accepts()), () => process.StderrTail(10) + "\n" + process.Stdout());
         return redis;

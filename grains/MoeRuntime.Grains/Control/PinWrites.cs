@@ -14,7 +14,7 @@ static class PinWrites
     {
         Tiers = new() { [pin.Expert] = pin.Tier },
         HotBudgetBytes = pin.Tier == "hot" && state.HotCeilingBytes > state.View.HotBudgetBytes ? state.HotCeilingBytes : null,
-        ChangedBy = $"operator:{pin.By}",
+        ChangedBy = pin.By.StartsWith("operator:", StringComparison.Ordinal) ? pin.By : $"operator:{pin.By}",
         Reason = $"{pin.Expert} {what} to {pin.Tier}: {pin.Reason}",
     });
 

@@ -9,6 +9,7 @@ using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Serving.Tiers;
 using MoeRuntime.Telemetry.Aggregation;
+using MoeRuntime.Grains.Security;
 
 namespace MoeRuntime.Grains.Control;
 
@@ -79,16 +80,18 @@ public sealed class TierControllerGrain(
     public async Task<ControllerStatus> SetDryRunAsync(bool dryRun)
     {
         if (dryRun == _loop.DryRun) return Status();
+        string by = MoeCaller.Author("operator");
         _loop.DryRun = dryRun;
         saved.State.DryRun = dryRun;
         await SaveAsync();
-        await Log.RecordAsync([Operator(dryRun ? "dry run on" : "dry run off", dryRun ? "decisions are only proposed" : "admitted decisions are written", null, null)]);
+        await Log.RecordAsync([Operator(dryRun ? "dry run on" : "dry run off", $"{by}: {(dryRun ? "decisions are only proposed" : "admitted decisions are written")}", null, null)]);
         logger.LogInformation("Tier controllers of {Model}: dry run {State}", Model, dryRun ? "on" : "off");
         return Status();
     }
 
     public async Task<ControllerStatus> PinAsync(string expertKey, string? tier, string by, string reason)
     {
+        by = MoeCaller.Author(by);
         if (string.IsNullOrWhiteSpace(by) || string.IsNullOrWhiteSpace(reason))
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a pin needs who set it and why");
         ExpertKey key = GrainKeys.ExpertOfModel(expertKey, Model, host.Config);

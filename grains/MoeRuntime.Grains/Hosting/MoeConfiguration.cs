@@ -14,7 +14,7 @@ namespace MoeRuntime.Grains.Hosting;
 /// <list type="bullet">
 /// <item><c>Moe</c> (<see cref="MoeSiloOptions"/>, with <c>Balancing</c>, <c>CostAwareRouting</c> and <c>Control</c>),
 /// <c>Moe:Telemetry</c> (<see cref="TelemetryOptions"/>), <c>Moe:Control:Prefetch</c> (<see cref="PrefetchControlOptions"/>
-/// and the library's <see cref="PrefetchControllerOptions"/>): <see cref="AddMoeOptions"/>;</item>
+/// and the library's <see cref="PrefetchControllerOptions"/>), <c>Moe:Security</c> (<see cref="MoeSecurityOptions"/>): <see cref="AddMoeOptions"/>;</item>
 /// <item><c>Silo</c> (<see cref="SiloHostOptions"/>), <c>Telemetry</c> (<see cref="TelemetryHostOptions"/>) and the
 /// top-level <c>--prompt</c> keys (<see cref="OneShotOptions"/>): <see cref="AddHostOptions"/>.</item>
 /// </list>
@@ -29,12 +29,14 @@ public static class MoeConfiguration
         if (configure is not null) moe.Configure(configure);
         services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.Section)).ValidateOnStart();
         services.AddOptions<PrefetchControlOptions>().Bind(configuration.GetSection(PrefetchControlOptions.Section)).ValidateOnStart();
+        services.AddOptions<MoeSecurityOptions>().Bind(configuration.GetSection(MoeSecurityOptions.Section)).ValidateOnStart();
         // The policy's bounds live in the same section and bind straight onto the library's own record.
         services.AddOptions<PrefetchControllerOptions>().Bind(configuration.GetSection(PrefetchControlOptions.Section)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MoeSiloOptions>, MoeOptionsValidation.Moe>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TelemetryOptions>, MoeOptionsValidation.Telemetry>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PrefetchControlOptions>, MoeOptionsValidation.PrefetchLoop>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PrefetchControllerOptions>, MoeOptionsValidation.PrefetchPolicy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MoeSecurityOptions>, MoeOptionsValidation.Security>());
         return services;
     }
 
@@ -95,13 +97,22 @@ public static class MoeConfiguration
     {
         using ServiceProvider options = new ServiceCollection().AddMoeOptions(configuration).AddHostOptions(configuration).BuildServiceProvider();
         Validate(options);
-        return new SiloSettings(
+        var settings = new SiloSettings(
             options.GetRequiredService<IOptions<MoeSiloOptions>>().Value,
             options.GetRequiredService<IOptions<SiloHostOptions>>().Value,
             options.GetRequiredService<IOptions<TelemetryHostOptions>>().Value,
-            options.GetRequiredService<IOptions<OneShotOptions>>().Value);
+            options.GetRequiredService<IOptions<OneShotOptions>>().Value)
+        {
+            Security = options.GetRequiredService<IOptions<MoeSecurityOptions>>().Value,
+        };
+        MoeOptionsValidation.Security.CheckBind(settings.Host, settings.Security);
+        return settings;
     }
 }
 
 /// <summary>The validated options the silo's host reads while it is being built (ports, clustering, exporters, rank).</summary>
-public sealed record SiloSettings(MoeSiloOptions Moe, SiloHostOptions Host, TelemetryHostOptions Telemetry, OneShotOptions OneShot);
+public sealed record SiloSettings(MoeSiloOptions Moe, SiloHostOptions Host, TelemetryHostOptions Telemetry, OneShotOptions OneShot)
+{
+    /// <summary>Section <c>Moe:Security</c>: TLS and who may call what.</summary>
+    public MoeSecurityOptions Security { get; init; } = new();
+}

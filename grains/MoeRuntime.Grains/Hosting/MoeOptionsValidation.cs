@@ -199,6 +199,59 @@ static class MoeOptionsValidation
             c.Fail(nameof(o.HttpsCertificatePassword), $"is set but {c.Key(nameof(o.HttpsCertificatePath))} is empty");
     }
 
+    /// <summary>Section <c>Moe:Security</c>: TLS files that exist and a known role for callers without proof.</summary>
+    internal sealed class Security : IValidateOptions<MoeSecurityOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, MoeSecurityOptions o)
+        {
+            var c = new OptionChecks(MoeSecurityOptions.Section);
+            if (!MoeRuntime.Security.MoeRoles.TryParse(o.AnonymousRole, out _))
+                c.Fail(nameof(o.AnonymousRole), $"must be client, operator or internal, was '{o.AnonymousRole}'");
+            if (o.Tls)
+            {
+                c.NotBlank(o.Certificate, nameof(o.Certificate));
+                c.NotBlank(o.CertificateAuthority, nameof(o.CertificateAuthority));
+                c.NotBlank(o.InternalKeyFile, nameof(o.InternalKeyFile));
+            }
+            Exists(c, o.Certificate, nameof(o.Certificate));
+            Exists(c, o.CertificateAuthority, nameof(o.CertificateAuthority));
+            Exists(c, o.InternalKeyFile, nameof(o.InternalKeyFile));
+            if (!string.IsNullOrEmpty(o.CertificatePassword) && string.IsNullOrWhiteSpace(o.Certificate))
+                c.Fail(nameof(o.CertificatePassword), "is set but Certificate is not");
+            if (File.Exists(o.InternalKeyFile))
+            {
+                try
+                {
+                    _ = MoeRuntime.Security.InternalCallProof.FromFile(o.InternalKeyFile);
+                }
+                catch (Exception e) when (e is FormatException or ArgumentException or IOException)
+                {
+                    c.Fail(nameof(o.InternalKeyFile), e.Message);
+                }
+            }
+            return c.Result;
+        }
+
+        static void Exists(OptionChecks c, string path, string key)
+        {
+            if (!string.IsNullOrWhiteSpace(path) && !File.Exists(path)) c.Fail(key, $"names no file, was '{path}'");
+        }
+
+        /// <summary>
+        /// A silo reachable from other machines (an advertised address that is not loopback) refuses to start without
+        /// TLS, unless <c>Moe:Security:AllowInsecureRemote</c> says so explicitly.
+        /// </summary>
+        public static void CheckBind(SiloHostOptions host, MoeSecurityOptions security)
+        {
+            if (security.Tls || security.AllowInsecureRemote) return;
+            bool loopback = host.Clustering.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+                || (IPAddress.TryParse(host.AdvertisedAddress, out IPAddress? address) && IPAddress.IsLoopback(address));
+            if (!loopback)
+                throw new OptionsValidationException(MoeSecurityOptions.Section, typeof(MoeSecurityOptions),
+                    [$"{MoeSecurityOptions.Section}:Tls is off while {SiloHostOptions.Section}:AdvertisedAddress is '{host.AdvertisedAddress}', not loopback: turn TLS on (docs/security.md) or set {MoeSecurityOptions.Section}:AllowInsecureRemote=true to run unauthenticated anyway"]);
+        }
+    }
+
     /// <summary>Section <c>Telemetry</c>: where traces, metrics and logs go, and who may read them.</summary>
     internal sealed class TelemetryHost : IValidateOptions<TelemetryHostOptions>
     {

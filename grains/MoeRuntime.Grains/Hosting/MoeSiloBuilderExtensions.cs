@@ -6,6 +6,7 @@ using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Prefetch;
 using MoeRuntime.Grains.Routing;
+using MoeRuntime.Grains.Security;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Telemetry.Export;
@@ -35,6 +36,10 @@ public static class MoeSiloBuilderExtensions
         builder.UseSiloMetadata(new Dictionary<string, string> { [RankDirectory.MetadataKey] = MoeConfiguration.Rank(builder.Configuration, configure).ToString() });
         // One trace from client to router to expert grains on other ranks.
         builder.AddActivityPropagation();
+        // Roles on every grain call, from proofs the connection's side attached (docs/security.md).
+        builder.Services.AddSingleton<CallerAuthentication>();
+        builder.AddIncomingGrainCallFilter<RoleCallFilter>();
+        builder.AddOutgoingGrainCallFilter<InternalProofFilter>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton(TenantPrivacy.Pseudonyms);
         builder.Services.AddSingleton<ModelHost>();

@@ -3,6 +3,7 @@ using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Serving.Tiers;
 using Orleans.Runtime;
+using MoeRuntime.Grains.Security;
 
 namespace MoeRuntime.Grains.Placement;
 
@@ -56,7 +57,8 @@ public sealed class ExpertPlacementGrain(
     {
         if (update.ExpectedVersion is { } expected && expected != _current.Version)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"the placement map is at version {_current.Version}, the change was computed against {expected}");
-        if (string.IsNullOrWhiteSpace(update.ChangedBy) || string.IsNullOrWhiteSpace(update.Reason))
+        string author = MoeCaller.Author(update.ChangedBy);
+        if (string.IsNullOrWhiteSpace(author) || string.IsNullOrWhiteSpace(update.Reason))
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a placement change needs who made it and why");
         var live = ranks.LiveRanks().ToHashSet();
         var replicas = new Dictionary<string, int[]>(_current.Replicas);
@@ -77,7 +79,7 @@ public sealed class ExpertPlacementGrain(
             Model = host.ModelName,
             Version = _current.Version + 1,
             Replicas = replicas,
-            ChangedBy = update.ChangedBy,
+            ChangedBy = author,
             ChangedAt = time.GetUtcNow(),
             Reason = update.Reason,
             Changes = update.Changes,
@@ -89,7 +91,7 @@ public sealed class ExpertPlacementGrain(
         _history.Add(_current);
         if (_history.Count > KeptVersions) _history.RemoveAt(0);
         logger.LogInformation("Placement map {Model} v{Version} by {ChangedBy}: {Reason} ({Changes})",
-            host.ModelName, _current.Version, update.ChangedBy, update.Reason, string.Join("; ", update.Changes));
+            host.ModelName, _current.Version, author, update.Reason, string.Join("; ", update.Changes));
         return _current;
     }
 }

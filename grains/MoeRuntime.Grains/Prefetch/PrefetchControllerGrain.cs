@@ -6,6 +6,7 @@ using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
 using Orleans.Runtime;
+using MoeRuntime.Grains.Security;
 
 namespace MoeRuntime.Grains.Prefetch;
 
@@ -88,6 +89,7 @@ public sealed class PrefetchControllerGrain(
     public async Task<PrefetchSettingsView> SetAsync(PrefetchSettingsChange change, string changedBy, string reason)
     {
         ArgumentNullException.ThrowIfNull(change);
+        changedBy = MoeCaller.Author(changedBy);
         if (string.IsNullOrWhiteSpace(changedBy) || string.IsNullOrWhiteSpace(reason))
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a prefetch settings change needs who made it and why");
         PrefetchSettings next;

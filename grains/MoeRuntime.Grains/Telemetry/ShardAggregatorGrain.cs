@@ -2,6 +2,8 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Placement;
+using MoeRuntime.Grains.Security;
 using MoeRuntime.Telemetry.Aggregation;
 using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Telemetry.Security;
@@ -14,7 +16,8 @@ namespace MoeRuntime.Grains.Telemetry;
 /// windows, compares routing digests of the requests hashed to it, and every interval forwards what
 /// it merged to the cluster aggregator.
 /// </summary>
-public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptions> options, TimeProvider time, ILogger<ShardAggregatorGrain> logger)
+public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptions> options, TimeProvider time, ILogger<ShardAggregatorGrain> logger,
+    CallerAuthentication authentication, RankDirectory rankDirectory)
     : Grain, IShardAggregatorGrain
 {
     readonly TelemetryOptions _options = options.Value;
@@ -51,8 +54,15 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
             logger.LogWarning("Rejected a summary of {Bytes} bytes: {Reason}", summary.Length, e.Message);
             return Task.CompletedTask;
         }
+        if (!FromRank(decoded.RankId, nameof(ReportAsync))) return Task.CompletedTask;
         DateTimeOffset now = time.GetUtcNow();
-        if (!_ranks.Accept(decoded, now)) return Task.CompletedTask;
+        RankSummaryVerdict verdict = _ranks.Check(decoded, now);
+        if (verdict == RankSummaryVerdict.SequenceJump)
+        {
+            _rejected++;
+            authentication.Denied("sequence_jump", MoeCaller.Current?.Identity ?? "unknown", $"summary of rank {decoded.RankId}", $"sequence {decoded.Sequence} jumps beyond what the elapsed intervals explain");
+        }
+        if (verdict != RankSummaryVerdict.Accepted) return Task.CompletedTask;
         _pending.Add(decoded);
         if (!_rankWindows.TryGetValue(decoded.RankId, out SlidingWindows? windows))
             _rankWindows[decoded.RankId] = windows = new SlidingWindows(host.Config.LayerCount, host.Config.ExpertCount, TelemetryWindow.OneMinute);
@@ -62,6 +72,7 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
 
     public Task ReportDigestsAsync(string rank, ulong[] triples)
     {
+        if (!FromRank(rank, nameof(ReportDigestsAsync))) return Task.CompletedTask;
         // The rank becomes a key of the mismatch counts and text in the views: only a rank's number is taken.
         if (RankIds.Problem(rank) is { } badRank)
         {
@@ -91,6 +102,24 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
         TelemetryView view = ViewBuilder.Build($"rank {rank}", w, snapshot, _ranks.Gauges(now, id => id == rank),
             new RankCounts(_rankWindows.ContainsKey(rank) ? 1 : 0, 0, []), new MismatchStatus(0, 0, [], []), _options.Slo, now);
         return Task.FromResult(JsonSerializer.SerializeToUtf8Bytes(view, TelemetryJson.Options));
+    }
+
+    /// <summary>
+    /// Whether the caller may report for <paramref name="rank"/>: a silo only for its own rank. A caller that is not a
+    /// silo's own services reports only without the internal key (development and in-process tests), never with it.
+    /// </summary>
+    bool FromRank(string rank, string what)
+    {
+        MoeCaller? caller = MoeCaller.Current;
+        string? callerRank = caller?.Silo is { } silo ? rankDirectory.RankOf(silo)?.ToString() : null;
+        bool allowed = caller?.Silo is not null ? callerRank == rank : authentication.Internal is null;
+        if (!allowed)
+        {
+            _rejected++;
+            authentication.Denied("summary_rank", caller?.Identity ?? "unknown", $"IShardAggregatorGrain.{what}",
+                $"reported for rank '{rank}' from {(callerRank is null ? "a caller whose rank is unknown" : $"rank {callerRank}")}");
+        }
+        return allowed;
     }
 
     async Task ForwardAsync(CancellationToken cancellationToken)

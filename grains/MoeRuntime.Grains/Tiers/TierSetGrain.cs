@@ -5,6 +5,7 @@ using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Serving.Tiers;
+using MoeRuntime.Grains.Security;
 
 namespace MoeRuntime.Grains.Tiers;
 
@@ -85,7 +86,9 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
     {
         if (update.ExpectedVersion is { } expected && expected != _current.Version)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"the TierSet is at version {_current.Version}, the change was computed against {expected}");
-        if (string.IsNullOrWhiteSpace(update.ChangedBy) || string.IsNullOrWhiteSpace(update.Reason))
+        // The author is who the connection proved the caller to be; a name typed in the update counts only from a silo's own code.
+        string author = MoeCaller.Author(update.ChangedBy);
+        if (string.IsNullOrWhiteSpace(author) || string.IsNullOrWhiteSpace(update.Reason))
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a TierSet change needs who made it and why");
         var named = new Dictionary<ExpertKey, Tier>(_current.Assignment);
         foreach (var (expert, tierName) in update.Tiers)
@@ -97,10 +100,10 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a hot limit needs HotBudgetBytes");
         if (update.HotBudgetIsLimit && update.HotBudgetBytes > _hotCeiling)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest,
-                $"{update.ChangedBy} may not raise the hot limit to {update.HotBudgetBytes} bytes, over the ceiling of {_hotCeiling} (the configuration's or an operator's)");
+                $"{author} may not raise the hot limit to {update.HotBudgetBytes} bytes, over the ceiling of {_hotCeiling} (the configuration's or an operator's)");
         var budgets = new TierBudgets(update.HotBudgetBytes ?? _current.Budgets.HotBytes, update.WarmBudgetBytes ?? _current.Budgets.WarmBytes);
         var next = new TierSet(host.ModelName, host.Rank, _current.Version + 1, named, budgets,
-            new TierSetChange(update.ChangedBy, time.GetUtcNow(), update.Reason));
+            new TierSetChange(author, time.GetUtcNow(), update.Reason));
 
         // The store applies tiers to the experts it holds; the others take theirs when they register.
         var registered = host.Store.Experts.ToHashSet();
@@ -119,7 +122,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
         _history.Add(View(next));
         if (_history.Count > KeptVersions) _history.RemoveAt(0);
         logger.LogInformation("TierSet {Model} rank {Rank} v{Version} by {ChangedBy}: {Reason} ({Changed} experts named)",
-            next.Model, next.Rank, next.Version, update.ChangedBy, update.Reason, update.Tiers.Count);
+            next.Model, next.Rank, next.Version, author, update.Reason, update.Tiers.Count);
         return View(next);
     }
 

@@ -38,10 +38,18 @@ static class CommonOptions
     /// <summary>The cluster options, added to <paramref name="command"/>; read them back with <see cref="ClusterEndpoint.Read"/>.</summary>
     public static ClusterEndpoint AddClusterOptions(this Command command)
     {
-        var endpoint = new ClusterEndpoint(Clustering(), Redis(), Gateways());
+        var endpoint = new ClusterEndpoint(Clustering(), Redis(), Gateways())
+        {
+            Certificate = new Option<string>("--cert") { Description = "Mutual TLS: this client's certificate with its key (.pfx, e.g. from moe cert)", DefaultValueFactory = _ => "" },
+            CertificatePassword = new Option<string>("--cert-password") { Description = "Password of --cert (default: $MOE_CERT_PASSWORD)", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MOE_CERT_PASSWORD") ?? "" },
+            CertificateAuthority = new Option<string>("--ca") { Description = "The cluster CA's certificate (ca.crt), which the gateways' certificates must chain to", DefaultValueFactory = _ => "" },
+        };
         command.Options.Add(endpoint.Clustering);
         command.Options.Add(endpoint.Redis);
         command.Options.Add(endpoint.Gateways);
+        command.Options.Add(endpoint.Certificate);
+        command.Options.Add(endpoint.CertificatePassword);
+        command.Options.Add(endpoint.CertificateAuthority);
         return endpoint;
     }
 
@@ -52,11 +60,18 @@ static class CommonOptions
 /// <summary>The options that locate a cluster, and the connection they describe.</summary>
 sealed record ClusterEndpoint(Option<string> Clustering, Option<string> Redis, Option<int[]> Gateways)
 {
+    public required Option<string> Certificate { get; init; }
+    public required Option<string> CertificatePassword { get; init; }
+    public required Option<string> CertificateAuthority { get; init; }
+
     public MoeClientOptions Read(ParseResult result) => new()
     {
         Clustering = result.GetValue(Clustering)!,
         Redis = result.GetValue(Redis)!,
         GatewayPorts = result.GetValue(Gateways)!,
+        Certificate = result.GetValue(Certificate)!,
+        CertificatePassword = result.GetValue(CertificatePassword)!,
+        CertificateAuthority = result.GetValue(CertificateAuthority)!,
     };
 
     public Task<MoeClusterConnection> ConnectAsync(ParseResult result, CancellationToken cancellationToken) =>

@@ -11,19 +11,38 @@ public sealed class RankTracker(TimeSpan interval, int staleAfterIntervals)
 {
     readonly Dictionary<string, TrackedRank> _ranks = new(StringComparer.Ordinal);
 
-    /// <summary>False for a summary already merged (same or older sequence): drop it.</summary>
-    public bool Accept(RankSummary summary, DateTimeOffset now)
+    /// <summary>
+    /// The highest sequence number accepted at all: one summary a second for 35,000 years. <c>long.MaxValue</c> would
+    /// otherwise make every later summary of the real rank look like a duplicate.
+    /// </summary>
+    public const long MaxSequence = 1L << 40;
+
+    /// <summary>False for a summary already merged (same or older sequence) or refused (<see cref="Check"/>): drop it.</summary>
+    public bool Accept(RankSummary summary, DateTimeOffset now) => Check(summary, now) == RankSummaryVerdict.Accepted;
+
+    /// <summary>
+    /// Merges a summary's bookkeeping, or says why not: a duplicate (same or older sequence), or a sequence number that
+    /// jumps further than the intervals since the rank's last summary explain (more than 16 + 4 per elapsed interval),
+    /// or past <see cref="MaxSequence"/>.
+    /// </summary>
+    public RankSummaryVerdict Check(RankSummary summary, DateTimeOffset now)
     {
+        if (summary.Sequence > MaxSequence) return RankSummaryVerdict.SequenceJump;
         if (!_ranks.TryGetValue(summary.RankId, out TrackedRank? state))
             _ranks[summary.RankId] = state = new TrackedRank(summary.RankId);
         else if (summary.Sequence <= state.LastSequence && summary.IntervalEnd <= state.LastIntervalEnd)
-            return false; // a restarted rank counts from 1 again, but its intervals end later
+            return RankSummaryVerdict.Duplicate; // a restarted rank counts from 1 again, but its intervals end later
+        else if (summary.Sequence > state.LastSequence && summary.Sequence - state.LastSequence > AllowedStep(now - state.LastSeen))
+            return RankSummaryVerdict.SequenceJump;
         state.LastSequence = summary.Sequence;
         state.LastIntervalEnd = summary.IntervalEnd;
         state.LastSeen = now;
         state.Gauges = summary.Gauges;
-        return true;
+        return RankSummaryVerdict.Accepted;
     }
+
+    long AllowedStep(TimeSpan elapsed) =>
+        16 + 4 * (long)Math.Ceiling(Math.Max(0, elapsed.Ticks) / (double)Math.Max(1, interval.Ticks));
 
     public bool IsStale(TrackedRank rank, DateTimeOffset now) => now - rank.LastSeen > interval * staleAfterIntervals;
 
@@ -56,4 +75,12 @@ public sealed class TrackedRank(string rankId)
     public DateTimeOffset LastIntervalEnd { get; set; }
     public DateTimeOffset LastSeen { get; set; }
     public IReadOnlyList<GaugeValue> Gauges { get; set; } = [];
+}
+
+/// <summary>What <see cref="RankTracker.Check"/> made of a summary.</summary>
+public enum RankSummaryVerdict
+{
+    Accepted,
+    Duplicate,
+    SequenceJump,
 }

@@ -129,4 +129,7 @@ public static class MetricLabels
 
     /// <summary>Why an aggregator refused a summary.</summary>
     public static readonly LabelDefinition SummaryRejectReason = new("reason", "malformed", "oversized", "version", "duplicate");
+
+    /// <summary>What the rank refused for who sent it.</summary>
+    public static readonly LabelDefinition SecurityDenialKind = new("kind", "grain_role", "signed_call", "summary_rank", "sequence_jump");
 }

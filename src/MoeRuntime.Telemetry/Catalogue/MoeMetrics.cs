@@ -270,6 +270,11 @@ public static class MoeMetrics
     public static readonly MetricDefinition SummariesRejectedTotal = new("moe_telemetry_summaries_rejected_total", MetricKind.Counter,
         "{summary}", "Rank summaries an aggregator refused to merge.", [SummaryRejectReason], scope: MetricScope.Rank);
 
+    /// <summary>Calls and telemetry the rank refused for who sent them.</summary>
+    public static readonly MetricDefinition SecurityDeniedTotal = new("moe_security_denied_total", MetricKind.Counter,
+        "{call}", "Grain calls refused for the caller's role, signed calls whose proof failed, and telemetry refused for its sender (a summary or digest for another rank, an absurd sequence jump).",
+        [SecurityDenialKind], scope: MetricScope.Rank);
+
     /// <summary>The cluster aggregator's merged quantiles, re-exported by every rank.</summary>
     public static readonly MetricDefinition ClusterLatencySeconds = new("moe_cluster_latency_seconds", MetricKind.Gauge,
         "s", "Cluster-wide quantile of a distribution over a window, merged from every rank's sketches.", [SourceMetric, Quantile, Window],
@@ -297,7 +302,7 @@ public static class MoeMetrics
         PrefetchFailuresTotal, RoutingMismatchesTotal, EvictionsTotal, TierMemoryBytes, TierCapacityBytes,
         TierOccupancyRatio, KvCacheBytes, KvCacheLookupsTotal, KvCacheHitRatio, LayerComputeTimeTotal,
         ExpertComputeTimeTotal, ProcessMemoryBytes, BuildInfo,
-        AccessDenialsTotal, IntegrityFailuresTotal, ExpertQuarantinedTotal, TelemetryDroppedTotal, SummariesRejectedTotal,
+        AccessDenialsTotal, IntegrityFailuresTotal, ExpertQuarantinedTotal, TelemetryDroppedTotal, SummariesRejectedTotal, SecurityDeniedTotal,
         ClusterLatencySeconds, ClusterSloBurnRate, ClusterStaleRanks,
     ];
 

@@ -83,6 +83,9 @@ public sealed class PrometheusExporter
     /// <summary>Counts a refused call on a telemetry endpoint.</summary>
     public void AccessDenied(string endpoint) => Counter(MoeMetrics.AccessDenialsTotal, endpoint).Inc();
 
+    /// <summary>Counts a grain call or telemetry refused for its sender (<c>grain_role</c>, <c>signed_call</c>, <c>summary_rank</c>, <c>sequence_jump</c>).</summary>
+    public void SecurityDenied(string kind) => Counter(MoeMetrics.SecurityDeniedTotal, kind).Inc();
+
     void AddMatrices(RankSummary s)
     {
         int layers = s.ExpertHits.Rows, experts = s.ExpertHits.Columns;

@@ -21,7 +21,11 @@ for r in 0 1 2; do
 done
 trap 'kill "${pids[@]}" 2>/dev/null; redis-cli -p 6390 -a "$redis_password" shutdown nosave >/dev/null 2>&1 || true' EXIT
 for r in 0 1 2; do
-  until curl -fs "http://127.0.0.1:$((8080 + r))/healthz" | grep -q '"members":3'; do sleep 1; done
+  for _ in $(seq 1 120); do  # at most two minutes per rank
+    curl -fs "http://127.0.0.1:$((8080 + r))/healthz" | grep -q '"members":3' && break
+    sleep 1
+  done
+  curl -fs "http://127.0.0.1:$((8080 + r))/healthz" | grep -q '"members":3' || { echo "rank $r did not see three members in 120 s" >&2; exit 1; }
 done
 # A client certificate generates; an operator certificate writes a TierSet under its own identity.
 dotnet "$moe" generate --prompt "The experts" --max-tokens 8 --gateway 30000 --cert "$dir/client.pfx" --ca "$dir/ca.crt"

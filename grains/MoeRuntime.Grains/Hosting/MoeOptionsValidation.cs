@@ -43,6 +43,10 @@ static class MoeOptionsValidation
             c.NotNegative(o.ExpertCallRetryWindow, nameof(o.ExpertCallRetryWindow));
             if (o.ExpertCallTimeout > TimeSpan.Zero && o.ExpertCallRetryWindow > TimeSpan.Zero && o.ExpertCallTimeout >= o.ExpertCallRetryWindow)
                 c.Fail(nameof(o.ExpertCallTimeout), $"must be less than ExpertCallRetryWindow ({o.ExpertCallRetryWindow}) so that a timed-out call can be retried, was {o.ExpertCallTimeout}");
+            c.NotNegative(o.ExpertCallHedgeAfter, nameof(o.ExpertCallHedgeAfter));
+            if (o.ExpertCallHedgeAfter > TimeSpan.Zero && o.ExpertCallTimeout > TimeSpan.Zero && o.ExpertCallHedgeAfter >= o.ExpertCallTimeout)
+                c.Fail(nameof(o.ExpertCallHedgeAfter), $"must be less than ExpertCallTimeout ({o.ExpertCallTimeout}), or zero to turn hedging off, was {o.ExpertCallHedgeAfter}");
+            c.Timeout(o.ExpertDetourPeriod, nameof(o.ExpertDetourPeriod));
             c.AtLeast(o.RoutingCheckEveryNTokens, 1, nameof(o.RoutingCheckEveryNTokens));
             if (!string.IsNullOrWhiteSpace(o.RoutingTracePath) && Directory.Exists(o.RoutingTracePath.Replace("{rank}", o.Rank.ToString(), StringComparison.Ordinal)))
                 c.Fail(nameof(o.RoutingTracePath), $"must name a file, not a directory, was '{o.RoutingTracePath}'");

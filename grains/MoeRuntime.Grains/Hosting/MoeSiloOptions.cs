@@ -53,6 +53,19 @@ public sealed class MoeSiloOptions
     /// </summary>
     public TimeSpan ExpertCallRetryWindow { get; set; } = TimeSpan.FromSeconds(45);
     /// <summary>
+    /// The shortest time an expert call to another rank may go unanswered before it is also sent to a copy of the expert on
+    /// the calling rank, whichever answers first winning (a hedged call). The actual delay is four times the slowest recent
+    /// call, at least this and at most <see cref="ExpertCallTimeout"/>, so hedges stay rare on a healthy cluster and a call
+    /// to a rank that died mid-call is answered in a fraction of a second instead of after its deadline. Zero turns hedging off.
+    /// </summary>
+    public TimeSpan ExpertCallHedgeAfter { get; set; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// For how long, after a call to an expert's default grain failed with its rank, calls of that expert go to a copy on
+    /// the calling rank first. Outlasts failure detection (<c>Moe:FailureDetection</c> declares a killed rank dead in
+    /// seconds), after which the default grain has re-activated on a live rank.
+    /// </summary>
+    public TimeSpan ExpertDetourPeriod { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>
     /// Every how many token positions the router records a routing digest and asks the expert's rank to
     /// re-check it. Mismatch detection needs only a sample; re-checking costs a small gate computation
     /// on the expert's rank, so a sparse sample keeps it well inside the telemetry budget.

@@ -19,21 +19,42 @@ namespace MoeRuntime.Grains.Routing;
 /// with its rank is retried. An expert with replicas (see <see cref="PlacementMapCache"/>) has its rows split into
 /// contiguous chunks, one per replica (<see cref="ReplicaChunks"/>), called concurrently and put back in order, so the
 /// output is the same as with one replica. A call that loses its rank moves on to the next replica, then to the expert's
-/// default grain (<see cref="ExpertRoute"/>). Which rows get routing digests is <see cref="CheckedRows"/>' rule; the
+/// default grain, then to a copy on this rank (<see cref="ExpertRoute"/>); a call to another rank that has not answered
+/// within the hedge delay (<see cref="HedgeDelay"/>) is also sent to that copy, and the first answer wins. Which rows get routing digests is <see cref="CheckedRows"/>' rule; the
 /// next layers' experts are hinted by <see cref="GrainExpertPrefetcher"/>, which the model calls.
 /// </summary>
 internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, PlacementMapCache placement,
     TelemetrySamplingCache sampling, ILogger<GrainExpertDispatcher> logger)
     : IExpertDispatcher
 {
-    long _calls, _bytesSent, _bytesReceived, _callTicks, _retries;
+    long _calls, _bytesSent, _bytesReceived, _callTicks, _retries, _hedges;
     readonly ReplicaTurns _turns = new(host.Config.LayerCount * host.Config.ExpertCount);
+    // Grain keys per expert slot (layer * experts + expert), built once: the per-layer path formats no strings.
+    readonly string[] _defaultKeys = Keys(host, rank: null);
+    readonly string[] _localKeys = Keys(host, host.Rank);
+    readonly HedgeDelay? _hedge = options.ExpertCallHedgeAfter > TimeSpan.Zero
+        ? new HedgeDelay(options.ExpertCallHedgeAfter, options.ExpertCallTimeout)
+        : null;
+    readonly ExpertDetours _detours = new(options.ExpertDetourPeriod);
 
     public long Calls => Interlocked.Read(ref _calls);
     public long BytesSent => Interlocked.Read(ref _bytesSent);
     public long BytesReceived => Interlocked.Read(ref _bytesReceived);
     public TimeSpan CallTime => TimeSpan.FromTicks(Interlocked.Read(ref _callTicks));
     public long Retries => Interlocked.Read(ref _retries);
+    /// <summary>Expert calls also sent to the copy on this rank because they had not answered within the hedge delay.</summary>
+    public long Hedges => Interlocked.Read(ref _hedges);
+
+    static string[] Keys(ModelHost host, int? rank)
+    {
+        var keys = new string[host.Config.LayerCount * host.Config.ExpertCount];
+        for (int layer = 0; layer < host.Config.LayerCount; layer++)
+            for (int expert = 0; expert < host.Config.ExpertCount; expert++)
+                keys[layer * host.Config.ExpertCount + expert] = rank is { } r
+                    ? GrainKeys.Replica(host.ModelName, layer, expert, r)
+                    : GrainKeys.Expert(host.ModelName, layer, expert);
+        return keys;
+    }
 
     public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken)
     {
@@ -55,10 +76,10 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         var calls = new Task<TensorPayload>[experts.Length];
         for (int i = 0; i < experts.Length; i++)
         {
-            string key = GrainKeys.Expert(host.ModelName, layer, experts[i]);
+            int slot = layer * host.Config.ExpertCount + experts[i];
             calls[i] = routes.For(layer, experts[i]) is { } replicas
-                ? SpreadAsync(replicas, key, layer * host.Config.ExpertCount + experts[i], payloads[i], checks[i], cancellationToken)
-                : CallAsync(new ExpertRoute(key), payloads[i], checks[i], cancellationToken);
+                ? SpreadAsync(replicas, slot, payloads[i], checks[i], cancellationToken)
+                : CallAsync(RouteOf(slot), payloads[i], checks[i], cancellationToken);
         }
         TensorPayload?[] results = await SettleAsync(calls, plan, experts, rows).ConfigureAwait(false);
         telemetry.Dispatched(payloads.Sum(p => (long)p.Data.Length), results.Sum(r => (long)(r?.Data.Length ?? 0)), Stopwatch.GetElapsedTime(started), plan.TokenCount);
@@ -137,18 +158,18 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     }
 
     /// <summary>Splits the rows over the replicas in contiguous chunks, calls them concurrently and joins the results in row order.</summary>
-    Task<TensorPayload> SpreadAsync(string[] replicas, string defaultKey, int slot, TensorPayload payload, CheckedRows? check, CancellationToken cancellationToken)
+    Task<TensorPayload> SpreadAsync(string[] replicas, int slot, TensorPayload payload, CheckedRows? check, CancellationToken cancellationToken)
     {
         int start = _turns.Next(slot, replicas.Length);
         int parts = ReplicaChunks.Parts(replicas.Length, payload.Rows);
-        if (parts <= 1) return CallAsync(new ExpertRoute(defaultKey, replicas, start), payload, check, cancellationToken);
+        if (parts <= 1) return CallAsync(RouteOf(slot, replicas, start), payload, check, cancellationToken);
         int rowBytes = payload.Columns * sizeof(float);
         var calls = new Task<TensorPayload>[parts];
         for (int part = 0, row = 0; part < parts; part++)
         {
             int rows = ReplicaChunks.RowsOf(payload.Rows, parts, part);
             var chunk = new TensorPayload(payload.Data.AsSpan(row * rowBytes, rows * rowBytes).ToArray(), rows, payload.Columns);
-            calls[part] = CallAsync(new ExpertRoute(defaultKey, replicas, (start + part) % replicas.Length), chunk, check?.Slice(row, rows), cancellationToken);
+            calls[part] = CallAsync(RouteOf(slot, replicas, (start + part) % replicas.Length), chunk, check?.Slice(row, rows), cancellationToken);
             row += rows;
         }
         return JoinAsync(calls, payload);
@@ -160,11 +181,16 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         return new TensorPayload(ReplicaChunks.Join(results.Select(r => r.Data).ToArray(), whole.Data.Length), whole.Rows, whole.Columns);
     }
 
+    ExpertRoute RouteOf(int slot, string[]? replicas = null, int start = 0)
+    {
+        string defaultKey = _defaultKeys[slot];
+        return new ExpertRoute(defaultKey, replicas, start, _localKeys[slot], _detours.Avoid(defaultKey, Stopwatch.GetTimestamp()));
+    }
+
     async Task<TensorPayload> CallAsync(ExpertRoute route, TensorPayload payload, CheckedRows? rows, CancellationToken cancellationToken)
     {
         RoutingCheck? check = rows is null ? null : new RoutingCheck(rows.Rows, rows.Requests, rows.Positions);
         string key = route.KeyFor(1);
-        IExpertGrain expert = grains.GetGrain<IExpertGrain>(key);
         long firstAttempt = Stopwatch.GetTimestamp();
         TimeSpan backoff = TimeSpan.FromMilliseconds(100);
         for (int attempt = 1; ; attempt++)
@@ -174,7 +200,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
             long started = Stopwatch.GetTimestamp();
             try
             {
-                TensorPayload result = await expert.ComputeAsync(payload, check, timeout.Token).ConfigureAwait(false);
+                TensorPayload result = await ComputeAsync(key, route.Local, payload, check, started, timeout).ConfigureAwait(false);
                 Interlocked.Increment(ref _calls);
                 Interlocked.Add(ref _bytesSent, payload.Data.Length);
                 Interlocked.Add(ref _bytesReceived, result.Data.Length);
@@ -186,12 +212,13 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
             {
                 Interlocked.Increment(ref _retries);
                 telemetry.ExpertRetry();
+                // The default grain's rank failed: its next calls go to this rank's copy first until the cluster has moved it.
+                if (key == route.Default && route.Local is not null) _detours.Failed(key, Stopwatch.GetTimestamp());
                 string next = route.KeyFor(attempt + 1);
                 if (next != key)
                 {
                     logger.LogWarning("Expert {Expert} call failed ({Error}); retry {Attempt} on {Next}", key, e.GetType().Name, attempt, next);
                     key = next;
-                    expert = grains.GetGrain<IExpertGrain>(key);
                     // Another replica is another rank: try it at once, and back off only once every replica has failed.
                     if (attempt % route.Choices != 0) continue;
                 }
@@ -202,6 +229,61 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
             }
         }
     }
+
+    /// <summary>
+    /// One expert call to <paramref name="key"/>. A call to another rank that has not answered within the hedge delay is
+    /// also sent to the copy on this rank (<paramref name="local"/>), without its routing check so nothing is counted
+    /// twice; the first answer wins and the other call is cancelled (a copy's win cancels <paramref name="attempt"/>).
+    /// Expert calls are pure, so both answers are the same.
+    /// </summary>
+    async Task<TensorPayload> ComputeAsync(string key, string? local, TensorPayload payload, RoutingCheck? check, long started, CancellationTokenSource attempt)
+    {
+        CancellationToken cancellationToken = attempt.Token;
+        Task<TensorPayload> primary = grains.GetGrain<IExpertGrain>(key).ComputeAsync(payload, check, cancellationToken);
+        TensorPayload result;
+        if (_hedge is null || local is null || key == local || primary.IsCompleted)
+        {
+            result = await primary.ConfigureAwait(false);
+            _hedge?.Record(Stopwatch.GetElapsedTime(started), Stopwatch.GetTimestamp());
+            return result;
+        }
+
+        using var hedged = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task wait = Task.Delay(_hedge.DelayAt(started), hedged.Token);
+        if (await Task.WhenAny(primary, wait).ConfigureAwait(false) == primary || cancellationToken.IsCancellationRequested)
+        {
+            await hedged.CancelAsync().ConfigureAwait(false);
+            result = await primary.ConfigureAwait(false);
+            _hedge.Record(Stopwatch.GetElapsedTime(started), Stopwatch.GetTimestamp());
+            return result;
+        }
+        Interlocked.Increment(ref _hedges);
+        telemetry.ExpertHedged();
+        Task<TensorPayload> copy = grains.GetGrain<IExpertGrain>(local).ComputeAsync(payload, null, hedged.Token);
+        Task<TensorPayload> first = await Task.WhenAny(primary, copy).ConfigureAwait(false);
+        Task<TensorPayload> second = first == primary ? copy : primary;
+        if (first.IsCompletedSuccessfully)
+        {
+            // Cancel the loser: the copy through its own token, the call it raced through the attempt's.
+            if (first == primary) await hedged.CancelAsync().ConfigureAwait(false);
+            else await attempt.CancelAsync().ConfigureAwait(false);
+            Observe(second);
+            return first.Result;
+        }
+        // The first to finish failed: the other may still answer; if it fails too, the first failure is the one reported.
+        try
+        {
+            return await second.ConfigureAwait(false);
+        }
+        catch when (!cancellationToken.IsCancellationRequested)
+        {
+            return await first.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Marks a call whose answer is no longer wanted as observed, so its failure is not an unobserved task exception.</summary>
+    static void Observe(Task call) => call.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+        TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>Failures of the hosting rank or the transport, as opposed to errors the expert itself reported.</summary>
     static bool IsRankFailure(Exception e) => e is OrleansException or TimeoutException or OperationCanceledException;

@@ -23,7 +23,7 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly SketchHandle _queueWait, _prefill, _decodeStep, _sampler, _tokenizer, _batchSize, _promptLength, _completionLength;
     readonly SketchHandle _attention, _expertCompute, _dispatchIo, _fetchIo;
     readonly CounterHandle _quarantinedNan, _quarantinedIntegrity;
-    readonly CounterHandle _prompt, _completion, _rejects, _streamResets, _retries, _sent, _received, _kvHits, _kvMisses, _integrity;
+    readonly CounterHandle _prompt, _completion, _rejects, _streamResets, _retries, _sent, _received, _kvHits, _kvMisses, _integrity, _hedges;
     readonly GaugeHandle _queueDepth, _kvBytes;
     readonly GaugeHandle[] _memory, _capacity;
     // The tier store's evictions and prefetches all concern the hot tier.
@@ -75,6 +75,7 @@ public sealed class RankTelemetry : IBatcherObserver
         _kvHits = collector.Counter(MoeMetrics.KvCacheLookupsTotal, "hit");
         _kvMisses = collector.Counter(MoeMetrics.KvCacheLookupsTotal, "miss");
         _integrity = collector.Counter(MoeMetrics.IntegrityFailuresTotal, "cold");
+        _hedges = collector.Counter(MoeMetrics.ExpertCallHedgesTotal);
         _quarantinedNan = collector.Counter(MoeMetrics.ExpertQuarantinedTotal, "nan");
         _quarantinedIntegrity = collector.Counter(MoeMetrics.ExpertQuarantinedTotal, "integrity");
         _queueDepth = collector.Gauge(MoeMetrics.QueueDepth, "stream");
@@ -254,6 +255,13 @@ public sealed class RankTelemetry : IBatcherObserver
     {
         if (!Enabled) return;
         _retries.Increment();
+    }
+
+    /// <summary>An expert call to another rank, unanswered within the hedge delay, also sent to the copy on this rank.</summary>
+    public void ExpertHedged()
+    {
+        if (!Enabled) return;
+        _hedges.Increment();
     }
 
     /// <summary>One expert call on this rank: its tokens, compute time, and where its weights were found.</summary>

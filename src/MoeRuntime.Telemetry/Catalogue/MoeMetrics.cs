@@ -22,6 +22,10 @@ public static class MoeMetrics
     public static readonly MetricDefinition RetriesTotal = Counter("moe_request_retries_total", "{retry}",
         "Retries of a request or of one of its expert calls.", Route);
 
+    /// <summary>Expert calls hedged to a copy on the calling rank.</summary>
+    public static readonly MetricDefinition ExpertCallHedgesTotal = Counter("moe_expert_call_hedges_total", "{call}",
+        "Expert calls to another rank that had not answered within the hedge delay (four times the slowest recent call, at least Moe:ExpertCallHedgeAfter) and were also sent to a copy of the expert on the calling rank; the first answer wins.");
+
     /// <summary>Requests in flight.</summary>
     public static readonly MetricDefinition ActiveRequests = Gauge("moe_active_requests", "{request}",
         "Requests admitted and not yet finished.", Route);
@@ -292,7 +296,7 @@ public static class MoeMetrics
     /// <summary>Every metric, in documentation order.</summary>
     public static IReadOnlyList<MetricDefinition> All { get; } =
     [
-        RequestsTotal, ErrorsTotal, RetriesTotal, ActiveRequests, ActiveStreams, QueueDepth, QueueWaitSeconds,
+        RequestsTotal, ErrorsTotal, RetriesTotal, ExpertCallHedgesTotal, ActiveRequests, ActiveStreams, QueueDepth, QueueWaitSeconds,
         AdmissionRejectsTotal, StreamResetsTotal, RequestsResumedTotal,
         RequestDurationSeconds, TimeToFirstTokenSeconds, TimePerOutputTokenSeconds, PrefillSeconds, DecodeStepSeconds,
         TokenComputeSeconds, TokenIoSeconds, SamplerSeconds, TokenizerSeconds, ModelLoadSeconds, StartupPhaseSeconds,

@@ -1,0 +1,140 @@
+using Microsoft.Extensions.DependencyInjection;
+using MoeRuntime.Grains.Experts;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Routing;
+using MoeRuntime.Model.Sampling;
+using Orleans.Runtime;
+using Orleans.TestingHost;
+
+namespace MoeRuntime.Grains.Tests;
+
+/// <summary>What one rank does to calls of the expert default grains it hosts, set by a test.</summary>
+public sealed class RankFault
+{
+    /// <summary>Leaves calls unanswered (until <see cref="Release"/> or 20 s), as a rank that died mid-call does.</summary>
+    public volatile bool Stall;
+    /// <summary>Fails calls as a rank whose connection is gone does.</summary>
+    public volatile bool Fail;
+    public CancellationTokenSource Release { get; } = new();
+    public int Stalled, Failed;
+}
+
+/// <summary>Applies <see cref="RankFault"/> on the rank <see cref="StalledRankFixture.FaultyRank"/> to expert default grains only (not to pinned copies).</summary>
+sealed class RankFaultFilter(RankFault fault, ModelHost host) : IIncomingGrainCallFilter
+{
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        if (host.Rank == StalledRankFixture.FaultyRank && context.Grain is ExpertGrain && context.InterfaceMethod.Name == nameof(IExpertGrain.ComputeAsync)
+            && GrainKeys.ParseExpert(context.TargetId.Key.ToString()!).Rank is null)
+        {
+            if (fault.Fail)
+            {
+                Interlocked.Increment(ref fault.Failed);
+                throw new SiloUnavailableException("rank 2 is gone (test)");
+            }
+            if (fault.Stall)
+            {
+                Interlocked.Increment(ref fault.Stalled);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(20), fault.Release.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+        await context.Invoke();
+    }
+}
+
+/// <summary>Three ranks whose rank 2 can be made to stall or fail its experts' default grains.</summary>
+public sealed class StalledRankFixture() : ClusterFixture(3)
+{
+    public const int FaultyRank = 2;
+
+    protected override void Configure(MoeSiloOptions options)
+    {
+        // Long enough that only a hedge or a detour, not the deadline, can explain a fast answer.
+        options.ExpertCallTimeout = TimeSpan.FromSeconds(15);
+        options.Control.Enabled = false;
+    }
+
+    protected override void ConfigureSilo(ISiloBuilder siloBuilder) =>
+        siloBuilder.ConfigureServices(s => s.AddSingleton<RankFault>()).AddIncomingGrainCallFilter<RankFaultFilter>();
+
+    public IEnumerable<IServiceProvider> Ranks => Cluster.Silos.Select(s => ((InProcessSiloHandle)s).ServiceProvider);
+
+    public RankFault Fault => Ranks.Single(sp => sp.GetRequiredService<ModelHost>().Rank == FaultyRank).GetRequiredService<RankFault>();
+
+    public long Hedges => Ranks.Sum(sp => sp.GetRequiredService<RouterRuntime>().Dispatcher.Hedges);
+    public long Retries => Ranks.Sum(sp => sp.GetRequiredService<RouterRuntime>().Dispatcher.Retries);
+}
+
+/// <summary>
+/// An expert call to a rank that stopped answering is hedged to a copy on the calling rank; one whose rank fails is sent
+/// to that copy and later calls go there first. Outputs stay the reference's, and nothing waits for the call deadline.
+/// </summary>
+public sealed class ExpertHedgeTests(StalledRankFixture fixture) : IClassFixture<StalledRankFixture>
+{
+    const string Prompt = "A rank stops answering";
+
+    GenerateRequest Greedy(int maxTokens) => new()
+    {
+        Prompt = Prompt,
+        Sampling = SamplingParameters.Greedy(maxTokens) with { StopTokenIds = [] },
+        IncludeLogits = true,
+    };
+
+    IRouterGrain Router => fixture.Client.GetGrain<IRouterGrain>(ClusterFixture.ModelName);
+
+    [Fact]
+    public async Task CallsToAStalledRankAreAnsweredByTheLocalCopyAndOutputsStayTheReferences()
+    {
+        var expected = fixture.ReferenceRun(Prompt, SamplingOptions.Greedy with { MaxTokens = 6, StopTokenIds = [] });
+        // Warm-up: every default grain active, the hedge delay learned from healthy calls.
+        ServingAssertions.MatchesReference(expected, await Router.GenerateAsync(Greedy(6)));
+        long hedgesBefore = fixture.Hedges;
+
+        RankFault fault = fixture.Fault;
+        fault.Stall = true;
+        try
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            GenerateResponse served = await Router.GenerateAsync(Greedy(6)).WaitAsync(deadline.Token);
+            ServingAssertions.MatchesReference(expected, served);
+        }
+        finally
+        {
+            fault.Stall = false;
+            await fault.Release.CancelAsync();
+        }
+        Assert.True(fault.Stalled > 0, "no call reached the stalled rank's experts");
+        Assert.True(fixture.Hedges > hedgesBefore, "no call was hedged");
+    }
+
+    [Fact]
+    public async Task CallsToAFailedRankGoToTheLocalCopyAndOutputsStayTheReferences()
+    {
+        var expected = fixture.ReferenceRun(Prompt, SamplingOptions.Greedy with { MaxTokens = 6, StopTokenIds = [] });
+        RankFault fault = fixture.Fault;
+        long retriesBefore = fixture.Retries;
+        fault.Fail = true;
+        int failed;
+        try
+        {
+            ServingAssertions.MatchesReference(expected, await Router.GenerateAsync(Greedy(6)));
+            failed = fault.Failed;
+            // Later steps go to the local copy first: another request barely touches the failed rank.
+            ServingAssertions.MatchesReference(expected, await Router.GenerateAsync(Greedy(6)));
+        }
+        finally
+        {
+            fault.Fail = false;
+        }
+        Assert.True(failed > 0, "no call reached the failed rank's experts");
+        Assert.True(fixture.Retries > retriesBefore);
+        // Without the detour every call of every step to the rank's experts would fail first; with it, only the first of each expert.
+        Assert.True(fault.Failed - failed < failed, $"{fault.Failed - failed} failures in the second request after {failed} in the first");
+    }
+}

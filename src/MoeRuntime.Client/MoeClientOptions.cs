@@ -22,6 +22,16 @@ public sealed record MoeClientOptions
     /// joined takes client calls. Re-reading is one membership-table read.
     /// </summary>
     public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// The largest Orleans message body the client accepts from a gateway (Orleans' default is 100 MB), so a wrong or
+    /// hostile answer cannot make the client buffer more than its own requests and answers need. 32 MiB holds a
+    /// response of 4,096 tokens with 100 log-probability alternatives each many times over; raise it only to capture
+    /// logits of a large vocabulary (tokens × vocabulary × 4 bytes).
+    /// </summary>
+    public int MaxMessageBodyBytes { get; init; } = 32 << 20;
+
+    /// <summary>The least <see cref="MaxMessageBodyBytes"/> accepted.</summary>
+    public const int MinMessageBodyBytes = 1 << 20;
 
     /// <summary>
     /// Mutual TLS to the gateways: this client's certificate with its private key (PKCS#12), issued by the cluster's CA

@@ -17,8 +17,25 @@ public sealed class MoeClusterConnection : IAsyncDisposable
     /// <summary>Connects, retrying for up to <paramref name="timeout"/> while no gateway answers.</summary>
     public static async Task<MoeClusterConnection> ConnectAsync(MoeClientOptions options, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        DateTimeOffset giveUp = DateTimeOffset.UtcNow + timeout;
-        IHost host = Host.CreateDefaultBuilder()
+        IHost host = Build(options, DateTimeOffset.UtcNow + timeout);
+        try
+        {
+            await host.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+        return new MoeClusterConnection(host);
+    }
+
+    /// <summary>The client's host, configured and not started.</summary>
+    internal static IHost Build(MoeClientOptions options, DateTimeOffset giveUp)
+    {
+        if (options.MaxMessageBodyBytes < MoeClientOptions.MinMessageBodyBytes)
+            throw new ArgumentException($"MaxMessageBodyBytes must be at least {MoeClientOptions.MinMessageBodyBytes}, was {options.MaxMessageBodyBytes}", nameof(options));
+        return Host.CreateDefaultBuilder()
             .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddFilter("Orleans", LogLevel.Error).AddFilter("Microsoft.Extensions.Hosting", LogLevel.None))
             .UseOrleansClient(client =>
             {
@@ -36,7 +53,11 @@ public sealed class MoeClusterConnection : IAsyncDisposable
                 }
                 client.UseConfiguredTls(options);
                 client.AddActivityPropagation();
-                client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
+                client.Configure<ClientMessagingOptions>(o =>
+                {
+                    o.ResponseTimeout = options.ResponseTimeout;
+                    o.MaxMessageBodySize = options.MaxMessageBodyBytes;
+                });
                 client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = options.GatewayListRefreshPeriod);
                 client.UseConnectionRetryFilter(async (_, ct) =>
                 {
@@ -46,16 +67,6 @@ public sealed class MoeClusterConnection : IAsyncDisposable
                 });
             })
             .Build();
-        try
-        {
-            await host.StartAsync(cancellationToken);
-        }
-        catch
-        {
-            host.Dispose();
-            throw;
-        }
-        return new MoeClusterConnection(host);
     }
 
     public async ValueTask DisposeAsync()

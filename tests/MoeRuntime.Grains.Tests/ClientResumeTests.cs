@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.DependencyInjection;
 using MoeRuntime.Client;
 using MoeRuntime.Model.Sampling;
 
@@ -187,5 +188,23 @@ public sealed class ClientResumeTests(OneRankFixture fixture) : IClassFixture<On
         Assert.Equal(2, attempts);
         Assert.Equal(expected.Tokens, chunks.Select(c => c.TokenId));
         Assert.Equal(fixture.Tokenizer.Decode(expected.Tokens.ToArray()), string.Concat(chunks.Select(c => c.Text)));
+    }
+}
+
+/// <summary>The client's Orleans message limit is the configured one, not Orleans' 100 MB, and a nonsense one is refused.</summary>
+public sealed class ClientMessageLimitTests
+{
+    [Fact]
+    public void TheClientAcceptsMessagesUpToItsConfiguredLimitOnly()
+    {
+        using var host = MoeClusterConnection.Build(new MoeClientOptions(), DateTimeOffset.UtcNow);
+        var messaging = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.ClientMessagingOptions>>().Value;
+        Assert.Equal(32 << 20, messaging.MaxMessageBodySize);
+
+        using var larger = MoeClusterConnection.Build(new MoeClientOptions { MaxMessageBodyBytes = 200 << 20 }, DateTimeOffset.UtcNow);
+        Assert.Equal(200 << 20, larger.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.ClientMessagingOptions>>().Value.MaxMessageBodySize);
+
+        var error = Assert.Throws<ArgumentException>(() => MoeClusterConnection.Build(new MoeClientOptions { MaxMessageBodyBytes = 1000 }, DateTimeOffset.UtcNow));
+        Assert.Contains("MaxMessageBodyBytes", error.Message);
     }
 }

@@ -4,6 +4,7 @@ namespace MoeRuntime.Grains;
 [GenerateSerializer, Immutable, Alias("moe.GenerateRequest")]
 public sealed record GenerateRequest
 {
+    /// <summary>The prompt as text; empty when <see cref="PromptTokenIds"/> gives it already tokenized.</summary>
     [Id(0)] public required string Prompt { get; init; }
     [Id(1)] public SamplingParameters Sampling { get; init; } = new();
     /// <summary>Who the request is for; used for accounting, never logged in clear.</summary>
@@ -38,6 +39,20 @@ public sealed record GenerateRequest
     /// long, so a client can tell a slow rank from a lost one within a few seconds. Between 100 ms and 1 minute.
     /// </summary>
     [Id(11)] public TimeSpan? HeartbeatInterval { get; init; }
+    /// <summary>
+    /// Generation ends when the decoded text reaches one of these strings (matched across token boundaries): the
+    /// sequence finishes as a success with finish reason <c>stop</c> at the token that completes it, and the stop string
+    /// and anything after it are never sent (a chunk's <see cref="TokenChunk.Text"/> holds back text that could begin
+    /// one until it is known not to). At most <c>Moe:Limits:MaxStopStrings</c> strings, none empty, each at most
+    /// <c>Moe:Limits:MaxStopStringCharacters</c> long.
+    /// </summary>
+    [Id(12)] public string[]? StopStrings { get; init; }
+    /// <summary>
+    /// The prompt already tokenized by this cluster's tokenizer (as the front door does once, for its own limits and
+    /// usage), instead of <see cref="Prompt"/>, which must then be empty; <see cref="SkipBeginOfSequence"/> does not
+    /// apply. The router checks the ids as it checks any prompt (the vocabulary, the context).
+    /// </summary>
+    [Id(13)] public int[]? PromptTokenIds { get; init; }
 
     /// <summary>The bounds of <see cref="HeartbeatInterval"/>.</summary>
     public static readonly TimeSpan MinHeartbeatInterval = TimeSpan.FromMilliseconds(100), MaxHeartbeatInterval = TimeSpan.FromMinutes(1);

@@ -87,9 +87,11 @@ sealed class InstantBackend : IInferenceBackend
 {
     public bool SupportsLogprobs => false;
 
+    public bool MatchesStopStrings => false;
+
     public ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken) => new([new ServedModel("instant", 1 << 20)]);
 
-    public ValueTask<int> CountPromptTokensAsync(string model, string prompt, bool chat, CancellationToken cancellationToken) => new(prompt.Length);
+    public ValueTask<int[]> EncodePromptAsync(string model, string prompt, bool chat, CancellationToken cancellationToken) => new(new int[prompt.Length]);
 
     public ValueTask<string> RenderChatAsync(string model, IReadOnlyList<ChatTurn> messages, CancellationToken cancellationToken) =>
         new(string.Concat(messages.Select(m => m.Content)));

@@ -7,18 +7,22 @@ using MoeRuntime.Model.Chat;
 namespace MoeRuntime.Silo;
 
 /// <summary>
-/// The front door's backend on a silo: the model this rank serves, its tokenizer for prompt counts, its chat template,
-/// and the rank's router grain for generation, so a front-door request takes the path every client request takes.
+/// The front door's backend on a silo: the model this rank serves, its tokenizer (a prompt is tokenized here once and
+/// its ids go to the router, which checks them as it checks any prompt), its chat template, and the rank's router grain
+/// for generation, so a front-door request takes the path every client request takes. Stop strings go to the router,
+/// which ends the sequence at one as a success.
 /// </summary>
 sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInferenceBackend
 {
     public bool SupportsLogprobs => true;
 
+    public bool MatchesStopStrings => true;
+
     public ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken) =>
         new([new ServedModel(host.ModelName, host.Config.MaxSequenceLength)]);
 
-    public ValueTask<int> CountPromptTokensAsync(string model, string prompt, bool chat, CancellationToken cancellationToken) =>
-        new(host.Tokenizer.Encode(prompt, addBeginOfSequence: !chat).Count);
+    public ValueTask<int[]> EncodePromptAsync(string model, string prompt, bool chat, CancellationToken cancellationToken) =>
+        new([.. host.Tokenizer.Encode(prompt, addBeginOfSequence: !chat)]);
 
     /// <summary>
     /// The checkpoint's chat template applied to <paramref name="messages"/> with the generation prompt. An error the
@@ -42,7 +46,10 @@ sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInfer
     {
         var request = new GenerateRequest
         {
-            Prompt = call.Prompt,
+            // The ids the front door counted, so the router does not tokenize the prompt again.
+            Prompt = call.PromptTokenIds is { Length: > 0 } ? "" : call.Prompt,
+            PromptTokenIds = call.PromptTokenIds is { Length: > 0 } ids ? ids : null,
+            StopStrings = call.Stops.Count > 0 ? [.. call.Stops] : null,
             Tenant = call.Tenant,
             RequestId = call.RequestId,
             SkipBeginOfSequence = call.Chat,
@@ -67,10 +74,13 @@ sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInfer
                     throw ToBackend(e);
                 }
                 TokenChunk chunk = tokens.Current;
+                if (chunk.IsHeartbeat) continue;
                 yield return new GeneratedToken
                 {
                     TokenId = chunk.TokenId,
                     Text = chunk.Text,
+                    FinishReason = chunk.FinishReason,
+                    IsTrailer = chunk.IsTrailer,
                     Logprob = chunk.Logprob,
                     TopLogprobs = chunk.TopLogprobs is { } top ? Alternatives(top) : null,
                 };

@@ -19,7 +19,7 @@ public static class MoeGenerationClient
     /// The request's tokens from the router grain of <paramref name="model"/>, resumed on another rank when the rank
     /// serving it is lost or stopping (see <see cref="ResumeOptions"/>). The request keeps its id (one is made when it
     /// has none) and, when it samples without a seed, gets one here so that a resume samples the same tokens.
-    /// Heartbeats are not yielded. Failures that are the request's own (bad input, deadline, admission) are not resumed.
+    /// Heartbeats are not yielded; a trailer (<see cref="TokenChunk.IsTrailer"/>, a request with stop strings) is. Failures that are the request's own (bad input, deadline, admission) are not resumed.
     /// </summary>
     public static IAsyncEnumerable<TokenChunk> StreamWithResumeAsync(this IClusterClient client, string model, GenerateRequest request,
         ResumeOptions? options = null, CancellationToken cancellationToken = default)
@@ -74,6 +74,7 @@ public static class MoeGenerationClient
         string? reason = null;
         TimeSpan backoff = options.InitialBackoff;
         int resumes = 0, fruitless = 0;
+        bool finished = false;
         while (true)
         {
             int deliveredBefore = delivered.Count;
@@ -98,10 +99,18 @@ public static class MoeGenerationClient
                         break;
                     }
                     if (chunk.IsHeartbeat) continue;
+                    // A stop-string request's last words after an end-of-sequence token: text, no token.
+                    if (chunk.IsTrailer)
+                    {
+                        finished = true;
+                        yield return chunk;
+                        continue;
+                    }
                     // A resumed attempt numbers its chunks on from what the caller has; anything else is not this request's next token.
                     if (chunk.Index != delivered.Count)
                         throw new InvalidOperationException($"request {request.RequestId}: expected token {delivered.Count}, the router sent token {chunk.Index}");
                     delivered.Add(chunk.TokenId);
+                    finished |= chunk.FinishReason is not null;
                     yield return chunk;
                 }
             }
@@ -115,7 +124,8 @@ public static class MoeGenerationClient
                 // A failed, stalled or abandoned attempt is let go without waiting on a rank that may never answer.
                 else Abandon(chunks, attemptCancel);
             }
-            if (ended) yield break;
+            // A chunk that said why generation ended was the last: a rank lost after it costs nothing.
+            if (ended || finished) yield break;
             cancellationToken.ThrowIfCancellationRequested();
             string? why = ResumeReasonOf(failure!);
             // Progress since the last resume starts the count of fruitless resumes (and the back-off) afresh.

@@ -12,21 +12,23 @@ public readonly record struct ChoiceDelta(int Index, string Text, IReadOnlyList<
 public sealed record ChoiceResult(int Index, string Text, string FinishReason, int CompletionTokens, IReadOnlyList<LogprobEntry>? Logprobs);
 
 /// <summary>
-/// Runs one choice against the backend: applies the stop strings to the decoded text, collects logprobs, decides the
-/// finish reason, and hands each piece of visible text to <c>onDelta</c> as soon as it is known.
+/// Runs one choice against the backend: passes the stop strings to a backend that matches them (the router ends the
+/// sequence there as a success) or else applies them to the decoded text itself, collects logprobs, decides the finish
+/// reason, and hands each piece of visible text to <c>onDelta</c> as soon as it is known.
 /// </summary>
 static class ChoiceRunner
 {
     public static async Task<ChoiceResult> RunAsync(IInferenceBackend backend, GenerationCall call, int index, IReadOnlyList<string> stops,
         Func<ChoiceDelta, ValueTask>? onDelta, bool collect, CancellationToken cancellationToken)
     {
-        var matcher = new StopMatcher(stops);
+        // A backend that matches stop strings sends text without them; the front door's matcher then only completes characters.
+        var matcher = new StopMatcher(backend.MatchesStopStrings ? [] : stops);
         var text = collect ? new System.Text.StringBuilder() : null;
         List<LogprobEntry>? all = collect && call.Logprobs ? [] : null;
         List<LogprobEntry>? pending = call.Logprobs ? [] : null;
         int count = 0;
         string? finish = null;
-        // Stopping early (a stop string) ends the backend's generation through this token.
+        // Stopping early (a stop string the backend does not match) ends the backend's generation through this token.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await using (ConfiguredCancelableAsyncEnumerable<GeneratedToken>.Enumerator tokens =
             backend.GenerateAsync(call, stop.Token).WithCancellation(stop.Token).ConfigureAwait(false).GetAsyncEnumerator())
@@ -34,9 +36,9 @@ static class ChoiceRunner
             while (await tokens.MoveNextAsync())
             {
                 GeneratedToken token = tokens.Current;
-                count++;
                 finish = token.FinishReason ?? finish;
-                if (pending is not null)
+                if (!token.IsTrailer) count++;
+                if (pending is not null && !token.IsTrailer)
                 {
                     if (token.Logprob is not float lp)
                         throw new BackendException(BackendErrorKind.Failed, "the backend returned a token without the logprob that was asked for");

@@ -72,12 +72,15 @@ public sealed class FrontDoorHandler
             ServedModel model = (await _backend.ListModelsAsync(aborted)).FirstOrDefault(m => m.Id == request.Model)
                 ?? throw new OpenAiError(404, $"The model '{request.Model}' does not exist or is not served here", "invalid_request_error", "model", "model_not_found");
             List<string> prompts = chat ? [await _backend.RenderChatAsync(model.Id, request.Messages, aborted)] : request.Prompts;
+            var promptIds = new int[prompts.Count][];
             var promptTokens = new int[prompts.Count];
             var maxTokens = new int[prompts.Count];
             long reserve = 0;
             for (int p = 0; p < prompts.Count; p++)
             {
-                promptTokens[p] = await _backend.CountPromptTokensAsync(model.Id, prompts[p], chat, aborted);
+                // Tokenized once: the count serves the limits and usage here, the ids go to the backend.
+                promptIds[p] = await _backend.EncodePromptAsync(model.Id, prompts[p], chat, aborted);
+                promptTokens[p] = promptIds[p].Length;
                 if (promptTokens[p] >= model.ContextLength)
                     throw new OpenAiError(413, $"The {promptParam} is {promptTokens[p]} tokens; model '{model.Id}' has a context of {model.ContextLength} tokens",
                         "invalid_request_error", promptParam, "context_length_exceeded");
@@ -89,12 +92,14 @@ public sealed class FrontDoorHandler
             if (!admission.IsAdmitted)
                 throw new OpenAiError(429, admission.Reason!, "rate_limit_exceeded", null, "rate_limit_exceeded", admission.RetryAfter);
 
+            string[] stops = request.Stop.Where(s => s.Length > 0).ToArray();
             var calls = new List<(GenerationCall Call, int Index)>();
             for (int p = 0; p < prompts.Count; p++)
                 for (int i = 0; i < request.N; i++)
                     calls.Add((new GenerationCall
                     {
-                        Model = model.Id, Prompt = prompts[p], Chat = chat, Tenant = tenant.Name, RequestId = calls.Count == 0 ? requestId : $"{requestId}-{calls.Count}",
+                        Model = model.Id, Prompt = prompts[p], PromptTokenIds = promptIds[p], Stops = stops, Chat = chat, Tenant = tenant.Name,
+                        RequestId = calls.Count == 0 ? requestId : $"{requestId}-{calls.Count}",
                         MaxTokens = maxTokens[p], Temperature = request.Temperature, TopP = request.TopP, TopK = request.TopK,
                         Seed = request.Seed is ulong seed ? unchecked(seed + (ulong)i) : null,
                         Logprobs = request.Logprobs, TopLogprobs = request.TopLogprobs, IgnoreEos = request.IgnoreEos,

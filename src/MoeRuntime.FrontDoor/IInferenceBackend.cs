@@ -9,15 +9,26 @@ public interface IInferenceBackend
     /// <summary>The models served, with their context lengths.</summary>
     ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken);
 
-    /// <summary>How many tokens <paramref name="prompt"/> is for <paramref name="model"/> (for usage and the context limit).</summary>
+    /// <summary>
+    /// <paramref name="prompt"/> as <paramref name="model"/>'s tokens: the front door counts them (usage, the context limit,
+    /// a tenant's token budget) and hands them back in <see cref="GenerationCall.PromptTokenIds"/>, so a prompt is
+    /// tokenized once.
+    /// </summary>
     /// <param name="chat">The prompt is a rendered chat template, tokenized as <see cref="GenerationCall.Chat"/> says.</param>
-    ValueTask<int> CountPromptTokensAsync(string model, string prompt, bool chat, CancellationToken cancellationToken);
+    ValueTask<int[]> EncodePromptAsync(string model, string prompt, bool chat, CancellationToken cancellationToken);
 
     /// <summary>The prompt that asks <paramref name="model"/> to answer <paramref name="messages"/> (its chat template).</summary>
     ValueTask<string> RenderChatAsync(string model, IReadOnlyList<ChatTurn> messages, CancellationToken cancellationToken);
 
     /// <summary>Whether <see cref="GenerateAsync"/> fills <see cref="GeneratedToken.Logprob"/>; requests for logprobs are refused otherwise.</summary>
     bool SupportsLogprobs { get; }
+
+    /// <summary>
+    /// Whether <see cref="GenerateAsync"/> applies <see cref="GenerationCall.Stops"/> itself: its text never holds a stop
+    /// string, and it ends the generation at one with finish reason <c>stop</c>. Otherwise the front door matches them on
+    /// the text it receives and cancels the generation at one.
+    /// </summary>
+    bool MatchesStopStrings { get; }
 
     /// <summary>
     /// The tokens of one generation, as they are sampled. Cancelling <paramref name="cancellationToken"/> (the client went
@@ -37,6 +48,8 @@ public sealed record GenerationCall
 {
     public required string Model { get; init; }
     public required string Prompt { get; init; }
+    /// <summary>The prompt as <see cref="IInferenceBackend.EncodePromptAsync"/> returned it, when the front door has it.</summary>
+    public int[]? PromptTokenIds { get; init; }
     /// <summary>The tenant the API key belongs to.</summary>
     public required string Tenant { get; init; }
     public required string RequestId { get; init; }
@@ -58,6 +71,8 @@ public sealed record GenerationCall
     public bool Logprobs { get; init; }
     /// <summary>Generate past end-of-sequence tokens, up to <see cref="MaxTokens"/> (benchmarks want equal lengths).</summary>
     public bool IgnoreEos { get; init; }
+    /// <summary>The request's stop strings (none empty), for a backend that <see cref="IInferenceBackend.MatchesStopStrings"/>.</summary>
+    public IReadOnlyList<string> Stops { get; init; } = [];
 }
 
 /// <summary>
@@ -72,6 +87,11 @@ public sealed record GeneratedToken
     public IReadOnlyList<TokenAlternative>? TopLogprobs { get; init; }
     /// <summary><c>stop</c> or <c>length</c> on the last token, when the backend knows; otherwise the front door infers it.</summary>
     public string? FinishReason { get; init; }
+    /// <summary>
+    /// No token, only text and the finish reason: the text a backend matching stop strings held back (it could have
+    /// begun one) when generation ended on an end-of-sequence token. Not counted as a completion token.
+    /// </summary>
+    public bool IsTrailer { get; init; }
 }
 
 /// <summary>A token the model considered, with its log-probability.</summary>

@@ -5,7 +5,7 @@ namespace MoeRuntime.FrontDoor.Tests;
 
 /// <summary>
 /// A backend whose "model" answers with a script: <see cref="Script"/> maps a call to its token texts. Prompt tokens are
-/// the prompt's length in characters. It records every call and whether its generation was cancelled.
+/// the prompt's characters (their UTF-16 code units as ids). It records every call and whether its generation was cancelled.
 /// </summary>
 sealed class FakeBackend : IInferenceBackend
 {
@@ -18,6 +18,10 @@ sealed class FakeBackend : IInferenceBackend
     /// <summary>When set, generation waits on it before each token after the first.</summary>
     public SemaphoreSlim? Gate { get; set; }
     public bool SupportsLogprobs { get; set; }
+    /// <summary>When true the front door leaves stop strings to this backend, whose script then plays the part.</summary>
+    public bool MatchesStopStrings { get; set; }
+    /// <summary>When set, the stream ends with a trailer carrying this text (a stop-matching backend's held-back text).</summary>
+    public string? Trailer { get; set; }
     public string? FinishReason { get; set; }
     public ConcurrentQueue<GenerationCall> Calls { get; } = new();
     public ConcurrentQueue<IReadOnlyList<ChatTurn>> Chats { get; } = new();
@@ -27,7 +31,8 @@ sealed class FakeBackend : IInferenceBackend
 
     public ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken) => new(Models);
 
-    public ValueTask<int> CountPromptTokensAsync(string model, string prompt, bool chat, CancellationToken cancellationToken) => new(prompt.Length);
+    public ValueTask<int[]> EncodePromptAsync(string model, string prompt, bool chat, CancellationToken cancellationToken) =>
+        new(prompt.Select(c => (int)c).ToArray());
 
     public ValueTask<string> RenderChatAsync(string model, IReadOnlyList<ChatTurn> messages, CancellationToken cancellationToken)
     {
@@ -48,7 +53,7 @@ sealed class FakeBackend : IInferenceBackend
                 if (i > 0 && FailMidStream is { } midStream) throw midStream;
                 if (i > 0 && Gate is not null) await Gate.WaitAsync(cancellationToken);
                 cancellationToken.ThrowIfCancellationRequested();
-                bool last = i == texts.Count - 1 || i == call.MaxTokens - 1;
+                bool last = (i == texts.Count - 1 || i == call.MaxTokens - 1) && Trailer is null;
                 yield return new GeneratedToken
                 {
                     TokenId = i,
@@ -59,6 +64,7 @@ sealed class FakeBackend : IInferenceBackend
                 };
                 if (i == 0) FirstTokenSent.TrySetResult();
             }
+            if (Trailer is { } trailer) yield return new GeneratedToken { TokenId = -1, Text = trailer, FinishReason = "stop", IsTrailer = true };
         }
         finally
         {

@@ -9,6 +9,7 @@ using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Sampling;
 using MoeRuntime.Model.Tokenization;
+using MoeRuntime.Serving.Text;
 using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Telemetry.Security;
 using Orleans.Concurrency;
@@ -50,7 +51,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         return new GenerateResponse
         {
             RequestId = run.RequestId,
-            Text = runtime.Host.Tokenizer.Decode(tokenIds),
+            Text = BeforeStop(runtime.Host.Tokenizer.Decode(tokenIds), request.StopStrings),
             TokenIds = tokenIds,
             FinishReason = FinishName(result.Reason),
             PromptTokens = run.PromptTokens,
@@ -68,9 +69,11 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
     {
         using var run = new RequestRun(Context(), request, "stream");
         GenerationStream stream = run.Submit(cancellationToken);
-        IStreamingDecoder decoder = runtime.Host.Tokenizer.CreateStreamingDecoder();
+        // With stop strings the batcher decodes (and stops) the sequence; without, the text is decoded here.
+        IStreamingDecoder? decoder = run.DecodesInBatcher ? null : runtime.Host.Tokenizer.CreateStreamingDecoder();
         // A resumed stream's text continues the client's: the decoder first sees the tokens the client already has.
-        foreach (int id in request.ResumeTokenIds ?? []) decoder.Append(id);
+        if (decoder is not null) foreach (int id in request.ResumeTokenIds ?? []) decoder.Append(id);
+        bool finishSent = false;
         TimeSpan? heartbeat = request.HeartbeatInterval;
         Task? tick = null;
         await using IAsyncEnumerator<StreamedToken> tokens = stream.Tokens.GetAsyncEnumerator(cancellationToken);
@@ -89,14 +92,31 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             StreamedToken token = tokens.Current;
             run.Token(token);
             int index = token.Index + run.ResumedTokens;
+            finishSent = token.Finished is not null;
             yield return new TokenChunk
             {
-                TokenId = token.Id, Index = index, Text = decoder.Append(token.Id), Logits = token.Logits,
+                TokenId = token.Id, Index = index, Text = token.Text ?? decoder!.Append(token.Id), Logits = token.Logits,
                 Logprob = token.Logprobs?.Chosen, TopLogprobs = token.Logprobs is { } p ? Wire(p) : null,
                 PromptTokenIds = request.IncludePromptTokenIds && index == 0 ? run.PromptTokenIds : null,
+                FinishReason = token.Finished is { } finished ? FinishName(finished) : null,
             };
         }
-        run.Succeeded(await run.Translate(() => stream.Completion));
+        GenerationResult result = await run.Translate(() => stream.Completion);
+        run.Succeeded(result);
+        // Ended on an end-of-sequence token, which is not sent: a request with stop strings still gets its held-back text and reason.
+        if (run.DecodesInBatcher && !finishSent) yield return TokenChunk.Trailer(result.TrailingText);
+    }
+
+    /// <summary>The text before the first of <paramref name="stops"/> in <paramref name="text"/> (all of it when none occurs).</summary>
+    static string BeforeStop(string text, string[]? stops)
+    {
+        int first = -1;
+        foreach (string stop in stops ?? [])
+        {
+            int at = text.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0 && (first < 0 || at < first)) first = at;
+        }
+        return first < 0 ? text : text[..first];
     }
 
     static TokenLogprob[] Wire(TokenLogprobs logprobs) =>
@@ -155,6 +175,8 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         /// <summary>How many tokens the client already had when it resumed the request here (0 for a fresh request).</summary>
         public int ResumedTokens { get; private set; }
         public int[]? PromptTokenIds { get; private set; }
+        /// <summary>The request has stop strings: the batcher decodes its tokens and ends it at one (<see cref="StopStringDetokenizer"/>).</summary>
+        public bool DecodesInBatcher { get; private set; }
         public TimeSpan FirstToken { get; private set; }
         public TimeSpan Elapsed => Stopwatch.GetElapsedTime(_received);
 
@@ -164,13 +186,19 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             try
             {
                 host.EnsureServes(_grain.Model);
-                if (string.IsNullOrEmpty(_request.Prompt)) throw new MoeRequestException(MoeErrorCode.InvalidRequest, "the prompt is empty");
+                bool tokenized = _request.PromptTokenIds is { Length: > 0 };
+                if (tokenized && !string.IsNullOrEmpty(_request.Prompt))
+                    throw new MoeRequestException(MoeErrorCode.InvalidRequest, "the request gives both prompt and prompt_token_ids; give one");
+                if (!tokenized && string.IsNullOrEmpty(_request.Prompt)) throw new MoeRequestException(MoeErrorCode.InvalidRequest, "the prompt is empty");
                 // Before tokenising: a prompt's characters bound the tokenizer's work, the rest what generation may hold.
                 RequestLimits limits = _grain.Runtime.Limits;
-                limits.CheckPrompt(_request.Prompt);
+                if (!tokenized) limits.CheckPrompt(_request.Prompt);
                 limits.CheckGeneration(_request.Sampling.MaxTokens, _request.Sampling.StopTokenIds?.Length ?? 0, _request.IncludeLogits);
+                limits.CheckStopStrings(_request.StopStrings);
                 IReadOnlyList<int> prompt;
-                using (Activity? tokenize = ServingTracing.Source.StartActivity("moe.tokenize"))
+                // Ids were tokenized by the caller with this cluster's tokenizer (the front door, once); the batcher checks them.
+                if (tokenized) prompt = _request.PromptTokenIds!;
+                else using (Activity? tokenize = ServingTracing.Source.StartActivity("moe.tokenize"))
                 {
                     long started = Stopwatch.GetTimestamp();
                     prompt = host.Tokenizer.Encode(_request.Prompt, addBeginOfSequence: !_request.SkipBeginOfSequence);
@@ -194,11 +222,22 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
                     Seed = s.Seed ?? (ulong)Random.Shared.NextInt64(),
                     StopTokenIds = s.StopTokenIds ?? host.Tokenizer.EndOfSequenceIds,
                 };
+                StopStringDetokenizer? textStop = null;
+                if (_request.StopStrings is { Length: > 0 } stops)
+                {
+                    textStop = new StopStringDetokenizer(host.Tokenizer.CreateStreamingDecoder(), stops);
+                    // A resumed request's text continues from what was delivered: the same partial character, the same held-back tail.
+                    if (!textStop.Replay(resumed))
+                        throw new MoeRequestException(MoeErrorCode.InvalidRequest,
+                            "resume_token_ids already reach one of the stop strings: the request had ended there");
+                    DecodesInBatcher = true;
+                }
                 var generation = new GenerationRequest(prompt, sampling)
                 {
                     CaptureLogits = _request.IncludeLogits,
                     TopLogprobs = _request.TopLogprobs,
                     RequestKey = RoutingDigest.HashRequestId(RequestId),
+                    TextStop = textStop,
                 };
                 // The batcher parents the request's stage spans to the current activity.
                 Activity.Current = _span;

@@ -48,11 +48,15 @@ static class GenerateCommand
             Description = "Seconds without a token or a heartbeat after which the rank serving the stream is taken for lost and the stream resumed on another",
             DefaultValueFactory = _ => ResumeOptions.Default.StallTimeout.TotalSeconds,
         };
+        var stop = new Option<string[]>("--stop")
+        {
+            Description = "End generation where the text reaches this string (repeatable; matched across tokens by the router, never printed)",
+        };
         var noBos = new Option<bool>("--no-bos") { Description = "Do not add the beginning-of-sequence token the checkpoint's tokenizer settings would add" };
         var command = new Command("generate", "Generate text through the cluster's router grain (or --local)")
         {
             prompt, local, modelName, model, device, maxTokens, temperature, topP, topK, seed, deadline, routingTrace,
-            showTokenIds, logprobs, json, noBos, stallTimeout,
+            showTokenIds, logprobs, json, noBos, stallTimeout, stop,
         };
         ClusterEndpoint endpoint = command.AddClusterOptions();
         command.SetAction(async (result, cancellationToken) =>
@@ -69,8 +73,10 @@ static class GenerateCommand
             string? tracePath = result.GetValue(routingTrace);
             var output = new GenerationOutputOptions(result.GetValue(showTokenIds), result.GetValue(logprobs), result.GetValue(json), result.GetValue(noBos));
             if (output.TopLogprobs is < 0 or > 100) throw new ArgumentException($"--logprobs must be between 0 and 100 (is {output.TopLogprobs})");
+            string[] stops = result.GetValue(stop) ?? [];
             if (result.GetValue(local))
             {
+                if (stops.Length > 0) throw new ArgumentException("--stop is matched by the cluster's router; --local does not take it");
                 using ILoggerFactory logging = CommonOptions.Logging();
                 return await RunLocal(result.GetValue(model)!, result.GetValue(device)!, text, sampling, tracePath, output, logging.CreateLogger("moe"), cancellationToken);
             }
@@ -85,6 +91,7 @@ static class GenerateCommand
                 SkipBeginOfSequence = output.SkipBeginOfSequence,
                 TopLogprobs = output.TopLogprobs,
                 IncludePromptTokenIds = output.WantsPromptIds,
+                StopStrings = stops.Length > 0 ? stops : null,
             };
             var resume = ResumeOptions.Default with { StallTimeout = TimeSpan.FromSeconds(result.GetValue(stallTimeout)) };
             resume.Validate();
@@ -101,6 +108,7 @@ static class GenerateCommand
         int count = 0;
         var output = new GenerationOutput(options, request.Prompt, Console.Out);
         bool prompted = false;
+        string tail = "";
         // A stream whose rank is lost or stopping continues on another rank where it stopped (said on stderr, once per resume).
         var resume = resumeOptions with
         {
@@ -108,6 +116,12 @@ static class GenerateCommand
         };
         await foreach (TokenChunk chunk in cluster.StreamWithResumeAsync(model, request, resume, cancellationToken))
         {
+            if (chunk.IsTrailer)
+            {
+                // The text a stop-string request held back before it ended on an end-of-sequence token.
+                tail = chunk.Text;
+                continue;
+            }
             firstToken ??= clock.Elapsed.TotalMilliseconds;
             count++;
             if (!prompted)
@@ -119,7 +133,7 @@ static class GenerateCommand
                 chunk.TopLogprobs?.Select(t => (t.TokenId, t.Logprob)).ToArray()));
         }
         if (!prompted) output.Prompt(null);
-        output.End("", request.Sampling.Seed, "cluster");
+        output.End(tail, request.Sampling.Seed, "cluster");
         double seconds = clock.Elapsed.TotalSeconds;
         Console.Error.WriteLine($"{count} tokens in {seconds:F2} s ({count / Math.Max(seconds, 1e-9):F1} tokens/s, first token {firstToken ?? 0:F0} ms, seed {request.Sampling.Seed}, cluster)");
         return 0;

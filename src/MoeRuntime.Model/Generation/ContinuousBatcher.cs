@@ -358,7 +358,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 try
                 {
                     if (state.Accept(row) is { } token)
-                        stream.Emit(new StreamedToken(token, state.Generated.Count - 1, stream.Request.CaptureLogits ? row.ToArray() : null, state.LastLogprobs));
+                        stream.Emit(new StreamedToken(token, state.Generated.Count - 1, stream.Request.CaptureLogits ? row.ToArray() : null, state.LastLogprobs,
+                            state.LastText, state.Finished));
                 }
                 catch (InvalidOperationException e)
                 {

@@ -14,6 +14,12 @@ public sealed record GenerationRequest(IReadOnlyList<int> PromptTokens, Sampling
     /// </summary>
     public int? TopLogprobs { get; init; }
 
+    /// <summary>
+    /// When set, the batcher decodes the sequence's tokens through it (their text travels in <see cref="StreamedToken.Text"/>)
+    /// and finishes the sequence with <see cref="FinishReason.Stop"/> at the token whose text completes a stop string.
+    /// </summary>
+    public ITextStopCondition? TextStop { get; init; }
+
     /// <summary>A hash of the request's id: identifies its tokens in routing digests without revealing the id.</summary>
     public ulong RequestKey { get; init; }
 }

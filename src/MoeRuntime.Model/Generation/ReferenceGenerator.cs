@@ -34,7 +34,7 @@ public sealed class ReferenceGenerator(MoeModel model)
             int? token = Step([sequence])[0];
             if (token is { } t)
                 yield return new StreamedToken(t, sequence.Generated.Count - 1,
-                    request.CaptureLogits ? sequence.Result().Logits![^1] : null, sequence.LastLogprobs);
+                    request.CaptureLogits ? sequence.Result().Logits![^1] : null, sequence.LastLogprobs, sequence.LastText, sequence.Finished);
         }
     }
 

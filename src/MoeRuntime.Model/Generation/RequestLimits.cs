@@ -22,6 +22,10 @@ public sealed record RequestLimits
     public int MaxLogitsCaptureTokens { get; init; } = 256;
     /// <summary>The longest list of stop tokens a request may give.</summary>
     public int MaxStopTokens { get; init; } = 16;
+    /// <summary>The most stop strings a request may give.</summary>
+    public int MaxStopStrings { get; init; } = 16;
+    /// <summary>The longest stop string, in characters (UTF-16 code units): it bounds the text held back per sequence.</summary>
+    public int MaxStopStringCharacters { get; init; } = 256;
     /// <summary>How long the tokenizer's pre-tokenisation regex may run on one match before the prompt is refused.</summary>
     public TimeSpan TokenizerRegexTimeout { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -36,6 +40,9 @@ public sealed record RequestLimits
         if (MaxLogitsCaptureTokens < 1)
             throw new ArgumentException($"RequestLimits.MaxLogitsCaptureTokens must be at least 1, was {MaxLogitsCaptureTokens}", nameof(MaxLogitsCaptureTokens));
         if (MaxStopTokens < 0) throw new ArgumentException($"RequestLimits.MaxStopTokens must be at least 0, was {MaxStopTokens}", nameof(MaxStopTokens));
+        if (MaxStopStrings < 0) throw new ArgumentException($"RequestLimits.MaxStopStrings must be at least 0, was {MaxStopStrings}", nameof(MaxStopStrings));
+        if (MaxStopStringCharacters < 1)
+            throw new ArgumentException($"RequestLimits.MaxStopStringCharacters must be at least 1, was {MaxStopStringCharacters}", nameof(MaxStopStringCharacters));
         if (TokenizerRegexTimeout <= TimeSpan.Zero || TokenizerRegexTimeout.TotalMilliseconds > int.MaxValue)
             throw new ArgumentException(
                 $"RequestLimits.TokenizerRegexTimeout must be positive and at most {TimeSpan.FromMilliseconds(int.MaxValue)}, was {TokenizerRegexTimeout}",
@@ -59,5 +66,22 @@ public sealed record RequestLimits
         if (!AllowLogitsCapture) throw new ArgumentException("logits capture is switched off on this rank");
         if (maxTokens > MaxLogitsCaptureTokens)
             throw new ArgumentException($"max tokens is {maxTokens}; a request capturing logits generates at most {MaxLogitsCaptureTokens}");
+    }
+
+    /// <summary>
+    /// Refuses stop strings beyond the limits, and empty ones. The messages name the string by its position, never its
+    /// text: it is the client's content and failure logs keep the message.
+    /// </summary>
+    public void CheckStopStrings(IReadOnlyList<string?>? stops)
+    {
+        if (stops is null) return;
+        if (stops.Count > MaxStopStrings)
+            throw new ArgumentException($"the request gives {stops.Count} stop strings; this rank accepts at most {MaxStopStrings}");
+        for (int i = 0; i < stops.Count; i++)
+        {
+            if (string.IsNullOrEmpty(stops[i])) throw new ArgumentException($"stop string {i} is empty");
+            if (stops[i]!.Length > MaxStopStringCharacters)
+                throw new ArgumentException($"stop string {i} has {stops[i]!.Length} characters; this rank accepts at most {MaxStopStringCharacters}");
+        }
     }
 }

@@ -52,7 +52,15 @@ public sealed class SequenceState : IDisposable
     /// <summary>The last accepted token's log-probabilities, when the request asked for them (<see cref="GenerationRequest.TopLogprobs"/>).</summary>
     public TokenLogprobs? LastLogprobs { get; private set; }
 
-    /// <summary>Samples from this step's logits; returns the token, or null when it was a stop token.</summary>
+    /// <summary>The last accepted token's text, when the request decodes in the batcher (<see cref="GenerationRequest.TextStop"/>).</summary>
+    public string? LastText { get; private set; }
+
+    string _trailingText = "";
+
+    /// <summary>
+    /// Samples from this step's logits; returns the token, or null when it was a stop token. With a
+    /// <see cref="GenerationRequest.TextStop"/>, a token whose text completes a stop string is returned and ends the sequence.
+    /// </summary>
     public int? Accept(ReadOnlySpan<float> logits)
     {
         _logits?.Add(logits.ToArray());
@@ -62,16 +70,23 @@ public sealed class SequenceState : IDisposable
         if (Array.IndexOf(_stopTokens, token) >= 0)
         {
             Finished = FinishReason.Stop;
+            if (Request.TextStop is { } held) _trailingText = held.Finish();
             return null;
         }
         _generated.Add(token);
         _pending[0] = token;
         if (_generated.Count >= Request.Options.MaxTokens || Cache.Length >= _maxPositions) Finished = FinishReason.Length;
+        if (Request.TextStop is { } text)
+        {
+            TextStep step = text.Append(token, last: Finished is not null);
+            LastText = step.Text;
+            if (step.Stopped) Finished = FinishReason.Stop;
+        }
         return token;
     }
 
     public GenerationResult Result() =>
-        new(_generated.ToArray(), Finished ?? FinishReason.Length, Sampler.Seed, _logits);
+        new(_generated.ToArray(), Finished ?? FinishReason.Length, Sampler.Seed, _logits) { TrailingText = _trailingText };
 
     public void Dispose() => Cache.Dispose();
 }

@@ -32,10 +32,27 @@ public class RequestLimitsTests
     }
 
     [Fact]
+    public void StopStringsAreCappedInCountAndLengthAndNeverEmptyAndNamedByPosition()
+    {
+        RequestLimits limits = Limits with { MaxStopStrings = 2, MaxStopStringCharacters = 4 };
+        limits.CheckStopStrings(null);
+        limits.CheckStopStrings(["ab", "abcd"]);
+        Assert.Contains("3 stop strings; this rank accepts at most 2", Assert.Throws<ArgumentException>(() => limits.CheckStopStrings(["a", "b", "c"])).Message);
+        Assert.Contains("stop string 1 is empty", Assert.Throws<ArgumentException>(() => limits.CheckStopStrings(["a", ""])).Message);
+        Assert.Contains("stop string 0 is empty", Assert.Throws<ArgumentException>(() => limits.CheckStopStrings([null])).Message);
+        string message = Assert.Throws<ArgumentException>(() => limits.CheckStopStrings(["secret"])).Message;
+        Assert.Contains("stop string 0 has 6 characters; this rank accepts at most 4", message);
+        Assert.DoesNotContain("secret", message);
+    }
+
+    [Fact]
     public void LimitsOutOfRangeAreNamed()
     {
         new RequestLimits().Validate();
         Assert.Contains("RequestLimits.KvCacheBudgetBytes", Assert.Throws<ArgumentException>(() => (new RequestLimits() with { KvCacheBudgetBytes = 0 }).Validate()).Message);
+        Assert.Contains("RequestLimits.MaxStopStrings", Assert.Throws<ArgumentException>(() => (new RequestLimits() with { MaxStopStrings = -1 }).Validate()).Message);
+        Assert.Contains("RequestLimits.MaxStopStringCharacters",
+            Assert.Throws<ArgumentException>(() => (new RequestLimits() with { MaxStopStringCharacters = 0 }).Validate()).Message);
         Assert.Contains("RequestLimits.TokenizerRegexTimeout",
             Assert.Throws<ArgumentException>(() => (new RequestLimits() with { TokenizerRegexTimeout = TimeSpan.Zero }).Validate()).Message);
     }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using MoeRuntime.FrontDoor;
 using MoeRuntime.Grains;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Chat;
 
 namespace MoeRuntime.Silo;
@@ -10,9 +11,12 @@ namespace MoeRuntime.Silo;
 /// The front door's backend on a silo: the model this rank serves, its tokenizer for prompt counts, its chat template,
 /// and the rank's router grain for generation, so a front-door request takes the path every client request takes.
 /// </summary>
-sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInferenceBackend
+sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host, RankTelemetry telemetry) : IInferenceBackend
 {
     public bool SupportsLogprobs => true;
+
+    /// <summary>Counted as <c>moe_admission_rejects_total{route="stream",reason="over_limit"}</c>: the front door streams from the router.</summary>
+    public void TenantOverLimit() => telemetry.AdmissionRejected("stream", "over_limit");
 
     public ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken) =>
         new([new ServedModel(host.ModelName, host.Config.MaxSequenceLength)]);

@@ -144,8 +144,12 @@ public static class MetricLabels
     /// <summary>Service-level objectives of the views.</summary>
     public static readonly LabelDefinition Slo = new("slo", "latency_p50", "latency_p95", "latency_p99", "ttft_p95", "throughput", "error_rate", "availability");
 
-    /// <summary>Why an aggregator refused a summary.</summary>
-    public static readonly LabelDefinition SummaryRejectReason = new("reason", "malformed", "oversized", "version", "duplicate");
+    /// <summary>
+    /// Why an aggregator refused a summary (or a batch of routing digests): bytes that are no summary, over the codec's
+    /// limits, of another schema version, a sequence number it already merged, sent for a rank by a silo that is not that
+    /// rank's, or a sequence number that jumps further than the elapsed intervals explain.
+    /// </summary>
+    public static readonly LabelDefinition SummaryRejectReason = new("reason", "malformed", "oversized", "version", "duplicate", "wrong_rank", "sequence_jump");
 
     /// <summary>What the rank refused for who sent it.</summary>
     public static readonly LabelDefinition SecurityDenialKind = new("kind", "grain_role", "signed_call", "summary_rank", "sequence_jump");

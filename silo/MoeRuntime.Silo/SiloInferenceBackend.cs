@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using MoeRuntime.FrontDoor;
 using MoeRuntime.Grains;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Chat;
 
 namespace MoeRuntime.Silo;
@@ -12,11 +13,14 @@ namespace MoeRuntime.Silo;
 /// for generation, so a front-door request takes the path every client request takes. Stop strings go to the router,
 /// which ends the sequence at one as a success.
 /// </summary>
-sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host) : IInferenceBackend
+sealed class SiloInferenceBackend(IGrainFactory grains, ModelHost host, RankTelemetry telemetry) : IInferenceBackend
 {
     public bool SupportsLogprobs => true;
 
     public bool MatchesStopStrings => true;
+
+    /// <summary>Counted as <c>moe_admission_rejects_total{route="stream",reason="over_limit"}</c>: the front door streams from the router.</summary>
+    public void TenantOverLimit() => telemetry.AdmissionRejected("stream", "over_limit");
 
     public ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken) =>
         new([new ServedModel(host.ModelName, host.Config.MaxSequenceLength)]);

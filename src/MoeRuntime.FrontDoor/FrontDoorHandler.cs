@@ -90,7 +90,10 @@ public sealed class FrontDoorHandler
             }
             using Admission admission = tenant.Admit((int)Math.Min(reserve, int.MaxValue));
             if (!admission.IsAdmitted)
+            {
+                _backend.TenantOverLimit();
                 throw new OpenAiError(429, admission.Reason!, "rate_limit_exceeded", null, "rate_limit_exceeded", admission.RetryAfter);
+            }
 
             string[] stops = request.Stop.Where(s => s.Length > 0).ToArray();
             var calls = new List<(GenerationCall Call, int Index)>();

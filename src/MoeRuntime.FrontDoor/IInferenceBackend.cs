@@ -35,6 +35,14 @@ public interface IInferenceBackend
     /// away) must end the generation in the backend.
     /// </summary>
     IAsyncEnumerable<GeneratedToken> GenerateAsync(GenerationCall call, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The front door refused a request because its tenant is over a limit (requests or tokens per minute, concurrent
+    /// streams), before any generation: for the backend's telemetry. Does nothing unless the backend counts it.
+    /// </summary>
+    void TenantOverLimit()
+    {
+    }
 }
 
 /// <summary>One served model.</summary>

@@ -394,6 +394,7 @@ public sealed class EndpointTests
         await AssertError(second, HttpStatusCode.TooManyRequests, null, "rate_limit_exceeded");
         Assert.True(int.Parse(second.Headers.GetValues("Retry-After").Single()) >= 1);
         Assert.Single(host.Backend.Calls);
+        Assert.Equal(1, host.Backend.OverLimit);
     }
 
     [Fact]
@@ -413,6 +414,7 @@ public sealed class EndpointTests
         Task<HttpResponseMessage> first = host.PostAsync("/v1/completions", """{"model":"fake-moe","prompt":"x"}""");
         await backend.FirstTokenSent.Task.WaitAsync(TimeSpan.FromSeconds(30));
         await AssertError(await host.PostAsync("/v1/completions", """{"model":"fake-moe","prompt":"x"}"""), HttpStatusCode.TooManyRequests, null, "rate_limit_exceeded");
+        Assert.Equal(1, backend.OverLimit);
         backend.Gate.Release(10);
         Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await host.PostAsync("/v1/completions", """{"model":"fake-moe","prompt":"x"}""")).StatusCode);

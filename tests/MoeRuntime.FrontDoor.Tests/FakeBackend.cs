@@ -27,6 +27,10 @@ sealed class FakeBackend : IInferenceBackend
     public ConcurrentQueue<IReadOnlyList<ChatTurn>> Chats { get; } = new();
     public int Cancelled;
     public int Running;
+    /// <summary>Requests the front door refused for their tenant's limits, as told to the backend.</summary>
+    public int OverLimit;
+
+    public void TenantOverLimit() => Interlocked.Increment(ref OverLimit);
     public TaskCompletionSource FirstTokenSent { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ValueTask<IReadOnlyList<ServedModel>> ListModelsAsync(CancellationToken cancellationToken) => new(Models);

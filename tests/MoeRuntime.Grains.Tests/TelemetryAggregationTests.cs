@@ -178,6 +178,55 @@ public sealed class RoutingMismatchTests(PerturbedGateFixture fixture) : IClassF
         Assert.DoesNotContain("<img", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task RefusedSummariesAreCountedOnTheShardsRankByReason()
+    {
+        // A rank far above the fixture's, so no real summary of it races these.
+        const string Rank = "2500";
+        IShardAggregatorGrain shard = fixture.Client.GetGrain<IShardAggregatorGrain>(2);
+        Dictionary<string, double> before = await RejectedByReasonAsync();
+        var collector = new MoeRuntime.Telemetry.Collection.RankCollector(new MoeRuntime.Telemetry.Collection.RankCollectorOptions
+        {
+            RankId = Rank, Model = ClusterFixture.ModelName, Layers = 4, Experts = 8,
+        });
+        byte[] first = MoeRuntime.Telemetry.Summaries.SummaryCodec.Encode(collector.CollectSummary());
+        byte[] otherVersion = (byte[])first.Clone();
+        otherVersion[3] = 2; // array16 header, then the schema version as a positive fixint
+        MoeRuntime.Telemetry.Summaries.RankSummary jump = collector.CollectSummary();
+        byte[] jumped = MoeRuntime.Telemetry.Summaries.SummaryCodec.Encode(new MoeRuntime.Telemetry.Summaries.RankSummary
+        {
+            RankId = jump.RankId, Model = jump.Model, Sequence = MoeRuntime.Telemetry.Aggregation.RankTracker.MaxSequence + 1,
+            IntervalStart = jump.IntervalStart, IntervalEnd = jump.IntervalEnd, SampleEveryNTokens = jump.SampleEveryNTokens,
+            Counters = jump.Counters, Gauges = jump.Gauges, Sketches = jump.Sketches, ExpertHits = jump.ExpertHits,
+            ExpertComputeNanoseconds = jump.ExpertComputeNanoseconds, LayerComputeNanoseconds = jump.LayerComputeNanoseconds,
+            TierHits = jump.TierHits, TierMisses = jump.TierMisses, TierFetchNanoseconds = jump.TierFetchNanoseconds, RoutingDigests = jump.RoutingDigests,
+        });
+
+        await shard.ReportAsync(first);
+        await shard.ReportAsync(first);
+        await shard.ReportAsync([0xC1, 0x00]);
+        await shard.ReportAsync(otherVersion);
+        await shard.ReportAsync(jumped);
+
+        Dictionary<string, double> after = await RejectedByReasonAsync();
+        double Delta(string reason) => after.GetValueOrDefault(reason) - before.GetValueOrDefault(reason);
+        Assert.Equal((1.0, 1.0, 1.0, 1.0), (Delta("duplicate"), Delta("malformed"), Delta("version"), Delta("sequence_jump")));
+    }
+
+    /// <summary>moe_telemetry_summaries_rejected_total summed over the in-process silos' ranks, by reason.</summary>
+    static async Task<Dictionary<string, double>> RejectedByReasonAsync()
+    {
+        using var text = new MemoryStream();
+        await Prometheus.Metrics.DefaultRegistry.CollectAndExportAsTextAsync(text);
+        var byReason = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (string line in System.Text.Encoding.UTF8.GetString(text.ToArray()).Split('\n'))
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(line, @"^moe_telemetry_summaries_rejected_total\{.*reason=""([a-z_]+)"".*\} (\S+)$");
+            if (m.Success) byReason[m.Groups[1].Value] = byReason.GetValueOrDefault(m.Groups[1].Value) + double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return byReason;
+    }
+
     // (request hash, layer << 32 | position, digest) for position 0 of every layer.
     static ulong[] Digests(Func<int, ulong> digest, ulong request = 1, int layers = 4) =>
         Enumerable.Range(0, layers).SelectMany(layer => new[] { 0xC0FFEE00UL + request, (ulong)layer << 32, digest(layer) }).ToArray();

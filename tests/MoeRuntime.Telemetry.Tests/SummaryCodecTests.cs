@@ -73,6 +73,7 @@ public class SummaryCodecTests
         bytes[3] = 2; // array16 header (3 bytes), then the version as a positive fixint
         var error = Assert.Throws<SummaryFormatException>(() => SummaryCodec.Decode(bytes));
         Assert.Contains("version 2", error.Message);
+        Assert.Equal(SummaryProblem.Version, error.Problem);
     }
 
     [Fact]
@@ -80,9 +81,13 @@ public class SummaryCodecTests
     {
         var bytes = SummaryCodec.Encode(BusySummary());
         var limits = new SummaryCodecLimits { MaxBytes = bytes.Length - 1 };
-        Assert.Throws<SummaryFormatException>(() => SummaryCodec.Decode(bytes, limits));
-        Assert.Throws<SummaryFormatException>(() => SummaryCodec.Encode(BusySummary(), limits));
-        Assert.Throws<SummaryFormatException>(() => SummaryCodec.Encode(BusySummary(), new SummaryCodecLimits { MaxDigests = 10 }));
+        Assert.Equal(SummaryProblem.Oversized, Assert.Throws<SummaryFormatException>(() => SummaryCodec.Decode(bytes, limits)).Problem);
+        Assert.Equal(SummaryProblem.Oversized, Assert.Throws<SummaryFormatException>(() => SummaryCodec.Encode(BusySummary(), limits)).Problem);
+        Assert.Equal(SummaryProblem.Oversized,
+            Assert.Throws<SummaryFormatException>(() => SummaryCodec.Encode(BusySummary(), new SummaryCodecLimits { MaxDigests = 10 })).Problem);
+        // Past the byte limit, a section longer than its own limit is oversized too.
+        Assert.Equal(SummaryProblem.Oversized,
+            Assert.Throws<SummaryFormatException>(() => SummaryCodec.Decode(bytes, new SummaryCodecLimits { MaxDigests = 10 })).Problem);
     }
 
     [Fact]
@@ -97,7 +102,7 @@ public class SummaryCodecTests
     public void TrailingBytesAreRefused()
     {
         var bytes = SummaryCodec.Encode(BusySummary());
-        Assert.Throws<SummaryFormatException>(() => SummaryCodec.Decode(bytes.Append((byte)0xC0).ToArray()));
+        Assert.Equal(SummaryProblem.Malformed, Assert.Throws<SummaryFormatException>(() => SummaryCodec.Decode(bytes.Append((byte)0xC0).ToArray())).Problem);
     }
 
     [Fact]

@@ -39,9 +39,11 @@ public sealed class ModelHost : IDisposable
         ChatTemplate checkpointTemplate = ChatTemplate.ForCheckpoint(Directory);
         ChatTemplate = ReferenceEquals(checkpointTemplate, ChatTemplate.Plain) && Tokenizer is ByteLevelTokenizer ? ChatTemplate.BuiltInModel : checkpointTemplate;
         DenseModel = ModelLoader.Load(Directory, Device, withExperts: false);
+        long storeStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         Checkpoint = ExpertCheckpoint.Open(Directory, ModelName);
         Store = new ExpertTierStore(Checkpoint, new TierBudgets(o.HotBudgetBytes, o.WarmBudgetBytes), Device, loggers.CreateLogger<ExpertTierStore>());
         DefaultTier = o.DefaultTier;
+        StoreSetupDuration = System.Diagnostics.Stopwatch.GetElapsedTime(storeStarted);
         LoadDuration = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         logger.LogInformation("Rank {Rank} serves model {Model} from {Directory} on {Device}: {Layers} layers x {Experts} experts",
             Rank, ModelName, Directory, Device.type, Config.LayerCount, Config.ExpertCount);
@@ -63,6 +65,8 @@ public sealed class ModelHost : IDisposable
     public MoeModel DenseModel { get; }
     /// <summary>How long loading the config, tokenizer, dense model and tier store took.</summary>
     public TimeSpan LoadDuration { get; }
+    /// <summary>Of <see cref="LoadDuration"/>, how long opening the expert checkpoint and setting up the tier store took.</summary>
+    public TimeSpan StoreSetupDuration { get; }
     public ExpertCheckpoint Checkpoint { get; }
     public ExpertTierStore Store { get; }
     /// <summary>Tier of experts the rank's TierSet does not name.</summary>

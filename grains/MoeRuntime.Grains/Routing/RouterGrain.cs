@@ -201,7 +201,14 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
                 else using (Activity? tokenize = ServingTracing.Source.StartActivity("moe.tokenize"))
                 {
                     long started = Stopwatch.GetTimestamp();
-                    prompt = host.Tokenizer.Encode(_request.Prompt, addBeginOfSequence: !_request.SkipBeginOfSequence);
+                    try
+                    {
+                        prompt = host.Tokenizer.Encode(_request.Prompt, addBeginOfSequence: !_request.SkipBeginOfSequence);
+                    }
+                    catch (Exception e) when (e is not (RegexMatchTimeoutException or OperationCanceledException or OutOfMemoryException))
+                    {
+                        throw new TokenizationFailedException(e);
+                    }
                     _grain.Telemetry.Tokenized(Stopwatch.GetElapsedTime(started));
                     tokenize?.SetTag("gen_ai.usage.input_tokens", prompt.Count);
                 }
@@ -301,7 +308,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             if (!_ended)
             {
                 _ended = true;
-                _grain.Telemetry.RequestFailed(_route, error.Code, _started, _streamed);
+                _grain.Telemetry.RequestFailed(_route, RequestFailureLabels.Of(error.Code, e, _started, _streamed), _started, _streamed);
                 RequestLog.Failed(_grain.Logger, RequestId, error.Code, e.Message, Tenant);
                 _span?.SetStatus(ActivityStatusCode.Error, error.Code.ToString());
             }
@@ -337,7 +344,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
     {
         MoeRequestException m => m,
         AdmissionRejectedException => new MoeRequestException(MoeErrorCode.AdmissionRejected, e.Message),
-        BatcherFaultException => new MoeRequestException(MoeErrorCode.Internal, e.Message),
+        BatcherFaultException or TokenizationFailedException => new MoeRequestException(MoeErrorCode.Internal, e.Message),
         // A TimeoutException, but the prompt's fault, not the deadline's; the exception's message would not say which limit.
         RegexMatchTimeoutException r => new MoeRequestException(MoeErrorCode.InvalidRequest,
             $"tokenising the prompt ran past the tokenizer's regex timeout of {r.MatchTimeout.TotalMilliseconds} ms; the prompt is refused"),

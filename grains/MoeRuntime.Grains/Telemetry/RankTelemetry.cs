@@ -14,8 +14,10 @@ public sealed class RankTelemetry : IBatcherObserver
 {
     static readonly string[] Routes = ["generate", "stream"];
     readonly CounterHandle[] _succeeded;
-    readonly Dictionary<(string Route, MoeErrorCode Code), CounterHandle> _failed = [];
-    readonly Dictionary<MoeErrorCode, CounterHandle> _errors = [];
+    // Failures are labelled by what caused them (RequestFailureLabels); their series are registered when first seen.
+    readonly System.Collections.Concurrent.ConcurrentDictionary<(string Route, string Status, string ErrorType), CounterHandle> _failed = new();
+    readonly System.Collections.Concurrent.ConcurrentDictionary<(string ErrorType, string Severity), CounterHandle> _errors = new();
+    readonly System.Collections.Concurrent.ConcurrentDictionary<(string Route, string Reason), CounterHandle> _rejects = new();
     readonly Dictionary<(string Route, string Reason), CounterHandle> _resumed = [];
     readonly SketchHandle[] _duration, _ttft, _tpot, _tokensPerSecond;
     readonly GaugeHandle[] _active;
@@ -23,7 +25,7 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly SketchHandle _queueWait, _prefill, _decodeStep, _sampler, _tokenizer, _batchSize, _promptLength, _completionLength;
     readonly SketchHandle _attention, _expertCompute, _dispatchIo, _fetchIo;
     readonly CounterHandle _quarantinedNan, _quarantinedIntegrity;
-    readonly CounterHandle _prompt, _completion, _rejects, _streamResets, _retries, _sent, _received, _kvHits, _kvMisses, _integrity, _hedges;
+    readonly CounterHandle _prompt, _completion, _streamResets, _retries, _sent, _received, _kvHits, _kvMisses, _integrity, _hedges;
     readonly GaugeHandle _queueDepth, _kvBytes;
     readonly GaugeHandle[] _memory, _capacity;
     // The tier store's evictions and prefetches all concern the hot tier.
@@ -45,13 +47,8 @@ public sealed class RankTelemetry : IBatcherObserver
         _active = Routes.Select(r => collector.Gauge(MoeMetrics.ActiveRequests, r)).ToArray();
         _streams = collector.Gauge(MoeMetrics.ActiveStreams, "stream");
         foreach (string route in Routes)
-            foreach (MoeErrorCode code in Enum.GetValues<MoeErrorCode>())
-                _failed[(route, code)] = collector.Counter(MoeMetrics.RequestsTotal, route, code == MoeErrorCode.DeadlineExceeded ? "timeout" : "error", ErrorType(code));
-        foreach (string route in Routes)
             foreach (string reason in MetricLabels.ResumeReason.Values)
                 _resumed[(route, reason)] = collector.Counter(MoeMetrics.RequestsResumedTotal, route, reason);
-        foreach (MoeErrorCode code in Enum.GetValues<MoeErrorCode>())
-            _errors[code] = collector.Counter(MoeMetrics.ErrorsTotal, ErrorType(code), code is MoeErrorCode.IntegrityFailure or MoeErrorCode.ExpertFailure ? "critical" : "warning");
         _queueWait = collector.Histogram(MoeMetrics.QueueWaitSeconds, "stream");
         _prefill = collector.Histogram(MoeMetrics.PrefillSeconds);
         _decodeStep = collector.Histogram(MoeMetrics.DecodeStepSeconds);
@@ -67,7 +64,6 @@ public sealed class RankTelemetry : IBatcherObserver
         _prompt = collector.Counter(MoeMetrics.TokensTotal, "prompt");
         _completion = collector.Counter(MoeMetrics.TokensTotal, "completion");
         _tenants = new TenantTokenCounters(collector);
-        _rejects = collector.Counter(MoeMetrics.AdmissionRejectsTotal, "stream", "queue_full");
         _streamResets = collector.Counter(MoeMetrics.StreamResetsTotal, "stream");
         _retries = collector.Counter(MoeMetrics.RetriesTotal, "stream");
         _sent = collector.Counter(MoeMetrics.DispatchBytesTotal, "sent");
@@ -119,12 +115,17 @@ public sealed class RankTelemetry : IBatcherObserver
 
     public RankCollector Collector { get; }
 
-    /// <summary>Start-up phases: the model load (cold start) and the time until the silo took traffic.</summary>
-    public void Started(TimeSpan modelLoad, TimeSpan untilReady)
+    /// <summary>
+    /// Start-up phases: the model load (always a cold start: the process loads from disk), split into config, tokenizer and
+    /// dense model (<c>model_load</c>) and expert checkpoint plus tier store (<c>cache_init</c>), and the time until the silo
+    /// took traffic (<c>ready</c>).
+    /// </summary>
+    public void Started(TimeSpan modelLoad, TimeSpan storeSetup, TimeSpan untilReady)
     {
         if (!Enabled) return;
         Collector.Histogram(MoeMetrics.ModelLoadSeconds, "cold_start").Record(modelLoad.TotalSeconds);
-        Collector.Histogram(MoeMetrics.StartupPhaseSeconds, "model_load").Record(modelLoad.TotalSeconds);
+        Collector.Histogram(MoeMetrics.StartupPhaseSeconds, "model_load").Record((modelLoad - storeSetup).TotalSeconds);
+        Collector.Histogram(MoeMetrics.StartupPhaseSeconds, "cache_init").Record(storeSetup.TotalSeconds);
         Collector.Histogram(MoeMetrics.StartupPhaseSeconds, "ready").Record(untilReady.TotalSeconds);
     }
 
@@ -132,17 +133,6 @@ public sealed class RankTelemetry : IBatcherObserver
     public bool Enabled { get; }
 
     static int RouteIndex(string route) => route == "generate" ? 0 : 1;
-
-    static string ErrorType(MoeErrorCode code) => code switch
-    {
-        MoeErrorCode.InvalidRequest => "invalid_request",
-        MoeErrorCode.UnknownModel => "model_not_found",
-        MoeErrorCode.DeadlineExceeded => "timeout",
-        MoeErrorCode.Cancelled => "cancelled",
-        MoeErrorCode.ExpertFailure => "inference_error",
-        MoeErrorCode.IntegrityFailure => "integrity_error",
-        _ => "internal",
-    };
 
     /// <summary>A client opened a token stream (<c>stream</c> route): counted in <c>moe_active_streams</c> until it closes.</summary>
     public void StreamOpened(string route)
@@ -201,15 +191,30 @@ public sealed class RankTelemetry : IBatcherObserver
         if (duration > TimeSpan.Zero) _tokensPerSecond[r].Record(completionTokens / duration.TotalSeconds);
     }
 
-    /// <summary>A request that failed after it was started (admitted or refused).</summary>
-    public void RequestFailed(string route, MoeErrorCode code, bool started, bool midStream)
+    /// <summary>
+    /// A request that failed, labelled by <see cref="RequestFailureLabels.Of"/>; <paramref name="started"/>: the batcher had
+    /// taken it (it is counted in <c>moe_active_requests</c>), <paramref name="midStream"/>: the client had tokens of it.
+    /// </summary>
+    public void RequestFailed(string route, RequestFailureLabels labels, bool started, bool midStream)
     {
         if (!Enabled) return;
         if (started) _active[RouteIndex(route)].Add(-1);
-        _failed[(route, code)].Increment();
-        _errors[code].Increment();
-        if (code == MoeErrorCode.AdmissionRejected) _rejects.Increment();
+        _failed.GetOrAdd((route, labels.Status, labels.ErrorType),
+            static (k, c) => c.Counter(MoeMetrics.RequestsTotal, k.Route, k.Status, k.ErrorType), Collector).Increment();
+        _errors.GetOrAdd((labels.ErrorType, labels.Severity),
+            static (k, c) => c.Counter(MoeMetrics.ErrorsTotal, k.ErrorType, k.Severity), Collector).Increment();
+        if (labels.RejectReason is { } reason) AdmissionRejected(route, reason);
         if (midStream) _streamResets.Increment();
+    }
+
+    /// <summary>
+    /// Admission refused a request: <c>queue_full</c> (the batcher's queue), <c>shutting_down</c> (the rank drains) or
+    /// <c>over_limit</c> (the front door: the tenant is over its request, token or concurrent-stream limit).
+    /// </summary>
+    public void AdmissionRejected(string route, string reason)
+    {
+        if (!Enabled) return;
+        _rejects.GetOrAdd((route, reason), static (k, c) => c.Counter(MoeMetrics.AdmissionRejectsTotal, k.Route, k.Reason), Collector).Increment();
     }
 
     public void AttentionComputed(int layer, TimeSpan elapsed, int tokens)

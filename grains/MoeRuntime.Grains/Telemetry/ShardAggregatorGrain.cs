@@ -6,18 +6,19 @@ using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Security;
 using MoeRuntime.Telemetry.Aggregation;
 using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Export;
 using MoeRuntime.Telemetry.Security;
 using MoeRuntime.Telemetry.Summaries;
 
 namespace MoeRuntime.Grains.Telemetry;
 
 /// <summary>
-/// Merges its ranks' summaries (decoded as untrusted input; duplicates dropped), keeps per-rank
+/// Merges its ranks' summaries (decoded as untrusted input; duplicates dropped and counted), keeps per-rank
 /// windows, compares routing digests of the requests hashed to it, and every interval forwards what
 /// it merged to the cluster aggregator.
 /// </summary>
 public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptions> options, TimeProvider time, ILogger<ShardAggregatorGrain> logger,
-    CallerAuthentication authentication, RankDirectory rankDirectory)
+    CallerAuthentication authentication, RankDirectory rankDirectory, PrometheusExporter? exporter = null)
     : Grain, IShardAggregatorGrain
 {
     readonly TelemetryOptions _options = options.Value;
@@ -50,16 +51,17 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
         }
         catch (SummaryFormatException e)
         {
-            _rejected++;
+            Rejected(e.Problem switch { SummaryProblem.Oversized => "oversized", SummaryProblem.Version => "version", _ => "malformed" });
             logger.LogWarning("Rejected a summary of {Bytes} bytes: {Reason}", summary.Length, e.Message);
             return Task.CompletedTask;
         }
         if (!FromRank(decoded.RankId, nameof(ReportAsync))) return Task.CompletedTask;
         DateTimeOffset now = time.GetUtcNow();
         RankSummaryVerdict verdict = _ranks.Check(decoded, now);
+        if (verdict == RankSummaryVerdict.Duplicate) Rejected("duplicate");
         if (verdict == RankSummaryVerdict.SequenceJump)
         {
-            _rejected++;
+            Rejected("sequence_jump");
             authentication.Denied("sequence_jump", MoeCaller.Current?.Identity ?? "unknown", $"summary of rank {decoded.RankId}", $"sequence {decoded.Sequence} jumps beyond what the elapsed intervals explain");
         }
         if (verdict != RankSummaryVerdict.Accepted) return Task.CompletedTask;
@@ -76,7 +78,7 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
         // The rank becomes a key of the mismatch counts and text in the views: only a rank's number is taken.
         if (RankIds.Problem(rank) is { } badRank)
         {
-            _rejected++;
+            Rejected("malformed");
             logger.LogWarning("Rejected {Digests} routing digests: {Reason}", triples.Length / 3, badRank);
             return Task.CompletedTask;
         }
@@ -115,11 +117,18 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
         bool allowed = caller?.Silo is not null ? callerRank == rank : authentication.Internal is null;
         if (!allowed)
         {
-            _rejected++;
+            Rejected("wrong_rank");
             authentication.Denied("summary_rank", caller?.Identity ?? "unknown", $"IShardAggregatorGrain.{what}",
                 $"reported for rank '{rank}' from {(callerRank is null ? "a caller whose rank is unknown" : $"rank {callerRank}")}");
         }
         return allowed;
+    }
+
+    /// <summary>Counts a refused summary (or digest batch) for the shard report and, by reason, on this rank's /metrics.</summary>
+    void Rejected(string reason)
+    {
+        _rejected++;
+        exporter?.SummaryRejected(reason);
     }
 
     async Task ForwardAsync(CancellationToken cancellationToken)

@@ -32,7 +32,7 @@ public sealed class TelemetryAgent(
 
     Task Start(CancellationToken cancellationToken)
     {
-        telemetry.Started(host.LoadDuration, DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime);
+        telemetry.Started(host.LoadDuration, host.StoreSetupDuration, DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime);
         telemetry.Built(host.Device.type == TorchSharp.DeviceType.CUDA ? "cuda" : "cpu");
         if (_options.Enabled) _loop = Task.Run(RunAsync, CancellationToken.None);
         return Task.CompletedTask;

@@ -25,16 +25,24 @@ public static class MetricLabels
     public static readonly LabelDefinition Tenant = LabelDefinition.Bounded("tenant",
         $"tenant pseudonyms; at most {TenantBound} per rank, the rest counted as \"{OtherTenant}\"");
 
-    /// <summary>Client-facing entry point.</summary>
-    public static readonly LabelDefinition Route = new("route", "generate", "stream", "batch");
+    /// <summary>Client-facing entry point: the router's GenerateAsync or StreamAsync (the HTTP front door streams).</summary>
+    public static readonly LabelDefinition Route = new("route", "generate", "stream");
 
-    /// <summary>How a request ended (seed 001's statuses).</summary>
+    /// <summary>
+    /// How a request ended (seed 001's statuses): <c>timeout</c> past its deadline, <c>partial</c> failed after the client had
+    /// received tokens of it, <c>error</c> failed before.
+    /// </summary>
     public static readonly LabelDefinition Status = new("status", "success", "error", "timeout", "partial");
 
-    /// <summary>Failure class; <c>none</c> on successes so that one counter carries every status.</summary>
+    /// <summary>
+    /// Failure class; <c>none</c> on successes so that one counter carries every status. <c>oom</c>: out of memory (managed, or
+    /// libtorch's allocator); <c>device_error</c>: a libtorch error naming the accelerator; <c>tokenization_error</c>: the
+    /// tokenizer failed on the prompt (not a prompt refused for its regex timeout, which is <c>invalid_request</c>);
+    /// <c>rejected</c>: the admission queue was full; <c>shutting_down</c>: the rank was draining.
+    /// </summary>
     public static readonly LabelDefinition ErrorType = new("error_type",
         "none", "timeout", "oom", "device_error", "invalid_request", "model_not_found",
-        "inference_error", "tokenization_error", "integrity_error", "cancelled", "internal");
+        "inference_error", "tokenization_error", "integrity_error", "cancelled", "rejected", "shutting_down", "internal");
 
     /// <summary>
     /// The <c>error_type</c> values the client caused: a malformed request, a model the cluster does not serve, a
@@ -48,7 +56,10 @@ public static class MetricLabels
     /// <summary>Operator urgency of an error.</summary>
     public static readonly LabelDefinition Severity = new("severity", "critical", "warning", "info");
 
-    /// <summary>Why admission refused a request.</summary>
+    /// <summary>
+    /// Why admission refused a request: the batcher's queue was full, the front door's tenant was over its limit, or the
+    /// rank was draining.
+    /// </summary>
     public static readonly LabelDefinition RejectReason = new("reason", "queue_full", "over_limit", "shutting_down");
 
     /// <summary>Why a client resumed a request on another rank.</summary>
@@ -73,11 +84,17 @@ public static class MetricLabels
     /// <summary>Split of per-token I/O time.</summary>
     public static readonly LabelDefinition IoComponent = new("component", "dispatch", "tier_fetch");
 
-    /// <summary>How a model load started (seed 001).</summary>
-    public static readonly LabelDefinition LoadType = new("load_type", "cold_start", "warm_start", "cache_hit");
+    /// <summary>
+    /// How a model load started. A rank loads its model once, from disk, when its process starts; there is no warm or
+    /// cached load, so seed 001's <c>warm_start</c> and <c>cache_hit</c> are not values.
+    /// </summary>
+    public static readonly LabelDefinition LoadType = new("load_type", "cold_start");
 
-    /// <summary>Silo start-up phase (seed 001).</summary>
-    public static readonly LabelDefinition StartupPhase = new("phase", "model_load", "cache_init", "warmup", "ready");
+    /// <summary>
+    /// Silo start-up phase: loading config, tokenizer and dense model; setting up the expert checkpoint and tier store;
+    /// the whole time from process start until the silo took traffic. Nothing warms up (experts are fetched on first use).
+    /// </summary>
+    public static readonly LabelDefinition StartupPhase = new("phase", "model_load", "cache_init", "ready");
 
     /// <summary>Direction of expert-dispatch traffic as seen from this rank.</summary>
     public static readonly LabelDefinition Direction = new("direction", "sent", "received");
@@ -127,8 +144,12 @@ public static class MetricLabels
     /// <summary>Service-level objectives of the views.</summary>
     public static readonly LabelDefinition Slo = new("slo", "latency_p50", "latency_p95", "latency_p99", "ttft_p95", "throughput", "error_rate", "availability");
 
-    /// <summary>Why an aggregator refused a summary.</summary>
-    public static readonly LabelDefinition SummaryRejectReason = new("reason", "malformed", "oversized", "version", "duplicate");
+    /// <summary>
+    /// Why an aggregator refused a summary (or a batch of routing digests): bytes that are no summary, over the codec's
+    /// limits, of another schema version, a sequence number it already merged, sent for a rank by a silo that is not that
+    /// rank's, or a sequence number that jumps further than the elapsed intervals explain.
+    /// </summary>
+    public static readonly LabelDefinition SummaryRejectReason = new("reason", "malformed", "oversized", "version", "duplicate", "wrong_rank", "sequence_jump");
 
     /// <summary>What the rank refused for who sent it.</summary>
     public static readonly LabelDefinition SecurityDenialKind = new("kind", "grain_role", "signed_call", "summary_rank", "sequence_jump");

@@ -272,7 +272,7 @@ public static class MoeMetrics
 
     /// <summary>Summaries an aggregator refused.</summary>
     public static readonly MetricDefinition SummariesRejectedTotal = new("moe_telemetry_summaries_rejected_total", MetricKind.Counter,
-        "{summary}", "Rank summaries an aggregator refused to merge.", [SummaryRejectReason], scope: MetricScope.Rank);
+        "{summary}", "Rank summaries (and batches of routing digests) the shard aggregators on this rank refused to merge, by why; exported by the rank that hosts the shard.", [SummaryRejectReason], scope: MetricScope.Rank);
 
     /// <summary>Calls and telemetry the rank refused for who sent them.</summary>
     public static readonly MetricDefinition SecurityDeniedTotal = new("moe_security_denied_total", MetricKind.Counter,

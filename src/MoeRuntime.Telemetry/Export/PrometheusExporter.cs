@@ -86,6 +86,9 @@ public sealed class PrometheusExporter
     /// <summary>Counts a grain call or telemetry refused for its sender (<c>grain_role</c>, <c>signed_call</c>, <c>summary_rank</c>, <c>sequence_jump</c>).</summary>
     public void SecurityDenied(string kind) => Counter(MoeMetrics.SecurityDeniedTotal, kind).Inc();
 
+    /// <summary>Counts a summary a shard aggregator on this rank refused, by the catalogue's reason.</summary>
+    public void SummaryRejected(string reason) => Counter(MoeMetrics.SummariesRejectedTotal, reason).Inc();
+
     void AddMatrices(RankSummary s)
     {
         int layers = s.ExpertHits.Rows, experts = s.ExpertHits.Columns;

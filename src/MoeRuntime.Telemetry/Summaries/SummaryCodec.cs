@@ -39,7 +39,7 @@ public static class SummaryCodec
         if (Math.Max(summary.Counters.Count, summary.Gauges.Count) > limits.MaxSeries
             || summary.Sketches.Count > limits.MaxSketches
             || summary.RoutingDigests.Count > limits.MaxDigests)
-            throw new SummaryFormatException("The summary has more series, sketches or digests than the codec's limits allow.");
+            throw new SummaryFormatException("The summary has more series, sketches or digests than the codec's limits allow.", SummaryProblem.Oversized);
         var buffer = new ArrayBufferWriter<byte>(4096);
         var writer = new MessagePackWriter(buffer);
         writer.WriteArrayHeader(FieldCount);
@@ -76,7 +76,7 @@ public static class SummaryCodec
         writer.Flush();
 
         if (buffer.WrittenCount > limits.MaxBytes)
-            throw new SummaryFormatException($"The summary encodes to {buffer.WrittenCount} bytes; the limit is {limits.MaxBytes}.");
+            throw new SummaryFormatException($"The summary encodes to {buffer.WrittenCount} bytes; the limit is {limits.MaxBytes}.", SummaryProblem.Oversized);
         return buffer.WrittenSpan.ToArray();
     }
 
@@ -86,7 +86,7 @@ public static class SummaryCodec
     {
         limits ??= SummaryCodecLimits.Default;
         if (bytes.Length > limits.MaxBytes)
-            throw new SummaryFormatException($"The summary has {bytes.Length} bytes; the limit is {limits.MaxBytes}.");
+            throw new SummaryFormatException($"The summary has {bytes.Length} bytes; the limit is {limits.MaxBytes}.", SummaryProblem.Oversized);
         try
         {
             var reader = new MessagePackReader(bytes);
@@ -164,7 +164,7 @@ public static class SummaryCodec
             var fields = reader.ReadArrayHeader();
             if (fields < 1 || reader.NextMessagePackType != MessagePackType.Integer) throw Fail("The summary does not start with a schema version.");
             var version = reader.ReadInt64();
-            if (version != SchemaVersion) throw Fail($"Unsupported summary schema version {version}; this codec reads {SchemaVersion}.");
+            if (version != SchemaVersion) throw new SummaryFormatException($"Unsupported summary schema version {version}; this codec reads {SchemaVersion}.", SummaryProblem.Version);
             if (fields != FieldCount) throw Fail($"Schema {SchemaVersion} has {FieldCount} fields, not {fields}.");
 
             var rankId = ReadString(ref reader, "rank id");
@@ -290,7 +290,7 @@ public static class SummaryCodec
             if (reader.ReadArrayHeader() != 3) throw Fail($"The {what} matrix has 3 fields.");
             var r = reader.ReadInt32();
             var c = reader.ReadInt32();
-            if (r < 0 || c < 0 || (long)r * c > limits.MaxMatrixCells) throw Fail($"The {what} matrix is {r} × {c}, over the limit.");
+            if (r < 0 || c < 0 || (long)r * c > limits.MaxMatrixCells) throw new SummaryFormatException($"The {what} matrix is {r} × {c}, over the limit.", SummaryProblem.Oversized);
             if (rows is { } expectedRows && r != expectedRows || columns is { } expectedColumns && c != expectedColumns)
                 throw Fail($"The {what} matrix is {r} × {c}, not {rows} × {columns}.");
             var length = ReadArrayLength(ref reader, r * c, minBytesPerItem: 1, $"{what} cells");
@@ -320,7 +320,7 @@ public static class SummaryCodec
         private int ReadArrayLength(ref MessagePackReader reader, int max, int minBytesPerItem, string what)
         {
             var length = reader.ReadArrayHeader();
-            if (length > max) throw Fail($"{length} {what}; the limit is {max}.");
+            if (length > max) throw new SummaryFormatException($"{length} {what}; the limit is {max}.", SummaryProblem.Oversized);
             var left = reader.Sequence.Length - reader.Consumed;
             if ((long)length * minBytesPerItem > left) throw Fail($"{length} {what} cannot fit in the {left} bytes left.");
             return length;
@@ -330,7 +330,8 @@ public static class SummaryCodec
         {
             var bytes = reader.ReadStringSequence() ?? throw Fail($"The {what} is nil.");
             if (bytes.Length == 0 || bytes.Length > limits.MaxStringBytes)
-                throw Fail($"The {what} has {bytes.Length} bytes; 1 … {limits.MaxStringBytes} allowed.");
+                throw new SummaryFormatException($"The {what} has {bytes.Length} bytes; 1 … {limits.MaxStringBytes} allowed.",
+                    bytes.Length == 0 ? SummaryProblem.Malformed : SummaryProblem.Oversized);
             return Encoding.UTF8.GetString(bytes);
         }
 

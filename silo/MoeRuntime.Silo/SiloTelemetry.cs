@@ -2,6 +2,8 @@ using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Generation;
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -36,8 +38,11 @@ static class SiloTelemetry
             .WithTracing(tracing =>
             {
                 tracing.AddSource(ServingTracing.SourceName, GenerationTracing.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
-                    .SetSampler(sp => new ParentBasedSampler(new RequestRootSampler(options.TraceSampleRatio, sp.GetRequiredService<TelemetrySamplingCache>())));
-                if (otlp) tracing.AddOtlpExporter(o => o.Endpoint = new Uri(options.OtlpEndpoint));
+                    .SetSampler(sp => MoeTraceSampling.Sampler(options, sp.GetRequiredService<TelemetrySamplingCache>(), exporting: otlp));
+                // The exporter behind the tail decision, so failed and slow requests' spans reach it even when head sampling passed them over.
+                if (otlp)
+                    tracing.AddProcessor(_ => MoeTraceSampling.Processor(options,
+                        new BatchActivityExportProcessor(new OtlpTraceExporter(new OtlpExporterOptions { Endpoint = new Uri(options.OtlpEndpoint) }))));
             })
             .WithMetrics(metrics =>
             {

@@ -71,7 +71,8 @@ public sealed class SiloOptionsTests : IDisposable
         ("Silo:AllowInsecureHttp", "maybe"),
         ("Telemetry:OtlpEndpoint", "ftp://127.0.0.1:4317"), ("Telemetry:TraceSampleRatio", "1.5"), ("Telemetry:Tokens", " "),
         ("Telemetry:OperatorTokens", " "), ("Telemetry:TokenFile", "{directory}"),
-        ("Telemetry:JsonLogs", "maybe"));
+        ("Telemetry:JsonLogs", "maybe"), ("Telemetry:ErrorTraces:Enabled", "maybe"), ("Telemetry:ErrorTraces:SlowRequestSeconds", "0"),
+        ("Telemetry:ErrorTraces:MaxBufferedRequests", "0"), ("Telemetry:ErrorTraces:MaxSpansPerRequest", "10001"));
 
     // The --prompt keys sit at the top level and have no entry in appsettings.json.
     public static TheoryData<string, string> OneShotOutOfRange => new() { { "MaxTokens", "0" }, { "Temperature", "-1" }, { "TopP", "0" } };

@@ -266,6 +266,11 @@ static class MoeOptionsValidation
                 && !(Uri.TryCreate(o.OtlpEndpoint, UriKind.Absolute, out Uri? otlp) && otlp.Scheme is "http" or "https"))
                 c.Fail(nameof(o.OtlpEndpoint), $"must be an http or https URL, was '{o.OtlpEndpoint}'");
             c.Share(o.TraceSampleRatio, nameof(o.TraceSampleRatio));
+            ErrorTraceOptions errors = o.ErrorTraces;
+            if (!(errors.SlowRequestSeconds > 0 && double.IsFinite(errors.SlowRequestSeconds)))
+                c.Fail($"{nameof(o.ErrorTraces)}:{nameof(errors.SlowRequestSeconds)}", $"must be a positive number of seconds, was {errors.SlowRequestSeconds}");
+            c.Between(errors.MaxBufferedRequests, 1, 100_000, $"{nameof(o.ErrorTraces)}:{nameof(errors.MaxBufferedRequests)}");
+            c.Between(errors.MaxSpansPerRequest, 1, 10_000, $"{nameof(o.ErrorTraces)}:{nameof(errors.MaxSpansPerRequest)}");
             for (int i = 0; i < o.Tokens.Length; i++)
                 if (string.IsNullOrWhiteSpace(o.Tokens[i])) c.Fail($"{nameof(o.Tokens)}:{i}", "must not be empty");
             for (int i = 0; i < o.OperatorTokens.Length; i++)

@@ -23,4 +23,22 @@ public sealed class TelemetryHostOptions
     public string TokenFile { get; set; } = "";
     /// <summary>JSON lines on stderr instead of the human console format.</summary>
     public bool JsonLogs { get; set; } = true;
+    /// <summary>Error traces: the span tree of a failed or slow request is exported even when head sampling passed it over.</summary>
+    public ErrorTraceOptions ErrorTraces { get; set; } = new();
+}
+
+/// <summary>
+/// The tail decision at the router (section <c>Telemetry:ErrorTraces</c>): with an OTLP endpoint, every request's
+/// spans on its router's rank are recorded into a bounded buffer, and exported when the request fails or runs slow.
+/// </summary>
+public sealed class ErrorTraceOptions
+{
+    /// <summary>False: only head sampling (<see cref="TelemetryHostOptions.TraceSampleRatio"/>) decides which traces are kept.</summary>
+    public bool Enabled { get; set; } = true;
+    /// <summary>A request that takes at least this long (seconds, receipt to end) is kept like a failed one.</summary>
+    public double SlowRequestSeconds { get; set; } = 30;
+    /// <summary>Requests whose spans are held at once; when full the oldest request's spans are dropped and counted.</summary>
+    public int MaxBufferedRequests { get; set; } = 512;
+    /// <summary>Spans held per request; more are dropped and counted.</summary>
+    public int MaxSpansPerRequest { get; set; } = 256;
 }

@@ -13,8 +13,9 @@ using MoeRuntime.Telemetry.Summaries;
 namespace MoeRuntime.Grains.Telemetry;
 
 /// <summary>
-/// Merges its ranks' summaries (decoded as untrusted input; duplicates dropped and counted), keeps per-rank
-/// windows, compares routing digests of the requests hashed to it, and every interval forwards what
+/// Merges its ranks' summaries (decoded as untrusted input; duplicates dropped and counted), keeps each rank's last
+/// minute compactly for rank views (<see cref="RankWindows"/>; the merged windows are the cluster aggregator's, once),
+/// compares routing digests of the requests hashed to it, and every interval forwards what
 /// it merged to the cluster aggregator.
 /// </summary>
 public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptions> options, TimeProvider time, ILogger<ShardAggregatorGrain> logger,
@@ -22,7 +23,7 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
     : Grain, IShardAggregatorGrain
 {
     readonly TelemetryOptions _options = options.Value;
-    readonly Dictionary<string, SlidingWindows> _rankWindows = new(StringComparer.Ordinal);
+    readonly Dictionary<string, RankWindows> _rankWindows = new(StringComparer.Ordinal);
     readonly MismatchDetector _mismatches = new();
     RankTracker _ranks = null!;
     MergedSnapshot _pending = null!;
@@ -66,8 +67,8 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
         }
         if (verdict != RankSummaryVerdict.Accepted) return Task.CompletedTask;
         _pending.Add(decoded);
-        if (!_rankWindows.TryGetValue(decoded.RankId, out SlidingWindows? windows))
-            _rankWindows[decoded.RankId] = windows = new SlidingWindows(host.Config.LayerCount, host.Config.ExpertCount, TelemetryWindow.OneMinute);
+        if (!_rankWindows.TryGetValue(decoded.RankId, out RankWindows? windows))
+            _rankWindows[decoded.RankId] = windows = new RankWindows(host.Config.LayerCount, host.Config.ExpertCount);
         windows.Add(decoded);
         return Task.CompletedTask;
     }
@@ -97,8 +98,8 @@ public sealed class ShardAggregatorGrain(ModelHost host, IOptions<TelemetryOptio
         if (RankIds.Problem(rank) is { } badRank) throw new ArgumentException(badRank, nameof(rank));
         DateTimeOffset now = time.GetUtcNow();
         TelemetryWindow w = ViewBuilder.Parse(window);
-        if (w > TelemetryWindow.OneMinute) throw new ArgumentException($"rank views cover 1m; the cluster view covers 5m and 1h");
-        MergedSnapshot snapshot = _rankWindows.TryGetValue(rank, out SlidingWindows? windows)
+        if (w > RankWindows.Horizon) throw new ArgumentException($"rank views cover 1m; the cluster view covers 5m and 1h");
+        MergedSnapshot snapshot = _rankWindows.TryGetValue(rank, out RankWindows? windows)
             ? windows.Query(w, now)
             : new MergedSnapshot(host.Config.LayerCount, host.Config.ExpertCount);
         TelemetryView view = ViewBuilder.Build($"rank {rank}", w, snapshot, _ranks.Gauges(now, id => id == rank),

@@ -4,14 +4,16 @@ using MoeRuntime.Telemetry.Summaries;
 namespace MoeRuntime.Telemetry.Benchmarks.Scale;
 
 /// <summary>
-/// <c>--scale</c>: the aggregation hierarchy at 10, 100 and 1,000 simulated ranks spread over a fixed
+/// <c>--scale</c>: the aggregation hierarchy at 10, 100, 1,000 and 10,000 simulated ranks spread over a fixed
 /// number of shards. Each interval every rank records and encodes a summary (not timed: that is the
 /// rank's cost), then the shards' merge and the cluster's merge of their forwards are timed apart.
+/// Then the shards' memory after a simulated hour at 1,000 ranks (<see cref="ShardHour"/>).
 /// </summary>
 internal static class ScaleRun
 {
     const int Shards = 16, WarmUpIntervals = 3;
-    static readonly int[] RankCounts = [10, 100, 1000];
+    static readonly int[] RankCounts = [10, 100, 1000, 10_000];
+    const int HourRanks = 1000;
     static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
     public static void Run(int intervals)
@@ -23,6 +25,12 @@ internal static class ScaleRun
         Console.WriteLine("| ranks | rank summary (bytes) | shard merge, all shards (ms) | slowest shard (ms) | shard forward, per shard (ms) | shard forward (bytes) | cluster merge per interval (ms) | cluster windows after 1 h (MB) |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (int ranks in RankCounts) Console.WriteLine(Measure(ranks, intervals));
+        Console.WriteLine();
+        Console.WriteLine("Shard state after a simulated hour (3,600 one-second intervals per rank):");
+        Console.WriteLine();
+        Console.WriteLine("| ranks | shards | shard state, all shards (MB) | per rank (KB) | sketch buckets kept per rank | wall time of the run (s) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine(ShardHour.Measure(HourRanks, Shards, Interval));
     }
 
     static string Measure(int rankCount, int intervals)

@@ -3,22 +3,29 @@ using MoeRuntime.Telemetry.Summaries;
 
 namespace MoeRuntime.Telemetry.Benchmarks.Scale;
 
-/// <summary>What <c>ShardAggregatorGrain</c> does with its ranks' summaries, without Orleans: decode, de-duplicate, merge, per-rank windows, forward.</summary>
+/// <summary>
+/// What <c>ShardAggregatorGrain</c> does with its ranks' summaries, without Orleans: decode, de-duplicate, merge into
+/// the interval's pending snapshot, keep each rank's last minute for its views (<see cref="RankWindows"/>), forward.
+/// </summary>
 internal sealed class ShardMerge(int shard, TimeSpan interval)
 {
     const int Layers = SimulatedRankLoad.Layers, Experts = SimulatedRankLoad.Experts;
     readonly RankTracker _ranks = new(interval, 3);
-    readonly Dictionary<string, SlidingWindows> _rankWindows = new(StringComparer.Ordinal);
+    readonly Dictionary<string, RankWindows> _rankWindows = new(StringComparer.Ordinal);
     MergedSnapshot _pending = new(Layers, Experts);
     long _sequence;
 
-    public void Report(byte[] encoded, DateTimeOffset now)
+    public int Ranks => _rankWindows.Count;
+
+    public void Report(byte[] encoded, DateTimeOffset now) => Accept(SummaryCodec.Decode(encoded), now);
+
+    /// <summary>Everything after the decode, for runs that feed already decoded summaries.</summary>
+    public void Accept(RankSummary summary, DateTimeOffset now)
     {
-        RankSummary summary = SummaryCodec.Decode(encoded);
         if (!_ranks.Accept(summary, now)) return;
         _pending.Add(summary);
-        if (!_rankWindows.TryGetValue(summary.RankId, out SlidingWindows? windows))
-            _rankWindows[summary.RankId] = windows = new SlidingWindows(Layers, Experts);
+        if (!_rankWindows.TryGetValue(summary.RankId, out RankWindows? windows))
+            _rankWindows[summary.RankId] = windows = new RankWindows(Layers, Experts);
         windows.Add(summary);
     }
 
@@ -30,4 +37,7 @@ internal sealed class ShardMerge(int shard, TimeSpan interval)
         _pending = new MergedSnapshot(Layers, Experts);
         return encoded;
     }
+
+    /// <summary>Sketch buckets the ranks' windows hold.</summary>
+    public long StoredBuckets => _rankWindows.Values.Sum(w => w.StoredBuckets);
 }

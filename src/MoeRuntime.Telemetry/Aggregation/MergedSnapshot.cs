@@ -107,14 +107,14 @@ public sealed class MergedSnapshot
         return merged;
     }
 
-    void AddCounter(MetricDefinition metric, IReadOnlyList<string> labels, double delta)
+    internal void AddCounter(MetricDefinition metric, IReadOnlyList<string> labels, double delta)
     {
         string key = Key(metric, labels);
         if (_counters.TryGetValue(key, out CounterTotal? total)) total.Total += delta;
         else _counters[key] = new CounterTotal(metric, labels) { Total = delta };
     }
 
-    void AddSketch(MetricDefinition metric, IReadOnlyList<string> labels, RelativeErrorSketch sketch)
+    internal void AddSketch(MetricDefinition metric, IReadOnlyList<string> labels, RelativeErrorSketch sketch)
     {
         string key = Key(metric, labels);
         if (!_sketches.TryGetValue(key, out SketchTotal? total))
@@ -122,7 +122,19 @@ public sealed class MergedSnapshot
         total.Sketch.Merge(sketch);
     }
 
-    static string Key(MetricDefinition metric, IReadOnlyList<string> labels) => metric.Name + "\u001f" + string.Join('\u001f', labels);
+    internal static string Key(MetricDefinition metric, IReadOnlyList<string> labels) => metric.Name + "\u001f" + string.Join('\u001f', labels);
+
+    /// <summary>Adds a window slot's matrices and the number of summaries it merged (<see cref="RankWindows"/>).</summary>
+    internal void AddMatrices(long[] expertHits, long[] expertCompute, long[] layerCompute, long[] tierHits, long[] tierMisses, long[] tierFetch, long summaries)
+    {
+        AddCells(ExpertHits, expertHits);
+        AddCells(ExpertComputeNanoseconds, expertCompute);
+        AddCells(LayerComputeNanoseconds, layerCompute);
+        AddCells(TierHits, tierHits);
+        AddCells(TierMisses, tierMisses);
+        AddCells(TierFetchNanoseconds, tierFetch);
+        Summaries += summaries;
+    }
 
     static void AddCells(long[] cells, ReadOnlySpan<long> delta)
     {

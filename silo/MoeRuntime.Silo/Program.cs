@@ -8,7 +8,7 @@ using MoeRuntime.Silo;
 using Orleans.Runtime;
 
 // One rank per process. Configuration: appsettings.json, MOE_ environment variables
-// (MOE_Moe__Rank=1, MOE_Silo__Clustering=redis), then the flags below.
+// (MOE_Moe__Rank=1, MOE_Silo__Clustering=redis), then the flags in SiloCommandLine.
 WebApplication app;
 try
 {
@@ -39,38 +39,8 @@ return 0;
 
 static WebApplication Build(string[] args)
 {
-    var switches = new Dictionary<string, string>
-    {
-        ["--rank"] = "Moe:Rank",
-        ["--model"] = "Moe:ModelPath",
-        ["--model-name"] = "Moe:ModelName",
-        ["--device"] = "Moe:Device",
-        ["--hot-budget"] = "Moe:HotBudgetBytes",
-        ["--warm-budget"] = "Moe:WarmBudgetBytes",
-        ["--default-tier"] = "Moe:DefaultTier",
-        ["--routing-trace"] = "Moe:RoutingTracePath",
-        ["--clustering"] = "Silo:Clustering",
-        ["--redis"] = "Silo:Redis",
-        ["--silo-port"] = "Silo:SiloPort",
-        ["--gateway-port"] = "Silo:GatewayPort",
-        ["--primary-port"] = "Silo:PrimarySiloPort",
-        ["--http-port"] = "Silo:HttpPort",
-        ["--http-bind"] = "Silo:HttpBind",
-        ["--https-certificate"] = "Silo:HttpsCertificatePath",
-        ["--insecure-http"] = "Silo:AllowInsecureHttp",
-        ["--api-key"] = "Moe:FrontDoor:ApiKey",
-        ["--tls"] = "Moe:Security:Tls",
-        ["--cert"] = "Moe:Security:Certificate",
-        ["--cert-password"] = "Moe:Security:CertificatePassword",
-        ["--ca"] = "Moe:Security:CertificateAuthority",
-        ["--internal-key"] = "Moe:Security:InternalKeyFile",
-        ["--prompt"] = "Prompt",
-        ["--max-tokens"] = "MaxTokens",
-        ["--temperature"] = "Temperature",
-        ["--seed"] = "Seed",
-    };
     var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
-    builder.Configuration.AddEnvironmentVariables("MOE_").AddCommandLine(args, switches);
+    builder.Configuration.AddSiloSources(args);
     SiloSettings settings = builder.AddSiloOptions();
     var (host, telemetry) = (settings.Host, settings.Telemetry);
     builder.AddSiloTelemetry(telemetry, settings.Moe.Rank);
@@ -90,6 +60,7 @@ static WebApplication Build(string[] args)
     var access = new TelemetryAccess(telemetry, app.Services.GetRequiredService<ILogger<TelemetryAccess>>(), host.HttpPort);
     app.MapTelemetry(access);
     app.MapControl(access);
+    app.MapGet("/livez", LivenessEndpoint.Answer);
     app.MapGet("/healthz", (IClusterMembershipService membership, RouterRuntime router) =>
         HealthEndpoint.Answer(router.Readiness(), membership.CurrentSnapshot.Members.Count));
     app.MapOpenAiEndpoints();

@@ -28,6 +28,23 @@ public sealed class SiloShutdownTests
         await Task.WhenAll(running.Select(r => r.FirstToken).Append(fits.FirstToken));
 
         silo.Process.Terminate();
+        // From SIGTERM the rank is not ready: /healthz stops answering 200 (the HTTP port refuses new connections while the
+        // router drains), so a Kubernetes readiness probe takes it out of its Services at once.
+        using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) })
+        {
+            await Eventually.UntilAsync("/healthz stops answering 200 once the silo drains", TimeSpan.FromSeconds(5), async () =>
+            {
+                try
+                {
+                    using HttpResponseMessage health = await http.GetAsync($"http://127.0.0.1:{silo.Silo.HttpPort}/healthz");
+                    return health.StatusCode != System.Net.HttpStatusCode.OK;
+                }
+                catch (HttpRequestException)
+                {
+                    return true;
+                }
+            }, silo.Diagnostics);
+        }
         await Task.WhenAll(running.Select(r => r.Ended).Append(fits.Ended));
 
         Assert.False(hung.IsCancellationRequested, $"a stream was still open after {Hung}: {string.Join("; ", running.Append(fits))}\n{silo.Diagnostics()}");

@@ -98,6 +98,14 @@ public sealed partial class HttpExposureTests(HttpExposureTests.Silo silo) : ICl
     }
 
     [Fact]
+    public async Task LivezAnswersWithoutATokenAndSaysOnlyThatTheProcessIsUp()
+    {
+        var (status, body) = await CurlAsync("GET", $"http://127.0.0.1:{silo.Local.Silo.HttpPort}/livez", token: null);
+        Assert.True(status == 200, $"/livez without a token: {status}\n{body}");
+        Assert.Equal("{\"status\":\"alive\"}", body.Trim());
+    }
+
+    [Fact]
     public void TheStartUpLogWarnsAboutPlainHttpAndNamesTokensByFingerprintOnly()
     {
         string log = File.ReadAllText(silo.Local.Process.StderrPath) + File.ReadAllText(silo.Local.Process.StdoutPath);

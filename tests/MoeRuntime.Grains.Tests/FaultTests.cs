@@ -21,6 +21,8 @@ public sealed class FaultyModelFixture() : ClusterFixture(1)
         using var checkpoint = SafetensorsCheckpoint.Open(directory);
         for (int e = 0; e < 8; e++)
             Overwrite(checkpoint.Entry(names.Expert(PoisonedLayer, e).W2), [0xC0, 0x7F]); // bfloat16 NaN
+        // Imported poisoned: the manifest vouches for the NaN weights, so they load and fail only when computed.
+        CheckpointManifest.Write(directory);
     }
 
     protected override void Configure(MoeSiloOptions options)

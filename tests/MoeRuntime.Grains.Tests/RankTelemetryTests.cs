@@ -75,12 +75,13 @@ public sealed class RankTelemetryTests
     {
         var collector = new RankCollector(new RankCollectorOptions { RankId = "0", Model = "default", Layers = 1, Experts = 1 });
         var telemetry = new RankTelemetry(collector, Options.Create(new TelemetryOptions()));
-        telemetry.ExpertQuarantined(integrity: false);
-        telemetry.ExpertQuarantined(integrity: true);
-        telemetry.ExpertQuarantined(integrity: true);
+        telemetry.ExpertQuarantined(QuarantineReason.Nan);
+        telemetry.ExpertQuarantined(QuarantineReason.Integrity);
+        telemetry.ExpertQuarantined(QuarantineReason.Integrity);
+        telemetry.ExpertQuarantined(QuarantineReason.Digest);
         var quarantined = collector.CollectSummary().Counters.Where(c => c.Metric == MoeMetrics.ExpertQuarantinedTotal && c.Delta > 0)
             .ToDictionary(c => c.Labels.Single(), c => c.Delta);
-        Assert.Equal(new Dictionary<string, double> { ["nan"] = 1, ["integrity"] = 2 }, quarantined);
+        Assert.Equal(new Dictionary<string, double> { ["nan"] = 1, ["integrity"] = 2, ["digest"] = 1 }, quarantined);
     }
 
     [Fact]

@@ -16,7 +16,9 @@ namespace MoeRuntime.Grains.Experts;
 /// <summary>
 /// One expert on its owning rank. The rank's tier store holds its tensors; a call leases them hot
 /// (fetching from warm or cold on a miss), runs the FFN on all the tokens the router sent, and checks
-/// the result is finite — an expert that produces NaN or infinity is flagged and fails its calls.
+/// the result is finite. A copy that produces NaN or infinity, or whose weights fail their SHA-256 check, is quarantined
+/// (<see cref="CopyQuarantine"/>): its calls fail at once, so the router tries another copy, until a back-off passes and
+/// a fresh read from disk is tried.
 /// A replica (<c>model/layer/expert@rank</c>) is the same expert on another rank: it registers the expert
 /// with that rank's tier store on activation, within that rank's budgets, like any other expert.
 /// </summary>
@@ -24,18 +26,15 @@ namespace MoeRuntime.Grains.Experts;
 public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPolicy policy, RankTelemetry telemetry, TimeProvider time, ILogger<ExpertGrain> logger)
     : Grain, IExpertGrain
 {
-    /// <summary>The first wait before a copy flagged for NaN or infinity is tried again; doubles with each failed try.</summary>
+    /// <summary>The first wait before a quarantined copy is tried again; doubles with each failed try.</summary>
     static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
-    /// <summary>The longest wait between two tries of a flagged copy.</summary>
+    /// <summary>The longest wait between two tries of a quarantined copy.</summary>
     static readonly TimeSpan LastRetry = TimeSpan.FromMinutes(5);
 
     ExpertKey _key;
     string _grainKey = "";
     long _calls, _tokens;
-    string? _flagged;
-    DateTimeOffset _retryAt;
-    TimeSpan _retryAfter;
-    bool _integrityQuarantined;
+    readonly CopyQuarantine _quarantine = new(FirstRetry, LastRetry);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -67,8 +66,10 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
 
     public async Task<TensorPayload> ComputeAsync(TensorPayload tokens, RoutingCheck? check, CancellationToken cancellationToken)
     {
-        // Quarantined: calls fail at once until the back-off is over; then one call tries the copy again.
-        if (_flagged is not null && time.GetUtcNow() < _retryAt) throw new MoeRequestException(MoeErrorCode.ExpertFailure, _flagged);
+        // Quarantined: calls fail at once (the router tries another copy) until the back-off is over; then one call tries
+        // the copy again, from a fresh read of its file.
+        if (_quarantine.Refuses(time.GetUtcNow()))
+            throw new MoeRequestException(_quarantine.Reason == QuarantineReason.Nan ? MoeErrorCode.ExpertFailure : MoeErrorCode.IntegrityFailure, _quarantine.Message!);
         if (tokens.Columns != host.Config.HiddenSize)
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"expert {_key} takes rows of {host.Config.HiddenSize} values, got {tokens.Columns}");
         using Activity? span = ServingTracing.Source.StartActivity("moe.expert");
@@ -83,20 +84,16 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
         catch (IntegrityException e)
         {
             telemetry.IntegrityFailed();
-            if (!_integrityQuarantined)
+            QuarantineReason reason = e.AgainstManifest ? QuarantineReason.Digest : QuarantineReason.Integrity;
+            if (_quarantine.Fail(reason, e.Message, time.GetUtcNow()))
             {
-                // Counted and logged once per copy; every call still re-reads the weights, so a restored file recovers it.
-                _integrityQuarantined = true;
-                telemetry.ExpertQuarantined(integrity: true);
-                logger.LogError("Expert {Expert} failed its integrity check on rank {Rank}; quarantined until a re-read passes: {Reason}", _key, host.Rank, e.Message);
+                // Counted and logged once per quarantine; re-reads after the back-off that fail again only lengthen it.
+                telemetry.ExpertQuarantined(reason);
+                logger.LogError("Expert {Expert} failed its SHA-256 check on rank {Rank} ({Reason}); quarantined, re-read in {Retry}: {Error}",
+                    _key, host.Rank, reason, _quarantine.RetryAfter, e.Message);
             }
             span?.SetStatus(ActivityStatusCode.Error, "integrity");
             throw new MoeRequestException(MoeErrorCode.IntegrityFailure, e.Message);
-        }
-        if (_integrityQuarantined)
-        {
-            _integrityQuarantined = false;
-            logger.LogWarning("Expert {Expert} passed its integrity check on rank {Rank} again; back in service", _key, host.Rank);
         }
         span?.SetTag("moe.tier", TierNames.Of(lease.FoundIn));
         if (lease.FoundIn != Tier.Hot && span is not null)
@@ -113,32 +110,29 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
             long started = Stopwatch.GetTimestamp();
             Tensor input = TensorPayloads.ToTensor(tokens, host.Device);
             Tensor result = lease.Expert.Forward(input);
-            if (!result.isfinite().all().item<bool>())
+            if (result.isfinite().all().item<bool>())
             {
-                if (_flagged is null)
-                {
-                    // Counted and logged once per quarantine; tries after the back-off that fail again only lengthen it.
-                    _flagged = $"expert {_key} on rank {host.Rank} produced NaN or infinity and is flagged";
-                    _retryAfter = FirstRetry;
-                    telemetry.ExpertQuarantined(integrity: false);
-                    logger.LogError("Expert {Expert} produced NaN or infinity on {Tokens} tokens; flagged, tried again in {Retry}", _key, tokens.Rows, _retryAfter);
-                }
-                else _retryAfter = TimeSpan.FromTicks(Math.Min(_retryAfter.Ticks * 2, LastRetry.Ticks));
-                _retryAt = time.GetUtcNow() + _retryAfter;
-                throw new MoeRequestException(MoeErrorCode.ExpertFailure, _flagged);
+                if (_quarantine.Pass())
+                    logger.LogWarning("Expert {Expert} passed its check on rank {Rank} again; back in service", _key, host.Rank);
+                _calls++;
+                _tokens += tokens.Rows;
+                TensorPayload output = TensorPayloads.FromTensor(result);
+                telemetry.ExpertComputed(_key, tokens.Rows, Stopwatch.GetElapsedTime(started), lease.FoundIn, lease.FetchTime);
+                if (check is not null) Recheck(input, check);
+                return output;
             }
-            if (_flagged is not null)
-            {
-                _flagged = null;
-                logger.LogWarning("Expert {Expert} produced finite output on rank {Rank} again; back in service", _key, host.Rank);
-            }
-            _calls++;
-            _tokens += tokens.Rows;
-            TensorPayload output = TensorPayloads.FromTensor(result);
-            telemetry.ExpertComputed(_key, tokens.Rows, Stopwatch.GetElapsedTime(started), lease.FoundIn, lease.FetchTime);
-            if (check is not null) Recheck(input, check);
-            return output;
         }
+        string flagged = $"expert {_key} on rank {host.Rank} produced NaN or infinity and is flagged";
+        if (_quarantine.Fail(QuarantineReason.Nan, flagged, time.GetUtcNow()))
+        {
+            // Counted and logged once per quarantine; tries after the back-off that fail again only lengthen it.
+            telemetry.ExpertQuarantined(QuarantineReason.Nan);
+            logger.LogError("Expert {Expert} produced NaN or infinity on {Tokens} tokens; flagged, tried again in {Retry}", _key, tokens.Rows, _quarantine.RetryAfter);
+        }
+        // The try after the back-off reads the weights from disk again, checked against their digests.
+        host.Store.Discard(_key);
+        span?.SetStatus(ActivityStatusCode.Error, "nan");
+        throw new MoeRequestException(MoeErrorCode.ExpertFailure, flagged);
     }
 
     /// <summary>Re-runs this layer's gate on the rows the router asked about and reports their digests.</summary>
@@ -166,7 +160,7 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
             Tier = TierNames.Of(residency.Resident),
             Calls = _calls,
             Tokens = _tokens,
-            Flagged = _flagged,
+            Flagged = _quarantine.Message,
         });
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using MoeRuntime.Model;
 using MoeRuntime.Model.Configuration;
 using MoeRuntime.Model.Chat;
+using MoeRuntime.Model.Checkpoints;
 using MoeRuntime.Model.DefaultModel;
 using MoeRuntime.Model.Loading;
 using MoeRuntime.Model.Tokenization;
@@ -41,6 +42,16 @@ public sealed class ModelHost : IDisposable
         DenseModel = ModelLoader.Load(Directory, Device, withExperts: false);
         long storeStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         Checkpoint = ExpertCheckpoint.Open(Directory, ModelName);
+        try
+        {
+            CheckManifest(o, logger);
+        }
+        catch
+        {
+            DenseModel.Dispose();
+            Checkpoint.Dispose();
+            throw;
+        }
         Store = new ExpertTierStore(Checkpoint, new TierBudgets(o.HotBudgetBytes, o.WarmBudgetBytes), Device, loggers.CreateLogger<ExpertTierStore>());
         DefaultTier = o.DefaultTier;
         StoreSetupDuration = System.Diagnostics.Stopwatch.GetElapsedTime(storeStarted);
@@ -71,6 +82,36 @@ public sealed class ModelHost : IDisposable
     public ExpertTierStore Store { get; }
     /// <summary>Tier of experts the rank's TierSet does not name.</summary>
     public Tier DefaultTier { get; }
+
+    /// <summary>
+    /// SHA-256 of the checkpoint's manifest (<see cref="CheckpointManifest.Digest"/>), logged at start: two ranks that
+    /// log different digests serve different reference weights. Null when the checkpoint has none.
+    /// </summary>
+    public string? ManifestDigest => Checkpoint.Manifest?.Digest;
+
+    /// <summary>
+    /// Checks the dense weights and the small files against the manifest, or warns (refuses, with
+    /// <see cref="MoeSiloOptions.RequireManifest"/>) when there is none. Each expert is checked when it registers.
+    /// </summary>
+    void CheckManifest(MoeSiloOptions o, ILogger logger)
+    {
+        if (Checkpoint.Manifest is not { } manifest)
+        {
+            if (o.RequireManifest)
+                throw new CheckpointException(Path.Combine(Directory, CheckpointManifest.FileName), null,
+                    "is missing and Moe:RequireManifest is set; write it with `moe model manifest <dir>` from a copy known to be good");
+            logger.LogWarning("Checkpoint {Directory} has no {Manifest}: experts are checked only against the bytes read when they register, so a file corrupt before start-up is served; write one with `moe model manifest`",
+                Directory, CheckpointManifest.FileName);
+            return;
+        }
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        IReadOnlyList<string> wrong = Checkpoint.VerifyDense();
+        if (wrong.Count > 0)
+            throw new CheckpointException(Path.Combine(Directory, CheckpointManifest.FileName), null,
+                $"does not match the checkpoint: {string.Join("; ", wrong)} differ from their SHA-256; restore them or re-import the model");
+        logger.LogInformation("Rank {Rank} checkpoint manifest sha256 {ManifestDigest}: {Tensors} tensors, {Files} files; dense weights verified in {Elapsed} ms",
+            Rank, manifest.Digest, manifest.Tensors.Count, manifest.Files.Count, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
 
     /// <summary>Throws <see cref="MoeRequestException"/> unless this rank serves <paramref name="model"/>.</summary>
     public void EnsureServes(string model)

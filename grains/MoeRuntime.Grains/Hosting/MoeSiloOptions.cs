@@ -13,6 +13,12 @@ public sealed class MoeSiloOptions
     public string ModelName { get; set; } = "default";
     /// <summary>Checkpoint directory; empty means the built-in model, written on first start.</summary>
     public string ModelPath { get; set; } = "";
+    /// <summary>
+    /// Refuse to start when the checkpoint has no SHA-256 manifest (<c>moe-manifest.json</c>, written by <c>moe model
+    /// init</c> or <c>moe model manifest</c>). Off by default: a checkpoint without one is served with a warning, its
+    /// experts checked only against the bytes read when they were registered.
+    /// </summary>
+    public bool RequireManifest { get; set; }
     /// <summary>cpu, cuda or cuda:N.</summary>
     public string Device { get; set; } = "cpu";
     /// <summary>This silo's rank; unique in the cluster.</summary>

@@ -24,7 +24,7 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly GaugeHandle _streams;
     readonly SketchHandle _queueWait, _prefill, _decodeStep, _sampler, _tokenizer, _batchSize, _promptLength, _completionLength;
     readonly SketchHandle _attention, _expertCompute, _dispatchIo, _fetchIo;
-    readonly CounterHandle _quarantinedNan, _quarantinedIntegrity;
+    readonly CounterHandle _quarantinedNan, _quarantinedIntegrity, _quarantinedDigest;
     readonly CounterHandle _prompt, _completion, _streamResets, _retries, _sent, _received, _kvHits, _kvMisses, _integrity, _hedges;
     readonly GaugeHandle _queueDepth, _kvBytes;
     readonly GaugeHandle[] _memory, _capacity;
@@ -74,6 +74,7 @@ public sealed class RankTelemetry : IBatcherObserver
         _hedges = collector.Counter(MoeMetrics.ExpertCallHedgesTotal);
         _quarantinedNan = collector.Counter(MoeMetrics.ExpertQuarantinedTotal, "nan");
         _quarantinedIntegrity = collector.Counter(MoeMetrics.ExpertQuarantinedTotal, "integrity");
+        _quarantinedDigest = collector.Counter(MoeMetrics.ExpertQuarantinedTotal, "digest");
         _queueDepth = collector.Gauge(MoeMetrics.QueueDepth, "stream");
         _kvBytes = collector.Gauge(MoeMetrics.KvCacheBytes);
         string[] tiers = ["hot", "warm", "cold"];
@@ -289,11 +290,14 @@ public sealed class RankTelemetry : IBatcherObserver
         _integrity.Increment();
     }
 
-    /// <summary>An expert copy was quarantined, for NaN/infinity in its output (<paramref name="integrity"/> false) or failed integrity.</summary>
-    public void ExpertQuarantined(bool integrity)
+    /// <summary>
+    /// An expert copy was quarantined: NaN/infinity in its output (<c>nan</c>), bytes differing from the checkpoint's
+    /// manifest (<c>digest</c>) or from those hashed at registration (<c>integrity</c>).
+    /// </summary>
+    public void ExpertQuarantined(QuarantineReason reason)
     {
         if (!Enabled) return;
-        (integrity ? _quarantinedIntegrity : _quarantinedNan).Increment();
+        (reason switch { QuarantineReason.Nan => _quarantinedNan, QuarantineReason.Digest => _quarantinedDigest, _ => _quarantinedIntegrity }).Increment();
     }
 
     /// <summary>Copies the tier store's state: memory and budgets as gauges, its counters as deltas since the last call.</summary>

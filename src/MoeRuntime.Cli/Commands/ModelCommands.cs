@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MoeRuntime.Model;
+using MoeRuntime.Model.Checkpoints;
 using MoeRuntime.Model.DefaultModel;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Loading;
@@ -8,10 +9,10 @@ using static TorchSharp.torch;
 
 namespace MoeRuntime.Cli.Commands;
 
-/// <summary><c>moe model init</c> and <c>moe model stats</c>.</summary>
+/// <summary><c>moe model init</c>, <c>moe model manifest</c> and <c>moe model stats</c>.</summary>
 static class ModelCommands
 {
-    public static Command Create() => new("model", "Create and inspect models") { Init(), Stats() };
+    public static Command Create() => new("model", "Create and inspect models") { Init(), Manifest(), Stats() };
 
     static Command Init()
     {
@@ -40,6 +41,48 @@ static class ModelCommands
         DefaultModelWriter.Write(directory, recipe, progress);
         long bytes = Directory.EnumerateFiles(directory).Sum(f => new FileInfo(f).Length);
         progress.Report($"wrote {directory} ({bytes / 1e6:F1} MB, seed {recipe.Seed})");
+    }
+
+    static Command Manifest()
+    {
+        var directory = new Argument<string>("dir") { Description = "Checkpoint directory (safetensors shards and config.json)" };
+        var verify = new Option<bool>("--verify") { Description = "Check the checkpoint against its existing manifest instead of writing one" };
+        var command = new Command("manifest",
+            $"Write the SHA-256 manifest ({CheckpointManifest.FileName}) of an existing checkpoint, one digest per file and per tensor, which ranks check what they serve against") { directory, verify };
+        command.SetAction(result =>
+        {
+            string path = Path.GetFullPath(result.GetValue(directory)!);
+            try
+            {
+                if (result.GetValue(verify)) return Verify(path);
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                CheckpointManifest manifest = CheckpointManifest.Write(path);
+                Console.Error.WriteLine($"wrote {Path.Combine(path, CheckpointManifest.FileName)}: {manifest.Files.Count} files, {manifest.Tensors.Count} tensors, "
+                    + $"in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:F2} s");
+                Console.WriteLine($"sha256:{manifest.Digest}");
+                return 0;
+            }
+            catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine(e.Message);
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    static int Verify(string directory)
+    {
+        if (CheckpointManifest.Load(directory) is not { } manifest)
+        {
+            Console.Error.WriteLine($"{directory} has no {CheckpointManifest.FileName}; write one with `moe model manifest {directory}`");
+            return 1;
+        }
+        using (var checkpoint = SafetensorsCheckpoint.Open(directory)) manifest.CheckCovers(checkpoint);
+        IReadOnlyList<string> problems = manifest.VerifyFiles(directory);
+        foreach (string problem in problems) Console.Error.WriteLine(problem);
+        Console.WriteLine($"sha256:{manifest.Digest} {(problems.Count == 0 ? "ok" : $"{problems.Count} of {manifest.Files.Count} files differ")}");
+        return problems.Count == 0 ? 0 : 2;
     }
 
     static Command Stats()

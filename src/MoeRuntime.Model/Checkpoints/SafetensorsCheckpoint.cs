@@ -159,6 +159,28 @@ public sealed class SafetensorsCheckpoint : ITensorSource, IDisposable
         ReadRange(entry, _shards[entry.File], destination, entry.Offset);
     }
 
+    /// <summary>
+    /// Feeds the stored bytes of <paramref name="entry"/> to <paramref name="hash"/> in runs of at most
+    /// <paramref name="buffer"/>'s length, so a tensor of any size is hashed without holding it whole.
+    /// </summary>
+    internal void HashBytes(TensorEntry entry, System.Security.Cryptography.IncrementalHash hash, byte[] buffer)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_tensors.TryGetValue(entry.Name, out var known) || !ReferenceEquals(known, entry))
+        {
+            throw new ArgumentException($"Tensor entry '{entry.Name}' does not belong to the checkpoint in {Directory}.", nameof(entry));
+        }
+
+        var file = _shards[entry.File];
+        for (long done = 0; done < entry.Length;)
+        {
+            int run = (int)Math.Min(buffer.Length, entry.Length - done);
+            ReadRange(entry, file, buffer.AsSpan(0, run), entry.Offset + done);
+            hash.AppendData(buffer, 0, run);
+            done += run;
+        }
+    }
+
     /// <summary>Closes the shard files.</summary>
     public void Dispose()
     {

@@ -4,7 +4,10 @@ using MoeRuntime.Model.Loading;
 
 namespace MoeRuntime.Model.DefaultModel;
 
-/// <summary>Writes the built-in model as a Hugging Face checkpoint directory; the same seed gives the same bytes.</summary>
+/// <summary>
+/// Writes the built-in model as a Hugging Face checkpoint directory with its SHA-256 manifest
+/// (<see cref="CheckpointManifest"/>); the same seed gives the same bytes.
+/// </summary>
 public static class DefaultModelWriter
 {
     public static void Write(string directory, DefaultModelRecipe? recipe = null, IProgress<string>? progress = null)
@@ -15,6 +18,8 @@ public static class DefaultModelWriter
         progress?.Report("writing safetensors shards");
         SafetensorsWriter.WriteSharded(directory, weights.Tensors, recipe.MaxShardBytes);
         ModelConfigJson.Save(recipe.Config, directory);
+        progress?.Report("writing the SHA-256 manifest");
+        CheckpointManifest.Write(directory);
         progress?.Report("done");
     }
 

@@ -14,11 +14,12 @@ public sealed class ExpertCheckpoint : IDisposable
 {
     readonly CheckpointTensorNames _names;
 
-    ExpertCheckpoint(string model, ModelConfig config, SafetensorsCheckpoint tensors)
+    ExpertCheckpoint(string model, ModelConfig config, SafetensorsCheckpoint tensors, CheckpointManifest? manifest)
     {
         Model = model;
         Config = config;
         Tensors = tensors;
+        Manifest = manifest;
         _names = new CheckpointTensorNames(config.Architecture);
     }
 
@@ -30,13 +31,60 @@ public sealed class ExpertCheckpoint : IDisposable
     /// <summary>The underlying checkpoint; its <see cref="SafetensorsCheckpoint.BytesRead"/> counts every expert read.</summary>
     public SafetensorsCheckpoint Tensors { get; }
 
-    /// <summary>Opens a checkpoint directory; <paramref name="model"/> defaults to the directory's name.</summary>
+    /// <summary>
+    /// The checkpoint's SHA-256 manifest (<see cref="CheckpointManifest.FileName"/>), or null when it has none: then
+    /// each expert's reference digests are taken from its bytes at registration.
+    /// </summary>
+    public CheckpointManifest? Manifest { get; }
+
+    /// <summary>
+    /// Opens a checkpoint directory and its manifest, if any; <paramref name="model"/> defaults to the directory's name.
+    /// </summary>
+    /// <exception cref="CheckpointException">
+    /// The checkpoint cannot be read, or its manifest is malformed or does not describe it (other tensors, a listed file
+    /// missing or of another size).
+    /// </exception>
     public static ExpertCheckpoint Open(string checkpointDirectory, string? model = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(checkpointDirectory);
         ModelConfig config = ModelConfigJson.Load(checkpointDirectory);
         var tensors = SafetensorsCheckpoint.Open(checkpointDirectory);
-        return new ExpertCheckpoint(model ?? Path.GetFileName(tensors.Directory), config, tensors);
+        try
+        {
+            CheckpointManifest? manifest = CheckpointManifest.Load(checkpointDirectory);
+            manifest?.CheckCovers(tensors);
+            return new ExpertCheckpoint(model ?? Path.GetFileName(tensors.Directory), config, tensors, manifest);
+        }
+        catch
+        {
+            tensors.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// What a rank checks at start-up against the manifest, hashing as it reads (nothing when there is no manifest): every
+    /// tensor that is not an expert's (embeddings, attention, gates, norms, head, shared experts — what every request
+    /// needs) and every file other than the safetensors shards (config, tokenizer, index), whole. Experts are checked
+    /// when the rank registers them. Returns the tensors and files that differ; empty when all match.
+    /// </summary>
+    public IReadOnlyList<string> VerifyDense()
+    {
+        if (Manifest is null) return [];
+        var experts = new HashSet<string>(StringComparer.Ordinal);
+        for (int l = 0; l < Config.LayerCount; l++)
+            for (int e = 0; e < Config.ExpertCount; e++)
+            {
+                var (w1, w2, w3) = _names.Expert(l, e);
+                experts.UnionWith([w1, w2, w3]);
+            }
+        var problems = new List<string>();
+        byte[] buffer = CheckpointManifest.NewHashBuffer();
+        foreach (TensorEntry entry in Tensors.Tensors.Values.Where(t => !experts.Contains(t.Name)).OrderBy(t => t.Name, StringComparer.Ordinal))
+            if (!Manifest.TensorMatches(Tensors, entry, buffer)) problems.Add($"tensor {entry.Name} in {entry.File}");
+        foreach (string file in Manifest.Files.Keys.Where(f => !f.EndsWith(".safetensors", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+            if (!Manifest.FileMatches(Tensors.Directory, file)) problems.Add($"file {Path.Combine(Tensors.Directory, file)}");
+        return problems;
     }
 
     /// <summary>The byte ranges of <paramref name="key"/>'s three tensors, their shapes checked against the config.</summary>

@@ -83,8 +83,11 @@ public sealed partial class ExpertTierStore : IDisposable
     }
 
     /// <summary>
-    /// Adds an expert: records its byte ranges and the SHA-256 of its bytes (reading them once) and puts it in
-    /// <paramref name="initial"/>, which counts as its assignment until a TierSet names it.
+    /// Adds an expert: records its byte ranges and its reference SHA-256 digests (the checkpoint manifest's, or those of
+    /// its bytes, read once, when there is no manifest) and puts it in <paramref name="initial"/>, which counts as its
+    /// assignment until a TierSet names it. Bytes that already differ from the manifest are logged and counted, and the
+    /// expert is registered cold holding nothing: each acquisition re-reads it and fails with
+    /// <see cref="IntegrityException"/> until the file is right again.
     /// </summary>
     /// <exception cref="InvalidOperationException">Already registered, or the tier has no room for it.</exception>
     public void Register(ExpertKey key, Tier initial = Tier.Cold)
@@ -99,7 +102,15 @@ public sealed partial class ExpertTierStore : IDisposable
                 if (_experts.ContainsKey(key)) throw new InvalidOperationException($"expert {key} is already registered");
             }
             byte[] raw = _checkpoint.ReadBytes(tensors);
-            var expert = new ResidentExpert(tensors, ExpertFingerprint.Of(tensors, raw));
+            ExpertFingerprint reference = _checkpoint.Manifest is { } manifest ? ExpertFingerprint.Of(tensors, manifest) : ExpertFingerprint.Of(tensors, raw);
+            if (Mismatch(reference, tensors, raw) is { } corrupt)
+            {
+                // Wrong already: kept cold, holding nothing, so every fetch re-reads and re-checks it; a fixed file serves again.
+                _counters.IntegrityFailed();
+                TierStoreLog.CorruptAtRegistration(_logger, key, corrupt.Tensor, corrupt.File);
+                initial = Tier.Cold;
+            }
+            var expert = new ResidentExpert(tensors, reference);
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
@@ -210,6 +221,24 @@ public sealed partial class ExpertTierStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Drops the expert's hot and warm copies, unless a lease is out, so that its next acquisition reads it from disk
+    /// again and checks it against its reference digests: how a copy that produced NaN or infinity is given a fresh
+    /// read. An expert assigned warm stays resident cold until a TierSet loads it again. Returns whether it dropped them.
+    /// </summary>
+    public bool Discard(ExpertKey key)
+    {
+        lock (_gate)
+        {
+            if (_disposed) return false;
+            var expert = Find(key);
+            if (expert.Leases > 0 || expert.Fetch is not null) return false;
+            if (expert.Hot is not null) DropHot(expert, EvictionKind.Planned);
+            DropWarm(expert);
+            return true;
+        }
+    }
+
     public TierStoreSnapshot Snapshot()
     {
         lock (_gate)
@@ -277,6 +306,19 @@ public sealed partial class ExpertTierStore : IDisposable
         if (tier == Tier.Warm && _assignedWarmBytes + expert.WarmBytes > _warmCap)
             throw new InvalidOperationException(
                 $"expert {expert.Key} needs {expert.WarmBytes} warm bytes; experts assigned warm already take {_assignedWarmBytes} of the {_warmCap}-byte warm budget");
+    }
+
+    static IntegrityException? Mismatch(ExpertFingerprint reference, ExpertTensors tensors, byte[] raw)
+    {
+        try
+        {
+            reference.Verify(tensors, raw);
+            return null;
+        }
+        catch (IntegrityException e)
+        {
+            return e;
+        }
     }
 
     ResidentExpert Find(ExpertKey key) =>

@@ -18,4 +18,7 @@ static partial class TierStoreLog
 
     [LoggerMessage(5, LogLevel.Information, "Applied TierSet {TierSet}")]
     public static partial void Applied(ILogger logger, string tierSet);
+
+    [LoggerMessage(6, LogLevel.Error, "Expert {Expert} does not match the checkpoint's manifest at registration (tensor {Tensor} in {File}); kept cold and re-read on every fetch until it does")]
+    public static partial void CorruptAtRegistration(ILogger logger, ExpertKey expert, string tensor, string file);
 }

@@ -112,8 +112,11 @@ public static class MetricLabels
     public static readonly LabelDefinition Endpoint = new("endpoint", "metrics", "views", "dashboard");
 
     /// <summary>Why the telemetry pipeline itself dropped data.</summary>
-    /// <summary>Why an expert copy was quarantined: its output had NaN or infinity, or its weights failed their integrity check.</summary>
-    public static readonly LabelDefinition QuarantineReason = new("reason", "nan", "integrity");
+    /// <summary>
+    /// Why an expert copy was quarantined: its output had NaN or infinity, its weights differ from the checkpoint manifest's
+    /// SHA-256 (digest) or from the bytes hashed at registration (integrity).
+    /// </summary>
+    public static readonly LabelDefinition QuarantineReason = new("reason", "nan", "digest", "integrity");
 
     public static readonly LabelDefinition DropReason = new("reason", "series_cap", "digest_overflow", "interval_failed");
 

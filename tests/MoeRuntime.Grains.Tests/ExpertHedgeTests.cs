@@ -15,8 +15,10 @@ public sealed class RankFault
     public volatile bool Stall;
     /// <summary>Fails calls as a rank whose connection is gone does.</summary>
     public volatile bool Fail;
+    /// <summary>Answers calls as a quarantined copy does (its output had NaN).</summary>
+    public volatile bool Quarantined;
     public CancellationTokenSource Release { get; } = new();
-    public int Stalled, Failed;
+    public int Stalled, Failed, Refused;
 }
 
 /// <summary>Applies <see cref="RankFault"/> on the rank <see cref="StalledRankFixture.FaultyRank"/> to expert default grains only (not to pinned copies).</summary>
@@ -27,6 +29,11 @@ sealed class RankFaultFilter(RankFault fault, ModelHost host) : IIncomingGrainCa
         if (host.Rank == StalledRankFixture.FaultyRank && context.Grain is ExpertGrain && context.InterfaceMethod.Name == nameof(IExpertGrain.ComputeAsync)
             && GrainKeys.ParseExpert(context.TargetId.Key.ToString()!).Rank is null)
         {
+            if (fault.Quarantined)
+            {
+                Interlocked.Increment(ref fault.Refused);
+                throw new MoeRequestException(MoeErrorCode.ExpertFailure, "expert output had NaN (test); quarantined");
+            }
             if (fault.Fail)
             {
                 Interlocked.Increment(ref fault.Failed);
@@ -136,5 +143,22 @@ public sealed class ExpertHedgeTests(StalledRankFixture fixture) : IClassFixture
         Assert.True(fixture.Retries > retriesBefore);
         // Without the detour every call of every step to the rank's experts would fail first; with it, only the first of each expert.
         Assert.True(fault.Failed - failed < failed, $"{fault.Failed - failed} failures in the second request after {failed} in the first");
+    }
+
+    [Fact]
+    public async Task AQuarantinedCopyIsPassedOverForAnotherCopyAndOutputsStayTheReferences()
+    {
+        var expected = fixture.ReferenceRun(Prompt, SamplingOptions.Greedy with { MaxTokens = 6, StopTokenIds = [] });
+        RankFault fault = fixture.Fault;
+        fault.Quarantined = true;
+        try
+        {
+            ServingAssertions.MatchesReference(expected, await Router.GenerateAsync(Greedy(6)));
+        }
+        finally
+        {
+            fault.Quarantined = false;
+        }
+        Assert.True(fault.Refused > 0, "no call reached the quarantined copies");
     }
 }

@@ -114,8 +114,9 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         }
     }
 
-    static bool IsExpertFault(Task call) =>
-        call.IsFaulted && call.Exception!.InnerException is MoeRequestException { Code: MoeErrorCode.ExpertFailure or MoeErrorCode.IntegrityFailure };
+    static bool IsExpertFault(Task call) => call.IsFaulted && IsExpertFault(call.Exception!.InnerException);
+
+    static bool IsExpertFault(Exception? e) => e is MoeRequestException { Code: MoeErrorCode.ExpertFailure or MoeErrorCode.IntegrityFailure };
 
     static List<int> RowsRoutedTo(RoutingPlan plan, int expert)
     {
@@ -193,6 +194,10 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         string key = route.KeyFor(1);
         long firstAttempt = Stopwatch.GetTimestamp();
         TimeSpan backoff = TimeSpan.FromMilliseconds(100);
+        // A copy that reports its own fault (NaN or infinity, a failed integrity check) is quarantined; each other copy of
+        // the route (another replica, the default grain, the copy on this rank, each reading its own rank's weights) is tried
+        // once before the fault fails the sequences routed to the expert.
+        int otherCopies = route.Choices - 1;
         for (int attempt = 1; ; attempt++)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -206,6 +211,12 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
                 Interlocked.Add(ref _bytesReceived, result.Data.Length);
                 Interlocked.Add(ref _callTicks, Stopwatch.GetElapsedTime(started).Ticks);
                 return result;
+            }
+            catch (MoeRequestException e) when (!cancellationToken.IsCancellationRequested && IsExpertFault(e) && otherCopies-- > 0)
+            {
+                string next = route.KeyFor(attempt + 1);
+                logger.LogWarning("Expert {Expert} copy failed ({Code}); trying {Next}", key, e.Code, next);
+                key = next;
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsRankFailure(e)
                                       && Stopwatch.GetElapsedTime(firstAttempt) + backoff < options.ExpertCallRetryWindow)

@@ -204,6 +204,67 @@ public sealed class EndpointTests
         Assert.Equal(1, backend.Cancelled);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_backend_that_matches_stops_gets_them_and_ends_the_generation_itself_without_a_cancel(bool stream)
+    {
+        // The backend plays a router that matched "swer i": its text stops before it and its last token says why.
+        var backend = new FakeBackend { MatchesStopStrings = true, FinishReason = "stop", Script = _ => ["The", " an", ""] };
+        await using var host = await FrontDoorHost.StartAsync(backend);
+        string body = $$$"""{"model":"fake-moe","prompt":"q","stop":["swer i","zzz"],{{{(stream ? "\"stream\":true,\"stream_options\":{\"include_usage\":true}" : "\"stream\":false")}}}}""";
+        string raw = await (await host.PostAsync("/v1/completions", body)).Content.ReadAsStringAsync();
+        (string text, string? finish, JsonElement usage) = Answer(raw, stream);
+        Assert.Equal("The an", text);
+        Assert.Equal("stop", finish);
+        Assert.Equal(3, usage.GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(0, backend.Cancelled);
+        GenerationCall call = Assert.Single(backend.Calls);
+        Assert.Equal(["swer i", "zzz"], call.Stops);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_trailer_from_the_backend_is_text_but_not_a_token(bool stream)
+    {
+        var backend = new FakeBackend { MatchesStopStrings = true, Trailer = "s", Script = _ => ["Ye"] };
+        await using var host = await FrontDoorHost.StartAsync(backend);
+        string body = $$$"""{"model":"fake-moe","prompt":"q","stop":["sz"],{{{(stream ? "\"stream\":true,\"stream_options\":{\"include_usage\":true}" : "\"stream\":false")}}}}""";
+        string raw = await (await host.PostAsync("/v1/completions", body)).Content.ReadAsStringAsync();
+        (string text, string? finish, JsonElement usage) = Answer(raw, stream);
+        Assert.Equal("Yes", text);
+        Assert.Equal("stop", finish);
+        Assert.Equal(1, usage.GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task The_prompt_is_tokenized_once_and_its_ids_go_to_the_backend_with_the_count_in_usage()
+    {
+        var backend = new FakeBackend();
+        await using var host = await FrontDoorHost.StartAsync(backend);
+        JsonElement body = await Json(await host.PostAsync("/v1/completions", """{"model":"fake-moe","prompt":"abc","n":2}"""));
+        Assert.Equal(2 * 3, body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+        Assert.All(backend.Calls, c => Assert.Equal([97, 98, 99], c.PromptTokenIds!));
+        Assert.Equal(2, backend.Calls.Count);
+    }
+
+    /// <summary>The text, finish reason and usage of a one-choice completion, streamed (with usage) or not.</summary>
+    static (string Text, string? Finish, JsonElement Usage) Answer(string raw, bool stream)
+    {
+        if (!stream)
+        {
+            JsonElement whole = Sse.Json(raw);
+            Assert.True(whole.TryGetProperty("choices", out _), raw);
+            JsonElement choice = whole.GetProperty("choices")[0];
+            return (choice.GetProperty("text").GetString()!, choice.GetProperty("finish_reason").GetString(), whole.GetProperty("usage"));
+        }
+        List<string> events = Sse.Events(raw);
+        // The last events: the finishing chunk, the usage chunk, [DONE].
+        return (Sse.Text(events, chat: false), Sse.Json(events[^3]).GetProperty("choices")[0].GetProperty("finish_reason").GetString(),
+            Sse.Json(events[^2]).GetProperty("usage"));
+    }
+
     [Fact]
     public async Task N_choices_run_with_consecutive_seeds()
     {

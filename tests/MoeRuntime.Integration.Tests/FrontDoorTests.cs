@@ -20,6 +20,10 @@ public sealed class FrontDoorSilo : IAsyncLifetime
     public const string LimitedKey = "sk-limited-tenant";
     /// <summary>The silo's viewer token, for its /v1/router status.</summary>
     public const string ViewToken = "frontdoor-view-token";
+    /// <summary>A tenant only the stop-string test uses, so its token series are that test's alone.</summary>
+    public const string StopperKey = "sk-stopper-tenant";
+    /// <summary>The cluster's pseudonym key, so a test can find a tenant's series as the router labels them.</summary>
+    public const string PseudonymKey = "frontdoor-test-pseudonym-key-0123456789";
 
     internal LocalSilo Silo { get; private set; } = null!;
     public string BaseUrl => $"http://127.0.0.1:{Silo.Silo.HttpPort}";
@@ -33,6 +37,9 @@ public sealed class FrontDoorSilo : IAsyncLifetime
             "--Moe:FrontDoor:Tenants:0:Name=limited",
             $"--Moe:FrontDoor:Tenants:0:Keys:0={KeyHashes.Configured(LimitedKey)}",
             "--Moe:FrontDoor:Tenants:0:RequestsPerMinute=1",
+            "--Moe:FrontDoor:Tenants:1:Name=stopper",
+            $"--Moe:FrontDoor:Tenants:1:Keys:0={KeyHashes.Configured(StopperKey)}",
+            $"--Moe:Telemetry:PseudonymKey={PseudonymKey}",
         ]);
     }
 
@@ -121,6 +128,37 @@ public sealed class FrontDoorTests(FrontDoorSilo fixture) : IClassFixture<FrontD
         await foreach (StreamingChatCompletionUpdate update in chat.CompleteChatStreamingAsync([new UserChatMessage("Go on")], Sampling(24, 5, stop)))
             foreach (ChatMessageContentPart part in update.ContentUpdate) streamed.Append(part.Text);
         Assert.Equal(expected, streamed.ToString());
+    }
+
+    /// <summary>
+    /// The router matches the stop string and ends the request there as a success: the tenant's token series (which only
+    /// a successful request adds to) count exactly the answer's usage, whose prompt_tokens are the router's own count of
+    /// the one tokenization the front door made.
+    /// </summary>
+    [Fact]
+    public async Task A_stopped_request_is_a_success_in_the_routers_telemetry_with_the_usage_the_client_saw()
+    {
+        ChatClient chat = Chat(FrontDoorSilo.StopperKey);
+        string whole = (await Chat().CompleteChatAsync([new UserChatMessage("Stop me")], Sampling(24, 8))).Value.Content[0].Text;
+        Assert.True(whole.Length >= 8, $"'{whole}' is too short to pick a stop from");
+        string stop = whole.Substring(5, 2);
+        ChatCompletion stopped = (await chat.CompleteChatAsync([new UserChatMessage("Stop me")], Sampling(24, 8, stop))).Value;
+        Assert.Equal(whole[..whole.IndexOf(stop, StringComparison.Ordinal)], stopped.Content[0].Text);
+        Assert.Equal(ChatFinishReason.Stop, stopped.FinishReason);
+        Assert.True(stopped.Usage.OutputTokenCount < 24, $"{stopped.Usage.OutputTokenCount} tokens: the stop did not end generation");
+
+        string tenant = new MoeRuntime.Telemetry.Security.TenantPseudonyms(FrontDoorSilo.PseudonymKey).Of("stopper");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", FrontDoorSilo.ViewToken);
+        Telemetry.MetricsText? page = null;
+        await Eventually.UntilAsync("/metrics counts the stopped request's tokens for its tenant", TimeSpan.FromSeconds(30), async () =>
+        {
+            page = new Telemetry.MetricsText(await http.GetStringAsync($"{fixture.BaseUrl}/metrics"));
+            return page.Sum("moe_tenant_tokens_total", ("tenant", tenant), ("token_type", "prompt")) == stopped.Usage.InputTokenCount
+                && page.Sum("moe_tenant_tokens_total", ("tenant", tenant), ("token_type", "completion")) == stopped.Usage.OutputTokenCount;
+        }, () => page?.Text ?? "");
+        Assert.Equal(stopped.Usage.InputTokenCount, page!.Sum("moe_tenant_tokens_total", ("tenant", tenant), ("token_type", "prompt")));
+        Assert.Equal(stopped.Usage.OutputTokenCount, page.Sum("moe_tenant_tokens_total", ("tenant", tenant), ("token_type", "completion")));
     }
 
     /// <summary>The SDK keeps its legacy-completions client internal, so /v1/completions is driven over plain HTTP.</summary>

@@ -81,7 +81,7 @@ public sealed class Tenant : IDisposable
             if (!stream.IsAcquired)
             {
                 stream.Dispose();
-                return Admission.Refused($"tenant '{Name}' already has its maximum of concurrent streams open", TimeSpan.FromSeconds(1));
+                return Admission.Refused("this API key's tenant already has its maximum of concurrent streams open", TimeSpan.FromSeconds(1));
             }
         }
         if (_requests is not null)
@@ -90,7 +90,7 @@ public sealed class Tenant : IDisposable
             if (!lease.IsAcquired)
             {
                 stream?.Dispose();
-                return Admission.Refused($"tenant '{Name}' is over its requests-per-minute limit", RetryAfter(lease));
+                return Admission.Refused("this API key's tenant is over its requests-per-minute limit", RetryAfter(lease));
             }
         }
         if (_tokens is not null)
@@ -99,7 +99,7 @@ public sealed class Tenant : IDisposable
             if (!lease.IsAcquired)
             {
                 stream?.Dispose();
-                return Admission.Refused($"tenant '{Name}' is over its tokens-per-minute limit", RetryAfter(lease));
+                return Admission.Refused("this API key's tenant is over its tokens-per-minute limit", RetryAfter(lease));
             }
         }
         return Admission.Admitted(stream);

@@ -32,8 +32,10 @@ public sealed record SamplingOptions
         if (TopK < 0 || TopK > vocabularySize) problems.Add($"top_k must lie in [0, {vocabularySize}] (is {TopK})");
         if (!(TopP > 0 && TopP <= 1)) problems.Add($"top_p must lie in (0, 1] (is {TopP})");
         if (MaxTokens < 1) problems.Add($"max_tokens must be at least 1 (is {MaxTokens})");
-        foreach (int id in StopTokenIds ?? [])
-            if ((uint)id >= (uint)vocabularySize) problems.Add($"stop token {id} lies outside the vocabulary of {vocabularySize}");
+        // Named by index, never by id: token ids are the client's content and failure logs keep this message.
+        IReadOnlyList<int> stops = StopTokenIds ?? [];
+        for (int i = 0; i < stops.Count; i++)
+            if ((uint)stops[i] >= (uint)vocabularySize) problems.Add($"stop token at index {i} lies outside the vocabulary of {vocabularySize}");
         if (problems.Count > 0) throw new ArgumentException("invalid sampling options: " + string.Join("; ", problems));
     }
 }

@@ -81,10 +81,10 @@ public sealed class TokenSampler
         int best = 0;
         for (int i = 1; i < values.Length; i++)
         {
-            if (float.IsNaN(values[i])) throw new InvalidOperationException($"logit {i} is NaN");
+            if (float.IsNaN(values[i])) throw new InvalidOperationException("logits hold NaN");
             if (values[i] > values[best]) best = i;
         }
-        if (float.IsNaN(values[0])) throw new InvalidOperationException("logit 0 is NaN");
+        if (float.IsNaN(values[0])) throw new InvalidOperationException("logits hold NaN");
         return best;
     }
 }

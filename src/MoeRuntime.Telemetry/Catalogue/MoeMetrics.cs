@@ -78,15 +78,15 @@ public static class MoeMetrics
     public static readonly MetricDefinition DecodeStepSeconds = Histogram("moe_decode_step_duration_seconds",
         "Time of one decode step of the whole batch.", HistogramBuckets.StepSeconds);
 
-    /// <summary>Per-token compute split into attention and expert FFN.</summary>
+    /// <summary>Compute time per token of one call: one observation per layer per step (attention) or per expert call (expert).</summary>
     public static readonly MetricDefinition TokenComputeSeconds = Histogram("moe_token_compute_seconds",
-        "Compute time per token, split into attention and expert FFN.", HistogramBuckets.FineSeconds,
-        sampled: true, ComputeComponent);
+        "Compute time of one layer call divided by the tokens it carried, observed on every call (not sampled): attention = one layer's norms, attention, gate and shared expert in one step (once per layer per step); expert = one routed expert's FFN call (once per expert call, on the rank hosting the expert).",
+        HistogramBuckets.FineSeconds, ComputeComponent);
 
-    /// <summary>Per-token I/O split into expert dispatch and tier fetch.</summary>
+    /// <summary>I/O time per token of one call: one observation per layer per step (dispatch) or per expert call that fetched (tier_fetch).</summary>
     public static readonly MetricDefinition TokenIoSeconds = Histogram("moe_token_io_seconds",
-        "I/O time per token, split into expert dispatch and tier fetch.", HistogramBuckets.FineSeconds,
-        sampled: true, IoComponent);
+        "Wait time of one layer call divided by the tokens it carried, observed on every call (not sampled): dispatch = one layer's routed-expert calls in one step, wall time from sending to the last answer (their remote compute and fetches included; once per layer per step); tier_fetch = one expert call's fetch of weights that were not hot (once per such call, on the rank hosting the expert).",
+        HistogramBuckets.FineSeconds, IoComponent);
 
     /// <summary>Sampler time per step.</summary>
     public static readonly MetricDefinition SamplerSeconds = Histogram("moe_sampler_duration_seconds",
@@ -222,17 +222,18 @@ public static class MoeMetrics
     public static readonly MetricDefinition KvCacheBytes = Gauge("moe_kv_cache_bytes", "By",
         "Bytes held by the attention KV cache.");
 
-    /// <summary>KV cache lookups.</summary>
+    /// <summary>Attention positions per step, read from a sequence's own KV cache (hit) or computed in the step (miss).</summary>
     public static readonly MetricDefinition KvCacheLookupsTotal = Counter("moe_kv_cache_lookups_total", "{lookup}",
-        "KV-cache lookups by whether the prefix was cached.", CacheResult);
+        "Attention reads per step: for every token fed through the model, each earlier position of its own sequence read from that sequence's KV cache (hit) and the token itself computed in the step (miss). There is no prefix cache shared across requests: this is not prefix reuse, and the ratio is close to 1 while decoding and lower while prefilling.",
+        CacheResult);
 
     /// <summary>KV cache hit ratio.</summary>
     public static readonly MetricDefinition KvCacheHitRatio = new("moe_kv_cache_hit_ratio", MetricKind.Gauge,
-        "1", "KV-cache hits over lookups.", [], source: MetricSource.Derived);
+        "1", "KV-cache hits over lookups: the share of attention reads served from the sequences' own caches (decode-heavy load near 1, prefill-heavy load lower); not prefix reuse.", [], source: MetricSource.Derived);
 
-    /// <summary>Compute time per layer.</summary>
+    /// <summary>Router-side compute time per layer, before its routed experts.</summary>
     public static readonly MetricDefinition LayerComputeTimeTotal = new("moe_layer_compute_time_seconds_total", MetricKind.Counter,
-        "s", "Compute time spent in each layer (attention, gate, experts, combine).", [Layer],
+        "s", "Compute time each layer spent on the router rank before its routed experts run: norms, attention, the gate and any shared expert. The routed experts' compute is moe_expert_compute_time_seconds_total (on the ranks hosting them), the wait for them moe_token_io_seconds{component=\"dispatch\"}.", [Layer],
         source: MetricSource.Matrix);
 
     /// <summary>Compute time per expert.</summary>

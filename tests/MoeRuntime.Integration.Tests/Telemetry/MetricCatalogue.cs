@@ -11,6 +11,16 @@ static partial class MetricCatalogue
     public static HashSet<string> Names() =>
         TableRow().Matches(File.ReadAllText(Path)).Select(m => m.Groups[1].Value).ToHashSet();
 
+    /// <summary>
+    /// Every family of the catalogue's table with its kind, its own labels and the implicit ones its scope adds
+    /// (<c>rank</c> always, <c>model</c> on model-scoped families).
+    /// </summary>
+    public static IReadOnlyList<CataloguedFamily> Families() =>
+        FullRow().Matches(File.ReadAllText(Path)).Select(m => new CataloguedFamily(
+            m.Groups["name"].Value, m.Groups["kind"].Value,
+            m.Groups["labels"].Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim('`')).ToArray(),
+            m.Groups["scope"].Value == "model" ? ["model", "rank"] : ["rank"])).ToArray();
+
     static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
@@ -20,4 +30,11 @@ static partial class MetricCatalogue
 
     [GeneratedRegex(@"^\|\s*`(moe_[a-z0-9_]+)`\s*\|\s*(?:counter|gauge|histogram)\s*\|", RegexOptions.Multiline)]
     private static partial Regex TableRow();
+
+    // | name | kind | unit | labels | source | scope | sampled | help |
+    [GeneratedRegex(@"^\|\s*`(?<name>moe_[a-z0-9_]+)`\s*\|\s*(?<kind>counter|gauge|histogram)\s*\|[^|]*\|(?<labels>[^|]*)\|[^|]*\|\s*(?<scope>[a-z]+)\s*\|", RegexOptions.Multiline)]
+    private static partial Regex FullRow();
 }
+
+/// <summary>One family of docs/metrics.md: its name, kind, catalogued labels and the labels its scope implies.</summary>
+sealed record CataloguedFamily(string Name, string Kind, string[] Labels, string[] ImplicitLabels);

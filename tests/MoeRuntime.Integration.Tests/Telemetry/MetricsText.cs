@@ -27,6 +27,16 @@ public sealed partial class MetricsText(string text)
             .Distinct()
             .ToArray();
 
+    /// <summary>The label names of each sample of <paramref name="name"/>, sorted ordinally (one array per sample).</summary>
+    public IReadOnlyList<string[]> LabelNames(string name) =>
+        SampleLine().Matches(Text)
+            .Where(m => m.Groups["name"].Value == name)
+            .Select(m => LabelName().Matches(m.Groups["labels"].Value).Select(l => l.Groups[1].Value).Order(StringComparer.Ordinal).ToArray())
+            .ToArray();
+
+    [GeneratedRegex(@"(?:^|,)([a-zA-Z_][a-zA-Z0-9_]*)=""")]
+    private static partial Regex LabelName();
+
     [GeneratedRegex(@"^# TYPE (\S+) \S+$", RegexOptions.Multiline)]
     private static partial Regex TypeLine();
 

@@ -462,6 +462,17 @@ public class ContinuousBatcherTests
     }
 
     [Fact]
+    public async Task AnOutOfVocabularyStopTokenIsNamedByIndexNeverByItsId()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 35).BuildModel();
+        await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions(), NullLogger.Instance);
+        const int Secret = 876543;
+        var error = Assert.Throws<ArgumentException>(() => batcher.Submit(Request([1, 2], SamplingOptions.Greedy with { StopTokenIds = [3, Secret] })));
+        Assert.Contains("stop token at index 1", error.Message);
+        Assert.DoesNotContain(Secret.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message);
+    }
+
+    [Fact]
     public async Task AFailedStepFailsItsRequestsAndTheBatcherServesTheNextOnes()
     {
         using MoeModel model = new TinyModelWeights(Config, seed: 36).BuildModel();

@@ -16,6 +16,8 @@ public sealed class TelemetrySilo : IAsyncLifetime
     public const string ModelName = "default";
     /// <summary>The built-in model's shape, which the dashboard's heat map and the expert views follow.</summary>
     public const int Layers = 4;
+    /// <summary>Experts per layer in the built-in model: the heat map's columns.</summary>
+    public const int Experts = 8;
 
     LocalSilo? _silo;
 

@@ -64,17 +64,15 @@ static class TelemetryEndpoints
             Dashboard.Protect(response);
             return Results.Content(Dashboard.Html, "text/html; charset=utf-8");
         }).AddEndpointFilter(access.Require("dashboard"));
-        // The page's script and stylesheet hold no data, so a browser loads them without the token (which stays in the page).
-        app.MapGet("/dashboard/dashboard.js", (HttpResponse response) =>
+        // The page's scripts and stylesheets hold no data, so a browser loads them without the token (which stays in the page).
+        foreach ((string name, DashboardAsset asset) in Dashboard.Assets)
         {
-            Dashboard.Protect(response);
-            return Results.Content(Dashboard.Script, "text/javascript; charset=utf-8");
-        });
-        app.MapGet("/dashboard/dashboard.css", (HttpResponse response) =>
-        {
-            Dashboard.Protect(response);
-            return Results.Content(Dashboard.Style, "text/css; charset=utf-8");
-        });
+            app.MapGet($"/dashboard/{name}", (HttpResponse response) =>
+            {
+                Dashboard.Protect(response);
+                return Results.Content(asset.Text, asset.ContentType);
+            });
+        }
     }
 
     static object Slice(string view, byte[] json)

@@ -95,4 +95,27 @@ public sealed class DashboardTests
         Assert.Contains(Panels(Load()), p => p.GetProperty("type").GetString() == "heatmap"
             && p.GetProperty("targets")[0].GetProperty("expr").GetString()!.Contains("moe_expert_hits_total"));
     }
+
+    /// <summary>
+    /// Every quantile of a latency histogram that carries exemplars (TTFT, inter-token latency, request duration) has
+    /// Grafana's exemplars toggle on, so an operator clicks from a slow point to its trace.
+    /// </summary>
+    [Fact]
+    public void Latency_quantiles_show_exemplars()
+    {
+        string[] families = ["moe_request_duration_seconds_bucket", "moe_time_to_first_token_seconds_bucket", "moe_time_per_output_token_seconds_bucket"];
+        var latency = new List<string>();
+        foreach (JsonElement panel in Panels(Load()).Where(p => p.GetProperty("type").GetString() != "row"))
+        {
+            foreach (JsonElement target in panel.GetProperty("targets").EnumerateArray())
+            {
+                string expr = target.GetProperty("expr").GetString()!;
+                if (!expr.StartsWith("histogram_quantile(", StringComparison.Ordinal) || !families.Any(f => expr.Contains(f, StringComparison.Ordinal))) continue;
+                latency.Add(expr);
+                Assert.True(target.TryGetProperty("exemplar", out JsonElement exemplar) && exemplar.ValueKind == JsonValueKind.True,
+                    $"panel '{panel.GetProperty("title").GetString()}' query {target.GetProperty("refId").GetString()} does not show exemplars: {expr}");
+            }
+        }
+        Assert.True(latency.Count >= 6, $"only {latency.Count} latency quantile queries found");
+    }
 }

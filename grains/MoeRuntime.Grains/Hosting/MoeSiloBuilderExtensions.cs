@@ -66,8 +66,11 @@ public static class MoeSiloBuilderExtensions
         builder.Services.AddSingleton(sp =>
         {
             ModelHost host = sp.GetRequiredService<ModelHost>();
-            return new PrometheusExporter(Prometheus.Metrics.DefaultRegistry, host.ModelName, host.Rank.ToString(), host.Config.LayerCount, host.Config.ExpertCount);
+            return new PrometheusExporter(Prometheus.Metrics.DefaultRegistry, host.ModelName, host.Rank.ToString(), host.Config.LayerCount, host.Config.ExpertCount,
+                sp.GetRequiredService<LatencyExemplars>());
         });
+        // Trace-id exemplars for the latency histograms: RankTelemetry offers them, the exporter attaches them (OpenMetrics).
+        builder.Services.AddSingleton<LatencyExemplars>();
         builder.Services.AddSingleton(sp =>
         {
             ModelHost host = sp.GetRequiredService<ModelHost>();

@@ -271,7 +271,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         {
             long now = Stopwatch.GetTimestamp();
             if (token.Index == 0) FirstToken = Stopwatch.GetElapsedTime(_received, now);
-            else _grain.Telemetry.TokenGap(_route, token.Index, Stopwatch.GetElapsedTime(_lastToken, now));
+            else _grain.Telemetry.TokenGap(_route, token.Index, Stopwatch.GetElapsedTime(_lastToken, now), _span);
             _lastToken = now;
             _streamed = true;
         }
@@ -293,7 +293,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         {
             _ended = true;
             string finish = FinishName(result.Reason);
-            _grain.Telemetry.RequestSucceeded(_route, Tenant, PromptTokens, result.Tokens.Count, Elapsed, FirstToken);
+            _grain.Telemetry.RequestSucceeded(_route, Tenant, PromptTokens, result.Tokens.Count, Elapsed, FirstToken, _span);
             _span?.SetTag("gen_ai.usage.input_tokens", PromptTokens);
             _span?.SetTag("gen_ai.usage.output_tokens", result.Tokens.Count);
             _span?.SetTag("gen_ai.response.finish_reasons", finish);

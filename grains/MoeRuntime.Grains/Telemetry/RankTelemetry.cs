@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Serving.Tiers;
@@ -20,6 +21,8 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly System.Collections.Concurrent.ConcurrentDictionary<(string Route, string Reason), CounterHandle> _rejects = new();
     readonly Dictionary<(string Route, string Reason), CounterHandle> _resumed = [];
     readonly SketchHandle[] _duration, _ttft, _tpot, _tokensPerSecond;
+    // Trace-id exemplars of the latency histograms, per route; null when the rank keeps none.
+    readonly ExemplarHandle[]? _durationExemplars, _ttftExemplars, _tpotExemplars;
     readonly GaugeHandle[] _active;
     readonly GaugeHandle _streams;
     readonly SketchHandle _queueWait, _prefill, _decodeStep, _sampler, _tokenizer, _batchSize, _promptLength, _completionLength;
@@ -35,10 +38,17 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly TenantTokenCounters _tenants;
     TierStoreCounters? _lastStore;
 
-    public RankTelemetry(RankCollector collector, Microsoft.Extensions.Options.IOptions<TelemetryOptions> options)
+    /// <param name="exemplars">Where traced requests leave their latencies as exemplars for /metrics; null keeps none.</param>
+    public RankTelemetry(RankCollector collector, Microsoft.Extensions.Options.IOptions<TelemetryOptions> options, LatencyExemplars? exemplars = null)
     {
         Collector = collector;
         Enabled = options.Value.Enabled;
+        if (exemplars is not null)
+        {
+            _durationExemplars = Routes.Select(r => exemplars.Register(MoeMetrics.RequestDurationSeconds, r)).ToArray();
+            _ttftExemplars = Routes.Select(r => exemplars.Register(MoeMetrics.TimeToFirstTokenSeconds, r)).ToArray();
+            _tpotExemplars = Routes.Select(r => exemplars.Register(MoeMetrics.TimePerOutputTokenSeconds, r)).ToArray();
+        }
         _succeeded = Routes.Select(r => collector.Counter(MoeMetrics.RequestsTotal, r, "success", "none")).ToArray();
         _duration = Routes.Select(r => collector.Histogram(MoeMetrics.RequestDurationSeconds, r)).ToArray();
         _ttft = Routes.Select(r => collector.Histogram(MoeMetrics.TimeToFirstTokenSeconds, r)).ToArray();
@@ -169,14 +179,20 @@ public sealed class RankTelemetry : IBatcherObserver
     }
 
     /// <summary>Time since the previous token of a stream; sampled every N-th position as the catalogue says.</summary>
-    public void TokenGap(string route, int index, TimeSpan sincePrevious)
+    /// <param name="span">The request's span: when it is recorded, a sampled gap is kept as an exemplar with its trace id.</param>
+    public void TokenGap(string route, int index, TimeSpan sincePrevious, Activity? span = null)
     {
         if (!Enabled) return;
-        _tpot[RouteIndex(route)].RecordToken(index, sincePrevious.TotalSeconds);
+        int r = RouteIndex(route);
+        _tpot[r].RecordToken(index, sincePrevious.TotalSeconds);
+        if (span is { IsAllDataRequested: true } && _tpotExemplars is not null && _tpot[r].Samples(index))
+            _tpotExemplars[r].Offer(sincePrevious.TotalSeconds, span.TraceId, span.SpanId);
     }
 
     /// <param name="tenantPseudonym">The request's tenant as its pseudonym, for the per-tenant token and cost series.</param>
-    public void RequestSucceeded(string route, string tenantPseudonym, int promptTokens, int completionTokens, TimeSpan duration, TimeSpan firstToken)
+    /// <param name="span">The request's span: when it is recorded, its duration and TTFT are kept as exemplars with its trace id.</param>
+    public void RequestSucceeded(string route, string tenantPseudonym, int promptTokens, int completionTokens, TimeSpan duration, TimeSpan firstToken,
+        Activity? span = null)
     {
         if (!Enabled) return;
         int r = RouteIndex(route);
@@ -190,6 +206,11 @@ public sealed class RankTelemetry : IBatcherObserver
         _duration[r].Record(duration.TotalSeconds);
         _ttft[r].Record(firstToken.TotalSeconds);
         if (duration > TimeSpan.Zero) _tokensPerSecond[r].Record(completionTokens / duration.TotalSeconds);
+        if (span is { IsAllDataRequested: true } && _durationExemplars is not null && _ttftExemplars is not null)
+        {
+            _durationExemplars[r].Offer(duration.TotalSeconds, span.TraceId, span.SpanId);
+            _ttftExemplars[r].Offer(firstToken.TotalSeconds, span.TraceId, span.SpanId);
+        }
     }
 
     /// <summary>

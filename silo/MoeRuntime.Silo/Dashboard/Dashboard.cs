@@ -1,9 +1,12 @@
+using System.Collections.Frozen;
+
 namespace MoeRuntime.Silo;
 
 /// <summary>
-/// The built-in dashboard: a page, its stylesheet and its one script, all served from the silo (no external or inline
-/// script or style) under a Content-Security-Policy that allows nothing else. The page polls the JSON views and writes
-/// what they return as text only.
+/// The built-in dashboard: a page, its stylesheets and scripts, all served from the silo (no external or inline script
+/// or style) under a Content-Security-Policy that allows nothing else. The page polls the JSON views and writes what
+/// they return as text only; its charts are drawn by uPlot, installed from npm at build time (package-lock.json pins
+/// its version and integrity) and embedded in the assembly like the page's own files.
 /// </summary>
 static class Dashboard
 {
@@ -16,8 +19,20 @@ static class Dashboard
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
     public static string Html { get; } = Load("dashboard.html");
-    public static string Script { get; } = Load("dashboard.js");
-    public static string Style { get; } = Load("dashboard.css");
+
+    /// <summary>
+    /// The files the page loads from <c>/dashboard/{name}</c>, with their content types. They hold no data, so a browser
+    /// loads them without the token (which stays in the page's URL).
+    /// </summary>
+    public static FrozenDictionary<string, DashboardAsset> Assets { get; } = new Dictionary<string, DashboardAsset>(StringComparer.Ordinal)
+    {
+        ["dashboard.js"] = new(Load("dashboard.js"), "text/javascript; charset=utf-8"),
+        ["dashboard-colors.js"] = new(Load("dashboard-colors.js"), "text/javascript; charset=utf-8"),
+        ["dashboard.css"] = new(Load("dashboard.css"), "text/css; charset=utf-8"),
+        ["uPlot.iife.min.js"] = new(Load("uPlot.iife.min.js"), "text/javascript; charset=utf-8"),
+        ["uPlot.min.css"] = new(Load("uPlot.min.css"), "text/css; charset=utf-8"),
+        ["uPlot.LICENSE.txt"] = new(Load("uPlot.LICENSE"), "text/plain; charset=utf-8"),
+    }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>The headers every dashboard response carries.</summary>
     public static void Protect(HttpResponse response)
@@ -37,3 +52,6 @@ static class Dashboard
         return reader.ReadToEnd();
     }
 }
+
+/// <summary>One static file of the dashboard: its text and the Content-Type it is served with.</summary>
+sealed record DashboardAsset(string Text, string ContentType);

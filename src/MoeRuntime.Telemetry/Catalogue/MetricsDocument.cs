@@ -77,7 +77,26 @@ public static class MetricsDocument
             """);
         text.Append(CultureInfo.InvariantCulture,
             $"Client-caused error types: {string.Join(", ", MetricLabels.ClientCausedErrorTypes.Select(t => $"`{t}`"))}.\n");
+        AppendExemplars(text);
         return text.ToString();
+    }
+
+    private static void AppendExemplars(StringBuilder text)
+    {
+        text.Append("\n## Exemplars\n\n");
+        text.Append(CultureInfo.InvariantCulture,
+            $"{string.Join(", ", Collection.LatencyExemplars.Families.Select(m => $"`{m.Name}`"))} carry trace-id exemplars when\n");
+        text.Append("""
+            /metrics is read as OpenMetrics (`Accept: application/openmetrics-text`, as Prometheus asks by default): a
+            bucket's line ends in `# {trace_id="…",span_id="…"} value timestamp`, the latest request in that bucket whose
+            trace was recorded (head sampling, `Telemetry:TraceSampleRatio`). Each rank keeps
+            one exemplar per bucket and route, the newest; it takes the place of one observation of its bucket when the
+            interval's sketch is replayed into the histogram, so bucket counts are unchanged. The Prometheus text format
+            (no `Accept`, or `text/plain`) has no exemplars. Prometheus stores them with `--enable-feature=exemplar-storage`;
+            Grafana's latency panels have the exemplars toggle on (deploy/grafana); with the Prometheus data source's
+            exemplar link set to the label `trace_id` and the trace store, a click on an exemplar opens its trace.
+
+            """);
     }
 
     private static string Lower<T>(T value) where T : Enum => value.ToString().ToLowerInvariant();

@@ -27,6 +27,9 @@ public readonly struct SketchHandle
     /// </summary>
     public void RecordToken(long tokenPosition, double value)
     {
-        if (tokenPosition % _sampleEvery == 0) _recorder.Record(value);
+        if (Samples(tokenPosition)) _recorder.Record(value);
     }
+
+    /// <summary>Whether <see cref="RecordToken"/> records the token at this position.</summary>
+    public bool Samples(long tokenPosition) => tokenPosition % _sampleEvery == 0;
 }

@@ -11,7 +11,9 @@ namespace MoeRuntime.Telemetry.Export;
 /// The rank's series in Prometheus form, built from the same summaries the rank ships to its
 /// aggregator, so /metrics and the aggregated views never disagree on what was measured. Every
 /// family comes from the catalogue (name, help, labels, buckets); histograms are the sketches'
-/// buckets replayed into the catalogue's bucket bounds (within the sketches' 1 % accuracy).
+/// buckets replayed into the catalogue's bucket bounds (within the sketches' 1 % accuracy). Latency histograms
+/// carry trace-id exemplars (OpenMetrics only) from <see cref="LatencyExemplars"/>: each replaces one observation of its
+/// bucket in the replay, so bucket counts stay the sketches' own.
 /// </summary>
 public sealed class PrometheusExporter
 {
@@ -21,10 +23,15 @@ public sealed class PrometheusExporter
     readonly Dictionary<MetricDefinition, Collector> _families = [];
     readonly Cumulative _totals;
     readonly Dictionary<int, long> _mismatchesSeen = [];
+    readonly LatencyExemplars? _exemplars;
+    static readonly Exemplar.LabelKey TraceIdKey = Exemplar.Key("trace_id");
+    static readonly Exemplar.LabelKey SpanIdKey = Exemplar.Key("span_id");
 
-    public PrometheusExporter(CollectorRegistry registry, string model, string rank, int layers, int experts)
+    /// <param name="exemplars">Where the serving path keeps traced observations; null exports no exemplars.</param>
+    public PrometheusExporter(CollectorRegistry registry, string model, string rank, int layers, int experts, LatencyExemplars? exemplars = null)
     {
         _registry = registry;
+        _exemplars = exemplars;
         _model = model;
         _rank = rank;
         _totals = new Cumulative(layers, experts);
@@ -36,7 +43,11 @@ public sealed class PrometheusExporter
             {
                 MetricKind.Counter => factory.CreateCounter(metric.Name, metric.Help, new CounterConfiguration { LabelNames = labels }),
                 MetricKind.Gauge => factory.CreateGauge(metric.Name, metric.Help, new GaugeConfiguration { LabelNames = labels }),
-                _ => factory.CreateHistogram(metric.Name, metric.Help, new HistogramConfiguration { LabelNames = labels, Buckets = metric.Buckets.ToArray() }),
+                // No exemplar from whatever activity is current when the interval is replayed: only the serving path's.
+                _ => factory.CreateHistogram(metric.Name, metric.Help, new HistogramConfiguration
+                {
+                    LabelNames = labels, Buckets = metric.Buckets.ToArray(), ExemplarBehavior = ExemplarBehavior.NoExemplars(),
+                }),
             };
         }
         // Zero-valued mismatch series exist from the start, so increase() sees the first mismatch.
@@ -50,7 +61,8 @@ public sealed class PrometheusExporter
     {
         foreach (CounterDelta c in summary.Counters) Counter(c.Metric, [.. c.Labels]).Inc(c.Delta);
         foreach (GaugeValue g in summary.Gauges) Gauge(g.Metric, [.. g.Labels]).Set(g.Value);
-        foreach (SketchDelta s in summary.Sketches) Replay(Histogram(s.Metric, [.. s.Labels]), s.Sketch);
+        foreach (SketchDelta s in summary.Sketches)
+            Replay(Histogram(s.Metric, [.. s.Labels]), s.Sketch, _exemplars?.Find(s.Metric, s.Labels), s.Metric.Buckets);
         AddMatrices(summary);
         SetDerived();
     }
@@ -136,12 +148,55 @@ public sealed class PrometheusExporter
         if (used + wasted > 0) Gauge(MoeMetrics.PrefetchEffectivenessRatio).Set(used / (used + wasted));
     }
 
-    static void Replay(Histogram.Child histogram, RelativeErrorSketch sketch)
+    /// <summary>
+    /// The interval's sketch into the histogram. Each new exemplar takes the place of one observation of the sketch bucket
+    /// its value falls in, or failing that (its observation is in the next interval) of another sketch bucket in the same
+    /// catalogue bucket; with neither it waits for the next interval. Counts per catalogue bucket are unchanged.
+    /// </summary>
+    static void Replay(Histogram.Child histogram, RelativeErrorSketch sketch, ExemplarHandle? exemplars, IReadOnlyList<double> bounds)
     {
-        if (sketch.ZeroCount > 0) histogram.Observe(0, sketch.ZeroCount);
         ReadOnlySpan<long> buckets = sketch.Buckets;
+        IReadOnlyList<LatencyExemplar> pending = exemplars?.TakeNew() ?? [];
+        long[]? used = null;
+        foreach (LatencyExemplar exemplar in pending)
+        {
+            int own = sketch.Layout.OffsetOf(exemplar.Value);
+            int at = own < buckets.Length && buckets[own] - (used?[own] ?? 0) > 0 && CatalogueBucket(sketch.Layout.ValueOf(own), bounds) == exemplar.Bucket
+                ? own : SameCatalogueBucket(sketch, buckets, used, bounds, exemplar.Bucket);
+            if (at < 0)
+            {
+                exemplars!.Return(exemplar);
+                continue;
+            }
+            used ??= new long[buckets.Length];
+            used[at]++;
+            histogram.Observe(exemplar.Value, Exemplar.From(TraceIdKey.WithValue(exemplar.TraceId.ToHexString()), SpanIdKey.WithValue(exemplar.SpanId.ToHexString())));
+        }
+        if (sketch.ZeroCount > 0) histogram.Observe(0, sketch.ZeroCount);
         for (int i = 0; i < buckets.Length; i++)
-            if (buckets[i] > 0) histogram.Observe(sketch.Layout.ValueOf(i), buckets[i]);
+        {
+            long count = buckets[i] - (used?[i] ?? 0);
+            if (count > 0) histogram.Observe(sketch.Layout.ValueOf(i), count);
+        }
+    }
+
+    /// <summary>A sketch bucket with an observation left whose value falls in catalogue bucket <paramref name="bucket"/>, or -1.</summary>
+    static int SameCatalogueBucket(RelativeErrorSketch sketch, ReadOnlySpan<long> buckets, long[]? used, IReadOnlyList<double> bounds, int bucket)
+    {
+        for (int i = 0; i < buckets.Length; i++)
+        {
+            if (buckets[i] - (used?[i] ?? 0) <= 0) continue;
+            if (CatalogueBucket(sketch.Layout.ValueOf(i), bounds) == bucket) return i;
+        }
+        return -1;
+    }
+
+    /// <summary>The catalogue bucket a value counts in: the first whose upper bound is at least the value, else +Inf.</summary>
+    static int CatalogueBucket(double value, IReadOnlyList<double> bounds)
+    {
+        int b = 0;
+        while (b < bounds.Count && value > bounds[b]) b++;
+        return b;
     }
 
     string[] Labels(MetricDefinition metric, string[] values) =>

@@ -29,6 +29,10 @@ public sealed partial class DashboardBrowserTests(TelemetrySilo silo) : IClassFi
         int heatRows = HeatMapLayerRow().Matches(Excerpt(dom, "id=\"heat\"", 20_000)).Count;
         Assert.True(heatRows == TelemetrySilo.Layers, $"the expert heat map has {heatRows} layer rows, expected {TelemetrySilo.Layers}:\n{Excerpt(dom, "id=\"heat\"")}");
         Assert.Contains("1 live ranks", dom);
+        // Every expert cell chooses its text colour for contrast with its background (dashboard-colors.js, tests/dashboard).
+        int heatCells = HeatMapCell().Matches(Excerpt(dom, "id=\"heat\"", 20_000)).Count;
+        Assert.True(heatCells == TelemetrySilo.Layers * TelemetrySilo.Experts,
+            $"{heatCells} heat-map cells have a background and a black or white text colour, expected {TelemetrySilo.Layers * TelemetrySilo.Experts}:\n{Excerpt(dom, "id=\"heat\"")}");
 
         string screenshot = Path.Combine(directory, "dashboard.png");
         await chromium.ScreenshotAsync(url, screenshot);
@@ -75,6 +79,10 @@ public sealed partial class DashboardBrowserTests(TelemetrySilo silo) : IClassFi
     /// <summary>A heat-map row: the layer number in its first cell, then the expert cells.</summary>
     [GeneratedRegex(@"<tr><td class=""layer"">\d+</td>")]
     private static partial Regex HeatMapLayerRow();
+
+    /// <summary>An expert cell: its background, and black or white text.</summary>
+    [GeneratedRegex(@"<td title=""\d+"" style=""background: rgb\(\d+, \d+, \d+\); color: rgb\((0, 0, 0|255, 255, 255)\);"">\d+</td>")]
+    private static partial Regex HeatMapCell();
 
     [GeneratedRegex(@"""requests""\s*:\s*\{[^}]*""total""\s*:\s*(\d+)")]
     private static partial Regex SummaryTotal();

@@ -30,6 +30,16 @@ public sealed class DashboardHardeningTests(TelemetrySilo silo) : IClassFixture<
         Assert.DoesNotContain("<script>", html);
         Assert.DoesNotContain("style=", html);
         Assert.Contains("<script src=\"/dashboard/dashboard.js\"", html);
+        Assert.Contains("<script src=\"/dashboard/uPlot.iife.min.js\"", html);
+        Assert.DoesNotContain("http://", html);
+        Assert.DoesNotContain("https://", html);
+
+        // uPlot comes from npm by the lock file's version and is served by the silo itself, under the same policy.
+        using HttpResponseMessage uplot = await silo.GetAsync("/dashboard/uPlot.iife.min.js", header: null);
+        uplot.EnsureSuccessStatusCode();
+        Assert.Equal(policy, Assert.Single(uplot.Headers.GetValues("Content-Security-Policy")));
+        Assert.Equal("text/javascript", uplot.Content.Headers.ContentType?.MediaType);
+        Assert.StartsWith("/*! https://github.com/leeoniya/uPlot (v1.6.32) */", await uplot.Content.ReadAsStringAsync());
 
         using HttpResponseMessage script = await silo.GetAsync("/dashboard/dashboard.js", header: null);
         script.EnsureSuccessStatusCode();
@@ -49,7 +59,11 @@ public sealed class DashboardHardeningTests(TelemetrySilo silo) : IClassFixture<
         listener.Start();
         using var stop = new CancellationTokenSource();
         Dictionary<string, (string Type, byte[] Body, string Policy)> files = [];
-        foreach (var (path, type) in new[] { ("/dashboard", "text/html"), ("/dashboard/dashboard.js", "text/javascript"), ("/dashboard/dashboard.css", "text/css") })
+        foreach (var (path, type) in new[]
+        {
+            ("/dashboard", "text/html"), ("/dashboard/dashboard.js", "text/javascript"), ("/dashboard/dashboard-colors.js", "text/javascript"),
+            ("/dashboard/dashboard.css", "text/css"), ("/dashboard/uPlot.iife.min.js", "text/javascript"), ("/dashboard/uPlot.min.css", "text/css"),
+        })
         {
             using HttpResponseMessage response = await silo.GetAsync(path);
             response.EnsureSuccessStatusCode();

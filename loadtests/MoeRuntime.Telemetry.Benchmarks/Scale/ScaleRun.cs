@@ -13,30 +13,39 @@ internal static class ScaleRun
 {
     const int Shards = 16, WarmUpIntervals = 3;
     static readonly int[] RankCounts = [10, 100, 1000, 10_000];
-    const int HourRanks = 1000;
+    const int HourRanks = 1000, PooledFrom = 1000;
     static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
-    public static void Run(int intervals)
+    public static void Run(int intervals, int[] rankCounts)
     {
+        if (rankCounts.Length == 0) rankCounts = RankCounts;
         // A discarded pass first, so that the 10-rank row times tiered-up code, not the JIT.
         Measure(RankCounts[1], WarmUpIntervals);
         Console.WriteLine($"{Environment.ProcessorCount} cores, .NET {Environment.Version}, {Shards} shards, {intervals} measured intervals after {WarmUpIntervals} warm-up; median (min–max)");
         Console.WriteLine();
         Console.WriteLine("| ranks | rank summary (bytes) | shard merge, all shards (ms) | slowest shard (ms) | shard forward, per shard (ms) | shard forward (bytes) | cluster merge per interval (ms) | cluster windows after 1 h (MB) |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (int ranks in RankCounts) Console.WriteLine(Measure(ranks, intervals));
+        foreach (int ranks in rankCounts) Console.WriteLine(Measure(ranks, intervals));
         Console.WriteLine();
+        Hour(HourRanks);
+    }
+
+    public static void Hour(int ranks)
+    {
         Console.WriteLine("Shard state after a simulated hour (3,600 one-second intervals per rank):");
         Console.WriteLine();
         Console.WriteLine("| ranks | shards | shard state, all shards (MB) | per rank (KB) | sketch buckets kept per rank | wall time of the run (s) |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
-        Console.WriteLine(ShardHour.Measure(HourRanks, Shards, Interval));
+        Console.WriteLine(ShardHour.Measure(ranks, Shards, Interval));
     }
 
     static string Measure(int rankCount, int intervals)
     {
         var clock = new SteppedClock(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        var ranks = Enumerable.Range(0, rankCount).Select(r => new SimulatedRankLoad(r, clock)).ToArray();
+        // Beyond PooledFrom ranks, a collector per rank would cost gigabytes: a pool of ranks records and each rank sends
+        // a pooled interval re-stamped with its own id, sequence and end (encoded per rank; not timed either way).
+        bool pooled = rankCount > PooledFrom;
+        var ranks = Enumerable.Range(0, pooled ? ShardHour.PoolSize : rankCount).Select(r => new SimulatedRankLoad(r, clock)).ToArray();
         var shards = Enumerable.Range(0, Shards).Select(s => new ShardMerge(s, Interval)).ToArray();
         var cluster = new ClusterMerge(Interval);
         List<double> rankBytes = [], shardTotal = [], shardMax = [], forwardMs = [], forwardBytes = [], clusterMs = [];
@@ -47,6 +56,12 @@ internal static class ScaleRun
             clock.Step(Interval);
             DateTimeOffset now = clock.Now;
             byte[][] summaries = ranks.Select(r => r.NextInterval()).ToArray();
+            if (pooled)
+            {
+                RankSummary[] pool = summaries.Select(s => SummaryCodec.Decode(s)).ToArray();
+                summaries = Enumerable.Range(0, rankCount)
+                    .Select(r => SummaryCodec.Encode(ShardHour.AsRank(pool[(r + interval) % pool.Length], r, interval + 1, now))).ToArray();
+            }
 
             var perShard = new double[Shards];
             for (int r = 0; r < rankCount; r++)

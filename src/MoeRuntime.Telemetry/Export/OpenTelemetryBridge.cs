@@ -1,31 +1,39 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using MoeRuntime.Telemetry.Catalogue;
+using MoeRuntime.Telemetry.Sketches;
 using MoeRuntime.Telemetry.Summaries;
 
 namespace MoeRuntime.Telemetry.Export;
 
 /// <summary>
-/// The catalogue's counters and gauges as OpenTelemetry instruments on the <see cref="MeterName"/>
-/// meter, fed by the same summaries as /metrics, for OTLP export. Observable instruments report the
-/// running totals, so nothing is recorded twice on the hot path. Distributions stay on /metrics and
-/// in the aggregator's views: OpenTelemetry has no observable histogram to replay sketches into.
+/// The catalogue's families as OpenTelemetry instruments on the <see cref="MeterName"/> meter, fed by the same
+/// summaries as /metrics, for OTLP export. Counters and gauges are observable instruments reporting the running
+/// totals, so nothing is recorded twice on the hot path. Distributions are histograms with the catalogue's bucket
+/// bounds (given as the instrument's advice): OpenTelemetry has no observable histogram, so each summary's sketch
+/// deltas are replayed into them, one recording per value at its sketch bucket's representative, as /metrics does
+/// (counts exact, sums and bucket placement within the sketches' 1 %). The replay runs once per summary on the
+/// agent's thread, never on the serving path.
 /// </summary>
 public sealed class OpenTelemetryBridge : IDisposable
 {
     public const string MeterName = "MoeRuntime";
     readonly Meter _meter = new(MeterName);
     readonly ConcurrentDictionary<MetricDefinition, ConcurrentDictionary<string, Series>> _series = new();
+    readonly Dictionary<MetricDefinition, Histogram<double>> _histograms = [];
     readonly string _model, _rank;
 
     public OpenTelemetryBridge(string model, string rank)
     {
         _model = model;
         _rank = rank;
-        foreach (MetricDefinition metric in MoeMetrics.All.Where(m => m.Kind != MetricKind.Histogram))
+        foreach (MetricDefinition metric in MoeMetrics.All)
         {
             var series = _series.GetOrAdd(metric, _ => new ConcurrentDictionary<string, Series>());
-            if (metric.Kind == MetricKind.Counter)
+            if (metric.Kind == MetricKind.Histogram)
+                _histograms[metric] = _meter.CreateHistogram(metric.Name, metric.Unit, metric.Help, tags: null,
+                    new InstrumentAdvice<double> { HistogramBucketBoundaries = metric.Buckets });
+            else if (metric.Kind == MetricKind.Counter)
                 _meter.CreateObservableCounter(metric.Name, () => Observe(series), metric.Unit, metric.Help);
             else
                 _meter.CreateObservableGauge(metric.Name, () => Observe(series), metric.Unit, metric.Help);
@@ -37,6 +45,21 @@ public sealed class OpenTelemetryBridge : IDisposable
     {
         foreach (CounterDelta c in summary.Counters) Find(c.Metric, c.Labels).Value += c.Delta;
         foreach (GaugeValue g in summary.Gauges) Find(g.Metric, g.Labels).Value = g.Value;
+        foreach (SketchDelta s in summary.Sketches)
+            if (_histograms.TryGetValue(s.Metric, out Histogram<double>? histogram)) Replay(histogram, Find(s.Metric, s.Labels).Tags, s.Sketch);
+    }
+
+    static void Replay(Histogram<double> histogram, KeyValuePair<string, object?>[] tags, RelativeErrorSketch sketch)
+    {
+        ReadOnlySpan<KeyValuePair<string, object?>> labels = tags;
+        for (long i = 0; i < sketch.ZeroCount; i++) histogram.Record(0, labels);
+        ReadOnlySpan<long> buckets = sketch.Buckets;
+        for (int b = 0; b < buckets.Length; b++)
+        {
+            if (buckets[b] == 0) continue;
+            double value = sketch.Layout.ValueOf(b);
+            for (long i = 0; i < buckets[b]; i++) histogram.Record(value, labels);
+        }
     }
 
     Series Find(MetricDefinition metric, IReadOnlyList<string> labels) =>

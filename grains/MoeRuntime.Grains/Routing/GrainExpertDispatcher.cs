@@ -18,8 +18,8 @@ namespace MoeRuntime.Grains.Routing;
 /// layer concurrently, and adds the weighted results back. Expert calls are pure functions of their input, so a call lost
 /// with its rank is retried. An expert with replicas (see <see cref="PlacementMapCache"/>) has its rows split into
 /// contiguous chunks, one per replica (<see cref="ReplicaChunks"/>), called concurrently and put back in order, so the
-/// output is the same as with one replica. A call that loses its rank moves on to the next replica, then to the expert's
-/// default grain (<see cref="ExpertRoute"/>). Which rows get routing digests is <see cref="CheckedRows"/>' rule; the
+/// output is the same as with one replica. A call that loses its rank, or that a quarantined copy refuses (NaN, a failed
+/// SHA-256), moves on to the next replica, then to the expert's default grain (<see cref="ExpertRoute"/>). Which rows get routing digests is <see cref="CheckedRows"/>' rule; the
 /// next layers' experts are hinted by <see cref="GrainExpertPrefetcher"/>, which the model calls.
 /// </summary>
 internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, PlacementMapCache placement,
@@ -93,8 +93,10 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         }
     }
 
-    static bool IsExpertFault(Task call) =>
-        call.IsFaulted && call.Exception!.InnerException is MoeRequestException { Code: MoeErrorCode.ExpertFailure or MoeErrorCode.IntegrityFailure };
+    static bool IsExpertFault(Task call) => call.IsFaulted && call.Exception!.InnerException is MoeRequestException e && IsExpertFault(e);
+
+    /// <summary>The expert copy's own fault: its output had NaN or infinity, or its weights failed their SHA-256.</summary>
+    static bool IsExpertFault(MoeRequestException e) => e.Code is MoeErrorCode.ExpertFailure or MoeErrorCode.IntegrityFailure;
 
     static List<int> RowsRoutedTo(RoutingPlan plan, int expert)
     {
@@ -167,6 +169,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         IExpertGrain expert = grains.GetGrain<IExpertGrain>(key);
         long firstAttempt = Stopwatch.GetTimestamp();
         TimeSpan backoff = TimeSpan.FromMilliseconds(100);
+        int faulted = 0;
         for (int attempt = 1; ; attempt++)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -180,6 +183,16 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
                 Interlocked.Add(ref _bytesReceived, result.Data.Length);
                 Interlocked.Add(ref _callTicks, Stopwatch.GetElapsedTime(started).Ticks);
                 return result;
+            }
+            catch (MoeRequestException e) when (IsExpertFault(e) && ++faulted < route.Choices)
+            {
+                // This copy is quarantined (NaN, a failed digest): another replica or the default grain computes the same
+                // function, so try the next one at once. Once every copy has refused, the rows routed here fail.
+                Interlocked.Increment(ref _retries);
+                telemetry.ExpertRetry();
+                key = route.KeyFor(attempt + 1);
+                logger.LogDebug("Expert copy refused the call ({Code}); trying {Next}", e.Code, key);
+                expert = grains.GetGrain<IExpertGrain>(key);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsRankFailure(e)
                                       && Stopwatch.GetElapsedTime(firstAttempt) + backoff < options.ExpertCallRetryWindow)

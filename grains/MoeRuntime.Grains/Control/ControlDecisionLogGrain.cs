@@ -1,36 +1,59 @@
+using Microsoft.Extensions.Logging;
+using MoeRuntime.Grains.Hosting;
+
 namespace MoeRuntime.Grains.Control;
 
 /// <summary>
-/// The decision log of one model: a ring of the newest <see cref="Capacity"/> decisions, each given the next sequence
-/// number. Kept in memory: an audit trail for operators watching the loop, not a durable record (the TierSet
-/// versions themselves keep who changed what and why).
+/// The decision log of one model: the newest <see cref="Capacity"/> decisions, each given the next sequence number,
+/// kept in <see cref="ControlStorage"/> (Redis with <c>--clustering redis</c>) so that a restarted rank or cluster keeps its
+/// audit trail. Each recording rewrites the stored log; a failed write is logged and the decisions stay in memory, to
+/// be written with the next.
 /// </summary>
-public sealed class ControlDecisionLogGrain : Grain, IControlDecisionLogGrain
+public sealed class ControlDecisionLogGrain(
+    [PersistentState("decision-log", ControlStorage.Name)] IPersistentState<ControlDecisionLogState> saved,
+    ILogger<ControlDecisionLogGrain> logger)
+    : Grain, IControlDecisionLogGrain
 {
-    public const int Capacity = 2000;
-    readonly ControlDecisionRecord[] _ring = new ControlDecisionRecord[Capacity];
-    long _next = 1;
+    /// <summary>Decisions kept, in memory and in storage.</summary>
+    public const int Capacity = 1000;
 
-    public Task RecordAsync(ControlDecisionRecord[] decisions)
+    List<ControlDecisionRecord> Decisions => saved.State.Decisions;
+
+    public async Task RecordAsync(ControlDecisionRecord[] decisions)
     {
         ArgumentNullException.ThrowIfNull(decisions);
-        foreach (ControlDecisionRecord decision in decisions)
+        if (decisions.Length == 0) return;
+        long next = Math.Max(saved.State.Next, 1);
+        foreach (ControlDecisionRecord decision in decisions) Decisions.Add(decision with { Sequence = next++ });
+        saved.State.Next = next;
+        if (Decisions.Count > Capacity) Decisions.RemoveRange(0, Decisions.Count - Capacity);
+        try
         {
-            _ring[_next % Capacity] = decision with { Sequence = _next };
-            _next++;
+            await saved.WriteStateAsync();
         }
-        return Task.CompletedTask;
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Decision log of {Model}: {Decisions} decisions recorded but not stored; they are written with the next", this.GetPrimaryKeyString(), decisions.Length);
+        }
     }
 
     public Task<ControlDecisionRecord[]> GetDecisionsAsync(int maxDecisions, string? controller)
     {
         int max = Math.Clamp(maxDecisions, 1, Capacity);
         var newest = new List<ControlDecisionRecord>(Math.Min(max, 256));
-        for (long sequence = _next - 1; sequence >= Math.Max(1, _next - Capacity) && newest.Count < max; sequence--)
+        for (int i = Decisions.Count - 1; i >= 0 && newest.Count < max; i--)
         {
-            ControlDecisionRecord record = _ring[sequence % Capacity];
+            ControlDecisionRecord record = Decisions[i];
             if (controller is null || string.Equals(record.Controller, controller, StringComparison.OrdinalIgnoreCase)) newest.Add(record);
         }
         return Task.FromResult(newest.ToArray());
     }
+}
+
+/// <summary>What the decision log keeps in <see cref="ControlStorage"/>: its newest decisions, oldest first, and the next sequence number.</summary>
+[GenerateSerializer, Alias("moe.ControlDecisionLogState")]
+public sealed class ControlDecisionLogState
+{
+    [Id(0)] public List<ControlDecisionRecord> Decisions { get; set; } = [];
+    [Id(1)] public long Next { get; set; } = 1;
 }

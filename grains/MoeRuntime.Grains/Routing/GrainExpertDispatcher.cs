@@ -18,9 +18,10 @@ namespace MoeRuntime.Grains.Routing;
 /// layer concurrently, and adds the weighted results back. Expert calls are pure functions of their input, so a call lost
 /// with its rank is retried. An expert with replicas (see <see cref="PlacementMapCache"/>) has its rows split into
 /// contiguous chunks, one per replica (<see cref="ReplicaChunks"/>), called concurrently and put back in order, so the
-/// output is the same as with one replica. A call that loses its rank moves on to the next replica, then to the expert's
-/// default grain, then to a copy on this rank (<see cref="ExpertRoute"/>); a call to another rank that has not answered
-/// within the hedge delay (<see cref="HedgeDelay"/>) is also sent to that copy, and the first answer wins. Which rows get routing digests is <see cref="CheckedRows"/>' rule; the
+/// output is the same as with one replica. A call that loses its rank, or that a quarantined copy refuses (NaN, a failed
+/// SHA-256), moves on to the next replica, then to the expert's default grain, then to a copy on this rank
+/// (<see cref="ExpertRoute"/>); a call to another rank that has not answered within the hedge delay
+/// (<see cref="HedgeDelay"/>) is also sent to that copy, and the first answer wins. Which rows get routing digests is <see cref="CheckedRows"/>' rule; the
 /// next layers' experts are hinted by <see cref="GrainExpertPrefetcher"/>, which the model calls.
 /// </summary>
 internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, PlacementMapCache placement,
@@ -214,8 +215,10 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
             }
             catch (MoeRequestException e) when (!cancellationToken.IsCancellationRequested && IsExpertFault(e) && otherCopies-- > 0)
             {
+                Interlocked.Increment(ref _retries);
+                telemetry.ExpertRetry();
                 string next = route.KeyFor(attempt + 1);
-                logger.LogWarning("Expert {Expert} copy failed ({Code}); trying {Next}", key, e.Code, next);
+                logger.LogWarning("Expert {Expert} copy refused the call ({Code}); trying {Next}", key, e.Code, next);
                 key = next;
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsRankFailure(e)

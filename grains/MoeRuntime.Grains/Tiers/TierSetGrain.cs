@@ -11,29 +11,108 @@ namespace MoeRuntime.Grains.Tiers;
 
 /// <summary>
 /// A rank's TierSet: the versions, each with its author, time and reason, and the live application of
-/// the newest to the rank's tier store. Lives on its rank, so applying a version is a local call.
+/// the newest to the rank's tier store. Lives on its rank, so applying a version is a local call. The newest
+/// <see cref="KeptVersions"/> versions, what the newest names and the hot ceiling are kept in
+/// <see cref="ControlStorage"/>: a new activation (the grain's or the rank's restart) keeps the history and restores the
+/// newest version's tiers and budgets as the next version.
 /// </summary>
 [RankPlacement]
-public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions<MoeSiloOptions> options, TimeProvider time, ILogger<TierSetGrain> logger)
+public sealed class TierSetGrain(
+    [PersistentState("tierset", ControlStorage.Name)] IPersistentState<TierSetState> saved,
+    ModelHost host, RankTierPolicy policy, IOptions<MoeSiloOptions> options, TimeProvider time, ILogger<TierSetGrain> logger)
     : Grain, ITierSetGrain
 {
-    const int KeptVersions = 100;
+    /// <summary>Versions kept, in memory and in storage.</summary>
+    public const int KeptVersions = 100;
     readonly List<TierSetView> _history = [];
     TierSet _current = null!;
     long _hotCeiling;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         string key = this.GetPrimaryKeyString();
         host.EnsureServes(key[..key.LastIndexOf('/')]);
         int rank = GrainKeys.RankOf(key);
         if (rank != host.Rank) throw new InvalidOperationException($"TierSet of rank {rank} activated on rank {host.Rank}");
-        _current = new TierSet(host.ModelName, rank, 1, policy.Named,
-            new TierBudgets(options.Value.HotBudgetBytes, options.Value.WarmBudgetBytes),
-            new TierSetChange("silo", time.GetUtcNow(), "initial configuration"));
-        _history.Add(View(_current));
+        var configured = new TierBudgets(options.Value.HotBudgetBytes, options.Value.WarmBudgetBytes);
         _hotCeiling = options.Value.HotBudgetBytes;
-        return Task.CompletedTask;
+        if (saved.State.Versions is not { Count: > 0 } versions)
+        {
+            _current = new TierSet(host.ModelName, rank, 1, policy.Named, configured, new TierSetChange("silo", time.GetUtcNow(), "initial configuration"));
+            _history.Add(View(_current));
+            return;
+        }
+
+        // A restart: the history goes on, and the newest version's tiers and budgets are applied again as the next version.
+        _history.AddRange(versions.TakeLast(KeptVersions));
+        TierSetView last = _history[^1];
+        if (saved.State.HotCeilingBytes > 0) _hotCeiling = saved.State.HotCeilingBytes;
+        var named = new Dictionary<ExpertKey, Tier>();
+        foreach (var (expert, tier) in saved.State.Named)
+            if (TryRestore(expert, tier) is { } restored) named[restored] = TierNames.Parse(tier);
+        var next = new TierSet(host.ModelName, rank, last.Version + 1, named, new TierBudgets(last.HotBudgetBytes, last.WarmBudgetBytes),
+            new TierSetChange("silo", time.GetUtcNow(), $"restored v{last.Version} ({last.ChangedBy}: {last.Reason}) on activation"));
+        try
+        {
+            await ApplyAsync(next, named);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("TierSet {Model} rank {Rank}: v{Version} could not be restored ({Error}); back to the configuration", host.ModelName, rank, last.Version, e.Message);
+            next = new TierSet(host.ModelName, rank, last.Version + 1, new Dictionary<ExpertKey, Tier>(), configured,
+                new TierSetChange("silo", time.GetUtcNow(), $"configuration: restoring v{last.Version} failed: {e.Message}"));
+            _hotCeiling = options.Value.HotBudgetBytes;
+            await ApplyAsync(next, next.Assignment);
+        }
+        _current = next;
+        await KeepAsync(View(next), next.Assignment);
+        logger.LogInformation("TierSet {Model} rank {Rank} v{Version}: {Reason}; {Versions} versions kept", host.ModelName, rank, next.Version, next.Change.Reason, _history.Count);
+    }
+
+    /// <summary>A stored expert key of this model, or null (logged) when it no longer names one: the model changed meanwhile.</summary>
+    ExpertKey? TryRestore(string expert, string tier)
+    {
+        try
+        {
+            ExpertKey key = GrainKeys.ExpertOfModel(expert, host.ModelName, host.Config);
+            TierNames.Parse(tier);
+            return key;
+        }
+        catch (Exception e) when (e is MoeRequestException or ArgumentException or FormatException)
+        {
+            logger.LogWarning("TierSet {Model} rank {Rank}: stored tier {Tier} of {Expert} dropped: {Error}", host.ModelName, host.Rank, tier, expert, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Applies <paramref name="set"/> to the experts the store holds (the others take theirs when they register).</summary>
+    async Task ApplyAsync(TierSet set, IReadOnlyDictionary<ExpertKey, Tier> named)
+    {
+        var registered = host.Store.Experts.ToHashSet();
+        var applied = set with { Assignment = registered.ToDictionary(k => k, k => named.TryGetValue(k, out Tier t) ? t : host.DefaultTier) };
+        await host.Store.ApplyAsync(applied, CancellationToken.None);
+        policy.Set(named);
+    }
+
+    /// <summary>Adds a version to the history (bounded) and writes the history to storage; a failed write is logged, not thrown.</summary>
+    async Task KeepAsync(TierSetView view, IReadOnlyDictionary<ExpertKey, Tier> named)
+    {
+        if (_history.Count == 0 || _history[^1].Version != view.Version) _history.Add(view);
+        if (_history.Count > KeptVersions) _history.RemoveRange(0, _history.Count - KeptVersions);
+        saved.State = new TierSetState
+        {
+            Versions = [.. _history],
+            Named = named.ToDictionary(n => n.Key.ToString(), n => TierNames.Of(n.Value)),
+            HotCeilingBytes = _hotCeiling,
+        };
+        try
+        {
+            await saved.WriteStateAsync();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "TierSet {Model} rank {Rank} v{Version} applied but not stored; a restart would lose it", host.ModelName, host.Rank, view.Version);
+        }
     }
 
     public Task<TierSetView> GetAsync() => Task.FromResult(View(_current));
@@ -105,22 +184,17 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
         var next = new TierSet(host.ModelName, host.Rank, _current.Version + 1, named, budgets,
             new TierSetChange(author, time.GetUtcNow(), update.Reason));
 
-        // The store applies tiers to the experts it holds; the others take theirs when they register.
-        var registered = host.Store.Experts.ToHashSet();
-        var applied = next with { Assignment = registered.ToDictionary(k => k, k => named.TryGetValue(k, out Tier t) ? t : host.DefaultTier) };
         try
         {
-            await host.Store.ApplyAsync(applied, CancellationToken.None);
+            await ApplyAsync(next, named);
         }
         catch (ArgumentException e)
         {
             throw new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message);
         }
-        policy.Set(named);
         _current = next;
         if (!update.HotBudgetIsLimit && update.HotBudgetBytes is { } ceiling) _hotCeiling = ceiling;
-        _history.Add(View(next));
-        if (_history.Count > KeptVersions) _history.RemoveAt(0);
+        await KeepAsync(View(next), named);
         logger.LogInformation("TierSet {Model} rank {Rank} v{Version} by {ChangedBy}: {Reason} ({Changed} experts named)",
             next.Model, next.Rank, next.Version, author, update.Reason, update.Tiers.Count);
         return View(next);

@@ -21,12 +21,12 @@ public sealed class RankFault
     public int Stalled, Failed, Refused;
 }
 
-/// <summary>Applies <see cref="RankFault"/> on the rank <see cref="StalledRankFixture.FaultyRank"/> to expert default grains only (not to pinned copies).</summary>
-sealed class RankFaultFilter(RankFault fault, ModelHost host) : IIncomingGrainCallFilter
+/// <summary>Applies its rank's <see cref="RankFault"/> to expert default grains only (not to pinned copies).</summary>
+sealed class RankFaultFilter(RankFault fault) : IIncomingGrainCallFilter
 {
     public async Task Invoke(IIncomingGrainCallContext context)
     {
-        if (host.Rank == StalledRankFixture.FaultyRank && context.Grain is ExpertGrain && context.InterfaceMethod.Name == nameof(IExpertGrain.ComputeAsync)
+        if (context.Grain is ExpertGrain && context.InterfaceMethod.Name == nameof(IExpertGrain.ComputeAsync)
             && GrainKeys.ParseExpert(context.TargetId.Key.ToString()!).Rank is null)
         {
             if (fault.Quarantined)
@@ -55,11 +55,9 @@ sealed class RankFaultFilter(RankFault fault, ModelHost host) : IIncomingGrainCa
     }
 }
 
-/// <summary>Three ranks whose rank 2 can be made to stall or fail its experts' default grains.</summary>
+/// <summary>Three ranks, each of which can be made to stall or fail its experts' default grains.</summary>
 public sealed class StalledRankFixture() : ClusterFixture(3)
 {
-    public const int FaultyRank = 2;
-
     protected override void Configure(MoeSiloOptions options)
     {
         // Long enough that only a hedge or a detour, not the deadline, can explain a fast answer.
@@ -72,7 +70,16 @@ public sealed class StalledRankFixture() : ClusterFixture(3)
 
     public IEnumerable<IServiceProvider> Ranks => Cluster.Silos.Select(s => ((InProcessSiloHandle)s).ServiceProvider);
 
-    public RankFault Fault => Ranks.Single(sp => sp.GetRequiredService<ModelHost>().Rank == FaultyRank).GetRequiredService<RankFault>();
+    /// <summary>
+    /// The fault switch of a rank that does not host the router (found by its dispatcher's calls after a request): a rank
+    /// whose experts the router reaches over the network, the case hedges and detours are for.
+    /// </summary>
+    public async Task<RankFault> FaultOfARankWithoutTheRouterAsync()
+    {
+        if (Ranks.All(sp => sp.GetRequiredService<RouterRuntime>().Dispatcher.Calls == 0))
+            await Client.GetGrain<IRouterGrain>(ModelName).GenerateAsync(new GenerateRequest { Prompt = "which rank routes", Sampling = SamplingParameters.Greedy(2) });
+        return Ranks.First(sp => sp.GetRequiredService<RouterRuntime>().Dispatcher.Calls == 0).GetRequiredService<RankFault>();
+    }
 
     public long Hedges => Ranks.Sum(sp => sp.GetRequiredService<RouterRuntime>().Dispatcher.Hedges);
     public long Retries => Ranks.Sum(sp => sp.GetRequiredService<RouterRuntime>().Dispatcher.Retries);
@@ -103,7 +110,7 @@ public sealed class ExpertHedgeTests(StalledRankFixture fixture) : IClassFixture
         ServingAssertions.MatchesReference(expected, await Router.GenerateAsync(Greedy(6)));
         long hedgesBefore = fixture.Hedges;
 
-        RankFault fault = fixture.Fault;
+        RankFault fault = await fixture.FaultOfARankWithoutTheRouterAsync();
         fault.Stall = true;
         try
         {
@@ -124,7 +131,7 @@ public sealed class ExpertHedgeTests(StalledRankFixture fixture) : IClassFixture
     public async Task CallsToAFailedRankGoToTheLocalCopyAndOutputsStayTheReferences()
     {
         var expected = fixture.ReferenceRun(Prompt, SamplingOptions.Greedy with { MaxTokens = 6, StopTokenIds = [] });
-        RankFault fault = fixture.Fault;
+        RankFault fault = await fixture.FaultOfARankWithoutTheRouterAsync();
         long retriesBefore = fixture.Retries;
         fault.Fail = true;
         int failed;
@@ -149,7 +156,7 @@ public sealed class ExpertHedgeTests(StalledRankFixture fixture) : IClassFixture
     public async Task AQuarantinedCopyIsPassedOverForAnotherCopyAndOutputsStayTheReferences()
     {
         var expected = fixture.ReferenceRun(Prompt, SamplingOptions.Greedy with { MaxTokens = 6, StopTokenIds = [] });
-        RankFault fault = fixture.Fault;
+        RankFault fault = await fixture.FaultOfARankWithoutTheRouterAsync();
         fault.Quarantined = true;
         try
         {

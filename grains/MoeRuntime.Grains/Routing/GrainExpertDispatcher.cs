@@ -7,6 +7,7 @@ using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Layers;
 using MoeRuntime.Serving.Dispatch;
+using MoeRuntime.Serving.Placement;
 using MoeRuntime.Telemetry.Collection;
 using Orleans.Runtime;
 using static TorchSharp.torch;
@@ -25,7 +26,7 @@ namespace MoeRuntime.Grains.Routing;
 /// next layers' experts are hinted by <see cref="GrainExpertPrefetcher"/>, which the model calls.
 /// </summary>
 internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, PlacementMapCache placement,
-    TelemetrySamplingCache sampling, ILogger<GrainExpertDispatcher> logger)
+    TelemetrySamplingCache sampling, RankDirectory ranks, ILogger<GrainExpertDispatcher> logger)
     : IExpertDispatcher
 {
     long _calls, _bytesSent, _bytesReceived, _callTicks, _retries, _hedges;
@@ -37,6 +38,10 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         ? new HedgeDelay(options.ExpertCallHedgeAfter, options.ExpertCallTimeout)
         : null;
     readonly ExpertDetours _detours = new(options.ExpertDetourPeriod);
+    // Per slot, the copy on this rank when the expert's default grain lives on another live rank (null otherwise: one
+    // rank alone, or this rank the owner, has nothing to hedge to); re-read from membership once a second.
+    volatile string?[] _localCopies = new string?[host.Config.LayerCount * host.Config.ExpertCount];
+    long _localCopiesDue;
 
     public long Calls => Interlocked.Read(ref _calls);
     public long BytesSent => Interlocked.Read(ref _bytesSent);
@@ -186,7 +191,36 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     ExpertRoute RouteOf(int slot, string[]? replicas = null, int start = 0)
     {
         string defaultKey = _defaultKeys[slot];
-        return new ExpertRoute(defaultKey, replicas, start, _localKeys[slot], _detours.Avoid(defaultKey, Stopwatch.GetTimestamp()));
+        long now = Stopwatch.GetTimestamp();
+        string? local = LocalCopies(now)[slot];
+        return new ExpertRoute(defaultKey, replicas, start, local, local is not null && _detours.Avoid(defaultKey, now));
+    }
+
+    string?[] LocalCopies(long now)
+    {
+        long due = Volatile.Read(ref _localCopiesDue);
+        if (now < due || Interlocked.CompareExchange(ref _localCopiesDue, now + Stopwatch.Frequency, due) != due) return _localCopies;
+        try
+        {
+            int[] live = ranks.LiveRanks();
+            var copies = new string?[_localKeys.Length];
+            if (live.Length > 1)
+            {
+                int[,] owners = ExpertOwnership.Map(host.Config.LayerCount, host.Config.ExpertCount, live);
+                for (int layer = 0; layer < host.Config.LayerCount; layer++)
+                    for (int expert = 0; expert < host.Config.ExpertCount; expert++)
+                    {
+                        int slot = layer * host.Config.ExpertCount + expert;
+                        copies[slot] = owners[layer, expert] == host.Rank ? null : _localKeys[slot];
+                    }
+            }
+            _localCopies = copies;
+        }
+        catch (Exception e) when (e is InvalidOperationException or OrleansException)
+        {
+            logger.LogDebug("Could not read the live ranks ({Error}); keeping the previous copies", e.Message);
+        }
+        return _localCopies;
     }
 
     async Task<TensorPayload> CallAsync(ExpertRoute route, TensorPayload payload, CheckedRows? rows, CancellationToken cancellationToken)

@@ -32,14 +32,14 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     int _openRequests;
 
     public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, PrefetchSettingsCache prefetch,
-        TelemetrySamplingCache sampling, IOptions<MoeSiloOptions> options, ILoggerFactory loggers)
+        TelemetrySamplingCache sampling, RankDirectory ranks, IOptions<MoeSiloOptions> options, ILoggerFactory loggers)
     {
         MoeSiloOptions o = options.Value;
         _logger = loggers.CreateLogger<RouterRuntime>();
         _drainTimeout = o.DrainTimeout;
         Host = host;
         Limits = o.Limits;
-        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, sampling, loggers.CreateLogger<GrainExpertDispatcher>());
+        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, sampling, ranks, loggers.CreateLogger<GrainExpertDispatcher>());
         Prefetcher = new GrainExpertPrefetcher(grains, host.ModelName, placement, prefetch);
         IExpertDispatcher dispatcher = Dispatcher;
         if (!string.IsNullOrWhiteSpace(o.RoutingTracePath))

@@ -27,7 +27,7 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:SuccessLogSampleRatio", "1.5"),
         ("Moe:Limits:MaxTokens", "0"), ("Moe:Limits:MaxPromptCharacters", "0"), ("Moe:Limits:KvCacheBudgetBytes", "0"),
         ("Moe:Limits:AllowLogitsCapture", "maybe"), ("Moe:Limits:MaxLogitsCaptureTokens", "0"), ("Moe:Limits:MaxStopTokens", "-1"),
-        ("Moe:Limits:TokenizerRegexTimeout", "00:00:00"),
+        ("Moe:Limits:MaxStopStrings", "-1"), ("Moe:Limits:MaxStopStringCharacters", "0"), ("Moe:Limits:TokenizerRegexTimeout", "00:00:00"),
         ("Moe:CostAwareRouting:Enabled", "maybe"), ("Moe:CostAwareRouting:ColdPenalty", "-1"), ("Moe:CostAwareRouting:TopK", "0"),
         ("Moe:CostAwareRouting:MaxChangedShare", "2"),
         ("Moe:FailureDetection:ProbeTimeout", "00:00:00"), ("Moe:FailureDetection:NumMissedProbesLimit", "0"),

@@ -160,7 +160,7 @@ public sealed class StopStringTests(OneRankFixture fixture) : IClassFixture<OneR
     }
 
     [Fact]
-    public async Task AResumeWhoseTokensAlreadyReachAStopIsRefusedByName()
+    public async Task AResumeWhoseTokensAlreadyReachAStopOrLieOutsideTheVocabularyIsRefusedByName()
     {
         (List<TokenChunk> plain, string stop, int stopToken, _) = await StopAcrossABoundary();
         GenerateRequest request = Request(stop) with
@@ -170,6 +170,10 @@ public sealed class StopStringTests(OneRankFixture fixture) : IClassFixture<OneR
         var error = await Assert.ThrowsAsync<MoeRequestException>(() => Collect(Router.StreamAsync(request)));
         Assert.Equal(MoeErrorCode.InvalidRequest, error.Code);
         Assert.Contains("already reach one of the stop strings", error.Message);
+
+        var outside = await Assert.ThrowsAsync<MoeRequestException>(() => Collect(Router.StreamAsync(request with { ResumeTokenIds = [plain[0].TokenId, -3] })));
+        Assert.Equal(MoeErrorCode.InvalidRequest, outside.Code);
+        Assert.Contains("resume token at position 1 lies outside the vocabulary", outside.Message);
     }
 
     [Fact]

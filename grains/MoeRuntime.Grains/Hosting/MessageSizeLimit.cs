@@ -19,9 +19,10 @@ public static class MessageSizeLimit
 
     /// <summary>
     /// The largest of: an expert call or its answer (every new token of a step routed to one expert: max batch tokens ×
-    /// hidden size × 4 bytes), a request (the prompt's characters as UTF-8, at most 3 bytes each, and its stop tokens) and a
-    /// response (per token its id, text, log-probabilities with alternatives, logits when capture is allowed, and the
-    /// prompt's token ids); plus a quarter for framing, and never under <see cref="Floor"/>.
+    /// hidden size × 4 bytes), a request (the prompt's characters as UTF-8, at most 3 bytes each, or its token ids, and
+    /// its stop tokens and stop strings) and a response (per token its id, text, log-probabilities with alternatives,
+    /// logits when capture is allowed, and the prompt's token ids); plus a quarter for framing, and never under
+    /// <see cref="Floor"/>.
     /// </summary>
     public static int For(ModelConfig model, MoeSiloOptions options)
     {
@@ -29,7 +30,8 @@ public static class MessageSizeLimit
         ArgumentNullException.ThrowIfNull(options);
         RequestLimits limits = options.Limits;
         long expertCall = (long)options.MaxBatchTokens * model.HiddenSize * sizeof(float);
-        long request = 3L * limits.MaxPromptCharacters + (long)limits.MaxStopTokens * sizeof(int);
+        long request = Math.Max(3L * limits.MaxPromptCharacters, (long)model.MaxSequenceLength * sizeof(int))
+            + (long)limits.MaxStopTokens * sizeof(int) + 3L * limits.MaxStopStrings * limits.MaxStopStringCharacters;
         long perToken = sizeof(int) + TextBytesPerToken + sizeof(float) + MaxTopLogprobs * (sizeof(int) + sizeof(float));
         long logits = limits.AllowLogitsCapture ? (long)limits.MaxLogitsCaptureTokens * model.VocabularySize * sizeof(float) : 0;
         long response = limits.MaxTokens * perToken + logits + (long)model.MaxSequenceLength * sizeof(int);

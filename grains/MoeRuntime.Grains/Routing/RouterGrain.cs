@@ -232,6 +232,11 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
                 StopStringDetokenizer? textStop = null;
                 if (_request.StopStrings is { Length: > 0 } stops)
                 {
+                    // The batcher checks resumed ids with the prompt, but the replay below decodes them first.
+                    for (int i = 0; i < resumed.Length; i++)
+                        if ((uint)resumed[i] >= (uint)host.Tokenizer.VocabularySize)
+                            throw new MoeRequestException(MoeErrorCode.InvalidRequest,
+                                $"resume token at position {i} lies outside the vocabulary of {host.Tokenizer.VocabularySize}");
                     textStop = new StopStringDetokenizer(host.Tokenizer.CreateStreamingDecoder(), stops);
                     // A resumed request's text continues from what was delivered: the same partial character, the same held-back tail.
                     if (!textStop.Replay(resumed))

@@ -179,18 +179,18 @@ public sealed class RankTelemetry : IBatcherObserver
     }
 
     /// <summary>Time since the previous token of a stream; sampled every N-th position as the catalogue says.</summary>
-    /// <param name="span">The request's span: when it is recorded, a sampled gap is kept as an exemplar with its trace id.</param>
+    /// <param name="span">The request's span: when its trace is sampled (exported), a sampled gap is kept as an exemplar with its trace id.</param>
     public void TokenGap(string route, int index, TimeSpan sincePrevious, Activity? span = null)
     {
         if (!Enabled) return;
         int r = RouteIndex(route);
         _tpot[r].RecordToken(index, sincePrevious.TotalSeconds);
-        if (span is { IsAllDataRequested: true } && _tpotExemplars is not null && _tpot[r].Samples(index))
+        if (span is { Recorded: true } && _tpotExemplars is not null && _tpot[r].Samples(index))
             _tpotExemplars[r].Offer(sincePrevious.TotalSeconds, span.TraceId, span.SpanId);
     }
 
     /// <param name="tenantPseudonym">The request's tenant as its pseudonym, for the per-tenant token and cost series.</param>
-    /// <param name="span">The request's span: when it is recorded, its duration and TTFT are kept as exemplars with its trace id.</param>
+    /// <param name="span">The request's span: when its trace is sampled (exported), its duration and TTFT are kept as exemplars with its trace id.</param>
     public void RequestSucceeded(string route, string tenantPseudonym, int promptTokens, int completionTokens, TimeSpan duration, TimeSpan firstToken,
         Activity? span = null)
     {
@@ -206,7 +206,7 @@ public sealed class RankTelemetry : IBatcherObserver
         _duration[r].Record(duration.TotalSeconds);
         _ttft[r].Record(firstToken.TotalSeconds);
         if (duration > TimeSpan.Zero) _tokensPerSecond[r].Record(completionTokens / duration.TotalSeconds);
-        if (span is { IsAllDataRequested: true } && _durationExemplars is not null && _ttftExemplars is not null)
+        if (span is { Recorded: true } && _durationExemplars is not null && _ttftExemplars is not null)
         {
             _durationExemplars[r].Offer(duration.TotalSeconds, span.TraceId, span.SpanId);
             _ttftExemplars[r].Offer(firstToken.TotalSeconds, span.TraceId, span.SpanId);

@@ -89,7 +89,8 @@ public static class MetricsDocument
         text.Append("""
             /metrics is read as OpenMetrics (`Accept: application/openmetrics-text`, as Prometheus asks by default): a
             bucket's line ends in `# {trace_id="…",span_id="…"} value timestamp`, the latest request in that bucket whose
-            trace was recorded (head sampling, `Telemetry:TraceSampleRatio`). Each rank keeps
+            trace is sampled, so exported (by head sampling, `Telemetry:TraceSampleRatio`, or because the caller's
+            `traceparent` was sampled). Each rank keeps
             one exemplar per bucket and route, the newest; it takes the place of one observation of its bucket when the
             interval's sketch is replayed into the histogram, so bucket counts are unchanged. The Prometheus text format
             (no `Accept`, or `text/plain`) has no exemplars. Prometheus stores them with `--enable-feature=exemplar-storage`;

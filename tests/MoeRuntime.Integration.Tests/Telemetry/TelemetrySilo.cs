@@ -10,7 +10,7 @@ namespace MoeRuntime.Integration.Tests.Telemetry;
 /// telemetry token, a client connected through its gateway, and HTTP calls to its telemetry endpoints.
 /// Each test class gets its own, so the request counts it asserts are exactly the load it drove.
 /// </summary>
-public class TelemetrySilo : IAsyncLifetime
+public sealed class TelemetrySilo : IAsyncLifetime
 {
     public const string Token = "realparts-telemetry-token";
     public const string ModelName = "default";
@@ -28,10 +28,7 @@ public class TelemetrySilo : IAsyncLifetime
     public string Scratch(string name) => _silo!.Scratch(name);
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(10) };
 
-    public async Task InitializeAsync() => _silo = await LocalSilo.StartAsync("telemetry", ["--Telemetry:Tokens:0", Token, .. Settings]);
-
-    /// <summary>Further command-line settings of a fixture that needs them.</summary>
-    protected virtual string[] Settings => [];
+    public async Task InitializeAsync() => _silo = await LocalSilo.StartAsync("telemetry", ["--Telemetry:Tokens:0", Token]);
 
     /// <summary>Streams <paramref name="prompts"/> concurrently, greedy, and fails unless every one completes.</summary>
     internal async Task<StreamedRequest[]> StreamAsync(IEnumerable<string> prompts, int maxTokens)

@@ -29,9 +29,9 @@ static class SiloTelemetry
         // stderr, so that stdout carries only generated text (--prompt) and can be piped.
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
-        // /metrics already carries the catalogue's families; the OTel copy of them is for OTLP only.
+        // /metrics already carries the catalogue's families; the OTel copy of them, and the error traces' counts, are for OTLP only.
         Prometheus.Metrics.ConfigureMeterAdapter(o =>
-            o.InstrumentFilterPredicate = instrument => instrument.Meter.Name != MoeRuntime.Telemetry.Export.OpenTelemetryBridge.MeterName);
+            o.InstrumentFilterPredicate = instrument => instrument.Meter.Name is not (MoeRuntime.Telemetry.Export.OpenTelemetryBridge.MeterName or ErrorTraceProcessor.MeterName));
         bool otlp = !string.IsNullOrWhiteSpace(options.OtlpEndpoint);
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("moe-silo", serviceInstanceId: $"rank-{rank}"))
@@ -46,7 +46,7 @@ static class SiloTelemetry
             })
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter("Microsoft.Orleans", MoeRuntime.Telemetry.Export.OpenTelemetryBridge.MeterName);
+                metrics.AddMeter("Microsoft.Orleans", MoeRuntime.Telemetry.Export.OpenTelemetryBridge.MeterName, ErrorTraceProcessor.MeterName);
                 if (otlp) metrics.AddOtlpExporter(o => o.Endpoint = new Uri(options.OtlpEndpoint));
             });
         return builder;

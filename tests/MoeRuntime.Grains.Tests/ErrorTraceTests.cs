@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Diagnostics;
@@ -85,6 +86,26 @@ public sealed class ErrorTraceTests
             first.SetStatus(ActivityStatusCode.Error);
         }
         Assert.Equal(4, trace.Tail.Buffer.DroppedSpans);
+
+        // The counts leave the process as the meter's instruments (what the silo exports over OTLP).
+        var observed = new Dictionary<string, long>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == ErrorTraceProcessor.MeterName) l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            string key = instrument.Name + string.Concat(tags.ToArray().Select(t => $"/{t.Value}"));
+            lock (observed) observed[key] = value;
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Equal(4, observed["moe_error_trace_spans_dropped_total"]);
+        Assert.Equal(2, observed["moe_error_trace_decisions_total/kept"]);
+        Assert.Equal(1, observed["moe_error_trace_decisions_total/discarded"]);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Tracing;
@@ -9,27 +10,47 @@ namespace MoeRuntime.Grains.Diagnostics;
 
 /// <summary>
 /// The tail decision for error traces at the router: spans head sampling sampled go straight to
-/// <paramref name="exporter"/>; spans only recorded (a request head sampling passed over, and its local children)
+/// the exporter; spans only recorded (a request head sampling passed over, and its local children)
 /// are held per request in a bounded <see cref="TailTraceBuffer{TKey, TSpan}"/> until its <c>moe.request</c> span
 /// ends. A request that failed (status error) or took at least <see cref="ErrorTraceOptions.SlowRequestSeconds"/>
 /// has its spans marked sampled and exported; the rest are discarded. Only spans of this rank's process are held:
 /// the request's calls to grains on other ranks are not sampled there.
 /// </summary>
-public sealed class ErrorTraceProcessor(BaseProcessor<Activity> exporter, ErrorTraceOptions options) : BaseProcessor<Activity>
+public sealed class ErrorTraceProcessor : BaseProcessor<Activity>
 {
-    readonly TailTraceBuffer<ActivityTraceId, Activity> _buffer = new(options.MaxBufferedRequests, options.MaxSpansPerRequest);
-    readonly TimeSpan _slow = TimeSpan.FromSeconds(options.SlowRequestSeconds);
+    /// <summary>The meter of the tail decision's own counts, exported over OTLP with the traces.</summary>
+    public const string MeterName = "MoeRuntime.ErrorTraces";
+    readonly BaseProcessor<Activity> _exporter;
+    readonly TailTraceBuffer<ActivityTraceId, Activity> _buffer;
+    readonly TimeSpan _slow;
+    readonly Meter _meter = new(MeterName);
+
+    public ErrorTraceProcessor(BaseProcessor<Activity> exporter, ErrorTraceOptions options)
+    {
+        _exporter = exporter;
+        _buffer = new TailTraceBuffer<ActivityTraceId, Activity>(options.MaxBufferedRequests, options.MaxSpansPerRequest);
+        _slow = TimeSpan.FromSeconds(options.SlowRequestSeconds);
+        _meter.CreateObservableCounter("moe_error_trace_decisions_total", () => new[]
+        {
+            new Measurement<long>(_buffer.KeptTraces, new KeyValuePair<string, object?>("decision", "kept")),
+            new Measurement<long>(_buffer.DiscardedTraces, new KeyValuePair<string, object?>("decision", "discarded")),
+        }, "{request}", "Requests head sampling passed over whose spans the tail decision exported (failed or slow) or discarded.");
+        _meter.CreateObservableCounter("moe_error_trace_spans_dropped_total", () => _buffer.DroppedSpans, "{span}",
+            "Spans of unsampled requests dropped for room in the error-trace buffer (over MaxSpansPerRequest, or the oldest request when MaxBufferedRequests were held).");
+        _meter.CreateObservableGauge("moe_error_trace_buffered_requests", () => _buffer.BufferedTraces, "{request}",
+            "Requests whose spans the error-trace buffer holds now.");
+    }
 
     /// <summary>Counts of what the tail decision did (kept, discarded, dropped for room).</summary>
     public TailTraceBuffer<ActivityTraceId, Activity> Buffer => _buffer;
 
-    public override void OnStart(Activity data) => exporter.OnStart(data);
+    public override void OnStart(Activity data) => _exporter.OnStart(data);
 
     public override void OnEnd(Activity data)
     {
         if (data.Recorded)
         {
-            exporter.OnEnd(data);
+            _exporter.OnEnd(data);
             return;
         }
         if (!data.IsAllDataRequested) return;
@@ -50,16 +71,20 @@ public sealed class ErrorTraceProcessor(BaseProcessor<Activity> exporter, ErrorT
     void Export(Activity span)
     {
         span.ActivityTraceFlags |= ActivityTraceFlags.Recorded;
-        exporter.OnEnd(span);
+        _exporter.OnEnd(span);
     }
 
-    protected override bool OnForceFlush(int timeoutMilliseconds) => exporter.ForceFlush(timeoutMilliseconds);
+    protected override bool OnForceFlush(int timeoutMilliseconds) => _exporter.ForceFlush(timeoutMilliseconds);
 
-    protected override bool OnShutdown(int timeoutMilliseconds) => exporter.Shutdown(timeoutMilliseconds);
+    protected override bool OnShutdown(int timeoutMilliseconds) => _exporter.Shutdown(timeoutMilliseconds);
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) exporter.Dispose();
+        if (disposing)
+        {
+            _exporter.Dispose();
+            _meter.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

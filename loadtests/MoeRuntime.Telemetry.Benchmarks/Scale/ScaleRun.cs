@@ -23,20 +23,20 @@ internal static class ScaleRun
         Measure(RankCounts[1], WarmUpIntervals);
         Console.WriteLine($"{Environment.ProcessorCount} cores, .NET {Environment.Version}, {Shards} shards, {intervals} measured intervals after {WarmUpIntervals} warm-up; median (min–max)");
         Console.WriteLine();
-        Console.WriteLine("| ranks | rank summary (bytes) | shard merge, all shards (ms) | slowest shard (ms) | shard forward, per shard (ms) | shard forward (bytes) | cluster merge per interval (ms) | cluster windows after 1 h (MB) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| ranks | rank summary (bytes) | shard merge, all shards (ms) | process CPU during the shard merges (ms) | slowest shard (ms) | shard forward, per shard (ms) | shard forward (bytes) | cluster merge per interval (ms) | cluster windows after 1 h (MB) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (int ranks in rankCounts) Console.WriteLine(Measure(ranks, intervals));
         Console.WriteLine();
         Hour(HourRanks);
     }
 
-    public static void Hour(int ranks)
+    public static void Hour(int ranks, bool previousRankWindows = false)
     {
         Console.WriteLine("Shard state after a simulated hour (3,600 one-second intervals per rank):");
         Console.WriteLine();
-        Console.WriteLine("| ranks | shards | shard state, all shards (MB) | per rank (KB) | sketch buckets kept per rank | wall time of the run (s) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
-        Console.WriteLine(ShardHour.Measure(ranks, Shards, Interval));
+        Console.WriteLine("| per-rank windows | ranks | shards | shard state, all shards (MB) | per rank (KB) | sketch buckets kept per rank | process CPU per simulated second, all shards (ms) | wall time of the run (s) |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine(ShardHour.Measure(ranks, Shards, Interval, previousRankWindows));
     }
 
     static string Measure(int rankCount, int intervals)
@@ -48,7 +48,7 @@ internal static class ScaleRun
         var ranks = Enumerable.Range(0, pooled ? ShardHour.PoolSize : rankCount).Select(r => new SimulatedRankLoad(r, clock)).ToArray();
         var shards = Enumerable.Range(0, Shards).Select(s => new ShardMerge(s, Interval)).ToArray();
         var cluster = new ClusterMerge(Interval);
-        List<double> rankBytes = [], shardTotal = [], shardMax = [], forwardMs = [], forwardBytes = [], clusterMs = [];
+        List<double> rankBytes = [], shardTotal = [], shardCpu = [], shardMax = [], forwardMs = [], forwardBytes = [], clusterMs = [];
         byte[][] forwards = [];
 
         for (int interval = 0; interval < WarmUpIntervals + intervals; interval++)
@@ -64,12 +64,15 @@ internal static class ScaleRun
             }
 
             var perShard = new double[Shards];
+            // CPU as well as wall time: on a shared machine the wall time also counts the time other processes had the cores.
+            TimeSpan cpuBefore = Environment.CpuUsage.TotalTime;
             for (int r = 0; r < rankCount; r++)
             {
                 long started = Stopwatch.GetTimestamp();
                 shards[r % Shards].Report(summaries[r], now);
                 perShard[r % Shards] += Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             }
+            double cpu = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds;
             var forwardTimes = new double[Shards];
             forwards = new byte[Shards][];
             for (int s = 0; s < Shards; s++)
@@ -85,6 +88,7 @@ internal static class ScaleRun
             if (interval < WarmUpIntervals) continue;
             rankBytes.AddRange(summaries.Select(s => (double)s.Length));
             shardTotal.Add(perShard.Sum());
+            shardCpu.Add(cpu);
             shardMax.Add(perShard.Max());
             forwardMs.AddRange(forwardTimes);
             forwardBytes.AddRange(forwards.Select(f => (double)f.Length));
@@ -96,7 +100,7 @@ internal static class ScaleRun
         GC.KeepAlive(ranks);
         GC.KeepAlive(shards);
         GC.KeepAlive(cluster);
-        return $"| {rankCount:N0} | {new Spread(rankBytes).Format("N0")} | {new Spread(shardTotal).Format("N1")} | {new Spread(shardMax).Format("N2")} " +
+        return $"| {rankCount:N0} | {new Spread(rankBytes).Format("N0")} | {new Spread(shardTotal).Format("N1")} | {new Spread(shardCpu).Format("N0")} | {new Spread(shardMax).Format("N2")} " +
                $"| {new Spread(forwardMs).Format("N2")} | {new Spread(forwardBytes).Format("N0")} | {new Spread(clusterMs).Format("N2")} | {windowBytes / 1e6:N1} |";
     }
 }

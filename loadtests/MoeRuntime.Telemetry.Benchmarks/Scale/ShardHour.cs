@@ -33,13 +33,14 @@ internal static class ShardHour
         TierHits = pooled.TierHits, TierMisses = pooled.TierMisses, TierFetchNanoseconds = pooled.TierFetchNanoseconds, RoutingDigests = pooled.RoutingDigests,
     };
 
-    public static string Measure(int rankCount, int shardCount, TimeSpan interval)
+    public static string Measure(int rankCount, int shardCount, TimeSpan interval, bool previousRankWindows = false)
     {
         var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
         IReadOnlyList<RankSummary> pool = Pool(start);
         long before = GC.GetTotalMemory(forceFullCollection: true);
-        var shards = Enumerable.Range(0, shardCount).Select(s => new ShardMerge(s, interval)).ToArray();
+        var shards = Enumerable.Range(0, shardCount).Select(s => new ShardMerge(s, interval, previousRankWindows)).ToArray();
         var started = Stopwatch.StartNew();
+        TimeSpan cpuBefore = Environment.CpuUsage.TotalTime;
         for (int second = 1; second <= 3600; second++)
         {
             DateTimeOffset now = start.AddSeconds(second);
@@ -48,10 +49,11 @@ internal static class ShardHour
             foreach (ShardMerge shard in shards) shard.Forward(now);
         }
         double seconds = started.Elapsed.TotalSeconds;
+        double cpuPerInterval = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds / 3600;
         long after = GC.GetTotalMemory(forceFullCollection: true);
         GC.KeepAlive(shards);
         GC.KeepAlive(pool);
         long buckets = shards.Sum(s => s.StoredBuckets);
-        return $"| {rankCount:N0} | {shardCount} | {(after - before) / 1e6:N1} | {(after - before) / (double)rankCount / 1e3:N0} | {buckets / (double)rankCount:N0} | {seconds:N0} |";
+        return $"| {(previousRankWindows ? "previous: dense SlidingWindows(1m)" : "RankWindows")} | {rankCount:N0} | {shardCount} | {(after - before) / 1e6:N1} | {(after - before) / (double)rankCount / 1e3:N0} | {buckets / (double)rankCount:N0} | {cpuPerInterval:N1} | {seconds:N0} |";
     }
 }

@@ -7,11 +7,16 @@ namespace MoeRuntime.Telemetry.Benchmarks.Scale;
 /// What <c>ShardAggregatorGrain</c> does with its ranks' summaries, without Orleans: decode, de-duplicate, merge into
 /// the interval's pending snapshot, keep each rank's last minute for its views (<see cref="RankWindows"/>), forward.
 /// </summary>
-internal sealed class ShardMerge(int shard, TimeSpan interval)
+/// <param name="previousRankWindows">
+/// Keep each rank's minute in a one-minute <see cref="SlidingWindows"/> of dense sketches instead, as the grain did
+/// before <see cref="RankWindows"/>: the reference the shard-hour measurement compares against.
+/// </param>
+internal sealed class ShardMerge(int shard, TimeSpan interval, bool previousRankWindows = false)
 {
     const int Layers = SimulatedRankLoad.Layers, Experts = SimulatedRankLoad.Experts;
     readonly RankTracker _ranks = new(interval, 3);
     readonly Dictionary<string, RankWindows> _rankWindows = new(StringComparer.Ordinal);
+    readonly Dictionary<string, SlidingWindows> _previousWindows = new(StringComparer.Ordinal);
     MergedSnapshot _pending = new(Layers, Experts);
     long _sequence;
 
@@ -24,6 +29,13 @@ internal sealed class ShardMerge(int shard, TimeSpan interval)
     {
         if (!_ranks.Accept(summary, now)) return;
         _pending.Add(summary);
+        if (previousRankWindows)
+        {
+            if (!_previousWindows.TryGetValue(summary.RankId, out SlidingWindows? dense))
+                _previousWindows[summary.RankId] = dense = new SlidingWindows(Layers, Experts, TelemetryWindow.OneMinute);
+            dense.Add(summary);
+            return;
+        }
         if (!_rankWindows.TryGetValue(summary.RankId, out RankWindows? windows))
             _rankWindows[summary.RankId] = windows = new RankWindows(Layers, Experts);
         windows.Add(summary);

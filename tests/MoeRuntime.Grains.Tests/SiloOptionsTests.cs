@@ -19,7 +19,7 @@ public sealed class SiloOptionsTests : IDisposable
 {
     // Per key of appsettings.json: the setting that puts it out of range ({file} and {directory} are made per run).
     static readonly Dictionary<string, (string Key, string Value)> OutOfRange = Cases(
-        ("Moe:ModelName", ""), ("Moe:ModelPath", "{file}"), ("Moe:Device", "tpu"), ("Moe:Rank", "-1"),
+        ("Moe:ModelName", ""), ("Moe:ModelPath", "{file}"), ("Moe:RequireManifest", "maybe"), ("Moe:Device", "tpu"), ("Moe:Rank", "-1"),
         ("Moe:HotBudgetBytes", "-1"), ("Moe:WarmBudgetBytes", "-1"), ("Moe:DefaultTier", "7"),
         ("Moe:MaxQueuedRequests", "0"), ("Moe:MaxBatchSequences", "0"), ("Moe:MaxBatchTokens", "0"),
         ("Moe:DrainTimeout", "-00:00:05"), ("Moe:BatcherRestartDelay", "00:00:00"), ("Moe:BatcherMaxRestartDelay", "-00:00:01"), ("Moe:PrefetchLookahead", "-1"), ("Moe:ExpertCallTimeout", "00:00:00"),

@@ -90,14 +90,18 @@ public sealed class PerturbedGateFixture() : ClusterFixture(3)
         base.PrepareModel(directory);
         _perturbed = Directory.CreateTempSubdirectory("moe-perturbed-").FullName;
         foreach (string source in Directory.GetFiles(directory)) File.Copy(source, Path.Combine(_perturbed, Path.GetFileName(source)));
-        using var checkpoint = SafetensorsCheckpoint.Open(_perturbed);
-        TensorEntry gate = checkpoint.Entry(new CheckpointTensorNames(Model.Configuration.ModelArchitecture.Mixtral).Gate(PerturbedLayer));
-        var bytes = new byte[gate.Length];
-        checkpoint.ReadBytes(gate, bytes);
-        for (int i = 1; i < bytes.Length; i += 2) bytes[i] ^= 0x80; // flip every bfloat16's sign
-        using var file = new FileStream(gate.File, FileMode.Open, FileAccess.Write);
-        file.Position = gate.Offset;
-        file.Write(bytes);
+        using (var checkpoint = SafetensorsCheckpoint.Open(_perturbed))
+        {
+            TensorEntry gate = checkpoint.Entry(new CheckpointTensorNames(Model.Configuration.ModelArchitecture.Mixtral).Gate(PerturbedLayer));
+            var bytes = new byte[gate.Length];
+            checkpoint.ReadBytes(gate, bytes);
+            for (int i = 1; i < bytes.Length; i += 2) bytes[i] ^= 0x80; // flip every bfloat16's sign
+            using var file = new FileStream(gate.File, FileMode.Open, FileAccess.Write);
+            file.Position = gate.Offset;
+            file.Write(bytes);
+        }
+        // Another model imported on purpose (its own manifest, another digest), not a corrupt copy, which would not start.
+        CheckpointManifest.Write(_perturbed);
     }
 
     protected override void Configure(MoeSiloOptions options)

@@ -59,6 +59,9 @@ public static class RankStates
         ArgumentNullException.ThrowIfNull(moves);
         var to = moves.ToDictionary(m => m.Expert, m => m.To);
         return new RankState(state.Rank, state.Budgets,
-            state.Experts.Select(e => to.TryGetValue(e.Key, out Tier tier) ? e with { Tier = tier } : e).ToList());
+            state.Experts.Select(e => to.TryGetValue(e.Key, out Tier tier) ? e with { Tier = tier } : e).ToList())
+        {
+            Transient = state.Transient,
+        };
     }
 }

@@ -79,6 +79,7 @@ public sealed class TierSetGrain(ModelHost host, RankTierPolicy policy, IOptions
             WarmHighWaterBytes = snapshot.Warm.HighWaterBytes,
             WarmFetchedBytes = c.BytesWarmToHot,
             ColdFetchedBytes = c.BytesColdToHot,
+            TransientHits = c.TransientHits,
         };
     }
 

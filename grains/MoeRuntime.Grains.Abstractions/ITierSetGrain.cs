@@ -71,6 +71,8 @@ public sealed record TierStoreStats
     [Id(13)] public long WarmFetchedBytes { get; init; }
     /// <summary>Bytes brought hot out of the cold tier (disk reads that became hot copies).</summary>
     [Id(14)] public long ColdFetchedBytes { get; init; }
+    /// <summary>Of <see cref="Hits"/>, those served by a transient copy (an expert hot that the TierSet does not assign hot).</summary>
+    [Id(15)] public long TransientHits { get; init; }
 }
 
 /// <summary>A change to a TierSet: tiers for some experts, optionally new budgets, and why.</summary>

@@ -49,14 +49,15 @@ public class CliReplayTests
         var (exit, stdout, stderr) = await Moe("replay", "--trace", trace, "--capacity", "2", "4", "--prefetch", "--fetch-ms", "5");
         Assert.True(exit == 0, stderr);
         Assert.Contains("300 steps", stdout);
-        Assert.Contains("| policy     | hit rate | vs Belady | misses | bytes moved |", stdout);
+        Assert.Contains("| policy      | hit rate | vs Belady | misses | bytes moved |", stdout);
         Assert.Contains("prefetch hit rate", stdout);
         Assert.Contains("hot capacity 2 of 6 experts per layer", stdout);
         Assert.Contains("hot capacity 4 of 6 experts per layer", stdout);
-        foreach (string policy in new[] { "| LRU ", "| LFU ", "| Controller ", "| Belady " })
+        foreach (string policy in new[] { "| LRU ", "| LFU ", "| Decayed LFU ", "| Controller ", "| Belady " })
             Assert.Equal(2, stdout.Split('\n').Count(l => l.StartsWith(policy)));
-        Assert.Contains("| Belady     |", stdout);
+        Assert.Contains("| Belady      |", stdout);
         Assert.Contains("controller: latency controller + guardrails per layer", stdout);
+        Assert.Contains("transient-yield rule on, weight 1.25", stdout);
         Assert.Contains("Belady bounds demand caching only", stdout);
         Assert.Contains("0.0 pt", stdout);
     }

@@ -1,3 +1,4 @@
+using MoeRuntime.Control.Latency;
 using MoeRuntime.Model.Sampling;
 using Xunit.Abstractions;
 
@@ -9,8 +10,18 @@ namespace MoeRuntime.Grains.Tests;
 /// bounded number of intervals, with every output still the reference generator's and the hot tier
 /// within its budget throughout.
 /// </summary>
-public sealed class ControlShiftTests(ControlFixture fixture, ITestOutputHelper output) : IClassFixture<ControlFixture>
+public sealed class ControlShiftTests(ControlShiftTests.RankingFixture fixture, ITestOutputHelper output) : IClassFixture<ControlShiftTests.RankingFixture>
 {
+    /// <summary>
+    /// The transient-yield rule off: this test pins how fast the demand ranking follows a shift, with a plan that fills
+    /// its hot budget; with the rule the plan rightly leaves slots to transient copies when those earn more.
+    /// </summary>
+    public sealed class RankingFixture : ControlFixture
+    {
+        protected override LatencyControllerOptions ConfigureLatency(LatencyControllerOptions latency) =>
+            base.ConfigureLatency(latency) with { TransientYield = false };
+    }
+
     const int IntervalsPerPhase = 6;
     /// <summary>The bound: intervals of the new mix after which its popular experts are all hot.</summary>
     const int ReadaptWithin = 4;

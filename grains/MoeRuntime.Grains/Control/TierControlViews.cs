@@ -31,7 +31,8 @@ public static class TierControlViews
         var experts = state.Experts.Select(e => new ExpertHolding(ExpertKey.Parse(e.Expert), ControlRequests.Tier(e.Tier), e.HotBytes, e.WarmBytes)).ToList();
         TierStoreStats store = state.Store;
         var counters = new RankCounters(store.Hits, store.MissesFromWarm, store.MissesFromCold, store.FetchSecondsFromWarm, store.FetchSecondsFromCold,
-            store.WarmFetchedBytes, store.ColdFetchedBytes, experts.Zip(state.Experts).ToDictionary(p => p.First.Key, p => p.Second.Uses));
+            store.WarmFetchedBytes, store.ColdFetchedBytes, experts.Zip(state.Experts).ToDictionary(p => p.First.Key, p => p.Second.Uses),
+            store.TransientHits);
         return new RankReading(state.View.Version, state.View.HotBudgetBytes, state.HotCeilingBytes, state.View.WarmBudgetBytes, experts, counters, pinned);
     }
 

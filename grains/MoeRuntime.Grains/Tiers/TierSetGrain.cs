@@ -158,6 +158,7 @@ public sealed class TierSetGrain(
             WarmHighWaterBytes = snapshot.Warm.HighWaterBytes,
             WarmFetchedBytes = c.BytesWarmToHot,
             ColdFetchedBytes = c.BytesColdToHot,
+            TransientHits = c.TransientHits,
         };
     }
 

@@ -30,6 +30,14 @@ static class ReplayCommand
         var hysteresis = new Option<double?>("--hysteresis") { Description = "Controllers' policy: how much more per byte a promoted expert must be worth than the one it displaces (0.05 = 5 %)" };
         var maxChanges = new Option<int?>("--max-changes") { Description = "Controllers' policy: most tier moves per layer and interval (at least 3)" };
         var transient = new Option<int?>("--transient-slots") { Description = "Controllers' policy: hot slots per layer kept out of the controller's budget for transient copies" };
+        var noYield = new Option<bool>("--no-transient-yield")
+        {
+            Description = "Controllers' policy: turn the transient-yield rule off (experts stay assigned hot even when a slot of transient copies earns more)",
+        };
+        var yieldWeight = new Option<double?>("--transient-yield-weight")
+        {
+            Description = "Controllers' policy: how many times what a slot of transient copies earns an assigned expert's demand must beat",
+        };
         var policies = new Option<string[]>("--policy")
         {
             Description = $"Policies to compare: {string.Join(", ", ReplayPolicies.Known)} (default: all)",
@@ -37,7 +45,7 @@ static class ReplayCommand
         };
         var command = new Command("replay", "Replay a routing trace against tier policies (LRU, LFU, the controllers', Belady's optimum)")
         {
-            trace, capacity, hotBytes, expertBytes, fetchMs, prefetch, accuracy, seed, interval, halfLife, hysteresis, maxChanges, transient, policies,
+            trace, capacity, hotBytes, expertBytes, fetchMs, prefetch, accuracy, seed, interval, halfLife, hysteresis, maxChanges, transient, noYield, yieldWeight, policies,
         };
         command.SetAction(result =>
         {
@@ -73,6 +81,8 @@ static class ReplayCommand
             if (result.GetValue(hysteresis) is { } y) controller = controller with { Guardrails = controller.Guardrails with { HysteresisRatio = y } };
             if (result.GetValue(maxChanges) is { } m) controller = controller with { Guardrails = controller.Guardrails with { MaxChangesPerInterval = m } };
             if (result.GetValue(transient) is { } t) controller = controller with { TransientSlots = t };
+            if (result.GetValue(yieldWeight) is { } w) controller = controller with { Latency = controller.Latency with { TransientYieldWeight = w } };
+            if (result.GetValue(noYield)) controller = controller with { Latency = controller.Latency with { TransientYield = false } };
             Run(Console.Out, path, loaded, capacities, names, options, controller);
             return 0;
         });
@@ -108,7 +118,8 @@ static class ReplayCommand
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"controller: latency controller + guardrails per layer, demand half-life {controller.Latency.DemandHalfLifeIntervals:0.###} intervals, " +
                 $"hysteresis {controller.Guardrails.HysteresisRatio:0.###}, at most {controller.Guardrails.MaxChangesPerInterval} moves per layer and interval, " +
-                $"{controller.TransientSlots} hot slot(s) per layer kept for transient copies"));
+                $"{controller.TransientSlots} hot slot(s) per layer kept for transient copies, " +
+                $"transient-yield rule {(controller.Latency.TransientYield ? "on, weight " : "off")}{(controller.Latency.TransientYield ? controller.Latency.TransientYieldWeight : null):0.###}"));
         if (available.Any(n => n.Equals(ReplayPolicies.Controller, StringComparison.OrdinalIgnoreCase)) && options.IntervalSteps < 8)
             output.WriteLine($"note: plans every {options.IntervalSteps} step(s) fetch promotions before the next step needs them, as prefetches do; " +
                 "Belady bounds demand caching only, and the runtime plans every few seconds (try --interval-steps 32)");

@@ -16,6 +16,8 @@ public sealed class LatencyController : ITierController
     readonly LatencyControllerOptions _options;
     readonly RankDemand _demand;
     readonly Dictionary<int, long> _allowance = [];
+    readonly Dictionary<int, double> _transientYield = [];
+    readonly double _retained;
 
     /// <exception cref="ArgumentException">The options are out of range.</exception>
     public LatencyController(LatencyControllerOptions options)
@@ -24,12 +26,19 @@ public sealed class LatencyController : ITierController
         options.Validate();
         _options = options;
         _demand = new RankDemand(options.DemandHalfLifeIntervals);
+        _retained = Math.Pow(0.5, 1 / options.DemandHalfLifeIntervals);
     }
 
     public string Name => "latency";
 
     /// <summary>The hot bytes the controller lets the rank use (at most its hot budget); null before its first interval.</summary>
     public long? HotAllowance(int rank) => _allowance.TryGetValue(rank, out long bytes) ? bytes : null;
+
+    /// <summary>
+    /// Hits per interval a hot byte of the rank's transient copies earns, decayed like demand; null before the rank
+    /// reported any transient room (or with the transient-yield rule off).
+    /// </summary>
+    public double? TransientYieldPerByte(int rank) => _transientYield.TryGetValue(rank, out double y) ? y : null;
 
     /// <summary>Folds the interval's uses into the rank's demand, then plans the moves towards the cheapest assignment.</summary>
     public TierPlan Plan(ControlInput input)
@@ -45,7 +54,8 @@ public sealed class LatencyController : ITierController
 
         double warmSeconds = _options.FetchPriors.Seconds(Tier.Warm, input.WarmFetch);
         double coldSeconds = _options.FetchPriors.Seconds(Tier.Cold, input.ColdFetch);
-        Dictionary<ExpertKey, Tier> target = TierRanking.Assign(rank.Experts, demand, allowance, rank.Budgets.WarmBytes, _options.MinDemand);
+        double? yieldPerByte = ObserveTransient(rank) * _options.TransientYieldWeight;
+        Dictionary<ExpertKey, Tier> target = TierRanking.Assign(rank.Experts, demand, allowance, rank.Budgets.WarmBytes, _options.MinDemand, yieldPerByte ?? 0);
         bool givingBack = LatencyPressure.HoldsWithMargin(pressure, _options) && allowance < hotUsed;
 
         var ranked = new List<(TierMove Move, double PerByte)>();
@@ -59,6 +69,8 @@ public sealed class LatencyController : ITierController
                 ? $"demand {uses:F2} uses/interval, each {TierNames.Of(expert.Tier)} miss costs {missSeconds * 1e3:F1} ms"
                 : expert.Tier == Tier.Hot && givingBack ? $"latency holds with margin: giving hot memory back (demand {uses:F2} uses/interval)"
                 : uses < _options.MinDemand || uses == 0 ? $"idle: demand {uses:F3} uses/interval"
+                : expert.Tier == Tier.Hot && yieldPerByte is { } y && uses / expert.HotBytes <= y
+                    ? $"transient copies earn more: demand {uses:F2} uses/interval, a slot of transient copies {y * expert.HotBytes:F2} hits/interval"
                 : $"outranked by demand per byte (demand {uses:F2} uses/interval)";
             var move = new TierMove(expert.Key, expert.Tier, to, uses * coldSeconds, reason);
             ranked.Add((move, move.Value / expert.Bytes(move.IsPromotion ? to : expert.Tier)));
@@ -79,6 +91,7 @@ public sealed class LatencyController : ITierController
             ["promotions"] = moves.Count(m => m.IsPromotion),
             ["demotions"] = moves.Count(m => !m.IsPromotion),
         };
+        if (yieldPerByte is { } perByte) inputs["transient_hits_per_mib"] = perByte * 1048576;
         if (pressure is { } p) inputs["pressure"] = p;
         if (input.Latency.P95InterTokenSeconds is { } itl) inputs["p95_itl_s"] = itl;
         if (input.Latency.P95TimeToFirstTokenSeconds is { } ttft) inputs["p95_ttft_s"] = ttft;
@@ -95,5 +108,19 @@ public sealed class LatencyController : ITierController
         };
         var decision = new ControlDecision(input.At, Name, rank.Rank, inputs, change, why, DecisionOutcome.Proposed);
         return new TierPlan(Name, rank.Rank, input.At, moves, [decision], sampleRatio);
+    }
+
+    /// <summary>
+    /// Folds the interval's transient hits per hot byte into the rank's transient yield (as demand is decayed) and returns
+    /// it; an interval without transient room leaves it as it was. Null when the rule is off or nothing was measured yet.
+    /// </summary>
+    double? ObserveTransient(RankState rank)
+    {
+        if (!_options.TransientYield) return null;
+        bool known = _transientYield.TryGetValue(rank.Rank, out double current);
+        if (rank.Transient?.HitsPerByte is not { } observed) return known ? current : null;
+        double next = _retained * current + (1 - _retained) * observed;
+        _transientYield[rank.Rank] = next;
+        return next;
     }
 }

@@ -29,6 +29,22 @@ public sealed record LatencyControllerOptions
     /// <summary>Expected uses per interval under which an expert holds no memory at all (cold).</summary>
     public double MinDemand { get; init; } = 0.01;
 
+    /// <summary>
+    /// The transient-yield rule: an expert is assigned hot only while its demand per hot byte beats what the rank's
+    /// transient copies earn per hot byte (their hits per interval, decayed like demand). A slot holding a fixed expert
+    /// that is used less often than a slot of recently used copies is hit costs hits, so the plan then leaves the slot
+    /// to the copies. Needs <see cref="RankState.Transient"/>; ranks without it plan as if it were off.
+    /// </summary>
+    public bool TransientYield { get; init; } = true;
+
+    /// <summary>
+    /// How many times what a hot byte of transient copies earns an assigned expert's demand per hot byte must beat. Above
+    /// 1 it allows for the calls to the expert that transient copies would catch if it were not assigned.
+    /// Tuned on routing-trace replays (docs/routing-traces.md): 1.25 keeps the plan at or above LRU's hit rate on every
+    /// trace and capacity measured.
+    /// </summary>
+    public double TransientYieldWeight { get; init; } = 1.25;
+
     /// <summary>Miss latencies assumed until telemetry has timed fetches.</summary>
     public FetchPriors FetchPriors { get; init; } = new();
 
@@ -56,6 +72,8 @@ public sealed record LatencyControllerOptions
             throw new ArgumentException($"LatencyControllerOptions.DemandHalfLifeIntervals must be a positive number of intervals, was {DemandHalfLifeIntervals}", nameof(DemandHalfLifeIntervals));
         if (!(MinDemand >= 0) || double.IsInfinity(MinDemand))
             throw new ArgumentException($"LatencyControllerOptions.MinDemand must be a finite number of at least 0, was {MinDemand}", nameof(MinDemand));
+        if (!(TransientYieldWeight > 0) || double.IsInfinity(TransientYieldWeight))
+            throw new ArgumentException($"LatencyControllerOptions.TransientYieldWeight must be a positive finite number, was {TransientYieldWeight}", nameof(TransientYieldWeight));
         ArgumentNullException.ThrowIfNull(FetchPriors);
         FetchPriors.Validate();
         Share(BaseSampleRatio, nameof(BaseSampleRatio), allowZero: false, allowOne: true);

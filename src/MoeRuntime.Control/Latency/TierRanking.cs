@@ -7,12 +7,17 @@ namespace MoeRuntime.Control.Latency;
 /// The tier every expert should sit in. Every expert of a rank pays the same latency for a miss on a given tier, so the
 /// time its misses cost is its demand × that latency, and the assignment that costs least fills hot with the experts
 /// of highest demand per hot byte, then warm with the next by demand per warm byte; the rest are cold.
-/// Pinned experts stay where they are and their bytes count against the budgets.
+/// Pinned experts stay where they are and their bytes count against the budgets. With the transient-yield rule an
+/// expert whose demand per hot byte does not beat what a hot byte of transient copies earns is not assigned hot.
 /// </summary>
 static class TierRanking
 {
+
+    /// <param name="hotFloorPerByte">
+    /// Demand per hot byte an expert must exceed to be assigned hot (what a hot byte of transient copies earns); 0 for none.
+    /// </param>
     public static Dictionary<ExpertKey, Tier> Assign(
-        IReadOnlyList<ExpertState> experts, DemandTracker demand, long hotAllowance, long warmBudget, double minDemand)
+        IReadOnlyList<ExpertState> experts, DemandTracker demand, long hotAllowance, long warmBudget, double minDemand, double hotFloorPerByte = 0)
     {
         var target = new Dictionary<ExpertKey, Tier>(experts.Count);
         long hotFree = hotAllowance, warmFree = warmBudget;
@@ -25,7 +30,7 @@ static class TierRanking
 
         var wanted = experts.Where(e => e.Pinned is null && demand.Of(e.Key) > 0 && demand.Of(e.Key) >= minDemand).ToList();
         foreach (ExpertState expert in Ranked(wanted, demand, Tier.Hot))
-            if (expert.HotBytes <= hotFree)
+            if (expert.HotBytes <= hotFree && demand.Of(expert.Key) / expert.HotBytes > hotFloorPerByte)
             {
                 target[expert.Key] = Tier.Hot;
                 hotFree -= expert.HotBytes;

@@ -14,6 +14,7 @@ namespace MoeRuntime.Control.Loop;
 /// <param name="WarmFetchedBytes">Bytes brought hot out of warm.</param>
 /// <param name="ColdFetchedBytes">Bytes brought hot out of cold.</param>
 /// <param name="Uses">Acquisitions per registered expert.</param>
+/// <param name="TransientHits">Of <paramref name="Hits"/>, those served by a transient copy (an expert hot but not assigned hot).</param>
 public sealed record RankCounters(
     long Hits,
     long WarmFetches,
@@ -22,13 +23,14 @@ public sealed record RankCounters(
     double ColdFetchSeconds,
     double WarmFetchedBytes,
     double ColdFetchedBytes,
-    IReadOnlyDictionary<ExpertKey, long> Uses)
+    IReadOnlyDictionary<ExpertKey, long> Uses,
+    long TransientHits = 0)
 {
     /// <summary>True when a total is below <paramref name="earlier"/>'s: the rank's store restarted in between.</summary>
     public bool WentBackFrom(RankCounters earlier)
     {
         ArgumentNullException.ThrowIfNull(earlier);
-        return Hits < earlier.Hits || WarmFetches < earlier.WarmFetches || ColdFetches < earlier.ColdFetches
+        return Hits < earlier.Hits || TransientHits < earlier.TransientHits || WarmFetches < earlier.WarmFetches || ColdFetches < earlier.ColdFetches
             || WarmFetchSeconds < earlier.WarmFetchSeconds || ColdFetchSeconds < earlier.ColdFetchSeconds
             || WarmFetchedBytes < earlier.WarmFetchedBytes || ColdFetchedBytes < earlier.ColdFetchedBytes;
     }

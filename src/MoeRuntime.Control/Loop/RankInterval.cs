@@ -9,7 +9,9 @@ namespace MoeRuntime.Control.Loop;
 /// then counts everything the rank counted since it started, which all happened after the earlier read.
 /// </param>
 /// <param name="Uses">Acquisitions per expert during the interval.</param>
-public sealed record RankInterval(bool Fresh, long Hits, TierFetchStats WarmFetch, TierFetchStats ColdFetch, IReadOnlyDictionary<ExpertKey, long> Uses)
+/// <param name="TransientHits">Of <paramref name="Hits"/>, those served by a transient copy.</param>
+public sealed record RankInterval(
+    bool Fresh, long Hits, TierFetchStats WarmFetch, TierFetchStats ColdFetch, IReadOnlyDictionary<ExpertKey, long> Uses, long TransientHits = 0)
 {
     /// <summary>Acquisitions that found the expert hot, over all acquisitions; null when there were none.</summary>
     public double? HitRatio => Hits + WarmFetch.Fetches + ColdFetch.Fetches is var all and > 0 ? (double)Hits / all : null;
@@ -33,7 +35,8 @@ public sealed record RankInterval(bool Fresh, long Hits, TierFetchStats WarmFetc
         return new RankInterval(fresh, current.Hits - before.Hits,
             Fetch(current.WarmFetches - before.WarmFetches, current.WarmFetchSeconds - before.WarmFetchSeconds, current.WarmFetchedBytes - before.WarmFetchedBytes),
             Fetch(current.ColdFetches - before.ColdFetches, current.ColdFetchSeconds - before.ColdFetchSeconds, current.ColdFetchedBytes - before.ColdFetchedBytes),
-            uses);
+            uses,
+            Math.Max(0, current.TransientHits - before.TransientHits));
     }
 
     static readonly RankCounters Zero = new(0, 0, 0, 0, 0, 0, 0, new Dictionary<ExpertKey, long>());

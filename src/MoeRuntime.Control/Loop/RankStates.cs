@@ -52,6 +52,18 @@ public static class RankStates
         return Math.Max(wanted, Math.Min(ceiling, current) - maxRelease);
     }
 
+    /// <summary>
+    /// What the rank's transient copies earned over <paramref name="interval"/>: its hits on them, and the hot bytes they had
+    /// — the hot limit in force less the bytes the TierSet assigns hot (as read at the interval's end, the best figure kept).
+    /// </summary>
+    public static TransientUse Transient(RankReading read, RankInterval interval)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        ArgumentNullException.ThrowIfNull(interval);
+        long assigned = read.Experts.Where(e => e.Assigned == Tier.Hot).Sum(e => e.HotBytes);
+        return new TransientUse(interval.TransientHits, Math.Max(0, read.HotLimitBytes - assigned));
+    }
+
     /// <summary>The state once <paramref name="moves"/> are written: what the next controller of the same interval plans from.</summary>
     public static RankState After(RankState state, IReadOnlyList<TierMove> moves)
     {
@@ -59,6 +71,9 @@ public static class RankStates
         ArgumentNullException.ThrowIfNull(moves);
         var to = moves.ToDictionary(m => m.Expert, m => m.To);
         return new RankState(state.Rank, state.Budgets,
-            state.Experts.Select(e => to.TryGetValue(e.Key, out Tier tier) ? e with { Tier = tier } : e).ToList());
+            state.Experts.Select(e => to.TryGetValue(e.Key, out Tier tier) ? e with { Tier = tier } : e).ToList())
+        {
+            Transient = state.Transient,
+        };
     }
 }

@@ -122,7 +122,7 @@ public sealed class TierControlLoop
         // Controllers plan within the ceiling; the TierSet's hot budget is the limit they keep under it.
         long ceiling = read.Ceiling;
         RankState before = RankStates.Build(rank, new TierBudgets(ceiling, read.WarmBudgetBytes), read.Experts, delta, step.Pins,
-            _options.TransientHeadroomExperts);
+            _options.TransientHeadroomExperts) with { Transient = RankStates.Transient(read, delta) };
         var input = new ControlInput(step.At, step.Interval, before, delta.WarmFetch, delta.ColdFetch, step.Latency, step.TokensPerRank, step.Sampling.Ratio);
 
         long release = (long)Math.Ceiling(_options.Latency.ShrinkStep * ceiling);

@@ -32,6 +32,9 @@ public sealed record RankState
     public TierBudgets Budgets { get; }
     public IReadOnlyList<ExpertState> Experts { get; }
 
+    /// <summary>What the rank's transient copies earned in the interval; null when the rank does not count them.</summary>
+    public TransientUse? Transient { get; init; }
+
     /// <summary>Bytes the experts currently assigned to <paramref name="tier"/> take there.</summary>
     public long BytesUsed(Tier tier) => tier switch
     {

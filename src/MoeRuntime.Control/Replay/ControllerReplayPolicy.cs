@@ -27,6 +27,12 @@ public sealed record ControllerReplayOptions
     /// </summary>
     public int TransientSlots { get; init; } = 1;
 
+    /// <summary>
+    /// An expert demoted from hot keeps its hot copy as a transient copy (evicted least recently used first when room is
+    /// needed), as the tier store does; false drops it at once, as the store did before the transient-yield rule.
+    /// </summary>
+    public bool KeepDemotedCopies { get; init; } = true;
+
     internal void Validate()
     {
         ArgumentNullException.ThrowIfNull(Latency);
@@ -48,9 +54,12 @@ public sealed record ControllerReplayOptions
 /// and <see cref="ObservedLatency.None"/>: the controller holds its whole hot allowance. Its plan passes the
 /// guardrails through <see cref="GuardedPlan.Make"/>, the step the live <see cref="TierControlLoop"/> runs; the
 /// admitted moves become the next TierSet.</item>
-/// <item>Applying a TierSet, as the store does: experts no longer assigned hot are dropped at once, experts newly
-/// assigned hot are brought hot (a planned fetch, evicting transient copies least recently used first); an expert
+/// <item>Applying a TierSet, as the store does: experts no longer assigned hot keep their hot copy as a transient copy
+/// (<see cref="ControllerReplayOptions.KeepDemotedCopies"/>), experts newly assigned hot are brought hot (a planned fetch, evicting transient copies least recently used first); an expert
 /// already hot as a transient copy just becomes assigned.</item>
+/// <item>The transient-yield rule (<see cref="LatencyControllerOptions.TransientYield"/>): the layer's hits on transient
+/// copies and the slots they had go to the controller with each interval, which keeps an expert assigned hot only
+/// while its demand beats what a slot of transient copies earns.</item>
 /// <item>Between intervals, a miss brings the expert hot as a transient copy, evicting the least recently used
 /// transient copy. Assigned experts are only displaced when every hot slot is assigned (a miss must still be
 /// served); the next interval end restores them.</item>
@@ -64,6 +73,7 @@ public sealed class ControllerReplayPolicy : ReplayPolicy
     LatencyController _controller = null!;
     Tier[] _assigned = [];
     long[] _last = [];
+    long[] _transientHits = [];
     long _clock;
     long _hotBytes, _warmBytes;
     int _hotSlots;
@@ -111,6 +121,7 @@ public sealed class ControllerReplayPolicy : ReplayPolicy
         _assigned = new Tier[cells];
         Array.Fill(_assigned, Tier.Cold);
         _last = new long[cells];
+        _transientHits = new long[setup.Trace.Layers];
         _clock = 0;
         // Byte sizes only scale the budgets; an unknown expert size counts in experts.
         _hotBytes = setup.ExpertBytes > 0 ? setup.ExpertBytes : 1;
@@ -120,7 +131,12 @@ public sealed class ControllerReplayPolicy : ReplayPolicy
     }
 
     public override void Inserted(int layer, int expert, long time, InsertReason reason) => _last[layer * Experts + expert] = ++_clock;
-    public override void Accessed(int layer, int expert, long time, bool hit) => _last[layer * Experts + expert] = ++_clock;
+    public override void Accessed(int layer, int expert, long time, bool hit)
+    {
+        _last[layer * Experts + expert] = ++_clock;
+        // A hit on a copy the TierSet did not assign hot: what the tier store counts as a transient hit.
+        if (hit && _assigned[layer * Experts + expert] != Tier.Hot) _transientHits[layer]++;
+    }
 
     /// <summary>The least recently used transient copy; only when every candidate is assigned hot, the least recently used of those.</summary>
     public override int ChooseVictim(int layer, ReadOnlySpan<int> candidates, long time)
@@ -146,7 +162,10 @@ public sealed class ControllerReplayPolicy : ReplayPolicy
             for (int e = 0; e < Experts; e++)
                 experts[e] = new ExpertState(new ExpertKey(Setup.Trace.Model, layer, e), _assigned[layer * Experts + e], _hotBytes, _warmBytes,
                     interval.Accesses[layer * interval.Experts + e]);
-            var rank = new RankState(layer, budgets, experts);
+            // The transient copies' room is every hot slot the TierSet did not assign, as the store's hot limit less the bytes assigned hot.
+            var transient = new TransientUse(_transientHits[layer], (Setup.CapacityPerLayer - AssignedHot(layer)) * _hotBytes);
+            _transientHits[layer] = 0;
+            var rank = new RankState(layer, budgets, experts) { Transient = transient };
             var input = new ControlInput(at, span, rank, TierFetchStats.None, TierFetchStats.None, ObservedLatency.None);
             // The live loop's step: the controller's plan through the guardrails.
             (TierPlan plan, TierPlan admitted) = GuardedPlan.Make(_controller, input, _options.Guardrails);
@@ -166,10 +185,14 @@ public sealed class ControllerReplayPolicy : ReplayPolicy
         }
     }
 
-    /// <summary>Drops the hot copies of experts the TierSet demoted, then brings the assigned ones hot, evicting transient copies LRU first.</summary>
+    /// <summary>
+    /// Drops the hot copies of experts the TierSet demoted unless they stay as transient copies, then brings the assigned
+    /// ones hot, evicting transient copies LRU first.
+    /// </summary>
     void ApplyTierSet(int layer, List<int> demoted, HotSetEditor hot)
     {
-        foreach (int e in demoted) hot.Demote(layer, e);
+        if (!_options.KeepDemotedCopies)
+            foreach (int e in demoted) hot.Demote(layer, e);
         for (int e = 0; e < Experts; e++)
         {
             if (_assigned[layer * Experts + e] != Tier.Hot || hot.IsHot(layer, e)) continue;

@@ -4,8 +4,9 @@ namespace MoeRuntime.Serving.Tiers;
 public sealed partial class ExpertTierStore
 {
     /// <summary>
-    /// Moves the experts to <paramref name="tierSet"/>'s assignment while calls continue: demoted hot copies go at once
-    /// or, if leased, when their last lease is released; then experts assigned hot are brought hot (waiting for room
+    /// Moves the experts to <paramref name="tierSet"/>'s assignment while calls continue: demoted hot copies stay as
+    /// transient copies (evicted least recently used first when room is needed, and at once when the hot budget shrank
+    /// under what is held); then experts assigned hot are brought hot (waiting for room
     /// held by leases), experts assigned warm are read into host memory, and a shrunk hot budget waits for leases to
     /// drain. Calls are applied one at a time. A call that fails or is cancelled leaves the new assignment in force and
     /// partly carried out; the next version completes it.
@@ -56,7 +57,6 @@ public sealed partial class ExpertTierStore
             var warmLoads = new List<ResidentExpert>();
             foreach (var expert in _experts.Values)
             {
-                Tier previous = expert.Assigned;
                 Tier next = tierSet.Assignment.GetValueOrDefault(expert.Key, Tier.Cold);
                 Reassign(expert, next);
                 if (next == Tier.Hot)
@@ -66,11 +66,8 @@ public sealed partial class ExpertTierStore
                     else DropWarm(expert);
                     continue;
                 }
-                if (previous == Tier.Hot && expert.Hot is not null)
-                {
-                    if (expert.Leases == 0) DropHot(expert, EvictionKind.Planned);
-                    else expert.DropWhenReleased = true;
-                }
+                // A demoted expert's hot copy stays as a transient copy: it was in use until now, and a slot holding it
+                // earns what any transient copy does. DrainHotAsync evicts it if the hot budget no longer has room.
                 if (next == Tier.Cold) DropWarm(expert);
                 else if (expert.Warm is null) warmLoads.Add(expert);
             }

@@ -181,7 +181,7 @@ public sealed partial class ExpertTierStore : IDisposable
                     _counters.PrefetchUsed();
                     PrefetchLayers.PrefetchUsed(key.Layer, expert.HotBytes);
                 }
-                _counters.Hit();
+                _counters.Hit(transient: expert.Assigned != Tier.Hot);
                 return ValueTask.FromResult(new ExpertLease(this, expert, hot, Tier.Hot, TimeSpan.Zero));
             }
             fetch = expert.Fetch ?? StartFetch(expert, prefetch: false, EvictionKind.Forced);

@@ -3,13 +3,17 @@ namespace MoeRuntime.Serving.Tiers;
 /// <summary>The store's counters: Interlocked fields, so that recording costs no lock and no allocation.</summary>
 sealed class TierCounters
 {
-    long _hits, _missesFromWarm, _missesFromCold, _fetchTicksFromWarm, _fetchTicksFromCold;
+    long _hits, _transientHits, _missesFromWarm, _missesFromCold, _fetchTicksFromWarm, _fetchTicksFromCold;
     long _forcedEvictions, _plannedEvictions;
     long _coldToHot, _warmToHot, _coldToWarm, _hotDropped, _warmDropped;
     long _prefetchIssued, _prefetchUsed, _prefetchWasted, _prefetchSkipped, _prefetchFailures;
     long _integrityFailures, _roomWaits;
 
-    public void Hit() => Interlocked.Increment(ref _hits);
+    public void Hit(bool transient)
+    {
+        Interlocked.Increment(ref _hits);
+        if (transient) Interlocked.Increment(ref _transientHits);
+    }
 
     public void Miss(Tier source, TimeSpan waited)
     {
@@ -46,6 +50,7 @@ sealed class TierCounters
     public TierStoreCounters Read(long checkpointBytesRead) => new()
     {
         Hits = Interlocked.Read(ref _hits),
+        TransientHits = Interlocked.Read(ref _transientHits),
         MissesFromWarm = Interlocked.Read(ref _missesFromWarm),
         MissesFromCold = Interlocked.Read(ref _missesFromCold),
         FetchSecondsFromWarm = TimeSpan.FromTicks(Interlocked.Read(ref _fetchTicksFromWarm)).TotalSeconds,

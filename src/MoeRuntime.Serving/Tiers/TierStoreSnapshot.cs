@@ -24,6 +24,11 @@ public sealed record TierStoreCounters
 {
     /// <summary>Acquisitions that found the expert hot.</summary>
     public long Hits { get; init; }
+    /// <summary>
+    /// Of <see cref="Hits"/>, those that found a transient copy: an expert hot although the TierSet does not assign it hot
+    /// (brought hot by an earlier call or a prefetch, or demoted and not yet evicted). The transient-yield rule weighs them.
+    /// </summary>
+    public long TransientHits { get; init; }
     public long MissesFromWarm { get; init; }
     public long MissesFromCold { get; init; }
     /// <summary>Sum of the waits of acquisitions served from warm; divide by <see cref="MissesFromWarm"/> for the mean.</summary>

@@ -1,4 +1,5 @@
 using MoeRuntime.Control.Guardrails;
+using MoeRuntime.Control.Latency;
 using MoeRuntime.Control.Replay;
 
 namespace MoeRuntime.Control.Tests.Replay;
@@ -72,7 +73,9 @@ public class ControllerReplayPolicyTests
     public void Runs_the_latency_controller_through_the_guardrails()
     {
         ReplayTrace trace = MixtralLikeTraces.Generate(5, steps: 400, layers: 2);
-        var capped = new ControllerReplayPolicy(new ControllerReplayOptions { Guardrails = new GuardrailOptions { MaxChangesPerInterval = 3, HysteresisRatio = 0.5 } });
+        // The transient-yield rule off: this pins the guardrails' part, with a controller that fills its budget.
+        var noYield = new LatencyControllerOptions { DemandHalfLifeIntervals = 32, TransientYield = false };
+        var capped = new ControllerReplayPolicy(new ControllerReplayOptions { Latency = noYield, Guardrails = new GuardrailOptions { MaxChangesPerInterval = 3, HysteresisRatio = 0.5 } });
         ReplayResult r = Replay(trace, capped, 4, intervalSteps: 10);
         Assert.Equal(400 / 10 * 2, capped.Plans);                            // one plan per layer and interval
         Assert.True(capped.AppliedMoves > 0);
@@ -82,7 +85,7 @@ public class ControllerReplayPolicyTests
         Assert.True(r.PlannedFetches > 0);                                   // experts newly assigned hot are fetched
         Assert.Equal(3, Enumerable.Range(0, 2).Max(capped.AssignedHot));     // the controller fills its budget of 4 - 1
 
-        var free = new ControllerReplayPolicy();
+        var free = new ControllerReplayPolicy(new ControllerReplayOptions { Latency = noYield });
         Replay(trace, free, 4, intervalSteps: 10);
         Assert.True(free.AppliedMoves > capped.AppliedMoves);
     }

@@ -112,6 +112,22 @@ public sealed class RankTelemetryTests
         Assert.DoesNotContain(collector.CollectSummary().Gauges, g => g.Metric == MoeMetrics.BuildInfo || g.Value != 0);
     }
 
+    [Fact]
+    public void StepLatencyCarriesItsBatchSizeAndContextRangesAndComputeTimeItsDevice()
+    {
+        var collector = new RankCollector(new RankCollectorOptions { RankId = "0", Model = "default", Layers = 1, Experts = 1 });
+        var telemetry = new RankTelemetry(collector, Options.Create(new TelemetryOptions()), device: "cuda");
+        telemetry.StepCompleted(3, 0, 3, 2100, TimeSpan.FromMilliseconds(5), TimeSpan.Zero, 0, longestContext: 700);
+        telemetry.StepCompleted(1, 1, 40, 0, TimeSpan.FromMilliseconds(9), TimeSpan.Zero, 0, longestContext: 40);
+        telemetry.AttentionComputed(0, TimeSpan.FromMilliseconds(1), tokens: 4);
+        RankSummary summary = collector.CollectSummary();
+
+        string Labels(MetricDefinition metric) => string.Join("/", Assert.Single(summary.Sketches, s => s.Metric == metric).Labels);
+        Assert.Equal("2-4/513-2048", Labels(MoeMetrics.DecodeStepSeconds));
+        Assert.Equal("1/1-512", Labels(MoeMetrics.PrefillSeconds));
+        Assert.Equal("attention/cuda", Labels(MoeMetrics.TokenComputeSeconds));
+    }
+
     static double PrefetchBytes(RankCollector collector) =>
         collector.CollectSummary().Counters.Where(c => c.Metric == MoeMetrics.PrefetchBytesTotal).Sum(c => c.Delta);
 }

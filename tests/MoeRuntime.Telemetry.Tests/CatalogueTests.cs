@@ -147,4 +147,42 @@ public class CatalogueTests
         Assert.True(generated == File.ReadAllText(path),
             $"{MetricsDocument.RelativePath} differs from the catalogue: run the tests with MOE_REGENERATE_DOCS=1 and commit it.");
     }
+
+    [Theory]
+    [InlineData(1, "1")]
+    [InlineData(2, "2-4")]
+    [InlineData(4, "2-4")]
+    [InlineData(5, "5-16")]
+    [InlineData(16, "5-16")]
+    [InlineData(17, "17-64")]
+    [InlineData(64, "17-64")]
+    [InlineData(65, "65+")]
+    [InlineData(10_000, "65+")]
+    public void BatchSizesFallInTheirCataloguedRange(int sequences, string bucket)
+    {
+        Assert.Equal(bucket, MetricLabels.BatchSizeOf(sequences));
+        Assert.Contains(bucket, MetricLabels.BatchSizeBucket.Values);
+    }
+
+    [Theory]
+    [InlineData(1, "1-512")]
+    [InlineData(512, "1-512")]
+    [InlineData(513, "513-2048")]
+    [InlineData(2048, "513-2048")]
+    [InlineData(2049, "2049-8192")]
+    [InlineData(8193, "8193-32768")]
+    [InlineData(32768, "8193-32768")]
+    [InlineData(32769, "32769+")]
+    public void ContextLengthsFallInTheirCataloguedRange(int positions, string bucket)
+    {
+        Assert.Equal(bucket, MetricLabels.ContextLengthOf(positions));
+        Assert.Contains(bucket, MetricLabels.ContextLengthBucket.Values);
+    }
+
+    [Fact]
+    public void AnEmptyStepHasNoRange()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => MetricLabels.BatchSizeOf(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MetricLabels.ContextLengthOf(0));
+    }
 }

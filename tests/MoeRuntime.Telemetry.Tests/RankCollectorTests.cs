@@ -233,7 +233,7 @@ public class RankCollectorTests
         const int threads = 3, perThread = 100_000;
         var (collector, _) = NewCollector();
         var tokens = collector.Counter(MoeMetrics.TokensTotal, "completion");
-        var step = collector.Histogram(MoeMetrics.DecodeStepSeconds);
+        var step = collector.Histogram(MoeMetrics.DecodeStepSeconds, "1", "1-512");
         var summaries = new List<RankSummary>();
         using var stop = new CancellationTokenSource();
         var collecting = new Thread(() =>
@@ -267,7 +267,7 @@ public class RankCollectorTests
         var (collector, _) = NewCollector();
         var counter = collector.Counter(MoeMetrics.DispatchBytesTotal, "sent");
         var gauge = collector.Gauge(MoeMetrics.QueueDepth, "generate");
-        var sketch = collector.Histogram(MoeMetrics.TokenComputeSeconds, "expert");
+        var sketch = collector.Histogram(MoeMetrics.TokenComputeSeconds, "expert", "cpu");
         void RecordAll(int i)
         {
             counter.Add(4096);

@@ -25,7 +25,9 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly ExemplarHandle[]? _durationExemplars, _ttftExemplars, _tpotExemplars;
     readonly GaugeHandle[] _active;
     readonly GaugeHandle _streams;
-    readonly SketchHandle _queueWait, _prefill, _decodeStep, _sampler, _tokenizer, _batchSize, _promptLength, _completionLength;
+    // Step latency by (prefill?, batch size range, context range), registered on first use: the loop alone records them.
+    readonly SketchHandle?[,,] _steps = new SketchHandle?[2, MetricLabels.BatchSizeBucket.Values.Count, MetricLabels.ContextLengthBucket.Values.Count];
+    readonly SketchHandle _queueWait, _sampler, _tokenizer, _batchSize, _promptLength, _completionLength;
     readonly SketchHandle _attention, _expertCompute, _dispatchIo, _fetchIo;
     readonly CounterHandle _quarantinedNan, _quarantinedIntegrity, _quarantinedDigest;
     readonly CounterHandle _prompt, _completion, _streamResets, _retries, _sent, _received, _kvHits, _kvMisses, _integrity, _hedges;
@@ -39,7 +41,9 @@ public sealed class RankTelemetry : IBatcherObserver
     TierStoreCounters? _lastStore;
 
     /// <param name="exemplars">Where traced requests leave their latencies as exemplars for /metrics; null keeps none.</param>
-    public RankTelemetry(RankCollector collector, Microsoft.Extensions.Options.IOptions<TelemetryOptions> options, LatencyExemplars? exemplars = null)
+    /// <param name="device">The TorchSharp device type the rank computes on (<c>cpu</c>, <c>cuda</c>), on the compute-time series.</param>
+    public RankTelemetry(RankCollector collector, Microsoft.Extensions.Options.IOptions<TelemetryOptions> options, LatencyExemplars? exemplars = null,
+        string device = "cpu")
     {
         Collector = collector;
         Enabled = options.Value.Enabled;
@@ -60,15 +64,13 @@ public sealed class RankTelemetry : IBatcherObserver
             foreach (string reason in MetricLabels.ResumeReason.Values)
                 _resumed[(route, reason)] = collector.Counter(MoeMetrics.RequestsResumedTotal, route, reason);
         _queueWait = collector.Histogram(MoeMetrics.QueueWaitSeconds, "stream");
-        _prefill = collector.Histogram(MoeMetrics.PrefillSeconds);
-        _decodeStep = collector.Histogram(MoeMetrics.DecodeStepSeconds);
         _sampler = collector.Histogram(MoeMetrics.SamplerSeconds);
         _tokenizer = collector.Histogram(MoeMetrics.TokenizerSeconds);
         _batchSize = collector.Histogram(MoeMetrics.BatchSize);
         _promptLength = collector.Histogram(MoeMetrics.TokensPerRequest, "prompt");
         _completionLength = collector.Histogram(MoeMetrics.TokensPerRequest, "completion");
-        _attention = collector.Histogram(MoeMetrics.TokenComputeSeconds, "attention");
-        _expertCompute = collector.Histogram(MoeMetrics.TokenComputeSeconds, "expert");
+        _attention = collector.Histogram(MoeMetrics.TokenComputeSeconds, "attention", device);
+        _expertCompute = collector.Histogram(MoeMetrics.TokenComputeSeconds, "expert", device);
         _dispatchIo = collector.Histogram(MoeMetrics.TokenIoSeconds, "dispatch");
         _fetchIo = collector.Histogram(MoeMetrics.TokenIoSeconds, "tier_fetch");
         _prompt = collector.Counter(MoeMetrics.TokensTotal, "prompt");
@@ -252,15 +254,30 @@ public sealed class RankTelemetry : IBatcherObserver
         _queueWait.Record(queueWait.TotalSeconds);
     }
 
-    public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes)
+    public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes,
+        int longestContext)
     {
         if (!Enabled) return;
-        (prefills > 0 ? _prefill : _decodeStep).Record(forward.TotalSeconds);
+        StepLatency(prefills > 0, sequences, longestContext).Record(forward.TotalSeconds);
         _sampler.Record(sampling.TotalSeconds);
         _batchSize.Record(sequences);
         _kvHits.Add(cachedPositions);
         _kvMisses.Add(newTokens);
         _kvBytes.Set(kvCacheBytes);
+    }
+
+    SketchHandle StepLatency(bool prefill, int sequences, int longestContext)
+    {
+        string batch = MetricLabels.BatchSizeOf(Math.Max(1, sequences)), context = MetricLabels.ContextLengthOf(Math.Max(1, longestContext));
+        int b = IndexOf(MetricLabels.BatchSizeBucket.Values, batch), c = IndexOf(MetricLabels.ContextLengthBucket.Values, context);
+        return _steps[prefill ? 1 : 0, b, c] ??= Collector.Histogram(prefill ? MoeMetrics.PrefillSeconds : MoeMetrics.DecodeStepSeconds, batch, context);
+    }
+
+    static int IndexOf(IReadOnlyList<string> values, string value)
+    {
+        for (int i = 0; i < values.Count; i++)
+            if (ReferenceEquals(values[i], value) || values[i] == value) return i;
+        throw new ArgumentException($"'{value}' is not a catalogued value", nameof(value));
     }
 
     public void QueueDepth(int depth)

@@ -312,13 +312,14 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         Tensor logits;
         using Activity? step = StartStep(steps);
         long started = Stopwatch.GetTimestamp();
-        int prefills = 0, newTokens = 0;
+        int prefills = 0, newTokens = 0, longestContext = 0;
         long cached = 0;
         foreach (SequenceStep s in steps)
         {
             if (s.Cache.Length == 0) prefills++;
             newTokens += s.Tokens.Length;
             cached += (long)s.Cache.Length * s.Tokens.Length;
+            longestContext = Math.Max(longestContext, s.Cache.Length + s.Tokens.Length);
         }
         _stepTokens = newTokens;
         try
@@ -376,7 +377,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         {
             long kvBytes = 0;
             foreach (GenerationStream s in _active) kvBytes += s.State!.Cache.Bytes;
-            _observer.StepCompleted(steps.Length, prefills, newTokens, cached, forward, Stopwatch.GetElapsedTime(sampled), kvBytes);
+            _observer.StepCompleted(steps.Length, prefills, newTokens, cached, forward, Stopwatch.GetElapsedTime(sampled), kvBytes, longestContext);
         }
     }
 

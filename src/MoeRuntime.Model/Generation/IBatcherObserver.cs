@@ -18,5 +18,7 @@ public interface IBatcherObserver
     /// <param name="forward">Time of the forward pass, experts included.</param>
     /// <param name="sampling">Time the samplers took.</param>
     /// <param name="kvCacheBytes">Bytes the running sequences' caches hold after the step.</param>
-    void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes);
+    /// <param name="longestContext">The longest context of the step's sequences: cached positions plus the step's new tokens.</param>
+    void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes,
+        int longestContext);
 }

@@ -135,6 +135,40 @@ public static class MetricLabels
     /// <summary>The source revision (git commit) the runtime was built from, or <c>unknown</c>.</summary>
     public static readonly LabelDefinition Commit = LabelDefinition.Bounded("commit", "one per deployed build");
 
+    /// <summary>Sequences in one step of the continuous batch, in a handful of ranges (<see cref="BatchSizeOf"/>).</summary>
+    public static readonly LabelDefinition BatchSizeBucket = new("batch_size", "1", "2-4", "5-16", "17-64", "65+");
+
+    /// <summary>
+    /// The longest context (cached positions plus the step's new tokens) of a step's sequences, in a handful of ranges
+    /// (<see cref="ContextLengthOf"/>).
+    /// </summary>
+    public static readonly LabelDefinition ContextLengthBucket = new("context_length", "1-512", "513-2048", "2049-8192", "8193-32768", "32769+");
+
+    /// <summary>The <see cref="BatchSizeBucket"/> value of a step of <paramref name="sequences"/> sequences (at least 1).</summary>
+    public static string BatchSizeOf(int sequences) => sequences switch
+    {
+        < 1 => throw new ArgumentOutOfRangeException(nameof(sequences), sequences, "a step has at least one sequence"),
+        1 => "1",
+        <= 4 => "2-4",
+        <= 16 => "5-16",
+        <= 64 => "17-64",
+        _ => "65+",
+    };
+
+    /// <summary>The <see cref="ContextLengthBucket"/> value of a step whose longest context is <paramref name="positions"/> (at least 1).</summary>
+    public static string ContextLengthOf(int positions) => positions switch
+    {
+        < 1 => throw new ArgumentOutOfRangeException(nameof(positions), positions, "a step's context has at least one position"),
+        <= 512 => "1-512",
+        <= 2048 => "513-2048",
+        <= 8192 => "2049-8192",
+        <= 32768 => "8193-32768",
+        _ => "32769+",
+    };
+
+    /// <summary>The TorchSharp device type a rank computes on, on its compute-time series.</summary>
+    public static readonly LabelDefinition Device = new("device", "cpu", "cuda");
+
     /// <summary>The TorchSharp device type the rank computes on.</summary>
     public static readonly LabelDefinition Backend = new("backend", "cpu", "cuda");
 

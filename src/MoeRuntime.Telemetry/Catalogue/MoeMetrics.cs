@@ -70,18 +70,20 @@ public static class MoeMetrics
         "Time between consecutive tokens of one stream (TPOT).", HistogramBuckets.TimePerOutputTokenSeconds,
         sampled: true, Route);
 
-    /// <summary>Prefill of one request's prompt.</summary>
+    /// <summary>A step of the batch that prefilled a prompt.</summary>
     public static readonly MetricDefinition PrefillSeconds = Histogram("moe_prefill_duration_seconds",
-        "Time to run the prompt through the model (prefill).", HistogramBuckets.StepSeconds);
+        "Time of one step of the continuous batch that prefilled at least one prompt (its other sequences decode in the same step), by the step's batch size and longest context.",
+        HistogramBuckets.StepSeconds, BatchSizeBucket, ContextLengthBucket);
 
     /// <summary>One decode step of the continuous batch.</summary>
     public static readonly MetricDefinition DecodeStepSeconds = Histogram("moe_decode_step_duration_seconds",
-        "Time of one decode step of the whole batch.", HistogramBuckets.StepSeconds);
+        "Time of one decode step of the whole batch (no prompt prefilled in it), by the step's batch size and longest context.",
+        HistogramBuckets.StepSeconds, BatchSizeBucket, ContextLengthBucket);
 
     /// <summary>Compute time per token of one call: one observation per layer per step (attention) or per expert call (expert).</summary>
     public static readonly MetricDefinition TokenComputeSeconds = Histogram("moe_token_compute_seconds",
         "Compute time of one layer call divided by the tokens it carried, observed on every call (not sampled): attention = one layer's norms, attention, gate and shared expert in one step (once per layer per step); expert = one routed expert's FFN call (once per expert call, on the rank hosting the expert).",
-        HistogramBuckets.FineSeconds, ComputeComponent);
+        HistogramBuckets.FineSeconds, ComputeComponent, Device);
 
     /// <summary>I/O time per token of one call: one observation per layer per step (dispatch) or per expert call that fetched (tier_fetch).</summary>
     public static readonly MetricDefinition TokenIoSeconds = Histogram("moe_token_io_seconds",

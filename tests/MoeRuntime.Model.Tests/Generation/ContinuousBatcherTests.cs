@@ -209,7 +209,7 @@ public class ContinuousBatcherTests
         public void Admitted(TimeSpan queueWait) { }
         public void AttentionComputed(int layer, TimeSpan elapsed, int tokens) { }
 
-        public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes)
+        public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes, int longestContext)
         {
             if (FailingSteps <= 0) return;
             FailingSteps--;
@@ -285,7 +285,7 @@ public class ContinuousBatcherTests
         public void Admitted(TimeSpan queueWait) { }
         public void AttentionComputed(int layer, TimeSpan elapsed, int tokens) { }
 
-        public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes)
+        public void StepCompleted(int sequences, int prefills, int newTokens, long cachedPositions, TimeSpan forward, TimeSpan sampling, long kvCacheBytes, int longestContext)
         {
             MostKvBytes = Math.Max(MostKvBytes, kvCacheBytes);
             MostSequences = Math.Max(MostSequences, sequences);

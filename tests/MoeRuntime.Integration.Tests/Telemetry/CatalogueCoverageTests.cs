@@ -25,6 +25,7 @@ public sealed partial class CatalogueCoverageTests
     static readonly Dictionary<string, string> EventOnly = new(StringComparer.Ordinal)
     {
         ["moe_telemetry_summaries_rejected_total"] = "a shard counts only summaries it refuses; the silo's own are well formed, and an outside caller is refused by its role before the shard sees anything (grain test RefusedSummariesAreCountedOnTheShardsRankByReason)",
+        ["moe_expert_call_hedges_total"] = "a call is hedged only to a copy on the router's rank while the expert's default grain lives on another rank; one silo has none (grain tests ExpertHedgeTests)",
         ["moe_request_retries_total"] = "an expert call is retried only on another replica after a failure; one silo has none (grain tests FaultTests)",
         ["moe_prefetch_failures_total"] = "a prefetch fails only when its cold read fails, which needs a damaged checkpoint",
         ["moe_integrity_check_failures_total"] = "needs weights that fail their integrity check on a cold read (grain tests FaultTests)",

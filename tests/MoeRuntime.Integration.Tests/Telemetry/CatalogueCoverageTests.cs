@@ -33,6 +33,16 @@ public sealed partial class CatalogueCoverageTests
         ["moe_telemetry_dropped_total"] = "counts only losses: a series over its cap, digests overwritten before collection, a failed interval",
     };
 
+    /// <summary>
+    /// Families whose first sample depends on timing in this traffic, checked for their labels when they show up: a
+    /// prefetch hint moves bytes only when it finds room in the small hot tier before the expert is needed.
+    /// </summary>
+    static readonly Dictionary<string, string> TimingDependent = new(StringComparer.Ordinal)
+    {
+        ["moe_prefetch_bytes_total"] = "a hint moves bytes only when the hot tier has room for it in time",
+        ["moe_prefetch_effectiveness_ratio"] = "derived from prefetched bytes, which depend on the same timing",
+    };
+
     [Fact]
     public async Task EveryCataloguedFamilyHasASampleWithItsLabelsAfterRealTraffic()
     {
@@ -120,7 +130,7 @@ public sealed partial class CatalogueCoverageTests
             bool eventOnly = EventOnly.ContainsKey(family.Name);
             if (labelSets.Count == 0)
             {
-                if (!eventOnly) problems.Add($"{family.Name}: no sample");
+                if (!eventOnly && !TimingDependent.ContainsKey(family.Name)) problems.Add($"{family.Name}: no sample");
                 continue;
             }
             if (eventOnly) problems.Add($"{family.Name}: listed as event-only ({EventOnly[family.Name]}) but has samples; take it off the list");

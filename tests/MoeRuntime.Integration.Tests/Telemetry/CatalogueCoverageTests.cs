@@ -112,7 +112,8 @@ public sealed partial class CatalogueCoverageTests
             return metrics.Sum("moe_admission_rejects_total", ("reason", "queue_full")) >= 1
                 && metrics.Sum("moe_requests_total", ("error_type", "cancelled")) >= 1
                 && metrics.Sum("moe_admission_rejects_total", ("reason", "over_limit")) >= 1
-                && metrics.Families().Contains("moe_cluster_latency_seconds");
+                // The cluster gauges are declared from the start; wait for their first samples (the aggregator's first interval).
+                && new[] { "moe_cluster_latency_seconds", "moe_cluster_slo_burn_rate", "moe_cluster_stale_ranks" }.All(f => metrics.LabelNames(f).Count > 0);
         }, silo.Diagnostics);
 
         // The traffic did what it was shaped to do.

@@ -71,10 +71,15 @@ public sealed partial class ExemplarTests(TelemetrySilo silo, ITestOutputHelper 
         }
 
         // The Prometheus text format has no exemplars, and stays valid.
-        MetricsText plain = await silo.ScrapeAsync();
+        // The page follows the rank's summaries, taken once per interval: wait until it counts every request sent.
+        MetricsText plain = null!;
+        await Eventually.UntilAsync("the plain page counts the requests", TimeSpan.FromSeconds(15), async () =>
+        {
+            plain = await silo.ScrapeAsync();
+            return plain.Sum("moe_request_duration_seconds_count") >= Requests;
+        }, silo.Diagnostics);
         Assert.DoesNotContain("trace_id", plain.Text);
         Assert.DoesNotContain("# EOF", plain.Text);
-        Assert.True(plain.Sum("moe_request_duration_seconds_count") >= Requests, "the plain page does not count the requests");
         string[] problems = await Promtool.CheckMetricsAsync(plain.Text);
         Assert.Empty(problems.Where(p => p.StartsWith("moe_", StringComparison.Ordinal)).Distinct());
     }

@@ -54,7 +54,7 @@ public sealed class ErrorTraceProcessor : BaseProcessor<Activity>
             return;
         }
         if (!data.IsAllDataRequested) return;
-        if (data.OperationName == "moe.request" && data.Source.Name == ServingTracing.SourceName)
+        if (data.OperationName == ServingTracing.RequestSpanName && data.Source.Name == ServingTracing.SourceName)
         {
             bool keep = data.Status == ActivityStatusCode.Error || data.Duration >= _slow;
             foreach (Activity span in _buffer.Decide(data.TraceId, keep)) Export(span);

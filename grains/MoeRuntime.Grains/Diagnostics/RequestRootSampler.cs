@@ -22,7 +22,7 @@ public sealed class RequestRootSampler(double ratio, TelemetrySamplingCache samp
 
     public override SamplingResult ShouldSample(in OpenTelemetry.Trace.SamplingParameters parameters)
     {
-        if (parameters.Name != "moe.request") return new SamplingResult(SamplingDecision.Drop);
+        if (parameters.Name != ServingTracing.RequestSpanName) return new SamplingResult(SamplingDecision.Drop);
         RatioSampler current = _current;
         double scale = sampling.Ratio;
         if (scale != current.Scale) _current = current = new RatioSampler(scale, new TraceIdRatioBasedSampler(ratio * scale));
@@ -42,5 +42,5 @@ public sealed class RecordOnlySampler(bool requestsOnly) : Sampler
     static readonly SamplingResult Record = new(SamplingDecision.RecordOnly), Drop = new(SamplingDecision.Drop);
 
     public override SamplingResult ShouldSample(in OpenTelemetry.Trace.SamplingParameters parameters) =>
-        !requestsOnly || parameters.Name == "moe.request" ? Record : Drop;
+        !requestsOnly || parameters.Name == ServingTracing.RequestSpanName ? Record : Drop;
 }

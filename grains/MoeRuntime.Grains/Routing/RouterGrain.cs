@@ -155,7 +155,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             Tenant = grain.Pseudonyms.Of(request.Tenant);
             grain.Runtime.RequestStarted();
             grain.Telemetry.StreamOpened(route);
-            _span = ServingTracing.Source.StartActivity("moe.request", ActivityKind.Server);
+            _span = ServingTracing.StartRequest();
             if (_span is null) return;
             _span.SetTag("gen_ai.operation.name", "text_completion");
             _span.SetTag("gen_ai.request.model", grain.Runtime.Host.ModelName);

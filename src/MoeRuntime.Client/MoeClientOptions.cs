@@ -23,6 +23,13 @@ public sealed record MoeClientOptions
     /// </summary>
     public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>
+    /// How long the client tries to open a connection to a gateway before it gives up on it and takes the next one
+    /// (Orleans' default is 5 s). A resumed stream whose gateway vanished from the network (no refusal, as a killed
+    /// process on a live host gives) waits this long once, so it is kept well inside the 5 s recovery goal; a LAN or
+    /// loopback connection with its TLS handshake opens in milliseconds.
+    /// </summary>
+    public TimeSpan OpenConnectionTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>
     /// The largest Orleans message body the client accepts from a gateway (Orleans' default is 100 MB), so a wrong or
     /// hostile answer cannot make the client buffer more than its own requests and answers need. 32 MiB holds a
     /// response of 4,096 tokens with 100 log-probability alternatives each many times over; raise it only to capture

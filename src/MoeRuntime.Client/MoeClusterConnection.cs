@@ -35,6 +35,8 @@ public sealed class MoeClusterConnection : IAsyncDisposable
     {
         if (options.MaxMessageBodyBytes < MoeClientOptions.MinMessageBodyBytes)
             throw new ArgumentException($"MaxMessageBodyBytes must be at least {MoeClientOptions.MinMessageBodyBytes}, was {options.MaxMessageBodyBytes}", nameof(options));
+        if (options.OpenConnectionTimeout <= TimeSpan.Zero)
+            throw new ArgumentException($"OpenConnectionTimeout must be positive, was {options.OpenConnectionTimeout}", nameof(options));
         return Host.CreateDefaultBuilder()
             .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddFilter("Orleans", LogLevel.Error).AddFilter("Microsoft.Extensions.Hosting", LogLevel.None))
             .UseOrleansClient(client =>
@@ -59,6 +61,9 @@ public sealed class MoeClusterConnection : IAsyncDisposable
                     o.MaxMessageBodySize = options.MaxMessageBodyBytes;
                 });
                 client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = options.GatewayListRefreshPeriod);
+                client.Configure<ConnectionOptions>(o => o.OpenConnectionTimeout = options.OpenConnectionTimeout);
+                // Streams on a gateway whose connection closed are resumed after the lost-gateway grace, not the stall timeout.
+                client.AddGatewayLossMonitor();
                 client.UseConnectionRetryFilter(async (_, ct) =>
                 {
                     if (DateTimeOffset.UtcNow >= giveUp) return false;

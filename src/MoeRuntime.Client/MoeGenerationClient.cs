@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using MoeRuntime.Grains;
@@ -26,6 +27,10 @@ public static class MoeGenerationClient
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentException.ThrowIfNullOrEmpty(model);
+        options ??= ResumeOptions.Default;
+        // The client's own view of its gateways, when it has one (MoeClusterConnection registers it).
+        if (options.GatewayLosses is null && client.ServiceProvider.GetService(typeof(GatewayLossMonitor)) is GatewayLossMonitor monitor)
+            options = options with { GatewayLosses = monitor };
         return StreamWithResumeAsync((attempt, ct) => client.GetGrain<IRouterGrain>(model).StreamAsync(attempt, ct), request, options, cancellationToken);
     }
 
@@ -59,7 +64,7 @@ public static class MoeGenerationClient
     {
         MoeRequestException { Code: MoeErrorCode.ShuttingDown } => ResumeReasons.ShuttingDown,
         MoeRequestException => null,
-        StallException => ResumeReasons.RankLost,
+        StallException or GatewayLostException => ResumeReasons.RankLost,
         // The rank deactivated the router (a stopping silo does) and its stream with it.
         EnumerationAbortedException => ResumeReasons.RankLost,
         OrleansException or TimeoutException or OperationCanceledException => ResumeReasons.RankLost,
@@ -80,6 +85,8 @@ public static class MoeGenerationClient
             int deliveredBefore = delivered.Count;
             GenerateRequest attempt = reason is null ? request : request with { ResumeTokenIds = delivered.ToArray(), ResumeReason = reason };
             var attemptCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            // Silence is counted from the attempt's start and from each chunk, heartbeats included.
+            long lastChunk = Stopwatch.GetTimestamp();
             IAsyncEnumerator<TokenChunk> chunks = open(attempt, attemptCancel.Token).GetAsyncEnumerator(attemptCancel.Token);
             Exception? failure = null;
             bool ended = false;
@@ -87,7 +94,7 @@ public static class MoeGenerationClient
             {
                 while (true)
                 {
-                    Step step = await NextAsync(chunks, options.StallTimeout, cancellationToken).ConfigureAwait(false);
+                    Step step = await NextAsync(chunks, options, lastChunk, cancellationToken).ConfigureAwait(false);
                     if (step.Error is { } error)
                     {
                         failure = error;
@@ -98,6 +105,7 @@ public static class MoeGenerationClient
                         ended = true;
                         break;
                     }
+                    lastChunk = Stopwatch.GetTimestamp();
                     if (chunk.IsHeartbeat) continue;
                     // A stop-string request's last words after an end-of-sequence token: text, no token.
                     if (chunk.IsTrailer)
@@ -148,24 +156,51 @@ public static class MoeGenerationClient
 
     readonly record struct Step(TokenChunk? Chunk, Exception? Error);
 
-    /// <summary>The next chunk, null at the end, or the attempt's failure; a stall longer than <paramref name="stall"/> is a failure too.</summary>
-    static async Task<Step> NextAsync(IAsyncEnumerator<TokenChunk> chunks, TimeSpan stall, CancellationToken caller)
+    /// <summary>
+    /// The next chunk, null at the end, or the attempt's failure. Silence counts as a failure too: for
+    /// <see cref="ResumeOptions.StallTimeout"/>, or for <see cref="ResumeOptions.LostGatewayGrace"/> after a gateway
+    /// connection of the client closed since <paramref name="lastChunk"/> (see <see cref="LossDeadline"/>).
+    /// </summary>
+    static async Task<Step> NextAsync(IAsyncEnumerator<TokenChunk> chunks, ResumeOptions options, long lastChunk, CancellationToken caller)
     {
         try
         {
             ValueTask<bool> move = chunks.MoveNextAsync();
-            bool more = move.IsCompleted ? await move.ConfigureAwait(false) : await move.AsTask().WaitAsync(stall, caller).ConfigureAwait(false);
-            return new Step(more ? chunks.Current : null, null);
-        }
-        catch (TimeoutException) when (!caller.IsCancellationRequested)
-        {
-            return new Step(null, new StallException(stall));
+            if (move.IsCompleted) return new Step(await move.ConfigureAwait(false) ? chunks.Current : null, null);
+            Task<bool> moving = move.AsTask();
+            GatewayLossMonitor? losses = options.GatewayLosses;
+            TimeSpan grace = options.EffectiveLostGatewayGrace;
+            while (true)
+            {
+                // The signal before the time: a loss after this line completes the signal, one before it shows in the time.
+                Task? nextLoss = losses?.NextLoss;
+                long lost = losses?.LastLossTimestamp ?? 0;
+                long now = Stopwatch.GetTimestamp();
+                TimeSpan? sinceLoss = lost > lastChunk ? Stopwatch.GetElapsedTime(lost, now) : null;
+                LossDeadline.Wait wait = LossDeadline.Of(Stopwatch.GetElapsedTime(lastChunk, now), sinceLoss, options.StallTimeout, grace);
+                if (wait.Expired) return Silent(wait, options, sinceLoss);
+                // Once a loss counts, a later one cannot bring the deadline closer: wait for the chunk or the deadline only.
+                Task awaited = nextLoss is null || sinceLoss is not null ? moving : Task.WhenAny(moving, nextLoss);
+                try
+                {
+                    await awaited.WaitAsync(wait.Remaining, caller).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // The deadline passed (the next turn finds it expired), or the call itself timed out (awaited below).
+                }
+                if (moving.IsCompleted) return new Step(await moving.ConfigureAwait(false) ? chunks.Current : null, null);
+            }
         }
         catch (Exception e) when (!caller.IsCancellationRequested)
         {
             return new Step(null, e);
         }
     }
+
+    static Step Silent(LossDeadline.Wait wait, ResumeOptions options, TimeSpan? sinceLoss) => new(null, wait.ForLostGateway
+        ? new GatewayLostException(sinceLoss ?? TimeSpan.Zero)
+        : new StallException(options.StallTimeout));
 
     static void Abandon(IAsyncEnumerator<TokenChunk> chunks, CancellationTokenSource attemptCancel)
     {
@@ -190,4 +225,11 @@ public static class MoeGenerationClient
     /// <summary>Neither a token nor a heartbeat arrived in time: the rank serving the stream is taken for lost.</summary>
     public sealed class StallException(TimeSpan stall)
         : TimeoutException($"no token and no heartbeat for {stall.TotalSeconds:F1} s: the rank serving the stream is taken for lost");
+
+    /// <summary>
+    /// One of the client's gateway connections closed and the stream has heard nothing since, for the lost-gateway grace:
+    /// its rank is taken for lost (<see cref="GatewayLossMonitor"/>).
+    /// </summary>
+    public sealed class GatewayLostException(TimeSpan sinceLoss)
+        : TimeoutException($"a gateway connection closed {sinceLoss.TotalSeconds:F1} s ago and the stream has had no token and no heartbeat since: the rank serving it is taken for lost");
 }

@@ -97,6 +97,111 @@ public sealed class ClientResumeTests(OneRankFixture fixture) : IClassFixture<On
         Assert.Equal([11, 12], script.Attempts[1].ResumeTokenIds!);
     }
 
+    /// <summary>
+    /// Attempt 0 sends tokens 0..2, then waits for the client's gateway-loss signal; with <paramref name="heartbeatAfterLoss"/>
+    /// it then sends a heartbeat and the rest (its gateway is alive), without it nothing more (its gateway was the lost one).
+    /// Later attempts send the rest from the resume point.
+    /// </summary>
+    sealed class LossScript(GatewayLossMonitor monitor, bool heartbeatAfterLoss)
+    {
+        public List<GenerateRequest> Attempts { get; } = [];
+        public TaskCompletionSource ThirdTokenSent { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async IAsyncEnumerable<TokenChunk> Open(GenerateRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            int attempt = Attempts.Count;
+            Attempts.Add(request);
+            for (int i = request.ResumeTokenIds?.Length ?? 0; i < Answer.Length; i++)
+            {
+                if (attempt == 0 && i == 3)
+                {
+                    Task loss = monitor.NextLoss;
+                    ThirdTokenSent.TrySetResult();
+                    await loss.WaitAsync(cancellationToken);
+                    if (!heartbeatAfterLoss) await Task.Delay(Timeout.Infinite, cancellationToken);
+                    yield return TokenChunk.Heartbeat;
+                }
+                await Task.Yield();
+                yield return new TokenChunk { TokenId = Answer[i], Index = i, Text = $"<{Answer[i]}>" };
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AStreamSilentSinceAGatewayWasLostIsResumedAfterTheGraceNotTheStallTimeout()
+    {
+        var monitor = new GatewayLossMonitor();
+        var script = new LossScript(monitor, heartbeatAfterLoss: false);
+        var resumes = new List<StreamResume>();
+        // A stall timeout far beyond the test's bound: only the lost gateway can explain a resume.
+        var options = Fast with { StallTimeout = TimeSpan.FromMinutes(10), LostGatewayGrace = TimeSpan.FromMilliseconds(300), GatewayLosses = monitor, OnResume = resumes.Add };
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Task<List<TokenChunk>> reading = Read(MoeGenerationClient.StreamWithResumeAsync(script.Open, Request(8), options, bound.Token));
+        await script.ThirdTokenSent.Task.WaitAsync(bound.Token);
+        monitor.RecordLoss();
+        List<TokenChunk> chunks = await reading;
+
+        Assert.Equal(Answer, chunks.Select(c => c.TokenId));
+        StreamResume resume = Assert.Single(resumes);
+        Assert.IsType<MoeGenerationClient.GatewayLostException>(resume.Cause);
+        Assert.Equal((3, ResumeReasons.RankLost), (resume.DeliveredTokens, resume.Reason));
+        Assert.Equal([11, 12, 13], script.Attempts[1].ResumeTokenIds!);
+        Assert.Equal(1, monitor.Losses);
+    }
+
+    [Fact]
+    public async Task AStreamThatHearsFromItsRankAfterAGatewayWasLostIsNotResumed()
+    {
+        var monitor = new GatewayLossMonitor();
+        var script = new LossScript(monitor, heartbeatAfterLoss: true);
+        var resumes = new List<StreamResume>();
+        var options = Fast with { StallTimeout = TimeSpan.FromMinutes(10), LostGatewayGrace = TimeSpan.FromSeconds(5), GatewayLosses = monitor, OnResume = resumes.Add };
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Task<List<TokenChunk>> reading = Read(MoeGenerationClient.StreamWithResumeAsync(script.Open, Request(8), options, bound.Token));
+        await script.ThirdTokenSent.Task.WaitAsync(bound.Token);
+        monitor.RecordLoss();
+        List<TokenChunk> chunks = await reading;
+
+        Assert.Equal(Answer, chunks.Select(c => c.TokenId));
+        Assert.Empty(resumes);
+        Assert.Single(script.Attempts);
+    }
+
+    [Fact]
+    public void TheMonitorCountsAGatewayCountThatFellAndWakesItsWaiters()
+    {
+        var monitor = new GatewayLossMonitor();
+        IClusterConnectionStatusObserver observer = monitor;
+        Task first = monitor.NextLoss;
+        observer.NotifyGatewayCountChanged(3, 2, connectionRecovered: false);
+        observer.NotifyGatewayCountChanged(3, 3, connectionRecovered: false);
+        Assert.False(first.IsCompleted);
+        Assert.Equal(0, monitor.LastLossTimestamp);
+        observer.NotifyGatewayCountChanged(2, 3, connectionRecovered: false);
+        Assert.True(first.IsCompletedSuccessfully);
+        Assert.Equal(1, monitor.Losses);
+        Assert.NotEqual(0, monitor.LastLossTimestamp);
+        Task second = monitor.NextLoss;
+        Assert.False(second.IsCompleted);
+        // The last gateway's loss comes as "cluster connection lost" and a count of 0, counted once.
+        observer.NotifyClusterConnectionLost();
+        observer.NotifyGatewayCountChanged(0, 1, connectionRecovered: false);
+        Assert.True(second.IsCompletedSuccessfully);
+        Assert.Equal(2, monitor.Losses);
+    }
+
+    [Fact]
+    public void TheClientConnectionRegistersOneMonitorAsAConnectionObserver()
+    {
+        using var host = MoeClusterConnection.Build(new MoeClientOptions(), DateTimeOffset.UtcNow);
+        var monitor = host.Services.GetRequiredService<GatewayLossMonitor>();
+        Assert.Same(monitor, Assert.Single(host.Services.GetServices<IClusterConnectionStatusObserver>().OfType<GatewayLossMonitor>()));
+        var connection = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.ConnectionOptions>>().Value;
+        Assert.Equal(new MoeClientOptions().OpenConnectionTimeout, connection.OpenConnectionTimeout);
+        var error = Assert.Throws<ArgumentException>(() => MoeClusterConnection.Build(new MoeClientOptions { OpenConnectionTimeout = TimeSpan.Zero }, DateTimeOffset.UtcNow));
+        Assert.Contains("OpenConnectionTimeout", error.Message);
+    }
+
     [Fact]
     public async Task TheRequestsOwnFailureIsNotResumed()
     {
@@ -138,6 +243,8 @@ public sealed class ClientResumeTests(OneRankFixture fixture) : IClassFixture<On
     [Fact]
     public void FailuresOfTheRankAreResumedAndTheRequestsOwnAreNot()
     {
+        Assert.Equal(ResumeReasons.RankLost, MoeGenerationClient.ResumeReasonOf(new MoeGenerationClient.GatewayLostException(TimeSpan.FromSeconds(2))));
+        Assert.Equal(ResumeReasons.RankLost, MoeGenerationClient.ResumeReasonOf(new MoeGenerationClient.StallException(TimeSpan.FromSeconds(5))));
         Assert.Equal(ResumeReasons.RankLost, MoeGenerationClient.ResumeReasonOf(new SiloUnavailableException("gone")));
         Assert.Equal(ResumeReasons.RankLost, MoeGenerationClient.ResumeReasonOf(new EnumerationAbortedException("deactivated")));
         Assert.Equal(ResumeReasons.RankLost, MoeGenerationClient.ResumeReasonOf(new TimeoutException("no answer")));
@@ -151,11 +258,14 @@ public sealed class ClientResumeTests(OneRankFixture fixture) : IClassFixture<On
     [InlineData(-1, 1000, 5000, "MaxResumes")]
     [InlineData(1, 10, 5000, "HeartbeatInterval")]
     [InlineData(1, 1000, 500, "StallTimeout")]
-    public void InvalidOptionsAreRefusedByName(int maxResumes, int heartbeatMs, int stallMs, string field)
+    [InlineData(1, 1000, 5000, "LostGatewayGrace", 1000)]
+    [InlineData(1, 1000, 5000, "LostGatewayGrace", 6000)]
+    public void InvalidOptionsAreRefusedByName(int maxResumes, int heartbeatMs, int stallMs, string field, int graceMs = 0)
     {
         var options = new ResumeOptions
         {
             MaxResumes = maxResumes, HeartbeatInterval = TimeSpan.FromMilliseconds(heartbeatMs), StallTimeout = TimeSpan.FromMilliseconds(stallMs),
+            LostGatewayGrace = graceMs == 0 ? null : TimeSpan.FromMilliseconds(graceMs),
         };
         var error = Assert.Throws<ArgumentException>(() => MoeGenerationClient.StreamWithResumeAsync((_, _) => AsyncEnumerable.Empty<TokenChunk>(), Request(4), options));
         Assert.Contains(field, error.Message);

@@ -51,6 +51,11 @@ public abstract class ClusterFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>Runs after the test client's own configuration: a fixture may add observers or options.</summary>
+    protected virtual void ConfigureClient(IClientBuilder client)
+    {
+    }
+
     public async Task InitializeAsync()
     {
         PrepareModel(_directory);
@@ -69,7 +74,7 @@ public abstract class ClusterFixture : IAsyncLifetime
             o.Limits = o.Limits with { AllowLogitsCapture = true };
             Configure(o);
         }).ConfigureServices(s => s.AddOptions<MoeSecurityOptions>().Configure(o => o.AnonymousRole = "internal"))));
-        builder.ConfigureClient(client => client.AddActivityPropagation());
+        builder.ConfigureClient(client => ConfigureClient(client.AddActivityPropagation()));
         Cluster = builder.Build();
         await Cluster.DeployAsync();
         foreach (SiloHandle silo in Cluster.Silos)

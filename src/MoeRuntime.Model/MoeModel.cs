@@ -96,7 +96,11 @@ public sealed class MoeModel : IDisposable
                     output = (layer.Moe.Shared?.Forward(moeInput) ?? zeros_like(moeInput)).DetachFromDisposeScope();
                 }
                 layerTimed?.Invoke(layer.Index, System.Diagnostics.Stopwatch.GetElapsedTime(started));
-                if (lookahead is not null) PredictNextLayers(layer.Index, moeInput, lookahead);
+                if (lookahead is not null)
+                {
+                    lookahead.Chosen(layer.Index, plan);
+                    PredictNextLayers(layer.Index, moeInput, lookahead);
+                }
                 try
                 {
                     await dispatcher.DispatchAsync(layer.Index, plan, moeInput, output, rows, cancellationToken).ConfigureAwait(false);

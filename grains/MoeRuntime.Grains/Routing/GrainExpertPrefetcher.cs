@@ -1,3 +1,4 @@
+using MoeRuntime.Control.Prefetch;
 using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Prefetch;
@@ -9,11 +10,16 @@ namespace MoeRuntime.Grains.Routing;
 /// Pre-gating's grain side: the model hands it the experts the next layers' gates pick from the current MoE input, and it
 /// hints each of them (every replica of a replicated one) to fetch ahead with a one-way call. How far ahead and how sure the
 /// gate must be come from the controller's settings (<see cref="PrefetchSettingsCache"/>), read once per layer and step.
-/// The model calls it from its one forward loop at a time.
+/// It also scores every prediction against what the predicted layer's gate then chose (<see cref="PregatingTally"/>, into the
+/// rank's <c>moe_pregating_*</c> counters when <paramref name="accuracy"/> is given). The model calls it from its one forward
+/// loop at a time.
 /// </summary>
-internal sealed class GrainExpertPrefetcher(IGrainFactory grains, string model, PlacementMapCache placement, PrefetchSettingsCache prefetch)
+internal sealed class GrainExpertPrefetcher(IGrainFactory grains, string model, PlacementMapCache placement, PrefetchSettingsCache prefetch,
+    PregatingTally? accuracy = null)
     : IExpertLookahead
 {
+    int[] _chosen = [];
+    int _from = -1;
     long _hints;
     RouterPrefetchSettings? _settings;
     ReplicaRoutes? _routes;
@@ -22,6 +28,7 @@ internal sealed class GrainExpertPrefetcher(IGrainFactory grains, string model, 
 
     public int LayersAhead(int layer)
     {
+        _from = layer;
         placement.RefreshIfDue();
         _routes = placement.Current;
         prefetch.RefreshIfDue();
@@ -34,6 +41,7 @@ internal sealed class GrainExpertPrefetcher(IGrainFactory grains, string model, 
     public void Predicted(int layer, ReadOnlySpan<long> experts)
     {
         ReplicaRoutes routes = _routes ?? throw new InvalidOperationException($"{nameof(Predicted)} before {nameof(LayersAhead)}");
+        accuracy?.Predicted(_from, layer, experts);
         foreach (long expert in experts)
         {
             if (routes.For(layer, (int)expert) is { } replicas)
@@ -42,6 +50,16 @@ internal sealed class GrainExpertPrefetcher(IGrainFactory grains, string model, 
             else
                 Hint(GrainKeys.Expert(model, layer, (int)expert));
         }
+    }
+
+    public void Chosen(int layer, RoutingPlan plan)
+    {
+        if (accuracy is null) return;
+        if (_chosen.Length < plan.ExpertCount) _chosen = new int[plan.ExpertCount];
+        int n = 0;
+        for (int e = 0; e < plan.ExpertCount; e++)
+            if (plan.TokenCountFor(e) > 0) _chosen[n++] = e;
+        accuracy.Chosen(layer, _chosen.AsSpan(0, n));
     }
 
     RouterPrefetchSettings Settings => _settings ?? throw new InvalidOperationException($"{nameof(Threshold)} before {nameof(LayersAhead)}");

@@ -21,6 +21,8 @@ namespace MoeRuntime.Grains.Routing;
 public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyncDisposable
 {
     /// <summary>How long a stopping rank waits for its router grains to end the requests the batcher finished or failed.</summary>
+    /// <summary>The most layers ahead whose predictions are scored (the bound of the <c>lookahead</c> label).</summary>
+    const int PregatingMaxLookahead = 8;
     static readonly TimeSpan EndGrace = TimeSpan.FromSeconds(5);
     /// <summary>How long a stopping rank then keeps answering, for the polls that collect those ends.</summary>
     static readonly TimeSpan LastPollGrace = TimeSpan.FromSeconds(2);
@@ -40,7 +42,8 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         Host = host;
         Limits = o.Limits;
         Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, sampling, ranks, loggers.CreateLogger<GrainExpertDispatcher>());
-        Prefetcher = new GrainExpertPrefetcher(grains, host.ModelName, placement, prefetch);
+        Prefetcher = new GrainExpertPrefetcher(grains, host.ModelName, placement, prefetch,
+            new MoeRuntime.Control.Prefetch.PregatingTally(host.DenseModel.Config.LayerCount, host.DenseModel.Config.ExpertCount, PregatingMaxLookahead, telemetry));
         IExpertDispatcher dispatcher = Dispatcher;
         if (!string.IsNullOrWhiteSpace(o.RoutingTracePath))
         {

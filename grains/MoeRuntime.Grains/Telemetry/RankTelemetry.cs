@@ -11,7 +11,7 @@ namespace MoeRuntime.Grains.Telemetry;
 /// The rank's in-process collector with every handle the serving path records into, registered once.
 /// Recording is an Interlocked operation on a preallocated slot: no allocation, no lock.
 /// </summary>
-public sealed class RankTelemetry : IBatcherObserver
+public sealed class RankTelemetry : IBatcherObserver, MoeRuntime.Control.Prefetch.IPregatingRecorder
 {
     static readonly string[] Routes = ["generate", "stream"];
     readonly CounterHandle[] _succeeded;
@@ -38,6 +38,8 @@ public sealed class RankTelemetry : IBatcherObserver
     readonly CounterHandle _intervalsFailed;
     readonly GaugeHandle _residentBytes, _managedHeapBytes;
     readonly TenantTokenCounters _tenants;
+    // Pre-gating accuracy per (layer, lookahead), registered on first use.
+    readonly System.Collections.Concurrent.ConcurrentDictionary<(int Layer, int Lookahead), (CounterHandle Predicted, CounterHandle Actual, CounterHandle Hits)> _pregating = new();
     TierStoreCounters? _lastStore;
 
     /// <param name="exemplars">Where traced requests leave their latencies as exemplars for /metrics; null keeps none.</param>
@@ -121,6 +123,25 @@ public sealed class RankTelemetry : IBatcherObserver
         if (!Enabled) return;
         _residentBytes.Set(Environment.WorkingSet);
         _managedHeapBytes.Set(GC.GetTotalMemory(forceFullCollection: false));
+    }
+
+    /// <summary>One scored pre-gating prediction (see <see cref="MoeRuntime.Control.Prefetch.PregatingTally"/>): its predicted, chosen and hit expert slots.</summary>
+    public void Scored(int layer, int lookahead, int predicted, int actual, int hits)
+    {
+        if (!Enabled) return;
+        if (!_pregating.TryGetValue((layer, lookahead), out var handles))
+            handles = _pregating.GetOrAdd((layer, lookahead), RegisterPregating());
+        handles.Predicted.Add(predicted);
+        handles.Actual.Add(actual);
+        handles.Hits.Add(hits);
+
+        (CounterHandle, CounterHandle, CounterHandle) RegisterPregating()
+        {
+            string l = layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string d = lookahead.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return (Collector.Counter(MoeMetrics.PregatingPredictedTotal, l, d), Collector.Counter(MoeMetrics.PregatingActualTotal, l, d),
+                Collector.Counter(MoeMetrics.PregatingHitTotal, l, d));
+        }
     }
 
     /// <summary>Counts a telemetry interval that failed to collect or export, so the failure shows on dashboards after its one log line.</summary>

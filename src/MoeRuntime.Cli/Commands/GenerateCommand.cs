@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using MoeRuntime.Client;
+using MoeRuntime.Control.Prefetch;
 using MoeRuntime.Traces;
 using MoeRuntime.Grains;
 using MoeRuntime.Model;
@@ -11,6 +12,7 @@ using MoeRuntime.Model.Layers;
 using MoeRuntime.Model.Loading;
 using MoeRuntime.Model.Sampling;
 using MoeRuntime.Model.Tokenization;
+using MoeRuntime.Telemetry.Aggregation;
 
 namespace MoeRuntime.Cli.Commands;
 
@@ -37,6 +39,14 @@ static class GenerateCommand
         {
             Description = "With --local: record the routing (experts and weights per token and layer, no text) to this JSON-lines file",
         };
+        var pregating = new Option<string?>("--pregating-accuracy")
+        {
+            Description = "With --local: pre-gate as a router does and write each layer's measured precision and recall to this file (for moe replay --prefetch-accuracy-file)",
+        };
+        var pregatingAhead = new Option<int>("--pregating-lookahead")
+        {
+            Description = "With --pregating-accuracy: layers ahead to predict (the runtime's Moe:PrefetchLookahead)", DefaultValueFactory = _ => 1,
+        };
         var showTokenIds = new Option<bool>("--show-token-ids") { Description = "Also print the prompt's and the generated token ids" };
         var logprobs = new Option<int?>("--logprobs")
         {
@@ -55,7 +65,7 @@ static class GenerateCommand
         var noBos = new Option<bool>("--no-bos") { Description = "Do not add the beginning-of-sequence token the checkpoint's tokenizer settings would add" };
         var command = new Command("generate", "Generate text through the cluster's router grain (or --local)")
         {
-            prompt, local, modelName, model, device, maxTokens, temperature, topP, topK, seed, deadline, routingTrace,
+            prompt, local, modelName, model, device, maxTokens, temperature, topP, topK, seed, deadline, routingTrace, pregating, pregatingAhead,
             showTokenIds, logprobs, json, noBos, stallTimeout, stop,
         };
         ClusterEndpoint endpoint = command.AddClusterOptions();
@@ -78,10 +88,15 @@ static class GenerateCommand
             {
                 if (stops.Length > 0) throw new ArgumentException("--stop is matched by the cluster's router; --local does not take it");
                 using ILoggerFactory logging = CommonOptions.Logging();
-                return await RunLocal(result.GetValue(model)!, result.GetValue(device)!, text, sampling, tracePath, output, logging.CreateLogger("moe"), cancellationToken);
+                int ahead = result.GetValue(pregatingAhead);
+                if (ahead < 1) throw new ArgumentException($"--pregating-lookahead must be at least 1 (is {ahead})");
+                return await RunLocal(result.GetValue(model)!, result.GetValue(device)!, text, sampling, tracePath, (result.GetValue(pregating), ahead), output,
+                    logging.CreateLogger("moe"), cancellationToken);
             }
             if (tracePath is not null)
                 throw new ArgumentException("--routing-trace records in process (--local); a cluster records on the silo (--routing-trace / Moe:RoutingTracePath)");
+            if (result.GetValue(pregating) is not null)
+                throw new ArgumentException("--pregating-accuracy measures in process (--local); a cluster's measured accuracy is shown by moe prefetch (--write-accuracy)");
             await using MoeClusterConnection connection = await endpoint.ConnectAsync(result, cancellationToken);
             var request = new GenerateRequest
             {
@@ -140,7 +155,7 @@ static class GenerateCommand
     }
 
     static async Task<int> RunLocal(string directory, string deviceOption, string prompt, SamplingParameters sampling, string? tracePath,
-        GenerationOutputOptions outputOptions, ILogger logger, CancellationToken cancellationToken)
+        (string? Path, int Ahead) pregating, GenerationOutputOptions outputOptions, ILogger logger, CancellationToken cancellationToken)
     {
         directory = Path.GetFullPath(directory);
         if (directory == Path.GetFullPath(DefaultModelLocation.Directory) && !DefaultModelWriter.Exists(directory))
@@ -167,16 +182,24 @@ static class GenerateCommand
         TimeSpan? firstToken = null;
         int count = 0;
         RoutingTraceRecorder? recorder = null;
+        PregatingTally? tally = pregating.Path is null ? null
+            : new PregatingTally(model.Config.LayerCount, model.Config.ExpertCount, pregating.Ahead);
         try
         {
             IEnumerable<StreamedToken> tokens;
-            if (tracePath is null) tokens = new ReferenceGenerator(model).StreamTokens(request, cancellationToken);
+            if (tracePath is null && tally is null) tokens = new ReferenceGenerator(model).StreamTokens(request, cancellationToken);
             else
             {
-                // The same forward pass through a dispatcher, so the recording decorator sees every layer's plan.
-                recorder = new RoutingTraceRecorder(RoutingTraceWriter.Create(tracePath, RecordingExpertDispatcher.HeaderFor(model.Config, Path.GetFileName(directory))));
-                request = request with { RequestKey = (ulong)Random.Shared.NextInt64() };
-                tokens = await Recorded(model, request, new RecordingExpertDispatcher(new LocalExpertDispatcher(model), recorder), cancellationToken);
+                // The same forward pass through a dispatcher, so the recording decorator sees every layer's plan and the
+                // lookahead every layer's prediction and choice.
+                IExpertDispatcher dispatcher = new LocalExpertDispatcher(model);
+                if (tracePath is not null)
+                {
+                    recorder = new RoutingTraceRecorder(RoutingTraceWriter.Create(tracePath, RecordingExpertDispatcher.HeaderFor(model.Config, Path.GetFileName(directory))));
+                    request = request with { RequestKey = (ulong)Random.Shared.NextInt64() };
+                    dispatcher = new RecordingExpertDispatcher(dispatcher, recorder);
+                }
+                tokens = await Recorded(model, request, dispatcher, tally is null ? null : new MeasuringLookahead(tally, pregating.Ahead), cancellationToken);
             }
             foreach (StreamedToken token in tokens)
             {
@@ -186,6 +209,14 @@ static class GenerateCommand
                     token.Logprobs?.Top.Select(t => (t.Id, t.Logprob)).ToArray()));
             }
             output.End(decoder.Flush(), options.Seed, "local");
+            if (tally is not null)
+            {
+                IReadOnlyList<PregatingAccuracy> totals = tally.Totals();
+                PregatingAccuracyFile.Write(pregating.Path!, totals,
+                    $"moe generate --local, model {Path.GetFileName(directory)}, {count} tokens, seed {options.Seed}, lookahead {pregating.Ahead}, threshold 0");
+                Console.Error.WriteLine($"pre-gating accuracy in {pregating.Path}: " + string.Join("  ", totals.Select(t =>
+                    string.Create(System.Globalization.CultureInfo.InvariantCulture, $"L{t.Layer}+{t.Lookahead} precision {t.Precision:P1} recall {t.Recall:P1}"))));
+            }
         }
         finally
         {
@@ -204,14 +235,15 @@ static class GenerateCommand
     }
 
     /// <summary>Generates one request step by step through <paramref name="dispatcher"/> (tokens as a list: nothing streams while recording).</summary>
-    static async Task<IReadOnlyList<StreamedToken>> Recorded(MoeModel model, GenerationRequest request, IExpertDispatcher dispatcher, CancellationToken cancellationToken)
+    static async Task<IReadOnlyList<StreamedToken>> Recorded(MoeModel model, GenerationRequest request, IExpertDispatcher dispatcher, IExpertLookahead? lookahead,
+        CancellationToken cancellationToken)
     {
         var generated = new List<StreamedToken>();
         using var sequence = new SequenceState(model, request);
         while (sequence.Finished is null)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using TorchSharp.torch.Tensor logits = await model.ForwardAsync([sequence.NextStep()], dispatcher, cancellationToken);
+            using TorchSharp.torch.Tensor logits = await model.ForwardAsync([sequence.NextStep()], dispatcher, cancellationToken, lookahead: lookahead);
             if (sequence.Accept(TensorSpans.Floats(logits)) is { } token)
                 generated.Add(new StreamedToken(token, sequence.Generated.Count - 1, null, sequence.LastLogprobs));
         }

@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using MoeRuntime.Client;
+using MoeRuntime.Control.Prefetch;
 using MoeRuntime.Grains;
+using MoeRuntime.Telemetry.Aggregation;
 
 namespace MoeRuntime.Cli.Commands;
 
@@ -11,7 +14,19 @@ static class PrefetchCommands
     public static Command Prefetch()
     {
         var model = ModelName();
-        var command = new Command("prefetch", "The prefetch settings (lookahead, per-layer thresholds) and the prefetch controller's latest decision") { model, Set() };
+        var window = new Option<string>("--window")
+        {
+            Description = "Window of the measured pre-gating accuracy (the cluster aggregator's: 20s, 1m, 5m, 1h)", DefaultValueFactory = _ => "5m",
+        };
+        var write = new Option<string?>("--write-accuracy")
+        {
+            Description = "Also write the measured pre-gating accuracy to this file, for moe replay --prefetch-accuracy-file",
+        };
+        var command = new Command("prefetch",
+            "The prefetch settings (lookahead, per-layer thresholds), the prefetch controller's latest decision and the measured pre-gating precision and recall per layer")
+        {
+            model, window, write, Set(),
+        };
         ClusterEndpoint endpoint = command.AddClusterOptions();
         command.SetAction(async (result, ct) =>
         {
@@ -30,6 +45,20 @@ static class PrefetchCommands
                 Console.WriteLine("  inputs: " + string.Join("  ", d.Inputs.OrderBy(i => i.Key, StringComparer.Ordinal).Select(i => string.Create(CultureInfo.InvariantCulture, $"{i.Key}={i.Value:0.###}"))));
             }
             else Console.WriteLine("last decision: none yet");
+
+            string w = result.GetValue(window)!;
+            IReadOnlyList<PregatingAccuracy> measured = Pregating(await connection.Client.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(w));
+            PrintPregating(Console.Out, measured, w);
+            if (result.GetValue(write) is { } path)
+            {
+                if (measured.Count == 0)
+                {
+                    Console.Error.WriteLine($"--write-accuracy: no pre-gating was scored in the last {w}; nothing written to {path}");
+                    return 1;
+                }
+                PregatingAccuracyFile.Write(path, measured, $"moe prefetch, model {result.GetValue(model)}, cluster window {w}, at {DateTimeOffset.UtcNow:u}");
+                Console.WriteLine($"  written to {path}");
+            }
             return 0;
         });
         return command;
@@ -74,6 +103,30 @@ static class PrefetchCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The pre-gating entries of a cluster view (its JSON: <c>prefetch.pregating</c>); none when the view has none.</summary>
+    internal static IReadOnlyList<PregatingAccuracy> Pregating(byte[] viewJson)
+    {
+        using JsonDocument view = JsonDocument.Parse(viewJson);
+        if (!view.RootElement.TryGetProperty("prefetch", out JsonElement prefetch) || !prefetch.TryGetProperty("pregating", out JsonElement entries)
+            || entries.ValueKind != JsonValueKind.Array)
+            return [];
+        return entries.Deserialize<PregatingAccuracy[]>(new JsonSerializerOptions(JsonSerializerDefaults.Web)) ?? [];
+    }
+
+    /// <summary>One line per layer and lookahead: precision, recall and the counts behind them.</summary>
+    internal static void PrintPregating(TextWriter output, IReadOnlyList<PregatingAccuracy> measured, string window)
+    {
+        if (measured.Count == 0)
+        {
+            output.WriteLine($"pre-gating accuracy ({window}): nothing scored (prefetching off, or no step ran)");
+            return;
+        }
+        output.WriteLine($"pre-gating accuracy ({window}), expert slots per step predicted for a layer from lookahead layers before it:");
+        foreach (PregatingAccuracy m in measured)
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  layer {m.Layer} lookahead {m.Lookahead}: precision {m.Precision:P1}  recall {m.Recall:P1}  ({m.Hits} hits, {m.Predicted} predicted, {m.Actual} chosen)"));
     }
 
     static void Print(string what, PrefetchSettingsView view)

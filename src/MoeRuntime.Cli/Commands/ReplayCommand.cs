@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using MoeRuntime.Control.Prefetch;
 using MoeRuntime.Control.Replay;
 using MoeRuntime.Traces;
 
@@ -24,6 +25,10 @@ static class ReplayCommand
         var fetchMs = new Option<double>("--fetch-ms") { Description = "Modelled stall of one demand fetch, in milliseconds", DefaultValueFactory = _ => 2.0 };
         var prefetch = new Option<bool>("--prefetch") { Description = "Model pre-gating: after each layer, prefetch the next layer's predicted experts" };
         var accuracy = new Option<double>("--prefetch-accuracy") { Description = "Share of the next layer's experts the prediction gets right", DefaultValueFactory = _ => 0.8 };
+        var accuracyFile = new Option<string?>("--prefetch-accuracy-file")
+        {
+            Description = "Measured pre-gating precision and recall per layer (written by moe prefetch --write-accuracy or moe generate --local --pregating-accuracy); implies --prefetch and replaces --prefetch-accuracy for the layers it lists",
+        };
         var seed = new Option<int>("--seed") { Description = "Seed of the prefetch predictions", DefaultValueFactory = _ => 1 };
         var interval = new Option<int>("--interval-steps") { Description = "Steps per control interval (the controllers' policy plans at every interval end)", DefaultValueFactory = _ => 1 };
         var halfLife = new Option<double?>("--demand-half-life") { Description = "Controllers' policy: intervals after which an interval's uses weigh half in an expert's demand" };
@@ -45,7 +50,7 @@ static class ReplayCommand
         };
         var command = new Command("replay", "Replay a routing trace against tier policies (LRU, LFU, the controllers', Belady's optimum)")
         {
-            trace, capacity, hotBytes, expertBytes, fetchMs, prefetch, accuracy, seed, interval, halfLife, hysteresis, maxChanges, transient, noYield, yieldWeight, policies,
+            trace, capacity, hotBytes, expertBytes, fetchMs, prefetch, accuracy, accuracyFile, seed, interval, halfLife, hysteresis, maxChanges, transient, noYield, yieldWeight, policies,
         };
         command.SetAction(result =>
         {
@@ -71,8 +76,9 @@ static class ReplayCommand
                 CapacityPerLayer = capacities[0],
                 ExpertBytes = bytes,
                 FetchMilliseconds = result.GetValue(fetchMs),
-                Prefetch = result.GetValue(prefetch),
+                Prefetch = result.GetValue(prefetch) || result.GetValue(accuracyFile) is not null,
                 PrefetchAccuracy = result.GetValue(accuracy),
+                PrefetchMeasured = result.GetValue(accuracyFile) is { } file ? PregatingAccuracyFile.Read(file) : null,
                 Seed = result.GetValue(seed),
                 IntervalSteps = result.GetValue(interval),
             };
@@ -88,6 +94,13 @@ static class ReplayCommand
         });
         return command;
     }
+
+    /// <summary>The per-layer precision/recall a replay uses, in words: measured where the file has the layer, else the assumed accuracy.</summary>
+    static string Measured(IReadOnlyList<Telemetry.Aggregation.PregatingAccuracy> measured, int layers, double assumed) =>
+        string.Join(", ", Enumerable.Range(1, Math.Max(0, layers - 1)).Select(layer =>
+            measured.FirstOrDefault(m => m.Layer == layer && m.Lookahead == 1 && m.Actual > 0) is { } m
+                ? string.Create(CultureInfo.InvariantCulture, $"L{layer} precision {m.Precision:P1} recall {m.Recall:P1}")
+                : string.Create(CultureInfo.InvariantCulture, $"L{layer} assumed {assumed:P0}")));
 
     static int[] Capacities(int[]? capacity, long? hotBytes, long expertBytes, ReplayTrace trace)
     {
@@ -112,7 +125,9 @@ static class ReplayCommand
         output.WriteLine($"trace {Path.GetFileName(path)}: model '{trace.Model}', {trace.Layers} layers x {trace.Experts} experts, top-{trace.TopK}; " +
             $"{trace.Steps} steps, {trace.TokenLayers} token-layers, {trace.Accesses} expert accesses (distinct experts per step and layer)");
         output.WriteLine($"expert {Bytes(options.ExpertBytes)}, demand fetch {options.FetchMilliseconds.ToString("0.###", CultureInfo.InvariantCulture)} ms" +
-            (options.Prefetch ? $", prefetch of the next layer at {options.PrefetchAccuracy:P0} accuracy (seed {options.Seed})" : ", no prefetch") +
+            (!options.Prefetch ? ", no prefetch"
+                : options.PrefetchMeasured is { } measured ? $", prefetch of the next layer at the measured accuracy ({Measured(measured, trace.Layers, options.PrefetchAccuracy)}; seed {options.Seed})"
+                : $", prefetch of the next layer at {options.PrefetchAccuracy:P0} accuracy (seed {options.Seed})") +
             $", interval {options.IntervalSteps} step{(options.IntervalSteps == 1 ? "" : "s")}");
         if (available.Any(n => n.Equals(ReplayPolicies.Controller, StringComparison.OrdinalIgnoreCase)))
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -1,3 +1,5 @@
+using MoeRuntime.Telemetry.Aggregation;
+
 namespace MoeRuntime.Control.Replay;
 
 /// <summary>How a replay is run.</summary>
@@ -13,6 +15,13 @@ public sealed record ReplayOptions
     public bool Prefetch { get; init; }
     /// <summary>Chance that each expert layer L+1 really uses is predicted; otherwise a wrong expert is predicted in its place.</summary>
     public double PrefetchAccuracy { get; init; } = 0.8;
+    /// <summary>
+    /// Measured pre-gating accuracy (see <c>PregatingAccuracyFile</c>); its lookahead-1 entries replace
+    /// <see cref="PrefetchAccuracy"/> for their layers: each expert the layer uses is predicted with the layer's recall, and
+    /// wrong experts are added at the measured rate of wrong predictions per used expert, so that precision comes out as
+    /// measured. Layers without an entry keep <see cref="PrefetchAccuracy"/>. Null uses the one assumed number.
+    /// </summary>
+    public IReadOnlyList<PregatingAccuracy>? PrefetchMeasured { get; init; }
     public int Seed { get; init; } = 1;
     /// <summary>Steps per interval handed to <see cref="IReplayPolicy.IntervalEnded"/>.</summary>
     public int IntervalSteps { get; init; } = 1;
@@ -23,6 +32,10 @@ public sealed record ReplayOptions
         if (ExpertBytes < 0) throw new ArgumentException("expert bytes must not be negative");
         if (!(FetchMilliseconds >= 0) || !double.IsFinite(FetchMilliseconds)) throw new ArgumentException("the fetch time must be a non-negative number");
         if (!(PrefetchAccuracy is >= 0 and <= 1)) throw new ArgumentException("the prefetch accuracy must be in [0, 1]");
+        if (PrefetchMeasured is not null)
+            foreach (PregatingAccuracy m in PrefetchMeasured)
+                if (m.Lookahead == 1 && (m.Layer >= trace.Layers || m.Layer < 0))
+                    throw new ArgumentException($"the measured pre-gating accuracy names layer {m.Layer}; the trace has {trace.Layers} layers");
         if (IntervalSteps < 1) throw new ArgumentException("an interval has at least one step");
         if (trace.Layers < 1 || trace.Experts < 1) throw new ArgumentException("the trace has no layers or experts");
     }

@@ -52,7 +52,19 @@ public static class ReplaySimulator
             _cursor = new long[_layers];
             _candidates = new int[Capacity];
             _random = new Random(options.Seed);
+            _recall = new double[_layers];
+            _wrongPerUsed = new double[_layers];
+            Array.Fill(_recall, double.NaN);
+            foreach (Telemetry.Aggregation.PregatingAccuracy m in options.PrefetchMeasured ?? [])
+                if (m.Lookahead == 1 && m.Actual > 0)
+                {
+                    _recall[m.Layer] = m.Recall;
+                    _wrongPerUsed[m.Layer] = (double)(m.Predicted - m.Hits) / m.Actual;
+                }
         }
+
+        // Measured pre-gating per layer (NaN: the assumed accuracy): chance a used expert is predicted, wrong predictions per used expert.
+        readonly double[] _recall, _wrongPerUsed;
 
         public int Capacity { get; }
 
@@ -126,30 +138,16 @@ public static class ReplaySimulator
         }
 
         /// <summary>
-        /// Pre-gating at <paramref name="layer"/> - 1: each expert <paramref name="layer"/> really needs this step is
-        /// predicted with the configured accuracy, else a random expert it does not need is predicted instead.
-        /// The draws do not depend on the hot sets, so every policy sees the same predictions.
+        /// Pre-gating at <paramref name="layer"/> - 1: the layer's predicted experts (<see cref="PredictAssumed"/> or, with a
+        /// measured accuracy for the layer, <see cref="PredictMeasured"/>) are fetched ahead. The draws do not depend on the
+        /// hot sets, so every policy sees the same predictions.
         /// </summary>
         void Prefetch(int step, int layer, List<int> predicted)
         {
             ReadOnlySpan<int> actual = _trace.Needed(step, layer);
             predicted.Clear();
-            foreach (int e in actual)
-            {
-                int guess = e;
-                if (_random.NextDouble() >= _options.PrefetchAccuracy)
-                {
-                    int wrongChoices = _experts - actual.Length;
-                    int pick = wrongChoices > 0 ? _random.Next(wrongChoices) : -1;
-                    if (pick < 0) continue;
-                    // The pick-th expert not in the (ascending) actual set.
-                    guess = pick;
-                    foreach (int a in actual)
-                        if (a <= guess) guess++;
-                        else break;
-                }
-                if (!predicted.Contains(guess)) predicted.Add(guess);
-            }
+            if (double.IsNaN(_recall[layer])) PredictAssumed(actual, predicted);
+            else PredictMeasured(layer, actual, predicted);
             foreach (int e in predicted) _protected[layer * _experts + e] = true;
             long time = _cursor[layer];
             foreach (int e in predicted)
@@ -161,6 +159,55 @@ public static class ReplaySimulator
                 _speculative[at] = true;
             }
             foreach (int e in predicted) _protected[layer * _experts + e] = false;
+        }
+
+        /// <summary>Each expert the layer really needs is predicted with the assumed accuracy, else a random expert it does not need instead.</summary>
+        void PredictAssumed(ReadOnlySpan<int> actual, List<int> predicted)
+        {
+            foreach (int e in actual)
+            {
+                int guess = e;
+                if (_random.NextDouble() >= _options.PrefetchAccuracy)
+                {
+                    int pick = PickWrong(actual);
+                    if (pick < 0) continue;
+                    guess = pick;
+                }
+                if (!predicted.Contains(guess)) predicted.Add(guess);
+            }
+        }
+
+        /// <summary>
+        /// Each expert the layer really needs is predicted with the layer's measured recall; then wrong experts are added at
+        /// the measured rate per needed expert (the fraction by a draw), so precision and recall come out as measured on average.
+        /// </summary>
+        void PredictMeasured(int layer, ReadOnlySpan<int> actual, List<int> predicted)
+        {
+            foreach (int e in actual)
+                if (_random.NextDouble() < _recall[layer]) predicted.Add(e);
+            double expectedWrong = _wrongPerUsed[layer] * actual.Length;
+            int wrong = (int)expectedWrong + (_random.NextDouble() < expectedWrong - Math.Floor(expectedWrong) ? 1 : 0);
+            for (int tries = 0; wrong > 0 && tries < 4 * _experts; tries++)
+            {
+                int pick = PickWrong(actual);
+                if (pick < 0) break;
+                if (predicted.Contains(pick)) continue;
+                predicted.Add(pick);
+                wrong--;
+            }
+        }
+
+        /// <summary>A random expert not in the (ascending) <paramref name="actual"/> set; -1 when every expert is in it.</summary>
+        int PickWrong(ReadOnlySpan<int> actual)
+        {
+            int wrongChoices = _experts - actual.Length;
+            if (wrongChoices <= 0) return -1;
+            // The pick-th expert not in the actual set.
+            int guess = _random.Next(wrongChoices);
+            foreach (int a in actual)
+                if (a <= guess) guess++;
+                else break;
+            return guess;
         }
 
         void Insert(int layer, int expert, long time, InsertReason reason)

@@ -15,4 +15,12 @@ public interface IExpertLookahead
 
     /// <summary>The distinct experts of <paramref name="layer"/>, ascending, that its gate picks with at least that weight.</summary>
     void Predicted(int layer, ReadOnlySpan<long> experts);
+
+    /// <summary>
+    /// What <paramref name="layer"/>'s gate then chose for the step (before its dispatch), so that predictions can be
+    /// scored against it; called for every layer of a step the lookahead takes part in. Ignored by default.
+    /// </summary>
+    void Chosen(int layer, RoutingPlan plan)
+    {
+    }
 }

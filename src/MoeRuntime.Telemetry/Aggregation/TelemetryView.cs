@@ -28,7 +28,11 @@ public sealed record LayerExperts(int Layer, IReadOnlyList<long> Hits, double Im
 
 public sealed record TierStatus(string Tier, long Hits, long Misses, double HitRatio, LatencySummary? FetchLatency, double MemoryBytes, double CapacityBytes, double Occupancy);
 
-public sealed record PrefetchStatus(double UsedBytes, double WastedBytes, double Effectiveness, double Failures);
+public sealed record PrefetchStatus(double UsedBytes, double WastedBytes, double Effectiveness, double Failures)
+{
+    /// <summary>Pre-gating's predicted, chosen and hit expert slots per layer and lookahead, ordered by both (empty without prefetching).</summary>
+    public IReadOnlyList<PregatingAccuracy> Pregating { get; init; } = [];
+}
 
 public sealed record TrafficStatus(double DispatchBytesSent, double DispatchBytesReceived, double DispatchBytesPerSecond);
 

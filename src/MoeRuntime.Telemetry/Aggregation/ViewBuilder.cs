@@ -58,7 +58,10 @@ public static class ViewBuilder
 
         double used = s.CounterTotal(MoeMetrics.PrefetchOutcomeBytesTotal, Label(MoeMetrics.PrefetchOutcomeBytesTotal, "outcome", "used"));
         double wasted = s.CounterTotal(MoeMetrics.PrefetchOutcomeBytesTotal, Label(MoeMetrics.PrefetchOutcomeBytesTotal, "outcome", "wasted"));
-        var prefetch = new PrefetchStatus(used, wasted, used + wasted == 0 ? 0 : used / (used + wasted), s.CounterTotal(MoeMetrics.PrefetchFailuresTotal));
+        var prefetch = new PrefetchStatus(used, wasted, used + wasted == 0 ? 0 : used / (used + wasted), s.CounterTotal(MoeMetrics.PrefetchFailuresTotal))
+        {
+            Pregating = Pregating(s),
+        };
 
         double sent = s.CounterTotal(MoeMetrics.DispatchBytesTotal, Label(MoeMetrics.DispatchBytesTotal, "direction", "sent"));
         double received = s.CounterTotal(MoeMetrics.DispatchBytesTotal, Label(MoeMetrics.DispatchBytesTotal, "direction", "received"));
@@ -69,6 +72,25 @@ public static class ViewBuilder
         var kv = new KvCacheStatus(gauges(MoeMetrics.KvCacheBytes, _ => true), kvHits, kvMisses, kvHits + kvMisses == 0 ? 0 : kvHits / (kvHits + kvMisses));
 
         return new TelemetryView(scope, Name(window), now, ranks, requests, latency, experts, tiers, prefetch, traffic, kv, Slos(s, targets), mismatches);
+    }
+
+    /// <summary>The window's pre-gating counters per (layer, lookahead), summed over ranks; label values that are not numbers are skipped.</summary>
+    public static IReadOnlyList<PregatingAccuracy> Pregating(MergedSnapshot s)
+    {
+        var sums = new SortedDictionary<(int Layer, int Lookahead), double[]>();
+        foreach (CounterTotal counter in s.Counters)
+        {
+            int kind = counter.Metric.Name == MoeMetrics.PregatingPredictedTotal.Name ? 0
+                : counter.Metric.Name == MoeMetrics.PregatingActualTotal.Name ? 1
+                : counter.Metric.Name == MoeMetrics.PregatingHitTotal.Name ? 2 : -1;
+            if (kind < 0 || counter.Labels.Count != 2
+                || !int.TryParse(counter.Labels[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int layer)
+                || !int.TryParse(counter.Labels[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int lookahead))
+                continue;
+            if (!sums.TryGetValue((layer, lookahead), out double[]? sum)) sums[(layer, lookahead)] = sum = new double[3];
+            sum[kind] += counter.Total;
+        }
+        return [.. sums.Select(p => new PregatingAccuracy(p.Key.Layer, p.Key.Lookahead, (long)p.Value[0], (long)p.Value[1], (long)p.Value[2]))];
     }
 
     /// <summary>

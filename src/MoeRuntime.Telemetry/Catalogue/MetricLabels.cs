@@ -102,6 +102,13 @@ public static class MetricLabels
     /// <summary>Fate of prefetched bytes.</summary>
     public static readonly LabelDefinition PrefetchOutcome = new("outcome", "used", "wasted");
 
+    /// <summary>Layers between the one pre-gating predicted from and the one predicted (1 = the next layer).</summary>
+    public static readonly LabelDefinition Lookahead = LabelDefinition.Bounded("lookahead",
+        "layers ahead the routers pre-gate, at most the prefetch controller's MaxLookahead (4 by default)");
+
+    /// <summary>Series bound of the pre-gating counters: layers (up to 64) × lookahead (up to 8).</summary>
+    public const int PregatingSeriesBound = 64 * 8;
+
     /// <summary>Why an expert left a tier.</summary>
     public static readonly LabelDefinition EvictionKind = new("kind", "forced", "planned");
 

@@ -199,6 +199,21 @@ public static class MoeMetrics
     public static readonly MetricDefinition PrefetchFailuresTotal = Counter("moe_prefetch_failures_total", "{prefetch}",
         "Prefetches that failed or were abandoned, by source tier.", Tier);
 
+    /// <summary>Expert slots pre-gating predicted, per layer predicted and layers ahead.</summary>
+    public static readonly MetricDefinition PregatingPredictedTotal = new("moe_pregating_predicted_experts_total", MetricKind.Counter,
+        "{expert}", "Distinct experts per step that pre-gating predicted for a layer from the layer that many layers before it (lookahead), counted when the layer's gate then chose; precision = moe_pregating_hit_experts_total / this.",
+        [Layer, Lookahead], maxSeries: PregatingSeriesBound);
+
+    /// <summary>Expert slots the gate chose where a prediction was made.</summary>
+    public static readonly MetricDefinition PregatingActualTotal = new("moe_pregating_actual_experts_total", MetricKind.Counter,
+        "{expert}", "Distinct experts per step that a layer's gate chose, once per prediction made for it (per lookahead); recall = moe_pregating_hit_experts_total / this.",
+        [Layer, Lookahead], maxSeries: PregatingSeriesBound);
+
+    /// <summary>Expert slots both predicted and chosen.</summary>
+    public static readonly MetricDefinition PregatingHitTotal = new("moe_pregating_hit_experts_total", MetricKind.Counter,
+        "{expert}", "Distinct experts per step that pre-gating predicted for a layer and the layer's gate then chose.",
+        [Layer, Lookahead], maxSeries: PregatingSeriesBound);
+
     /// <summary>Routing disagreements between ranks.</summary>
     public static readonly MetricDefinition RoutingMismatchesTotal = new("moe_routing_mismatches_total", MetricKind.Counter,
         "{token}", "Tokens two ranks routed differently at one layer (digests disagree).", [Layer],
@@ -306,7 +321,7 @@ public static class MoeMetrics
         TokensTotal, TokensPerRequest, RequestTokensPerSecond, BatchSize, TokenCostUsdTotal, TenantTokensTotal, TenantTokenCostUsdTotal, TierCostUsdTotal,
         ExpertHitsTotal, ExpertImbalanceRatio, TierHitsTotal, TierMissesTotal, ColdMissRatio, TierFetchSeconds,
         TierFetchTimeTotal, DispatchBytesTotal, PrefetchBytesTotal, PrefetchOutcomeBytesTotal, PrefetchEffectivenessRatio,
-        PrefetchFailuresTotal, RoutingMismatchesTotal, EvictionsTotal, TierMemoryBytes, TierCapacityBytes,
+        PrefetchFailuresTotal, PregatingPredictedTotal, PregatingActualTotal, PregatingHitTotal, RoutingMismatchesTotal, EvictionsTotal, TierMemoryBytes, TierCapacityBytes,
         TierOccupancyRatio, KvCacheBytes, KvCacheLookupsTotal, KvCacheHitRatio, LayerComputeTimeTotal,
         ExpertComputeTimeTotal, ProcessMemoryBytes, BuildInfo,
         AccessDenialsTotal, IntegrityFailuresTotal, ExpertQuarantinedTotal, TelemetryDroppedTotal, SummariesRejectedTotal, SecurityDeniedTotal,

@@ -22,6 +22,8 @@ public class ExpertLookaheadTests
 
         public float Threshold(int layer) => threshold;
         public void Predicted(int layer, ReadOnlySpan<long> experts) => Predictions.Add((_asking, layer, experts.ToArray()));
+        public List<(int Layer, int[] Experts)> Choices { get; } = [];
+        public void Chosen(int layer, RoutingPlan plan) => Choices.Add((layer, plan.ActiveExperts().ToArray()));
     }
 
     /// <summary>The local dispatcher, keeping a copy of each layer's MoE input.</summary>
@@ -29,9 +31,11 @@ public class ExpertLookaheadTests
     {
         readonly LocalExpertDispatcher _local = new(model);
         public Dictionary<int, Tensor> Inputs { get; } = [];
+        public List<(int Layer, int[] Experts)> Dispatched { get; } = [];
 
         public Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken)
         {
+            Dispatched.Add((layer, plan.ActiveExperts().ToArray()));
             Inputs[layer] = moeInput.clone().DetachFromDisposeScope();
             return _local.DispatchAsync(layer, plan, moeInput, output, rows, cancellationToken);
         }
@@ -50,6 +54,9 @@ public class ExpertLookaheadTests
         using Tensor logits = await model.ForwardAsync([new SequenceStep(cache, new[] { 3, 5, 7, 2 })], dispatcher, lookahead: lookahead);
 
         Assert.Equal([0, 1, 2], lookahead.Asked);
+        // Each layer's choice is told before its dispatch, with the plan the dispatcher then runs.
+        Assert.Equal(dispatcher.Dispatched.Select(d => d.Layer), lookahead.Choices.Select(c => c.Layer));
+        Assert.Equal(dispatcher.Dispatched.Select(d => d.Experts), lookahead.Choices.Select(c => c.Experts));
         var expected = new List<(int, int)>();
         for (int layer = 0; layer < Config.LayerCount; layer++)
             for (int next = layer + 1; next <= Math.Min(Config.LayerCount - 1, layer + ahead); next++) expected.Add((layer, next));

@@ -196,6 +196,28 @@ public class ViewBuilderTests
     }
 
     /// <summary>The 1 m view of one rank's one-second summary of what <paramref name="record"/> recorded.</summary>
+    [Fact]
+    public void PregatingCountersBecomeAccuracyPerLayerAndLookahead()
+    {
+        TelemetryView view = ViewOf(rank =>
+        {
+            rank.Collector.Counter(MoeMetrics.PregatingPredictedTotal, "2", "1").Add(40);
+            rank.Collector.Counter(MoeMetrics.PregatingActualTotal, "2", "1").Add(50);
+            rank.Collector.Counter(MoeMetrics.PregatingHitTotal, "2", "1").Add(30);
+            rank.Collector.Counter(MoeMetrics.PregatingPredictedTotal, "1", "1").Add(10);
+            rank.Collector.Counter(MoeMetrics.PregatingActualTotal, "1", "1").Add(20);
+            rank.Collector.Counter(MoeMetrics.PregatingHitTotal, "1", "1").Add(5);
+            rank.Collector.Counter(MoeMetrics.PregatingPredictedTotal, "2", "2").Add(8);
+            rank.Collector.Counter(MoeMetrics.PregatingActualTotal, "2", "2").Add(10);
+        });
+
+        Assert.Equal(
+            [new PregatingAccuracy(1, 1, 10, 20, 5), new PregatingAccuracy(2, 1, 40, 50, 30), new PregatingAccuracy(2, 2, 8, 10, 0)],
+            view.Prefetch.Pregating);
+        Assert.Equal(0.75, view.Prefetch.Pregating[1].Precision, 12);
+        Assert.Equal(0.6, view.Prefetch.Pregating[1].Recall, 12);
+    }
+
     static TelemetryView ViewOf(Action<SimulatedRank> record)
     {
         var rank = new SimulatedRank("rank-0");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -18,12 +19,19 @@ namespace MoeRuntime.Client;
 public sealed partial class GatewayLossMonitor : IClusterConnectionStatusObserver
 {
     readonly ILogger _logger;
+    readonly CancellationToken _stopping;
     readonly Lock _lock = new();
     TaskCompletionSource _next = NewSignal();
     long _lastLoss;
     long _losses;
 
-    public GatewayLossMonitor(ILogger<GatewayLossMonitor>? logger = null) => _logger = logger ?? (ILogger)NullLogger.Instance;
+    /// <param name="logger">Where a lost connection is logged (Warning).</param>
+    /// <param name="lifetime">The client's host: connections that close while it stops are the client's own doing and are not logged.</param>
+    public GatewayLossMonitor(ILogger<GatewayLossMonitor>? logger = null, IHostApplicationLifetime? lifetime = null)
+    {
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _stopping = lifetime?.ApplicationStopping ?? CancellationToken.None;
+    }
 
     /// <summary>How many gateway connections closed since the client started.</summary>
     public long Losses => Interlocked.Read(ref _losses);
@@ -58,12 +66,15 @@ public sealed partial class GatewayLossMonitor : IClusterConnectionStatusObserve
     void IClusterConnectionStatusObserver.NotifyGatewayCountChanged(int currentNumberOfGateways, int previousNumberOfGateways, bool connectionRecovered)
     {
         if (currentNumberOfGateways >= previousNumberOfGateways) return;
-        LogGatewayLost(_logger, currentNumberOfGateways, previousNumberOfGateways);
+        if (!_stopping.IsCancellationRequested) LogGatewayLost(_logger, currentNumberOfGateways, previousNumberOfGateways);
         RecordLoss();
     }
 
     // Orleans reports the last connection's loss as a gateway count going to 0 as well, which records it.
-    void IClusterConnectionStatusObserver.NotifyClusterConnectionLost() => LogClusterLost(_logger);
+    void IClusterConnectionStatusObserver.NotifyClusterConnectionLost()
+    {
+        if (!_stopping.IsCancellationRequested) LogClusterLost(_logger);
+    }
 
     static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

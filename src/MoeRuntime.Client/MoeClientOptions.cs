@@ -23,12 +23,13 @@ public sealed record MoeClientOptions
     /// </summary>
     public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>
-    /// How long the client tries to open a connection to a gateway before it gives up on it and takes the next one
-    /// (Orleans' default is 5 s). A resumed stream whose gateway vanished from the network (no refusal, as a killed
-    /// process on a live host gives) waits this long once, so it is kept well inside the 5 s recovery goal; a LAN or
-    /// loopback connection with its TLS handshake opens in milliseconds.
+    /// How long the client tries to open a connection to a gateway (with its handshake) before it gives up on it and
+    /// takes the next one; Orleans' default, 5 s. A resumed stream whose first gateway pick vanished from the network
+    /// (no refusal, unlike a killed process on a live host, which is refused at once) waits this long once, so a fast,
+    /// quiet network may lower it to 1-2 s. 2 s was tried as the default and refused: on a machine at load average 84 a
+    /// live silo's handshake took longer and the client could not connect at all.
     /// </summary>
-    public TimeSpan OpenConnectionTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan OpenConnectionTimeout { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>
     /// The largest Orleans message body the client accepts from a gateway (Orleans' default is 100 MB), so a wrong or
     /// hostile answer cannot make the client buffer more than its own requests and answers need. 32 MiB holds a

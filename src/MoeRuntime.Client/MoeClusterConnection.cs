@@ -38,7 +38,10 @@ public sealed class MoeClusterConnection : IAsyncDisposable
         if (options.OpenConnectionTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"OpenConnectionTimeout must be positive, was {options.OpenConnectionTimeout}", nameof(options));
         return Host.CreateDefaultBuilder()
-            .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddFilter("Orleans", LogLevel.Error).AddFilter("Microsoft.Extensions.Hosting", LogLevel.None))
+            // Logs go to standard error: standard output is the caller's (generated text, moe-load's tables).
+            .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddFilter("Orleans", LogLevel.Error).AddFilter("Microsoft.Extensions.Hosting", LogLevel.None)
+                .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+                .AddSimpleConsole(o => (o.TimestampFormat, o.UseUtcTimestamp) = ("HH:mm:ss.fff ", true)))
             .UseOrleansClient(client =>
             {
                 switch (options.Clustering.ToLowerInvariant())

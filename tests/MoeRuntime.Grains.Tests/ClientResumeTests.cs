@@ -196,8 +196,9 @@ public sealed class ClientResumeTests(OneRankFixture fixture) : IClassFixture<On
         using var host = MoeClusterConnection.Build(new MoeClientOptions(), DateTimeOffset.UtcNow);
         var monitor = host.Services.GetRequiredService<GatewayLossMonitor>();
         Assert.Same(monitor, Assert.Single(host.Services.GetServices<IClusterConnectionStatusObserver>().OfType<GatewayLossMonitor>()));
-        var connection = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.ConnectionOptions>>().Value;
-        Assert.Equal(new MoeClientOptions().OpenConnectionTimeout, connection.OpenConnectionTimeout);
+        using var quick = MoeClusterConnection.Build(new MoeClientOptions { OpenConnectionTimeout = TimeSpan.FromSeconds(3) }, DateTimeOffset.UtcNow);
+        var connection = quick.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Orleans.Configuration.ConnectionOptions>>().Value;
+        Assert.Equal(TimeSpan.FromSeconds(3), connection.OpenConnectionTimeout);
         var error = Assert.Throws<ArgumentException>(() => MoeClusterConnection.Build(new MoeClientOptions { OpenConnectionTimeout = TimeSpan.Zero }, DateTimeOffset.UtcNow));
         Assert.Contains("OpenConnectionTimeout", error.Message);
     }

@@ -37,6 +37,7 @@ public static class GrainRoleTable
         ["ITierSetGrain"] = Methods(MoeRole.Operator, "GetAsync", "UpdateAsync", "GetHistoryAsync", "GetStoreStatsAsync", "GetControlStateAsync"),
         ["IShardAggregatorGrain"] = Merge(Methods(MoeRole.Internal, "ReportAsync", "ReportDigestsAsync"), Methods(MoeRole.Operator, "GetRankViewAsync")),
         ["IClusterAggregatorGrain"] = Merge(Methods(MoeRole.Internal, "ReportShardAsync"), Methods(MoeRole.Operator, "GetViewAsync")),
+        ["ICanaryGrain"] = Methods(MoeRole.Operator, "StartAsync", "TickAsync", "GetStatusAsync", "EndAsync", "GetHeldRanksAsync"),
         ["IControlDecisionLogGrain"] = Merge(Methods(MoeRole.Internal, "RecordAsync"), Methods(MoeRole.Operator, "GetDecisionsAsync")),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 

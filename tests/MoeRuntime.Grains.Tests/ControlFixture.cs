@@ -13,8 +13,19 @@ namespace MoeRuntime.Grains.Tests;
 /// <see cref="ITierControllerGrain.TickAsync"/> (the timers' interval is an hour, so every interval is the test's).
 /// Latency targets are far below anything measurable: the latency controller always wants its whole hot budget.
 /// </summary>
-public class ControlFixture() : ClusterFixture(1)
+public class ControlFixture : ClusterFixture
 {
+    public ControlFixture()
+        : this(1)
+    {
+    }
+
+    /// <summary>The same on <paramref name="ranks"/> ranks (the canary tests need one to compare with).</summary>
+    protected ControlFixture(int ranks)
+        : base(ranks)
+    {
+    }
+
     public const int Experts = 4 * 8;
 
     /// <summary>Hot bytes of one expert of the built-in model (they are all the same size).</summary>

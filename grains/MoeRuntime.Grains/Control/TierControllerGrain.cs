@@ -30,6 +30,7 @@ public sealed class TierControllerGrain(
     TierControlLoop _loop = null!;
     IGrainTimer? _timer;
     string[] _staleRanks = [];
+    int[] _held = [];
     TelemetrySamplingView _sampling = new();
 
     string Model => this.GetPrimaryKeyString();
@@ -60,7 +61,7 @@ public sealed class TierControllerGrain(
     {
         if (_options.Enabled && _timer is null)
         {
-            _timer = this.RegisterGrainTimer(_ => _loop.RunAsync(),
+            _timer = this.RegisterGrainTimer(_ => RunIntervalAsync(),
                 new GrainTimerCreationOptions { DueTime = _options.Interval, Period = _options.Interval, KeepAlive = true });
             logger.LogInformation("Tier controllers of {Model} started: every {Interval}{DryRun}", Model, _options.Interval, _loop.DryRun ? ", dry run" : "");
         }
@@ -69,8 +70,24 @@ public sealed class TierControllerGrain(
 
     public async Task<ControllerStatus> TickAsync()
     {
-        await _loop.RunAsync();
+        await RunIntervalAsync();
         return Status();
+    }
+
+    /// <summary>One interval of the loop, leaving alone the ranks that carry a change under canary trial (<see cref="ICanaryGrain"/>).</summary>
+    async Task RunIntervalAsync()
+    {
+        try
+        {
+            _held = _options.Canary.Enabled ? await GrainFactory.GetGrain<ICanaryGrain>(Model).GetHeldRanksAsync() : [];
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException)
+        {
+            // Without knowing which ranks are under trial the loop could undo a canary: it holds every rank this interval.
+            logger.LogWarning(e, "Tier controllers of {Model}: canary trial unknown; holding every rank this interval", Model);
+            return;
+        }
+        await _loop.RunAsync();
     }
 
     public Task<ControllerStatus> GetStatusAsync() => Task.FromResult(Status());
@@ -137,7 +154,7 @@ public sealed class TierControllerGrain(
 
     ITierSetGrain TierSet(int rank) => GrainFactory.GetGrain<ITierSetGrain>(GrainKeys.Rank(Model, rank));
 
-    IReadOnlyList<int> ITierControlPort.LiveRanks() => ranks.LiveRanks();
+    IReadOnlyList<int> ITierControlPort.LiveRanks() => _held.Length == 0 ? ranks.LiveRanks() : [.. ranks.LiveRanks().Except(_held)];
     IReadOnlyDictionary<ExpertKey, Tier> ITierControlPort.Pins() => _pins.ToDictionary(p => p.Key, p => ControlRequests.Tier(p.Value.Tier));
     SamplingSetting ITierControlPort.Sampling() => new(_sampling.Version, _sampling.Ratio);
 

@@ -1,3 +1,4 @@
+using MoeRuntime.Control.Canary;
 using MoeRuntime.Control.Cost;
 using MoeRuntime.Control.Guardrails;
 using MoeRuntime.Control.Latency;
@@ -40,6 +41,8 @@ public sealed class ControlOptions
     /// <summary>The latency controller's targets and pace (section <c>Moe:Control:Latency</c>), bound onto its own options.</summary>
     public LatencyControllerOptions Latency { get; set; } = new();
     public CostControlOptions Cost { get; set; } = new();
+    /// <summary>Canary trials of control changes (section <c>Moe:Control:Canary</c>): canary ranks, intervals, the noise rule.</summary>
+    public CanaryOptions Canary { get; set; } = new();
 
     public GuardrailOptions Guardrails(bool dryRun) =>
         new() { MaxChangesPerInterval = MaxChangesPerInterval, HysteresisRatio = HysteresisRatio, DryRun = dryRun };

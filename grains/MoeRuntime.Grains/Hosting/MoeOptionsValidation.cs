@@ -97,6 +97,7 @@ static class MoeOptionsValidation
             // is the latency section's.
             c.Library(() => o.CostController(new CostRates()).Validate(),
                 ("CostControllerOptions.DemandHalfLifeIntervals", latency + "DemandHalfLifeIntervals"), ("CostControllerOptions.", cost), ("CostModel.", cost));
+            c.Library(() => o.Canary.Validate(), ("CanaryOptions.", c.Key(nameof(o.Canary)) + ":"));
             into.Merge(c);
         }
 

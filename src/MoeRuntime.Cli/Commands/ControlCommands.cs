@@ -9,7 +9,7 @@ namespace MoeRuntime.Cli.Commands;
 static class ControlCommands
 {
     public static Command Create() =>
-        new("control", "The tier controllers: status, decisions, pins, dry run") { Status(), Decisions(), Pin(), Unpin(), DryRun(), Tick() };
+        new("control", "The tier controllers: status, decisions, pins, dry run") { Status(), Decisions(), Pin(), Unpin(), DryRun(), Tick(), CanaryCommands.Create() };
 
     static Command Status() => Controller("status", "What the controllers are doing: per rank hot allowance, bytes against budgets, $ per 1k tokens; pins",
         (controller, _) => controller.GetStatusAsync());

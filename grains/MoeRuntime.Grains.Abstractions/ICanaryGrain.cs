@@ -1,0 +1,98 @@
+using Orleans.Concurrency;
+
+namespace MoeRuntime.Grains;
+
+/// <summary>
+/// Canary trials of control changes for one model (keyed by model name). A TierSet change (experts' tiers, optionally a
+/// new hot budget) is written on the canary ranks only; every interval the canary ranks' figures are judged against the
+/// other ranks' over the same interval (the noise rule of <c>MoeRuntime.Control.Canary.CanaryJudge</c>); the change is
+/// then promoted to every rank or rolled back (the canary ranks' previous tiers and budget restored). Every step is in
+/// the model's decision log under controller <c>canary</c>. One trial at a time; the tier controllers leave the canary
+/// ranks alone while it runs.
+/// </summary>
+public interface ICanaryGrain : IGrainWithStringKey
+{
+    /// <summary>Writes the change on the canary ranks and starts judging it; refused when a trial is under way, canaries are off, or fewer than two ranks are live.</summary>
+    Task<CanaryStatus> StartAsync(CanaryRequest request);
+
+    /// <summary>Judges one interval now (the timer does so every control interval); returns the status after it.</summary>
+    Task<CanaryStatus> TickAsync();
+
+    Task<CanaryStatus> GetStatusAsync();
+
+    /// <summary>
+    /// Ends the trial under way by an operator's word: <paramref name="promote"/> writes the change on every rank, otherwise
+    /// it is rolled back (the way to cancel a trial). Refused when no trial is under way.
+    /// </summary>
+    Task<CanaryStatus> EndAsync(bool promote, string by, string reason);
+
+    /// <summary>The ranks carrying a change under trial: the tier controllers do not write them meanwhile.</summary>
+    [AlwaysInterleave]
+    Task<int[]> GetHeldRanksAsync();
+}
+
+/// <summary>A TierSet change to try on a canary first.</summary>
+[GenerateSerializer, Immutable, Alias("moe.CanaryRequest")]
+public sealed record CanaryRequest
+{
+    /// <summary>Expert key (<c>model/layer/expert</c>) to tier (hot, warm, cold); experts a rank does not hold are skipped there.</summary>
+    [Id(0)] public Dictionary<string, string> Tiers { get; init; } = [];
+    /// <summary>A new hot budget (ceiling) for the canary ranks, bytes; null keeps theirs.</summary>
+    [Id(1)] public long? HotBudgetBytes { get; init; }
+    /// <summary>Metrics the change targets (itl_p95_s, ttft_p95_s, hit_ratio, stall_s_per_1k_calls, usd_per_1k_tokens); empty: the first four.</summary>
+    [Id(2)] public string[] Metrics { get; init; } = [];
+    [Id(3)] public required string By { get; init; }
+    [Id(4)] public required string Reason { get; init; }
+}
+
+/// <summary>The trial under way, if any, and the newest verdicts.</summary>
+[GenerateSerializer, Immutable, Alias("moe.CanaryStatus")]
+public sealed record CanaryStatus
+{
+    [Id(0)] public required string Model { get; init; }
+    [Id(1)] public bool Enabled { get; init; }
+    [Id(2)] public CanaryTrialView? Trial { get; init; }
+    /// <summary>Ended trials, newest first.</summary>
+    [Id(3)] public CanaryTrialView[] Recent { get; init; } = [];
+    /// <summary>Intervals judged before promotion, and from how many a metric is judged.</summary>
+    [Id(4)] public int Intervals { get; init; }
+    [Id(5)] public int MinIntervals { get; init; }
+}
+
+/// <summary>One trial: what it changed where, and how it has been judged.</summary>
+[GenerateSerializer, Immutable, Alias("moe.CanaryTrialView")]
+public sealed record CanaryTrialView
+{
+    [Id(0)] public long Id { get; init; }
+    [Id(1)] public DateTimeOffset StartedAt { get; init; }
+    [Id(2)] public required string By { get; init; }
+    [Id(3)] public required string Reason { get; init; }
+    [Id(4)] public Dictionary<string, string> Tiers { get; init; } = [];
+    [Id(5)] public long? HotBudgetBytes { get; init; }
+    [Id(6)] public int[] CanaryRanks { get; init; } = [];
+    [Id(7)] public int[] ControlRanks { get; init; } = [];
+    [Id(8)] public string[] Metrics { get; init; } = [];
+    /// <summary>Intervals judged so far.</summary>
+    [Id(9)] public int Intervals { get; init; }
+    /// <summary>continue while under way; promoted or rolled back once ended.</summary>
+    [Id(10)] public required string Verdict { get; init; }
+    /// <summary>The last judgement's reason (or the operator's, when forced).</summary>
+    [Id(11)] public string Judgement { get; init; } = "";
+    [Id(12)] public CanaryMetricView[] Figures { get; init; } = [];
+    [Id(13)] public DateTimeOffset? EndedAt { get; init; }
+}
+
+/// <summary>One metric as last judged: the canary's and the control's medians, the control's MAD, the threshold and the harm.</summary>
+[GenerateSerializer, Immutable, Alias("moe.CanaryMetricView")]
+public sealed record CanaryMetricView
+{
+    [Id(0)] public required string Metric { get; init; }
+    [Id(1)] public double CanaryMedian { get; init; }
+    [Id(2)] public double ControlMedian { get; init; }
+    [Id(3)] public double ControlMad { get; init; }
+    [Id(4)] public double Threshold { get; init; }
+    /// <summary>How much worse the canary is, in the metric's units (negative: better).</summary>
+    [Id(5)] public double Harm { get; init; }
+    [Id(6)] public int CanaryIntervals { get; init; }
+    [Id(7)] public int ControlSamples { get; init; }
+}

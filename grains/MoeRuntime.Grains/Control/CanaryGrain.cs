@@ -1,0 +1,395 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MoeRuntime.Control.Canary;
+using MoeRuntime.Control.Loop;
+using MoeRuntime.Control.Planning;
+using MoeRuntime.Grains.Experts;
+using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Placement;
+using MoeRuntime.Grains.Security;
+using MoeRuntime.Grains.Telemetry;
+using MoeRuntime.Serving.Tiers;
+using MoeRuntime.Telemetry.Aggregation;
+
+namespace MoeRuntime.Grains.Control;
+
+/// <summary>
+/// Canary trials of TierSet changes (see <see cref="ICanaryGrain"/>). The judging is <see cref="CanaryJudge"/>; this grain
+/// writes the change on the canary ranks, reads every trial rank's tier-store counters and latency each interval
+/// (<see cref="CanarySamples"/>), and promotes or rolls back. Its state is in <see cref="ControlStorage"/>; the counters
+/// it differences are in memory, so after the grain moves the first interval only takes a new baseline.
+/// </summary>
+public sealed class CanaryGrain(
+    [PersistentState("canary", ControlStorage.Name)] IPersistentState<CanaryState> saved,
+    ModelHost host, RankDirectory ranks, IOptions<MoeSiloOptions> options, IOptions<TelemetryOptions> telemetry,
+    TimeProvider time, ILogger<CanaryGrain> logger)
+    : Grain, ICanaryGrain
+{
+    /// <summary>Ended trials kept for status.</summary>
+    public const int RecentTrials = 10;
+
+    /// <summary>The metrics judged when a request names none.</summary>
+    public static readonly CanaryMetric[] DefaultMetrics =
+        [CanaryMetric.InterTokenP95, CanaryMetric.TimeToFirstTokenP95, CanaryMetric.HotHitRatio, CanaryMetric.FetchStallPerThousandCalls];
+
+    const string Controller = "canary";
+    readonly ControlOptions _control = options.Value.Control;
+    readonly Dictionary<int, RankCounters> _counters = [];
+    IGrainTimer? _timer;
+
+    string Model => this.GetPrimaryKeyString();
+
+    CanaryOptions Options => _control.Canary;
+
+    CanaryTrialState? Trial => saved.State.Trial;
+
+    IControlDecisionLogGrain Log => GrainFactory.GetGrain<IControlDecisionLogGrain>(Model);
+
+    ITierSetGrain TierSet(int rank) => GrainFactory.GetGrain<ITierSetGrain>(GrainKeys.Rank(Model, rank));
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        host.EnsureServes(Model);
+        if (Trial is { } trial)
+        {
+            CanaryLog.Resumed(logger, Model, trial.View.Id, trial.Intervals.Count);
+            StartTimer();
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task<CanaryStatus> StartAsync(CanaryRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!Options.Enabled) throw Invalid("canary trials are off (Moe:Control:Canary:Enabled is false)");
+        if (Trial is { } running)
+            throw Invalid($"canary trial {running.View.Id} is under way; end it first (moe control canary promote|rollback)");
+        string by = MoeCaller.Author(request.By);
+        if (string.IsNullOrWhiteSpace(by) || string.IsNullOrWhiteSpace(request.Reason)) throw Invalid("a canary trial needs who started it and why");
+        if (request.Tiers.Count == 0 && request.HotBudgetBytes is null) throw Invalid("a canary trial needs a change: experts' tiers or a hot budget");
+        if (request.HotBudgetBytes is < 0) throw Invalid($"the hot budget must not be negative, was {request.HotBudgetBytes}");
+        var tiers = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (expert, tier) in request.Tiers)
+            tiers[GrainKeys.ExpertOfModel(expert, Model, host.Config).ToString()] = TierNames.Of(ControlRequests.Tier(tier));
+        CanaryMetric[] metrics;
+        try
+        {
+            metrics = request.Metrics.Length == 0 ? DefaultMetrics : [.. request.Metrics.Select(CanaryMetrics.Parse).Distinct()];
+        }
+        catch (ArgumentException e)
+        {
+            throw Invalid(e.Message);
+        }
+        CanaryRanks chosen;
+        try
+        {
+            chosen = CanaryRanks.Choose(ranks.LiveRanks(), Options);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw Invalid(e.Message);
+        }
+
+        long id = saved.State.NextId;
+        string why = $"{by}: {request.Reason}";
+        var before = new List<CanaryRankBefore>();
+        var records = new List<ControlDecisionRecord>();
+        try
+        {
+            foreach (int rank in chosen.Canary)
+            {
+                TierControlState state = await TierSet(rank).GetControlStateAsync();
+                Dictionary<string, string> held = state.Experts.ToDictionary(e => e.Expert, e => e.Tier, StringComparer.Ordinal);
+                Dictionary<string, string> change = tiers.Where(t => held.ContainsKey(t.Key)).ToDictionary();
+                TierSetView written = await TierSet(rank).UpdateAsync(new TierSetUpdate
+                {
+                    Tiers = change,
+                    HotBudgetBytes = request.HotBudgetBytes,
+                    ChangedBy = $"canary:{by}",
+                    Reason = $"canary trial {id}: {request.Reason}",
+                    ExpectedVersion = state.View.Version,
+                });
+                before.Add(new CanaryRankBefore
+                {
+                    Rank = rank,
+                    Tiers = change.Keys.ToDictionary(k => k, k => held[k], StringComparer.Ordinal),
+                    HotCeilingBytes = state.HotCeilingBytes,
+                    WrittenVersion = written.Version,
+                });
+                records.Add(Record($"canary trial {id} started: {Describe(change, request.HotBudgetBytes)}", why, rank, written.Version,
+                    new() { ["moved"] = change.Count, ["canary_ranks"] = chosen.Canary.Count, ["control_ranks"] = chosen.Control.Count }));
+            }
+        }
+        catch (MoeRequestException e)
+        {
+            // A canary rank refused the change: the ranks already written get their previous tiers back.
+            foreach (CanaryRankBefore written in before) await RestoreAsync(written, request.HotBudgetBytes is not null, id, "the trial could not start");
+            throw Invalid($"canary trial not started: {e.Message}");
+        }
+
+        saved.State.NextId = id + 1;
+        saved.State.Trial = new CanaryTrialState
+        {
+            View = new CanaryTrialView
+            {
+                Id = id,
+                StartedAt = time.GetUtcNow(),
+                By = by,
+                Reason = request.Reason,
+                Tiers = tiers,
+                HotBudgetBytes = request.HotBudgetBytes,
+                CanaryRanks = [.. chosen.Canary],
+                ControlRanks = [.. chosen.Control],
+                Metrics = [.. metrics.Select(CanaryMetrics.Name)],
+                Verdict = "continue",
+                Judgement = "started: the first interval is measured from now",
+            },
+            Before = before,
+        };
+        // Interval 1 starts after the change: every trial rank's counters now.
+        _counters.Clear();
+        foreach (int rank in chosen.Canary.Concat(chosen.Control)) _counters[rank] = await CountersAsync(rank);
+        await saved.WriteStateAsync();
+        await Log.RecordAsync([.. records]);
+        CanaryLog.Started(logger, Model, id, string.Join(",", chosen.Canary), string.Join(",", chosen.Control), Describe(tiers, request.HotBudgetBytes));
+        StartTimer();
+        return Status();
+    }
+
+    public async Task<CanaryStatus> TickAsync()
+    {
+        await JudgeAsync();
+        return Status();
+    }
+
+    public Task<CanaryStatus> GetStatusAsync() => Task.FromResult(Status());
+
+    public Task<int[]> GetHeldRanksAsync() => Task.FromResult(Trial?.View.CanaryRanks ?? []);
+
+    public async Task<CanaryStatus> EndAsync(bool promote, string by, string reason)
+    {
+        by = MoeCaller.Author(by);
+        if (string.IsNullOrWhiteSpace(by) || string.IsNullOrWhiteSpace(reason)) throw Invalid("ending a canary trial needs who ends it and why");
+        if (Trial is null) throw Invalid("no canary trial is under way");
+        string why = $"forced by {by}: {reason}";
+        if (promote) await PromoteAsync(why, []);
+        else await RollBackAsync(why, []);
+        return Status();
+    }
+
+    void StartTimer() => _timer ??= this.RegisterGrainTimer(_ => JudgeAsync(),
+        new GrainTimerCreationOptions { DueTime = _control.Interval, Period = _control.Interval, KeepAlive = true });
+
+    /// <summary>One interval: every trial rank's figures since the last, the noise rule over all intervals so far, and its verdict carried out.</summary>
+    async Task JudgeAsync()
+    {
+        if (Trial is not { } trial) return;
+        var ranksOfTrial = new CanaryRanks(trial.View.CanaryRanks, trial.View.ControlRanks);
+        HashSet<int> live = [.. ranks.LiveRanks()];
+        var samples = new List<CanaryRankSample>();
+        foreach (int rank in trial.View.CanaryRanks.Concat(trial.View.ControlRanks).Where(live.Contains))
+        {
+            try
+            {
+                RankCounters now = await CountersAsync(rank);
+                if (_counters.TryGetValue(rank, out RankCounters? last))
+                {
+                    RankSample sample = CanarySamples.From(rank, last, now, await LatencyAsync(rank));
+                    samples.Add(new CanaryRankSample { Rank = rank, Values = sample.Values.ToDictionary(v => CanaryMetrics.Name(v.Key), v => v.Value) });
+                }
+                _counters[rank] = now;
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException)
+            {
+                CanaryLog.RankUnread(logger, Model, trial.View.Id, rank, e);
+            }
+        }
+        if (samples.Count == 0) return; // a first read after the grain moved: the baseline only
+        trial.Intervals.Add([.. samples]);
+        CanaryMetric[] metrics = [.. trial.View.Metrics.Select(CanaryMetrics.Parse)];
+        CanaryJudgement judgement = CanaryJudge.Judge([.. trial.Intervals.Select(Samples)], ranksOfTrial, metrics, Options);
+        CanaryMetricView[] figures = [.. judgement.Metrics.Select(Figure)];
+        Dictionary<string, double> inputs = Inputs(judgement.Metrics);
+        string verdict = Verdict(judgement.Verdict);
+        ControlDecisionRecord record = Record($"canary trial {trial.View.Id} interval {judgement.Interval}: {verdict}", judgement.Reason, null, null, inputs);
+        CanaryLog.Judged(logger, Model, trial.View.Id, judgement.Interval, verdict, judgement.Reason);
+        trial.View = trial.View with { Intervals = judgement.Interval, Judgement = judgement.Reason, Figures = figures };
+        switch (judgement.Verdict)
+        {
+            case CanaryVerdict.Promote:
+                await PromoteAsync(judgement.Reason, [record]);
+                break;
+            case CanaryVerdict.RollBack:
+                await RollBackAsync(judgement.Reason, [record]);
+                break;
+            default:
+                await saved.WriteStateAsync();
+                await Log.RecordAsync([record]);
+                break;
+        }
+    }
+
+    /// <summary>Writes the change on every control rank (each checked against the version read), then ends the trial as promoted.</summary>
+    async Task PromoteAsync(string reason, List<ControlDecisionRecord> records)
+    {
+        CanaryTrialState trial = Trial!;
+        HashSet<int> live = [.. ranks.LiveRanks()];
+        foreach (int rank in trial.View.ControlRanks.Where(live.Contains))
+        {
+            try
+            {
+                TierControlState state = await TierSet(rank).GetControlStateAsync();
+                HashSet<string> held = [.. state.Experts.Select(e => e.Expert)];
+                Dictionary<string, string> change = trial.View.Tiers.Where(t => held.Contains(t.Key)).ToDictionary();
+                TierSetView written = await TierSet(rank).UpdateAsync(new TierSetUpdate
+                {
+                    Tiers = change,
+                    HotBudgetBytes = trial.View.HotBudgetBytes,
+                    ChangedBy = "canary:promote",
+                    Reason = $"canary trial {trial.View.Id} promoted: {trial.View.Reason}",
+                    ExpectedVersion = state.View.Version,
+                });
+                records.Add(Record($"canary trial {trial.View.Id} promoted: {Describe(change, trial.View.HotBudgetBytes)}", reason, rank, written.Version, new()));
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException)
+            {
+                records.Add(Record($"canary trial {trial.View.Id} not promoted on this rank", $"{reason}; not written: {e.Message}", rank, null, new(), DecisionOutcome.Refused));
+            }
+        }
+        await EndAsync(trial, "promoted", reason, records);
+    }
+
+    /// <summary>Restores every canary rank's previous tiers (and hot ceiling, if the change set one), then ends the trial as rolled back.</summary>
+    async Task RollBackAsync(string reason, List<ControlDecisionRecord> records)
+    {
+        CanaryTrialState trial = Trial!;
+        foreach (CanaryRankBefore before in trial.Before)
+        {
+            try
+            {
+                long version = await RestoreAsync(before, trial.View.HotBudgetBytes is not null, trial.View.Id, reason);
+                records.Add(Record($"canary trial {trial.View.Id} rolled back: {Describe(before.Tiers, trial.View.HotBudgetBytes is null ? null : before.HotCeilingBytes)}",
+                    reason, before.Rank, version, new() { ["trial_version"] = before.WrittenVersion }));
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException)
+            {
+                records.Add(Record($"canary trial {trial.View.Id} roll-back failed on this rank", $"{reason}; not written: {e.Message}", before.Rank, null, new(), DecisionOutcome.Refused));
+            }
+        }
+        await EndAsync(trial, "rolled back", reason, records);
+    }
+
+    /// <summary>Writes a canary rank's previous tiers back, whatever was written since (a roll-back is not a plan computed from a version).</summary>
+    async Task<long> RestoreAsync(CanaryRankBefore before, bool budget, long id, string reason) => (await TierSet(before.Rank).UpdateAsync(new TierSetUpdate
+    {
+        Tiers = before.Tiers,
+        HotBudgetBytes = budget ? before.HotCeilingBytes : null,
+        ChangedBy = "canary:rollback",
+        Reason = $"canary trial {id} rolled back: {reason}",
+    })).Version;
+
+    async Task EndAsync(CanaryTrialState trial, string verdict, string reason, List<ControlDecisionRecord> records)
+    {
+        saved.State.Recent.Insert(0, trial.View with { Verdict = verdict, Judgement = reason, EndedAt = time.GetUtcNow() });
+        if (saved.State.Recent.Count > RecentTrials) saved.State.Recent.RemoveRange(RecentTrials, saved.State.Recent.Count - RecentTrials);
+        saved.State.Trial = null;
+        _counters.Clear();
+        _timer?.Dispose();
+        _timer = null;
+        await saved.WriteStateAsync();
+        await Log.RecordAsync([.. records]);
+        CanaryLog.Ended(logger, Model, trial.View.Id, verdict, reason);
+    }
+
+    async Task<RankCounters> CountersAsync(int rank) => TierControlViews.Reading(await TierSet(rank).GetControlStateAsync(), []).Counters;
+
+    /// <summary>The rank's own p95 latencies over the controllers' window; none when its shard has no view of it (yet).</summary>
+    async Task<ObservedLatency> LatencyAsync(int rank)
+    {
+        try
+        {
+            byte[] json = await GrainFactory.GetGrain<IShardAggregatorGrain>(rank % Math.Max(1, telemetry.Value.Shards))
+                .GetRankViewAsync(rank.ToString(System.Globalization.CultureInfo.InvariantCulture), TelemetryWindows.Name(_control.LatencyWindow));
+            return TelemetryReadings.Latency(JsonSerializer.Deserialize<TelemetryView>(json, TelemetryJson.Options)!);
+        }
+        catch (Exception e) when (e is ArgumentException or JsonException or OrleansException or TimeoutException)
+        {
+            return ObservedLatency.None;
+        }
+    }
+
+    static IReadOnlyList<RankSample> Samples(CanaryRankSample[] interval) =>
+        [.. interval.Select(s => new RankSample(s.Rank, s.Values.ToDictionary(v => CanaryMetrics.Parse(v.Key), v => v.Value)))];
+
+    static CanaryMetricView Figure(MetricJudgement j) => new()
+    {
+        Metric = CanaryMetrics.Name(j.Metric),
+        CanaryMedian = j.CanaryMedian,
+        ControlMedian = j.ControlMedian,
+        ControlMad = j.ControlMad,
+        Threshold = j.Threshold,
+        Harm = j.Harm,
+        CanaryIntervals = j.CanaryIntervals,
+        ControlSamples = j.ControlSamples,
+    };
+
+    static Dictionary<string, double> Inputs(IReadOnlyList<MetricJudgement> judged)
+    {
+        var inputs = new Dictionary<string, double>();
+        foreach (MetricJudgement j in judged)
+        {
+            string name = CanaryMetrics.Name(j.Metric);
+            inputs[$"{name}.canary"] = j.CanaryMedian;
+            inputs[$"{name}.control"] = j.ControlMedian;
+            inputs[$"{name}.mad"] = j.ControlMad;
+            inputs[$"{name}.threshold"] = j.Threshold;
+            inputs[$"{name}.harm"] = j.Harm;
+        }
+        return inputs;
+    }
+
+    static string Verdict(CanaryVerdict verdict) => verdict switch
+    {
+        CanaryVerdict.Promote => "promote",
+        CanaryVerdict.RollBack => "roll back",
+        _ => "continue",
+    };
+
+    static string Describe(IReadOnlyDictionary<string, string> tiers, long? hotBudget) =>
+        (tiers.Count == 0 ? "no tier moves" : string.Join(", ", tiers.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key} {t.Value}")))
+        + (hotBudget is { } b ? $"; hot budget {b} bytes" : "");
+
+    ControlDecisionRecord Record(string change, string reason, int? rank, long? version, Dictionary<string, double> inputs, DecisionOutcome outcome = DecisionOutcome.Applied) =>
+        DecisionRecords.From(new ControlDecision(time.GetUtcNow(), Controller, rank, inputs, change, reason, outcome), version);
+
+    CanaryStatus Status() => new()
+    {
+        Model = Model,
+        Enabled = Options.Enabled,
+        Trial = Trial?.View,
+        Recent = [.. saved.State.Recent],
+        Intervals = Options.Intervals,
+        MinIntervals = Options.MinIntervals,
+    };
+
+    static MoeRequestException Invalid(string message) => new(MoeErrorCode.InvalidRequest, message);
+}
+
+static partial class CanaryLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Canary of {Model}: trial {Id} started on rank(s) {Canary} against {Control}: {Change}")]
+    public static partial void Started(ILogger logger, string model, long id, string canary, string control, string change);
+
+    [LoggerMessage(2, LogLevel.Information, "Canary of {Model}: trial {Id} interval {Interval}: {Verdict} ({Reason})")]
+    public static partial void Judged(ILogger logger, string model, long id, int interval, string verdict, string reason);
+
+    [LoggerMessage(3, LogLevel.Warning, "Canary of {Model}: trial {Id} {Verdict} ({Reason})")]
+    public static partial void Ended(ILogger logger, string model, long id, string verdict, string reason);
+
+    [LoggerMessage(4, LogLevel.Warning, "Canary of {Model}: trial {Id} could not read rank {Rank} this interval")]
+    public static partial void RankUnread(ILogger logger, string model, long id, int rank, Exception exception);
+
+    [LoggerMessage(5, LogLevel.Information, "Canary of {Model}: trial {Id} resumed after {Intervals} intervals; the next interval takes a new baseline")]
+    public static partial void Resumed(ILogger logger, string model, long id, int intervals);
+}

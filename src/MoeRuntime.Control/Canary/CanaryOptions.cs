@@ -1,0 +1,72 @@
+namespace MoeRuntime.Control.Canary;
+
+/// <summary>
+/// How a control change is tried on a canary before it reaches every rank: which ranks carry it, for how many
+/// intervals, and the noise rule that judges it (see <see cref="CanaryJudge"/>).
+/// </summary>
+public sealed record CanaryOptions
+{
+    /// <summary>False refuses every trial.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Canary ranks when <see cref="Share"/> is 0; always at least one rank is left as control.</summary>
+    public int Ranks { get; init; } = 1;
+
+    /// <summary>Share of the live ranks that carry the change (rounded up, at least one); 0 uses <see cref="Ranks"/>.</summary>
+    public double Share { get; init; }
+
+    /// <summary>Intervals judged before the change is promoted.</summary>
+    public int Intervals { get; init; } = 6;
+
+    /// <summary>Intervals measured on both sides before any verdict: a roll-back on fewer is a roll-back on noise.</summary>
+    public int MinIntervals { get; init; } = 3;
+
+    /// <summary>How many robust standard deviations (1.4826 × the control's median absolute deviation) the canary may be worse by.</summary>
+    public double MadMultiplier { get; init; } = 3;
+
+    /// <summary>Smallest worsening of p95 inter-token latency that counts, seconds.</summary>
+    public double MinInterTokenSeconds { get; init; } = 0.005;
+
+    /// <summary>Smallest worsening of p95 time to first token that counts, seconds.</summary>
+    public double MinTimeToFirstTokenSeconds { get; init; } = 0.05;
+
+    /// <summary>Smallest drop of the hot hit ratio that counts (0.05 = five points).</summary>
+    public double MinHitRatio { get; init; } = 0.05;
+
+    /// <summary>Smallest rise of fetch stall that counts, seconds per 1000 expert calls.</summary>
+    public double MinStallSecondsPerThousandCalls { get; init; } = 0.25;
+
+    /// <summary>Smallest rise of the cost per 1000 tokens that counts, dollars.</summary>
+    public double MinDollarsPerThousandTokens { get; init; } = 0.0001;
+
+    /// <summary>The minimum absolute effect of <paramref name="metric"/>, in its units.</summary>
+    public double MinEffect(CanaryMetric metric) => metric switch
+    {
+        CanaryMetric.InterTokenP95 => MinInterTokenSeconds,
+        CanaryMetric.TimeToFirstTokenP95 => MinTimeToFirstTokenSeconds,
+        CanaryMetric.HotHitRatio => MinHitRatio,
+        CanaryMetric.FetchStallPerThousandCalls => MinStallSecondsPerThousandCalls,
+        CanaryMetric.DollarsPerThousandTokens => MinDollarsPerThousandTokens,
+        _ => throw new ArgumentOutOfRangeException(nameof(metric), metric, "not a canary metric"),
+    };
+
+    /// <exception cref="ArgumentException">A value is out of range; the message names it.</exception>
+    public void Validate()
+    {
+        if (Ranks < 1) throw new ArgumentException($"CanaryOptions.Ranks must be at least 1, was {Ranks}", nameof(Ranks));
+        if (!(Share >= 0 && Share < 1)) throw new ArgumentException($"CanaryOptions.Share must be in [0, 1) (0 uses Ranks), was {Share}", nameof(Share));
+        if (MinIntervals < 2) throw new ArgumentException($"CanaryOptions.MinIntervals must be at least 2 (a median absolute deviation needs two values), was {MinIntervals}", nameof(MinIntervals));
+        if (Intervals < MinIntervals) throw new ArgumentException($"CanaryOptions.Intervals must be at least MinIntervals ({MinIntervals}), was {Intervals}", nameof(Intervals));
+        if (!(MadMultiplier > 0) || double.IsInfinity(MadMultiplier)) throw new ArgumentException($"CanaryOptions.MadMultiplier must be positive and finite, was {MadMultiplier}", nameof(MadMultiplier));
+        Check(MinInterTokenSeconds, nameof(MinInterTokenSeconds));
+        Check(MinTimeToFirstTokenSeconds, nameof(MinTimeToFirstTokenSeconds));
+        Check(MinHitRatio, nameof(MinHitRatio));
+        Check(MinStallSecondsPerThousandCalls, nameof(MinStallSecondsPerThousandCalls));
+        Check(MinDollarsPerThousandTokens, nameof(MinDollarsPerThousandTokens));
+    }
+
+    static void Check(double value, string name)
+    {
+        if (!(value >= 0) || double.IsInfinity(value)) throw new ArgumentException($"CanaryOptions.{name} must be a finite number at least 0, was {value}", name);
+    }
+}

@@ -21,12 +21,12 @@ public sealed record RoutingDriftSettings
     /// <exception cref="ArgumentException">A setting is out of range; the message names it.</exception>
     public void Validate()
     {
-        if (Slot < TimeSpan.FromSeconds(1)) throw new ArgumentException($"RoutingDrift.Slot must be at least 1 s, was {Slot}");
-        if (RecentSlots < 1 || RecentSlots > 360) throw new ArgumentException($"RoutingDrift.RecentSlots must be 1-360, was {RecentSlots}");
-        if (BaselineSlots < 1 || BaselineSlots > 1440) throw new ArgumentException($"RoutingDrift.BaselineSlots must be 1-1440, was {BaselineSlots}");
-        if (MinChoices < 1) throw new ArgumentException($"RoutingDrift.MinChoices must be at least 1, was {MinChoices}");
-        if (!(Epsilon > 0 && Epsilon < 0.01)) throw new ArgumentException($"RoutingDrift.Epsilon must be in (0, 0.01), was {Epsilon}");
-        if (!(PsiThreshold > 0) || double.IsInfinity(PsiThreshold)) throw new ArgumentException($"RoutingDrift.PsiThreshold must be a positive number, was {PsiThreshold}");
+        if (Slot < TimeSpan.FromSeconds(1)) throw new ArgumentException($"Slot must be at least 1 s, was {Slot}");
+        if (RecentSlots < 1 || RecentSlots > 360) throw new ArgumentException($"RecentSlots must be 1-360, was {RecentSlots}");
+        if (BaselineSlots < 1 || BaselineSlots > 1440) throw new ArgumentException($"BaselineSlots must be 1-1440, was {BaselineSlots}");
+        if (MinChoices < 1) throw new ArgumentException($"MinChoices must be at least 1, was {MinChoices}");
+        if (!(Epsilon > 0 && Epsilon < 0.01)) throw new ArgumentException($"Epsilon must be in (0, 0.01), was {Epsilon}");
+        if (!(PsiThreshold > 0) || double.IsInfinity(PsiThreshold)) throw new ArgumentException($"PsiThreshold must be a positive number, was {PsiThreshold}");
     }
 }
 

@@ -103,6 +103,21 @@ public sealed class RankTelemetryTests
     }
 
     [Fact]
+    public void ModelInfoCarriesTheRevisionAndManifestDigestOrSaysWhichIsMissing()
+    {
+        var collector = new RankCollector(new RankCollectorOptions { RankId = "0", Model = "default", Layers = 1, Experts = 1 });
+        var telemetry = new RankTelemetry(collector, Options.Create(new TelemetryOptions()));
+        telemetry.Serving("v2.1", "ab12");
+        GaugeValue info = Assert.Single(collector.CollectSummary().Gauges, g => g.Metric == MoeMetrics.ModelInfo);
+        Assert.Equal((1.0, "v2.1", "ab12"), (info.Value, info.Labels[0], info.Labels[1]));
+
+        var bare = new RankCollector(new RankCollectorOptions { RankId = "0", Model = "default", Layers = 1, Experts = 1 });
+        new RankTelemetry(bare, Options.Create(new TelemetryOptions())).Serving(" ", null);
+        GaugeValue unnamed = Assert.Single(bare.CollectSummary().Gauges, g => g.Metric == MoeMetrics.ModelInfo);
+        Assert.Equal(["unknown", "none"], unnamed.Labels);
+    }
+
+    [Fact]
     public void NothingIsRecordedWhenTelemetryIsOff()
     {
         var collector = new RankCollector(new RankCollectorOptions { RankId = "0", Model = "default", Layers = 1, Experts = 1 });

@@ -19,7 +19,7 @@ public sealed class SiloOptionsTests : IDisposable
 {
     // Per key of appsettings.json: the setting that puts it out of range ({file} and {directory} are made per run).
     static readonly Dictionary<string, (string Key, string Value)> OutOfRange = Cases(
-        ("Moe:ModelName", ""), ("Moe:ModelPath", "{file}"), ("Moe:RequireManifest", "maybe"), ("Moe:Device", "tpu"), ("Moe:Rank", "-1"),
+        ("Moe:ModelName", ""), ("Moe:ModelRevision", "v1 final!"), ("Moe:ModelPath", "{file}"), ("Moe:RequireManifest", "maybe"), ("Moe:Device", "tpu"), ("Moe:Rank", "-1"),
         ("Moe:HotBudgetBytes", "-1"), ("Moe:WarmBudgetBytes", "-1"), ("Moe:DefaultTier", "7"),
         ("Moe:MaxQueuedRequests", "0"), ("Moe:MaxBatchSequences", "0"), ("Moe:MaxBatchTokens", "0"),
         ("Moe:DrainTimeout", "-00:00:05"), ("Moe:BatcherRestartDelay", "00:00:00"), ("Moe:BatcherMaxRestartDelay", "-00:00:01"), ("Moe:PrefetchLookahead", "-1"), ("Moe:ExpertCallTimeout", "00:00:00"),
@@ -70,6 +70,9 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Telemetry:Costs:PromptUsdPer1kTokens", "-1"), ("Moe:Telemetry:Costs:CompletionUsdPer1kTokens", "-1"),
         ("Moe:Telemetry:Costs:HotUsdPerGbHour", "-1"), ("Moe:Telemetry:Costs:WarmUsdPerGbHour", "-1"),
         ("Moe:Telemetry:Costs:ColdUsdPerGbHour", "-1"),
+        ("Moe:Telemetry:RoutingDrift:Slot", "00:00:00.5"), ("Moe:Telemetry:RoutingDrift:RecentSlots", "0"),
+        ("Moe:Telemetry:RoutingDrift:BaselineSlots", "1441"), ("Moe:Telemetry:RoutingDrift:MinChoices", "0"),
+        ("Moe:Telemetry:RoutingDrift:Epsilon", "0.5"), ("Moe:Telemetry:RoutingDrift:PsiThreshold", "0"),
         ("Silo:Clustering", "carrier-pigeon"), ("Silo:Redis", ""), ("Silo:ClusterId", ""), ("Silo:SiloPort", "70000"),
         ("Silo:GatewayPort", "-1"), ("Silo:PrimarySiloPort", "65536"), ("Silo:HttpPort", "70000"), ("Silo:AdvertisedAddress", "localhost"),
         ("Silo:HttpBind", "localhost"), ("Silo:HttpsCertificatePath", "{directory}"), ("Silo:HttpsCertificatePassword", "secret"),

@@ -24,6 +24,7 @@ public sealed class ModelHost : IDisposable
         ILogger logger = loggers.CreateLogger<ModelHost>();
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         ModelName = o.ModelName;
+        Revision = o.ModelRevision;
         Rank = o.Rank;
         Directory = string.IsNullOrWhiteSpace(o.ModelPath) ? DefaultModelLocation.Directory : Path.GetFullPath(o.ModelPath);
         if (string.IsNullOrWhiteSpace(o.ModelPath) && !DefaultModelWriter.Exists(Directory))
@@ -61,6 +62,8 @@ public sealed class ModelHost : IDisposable
     }
 
     public string ModelName { get; }
+    /// <summary>The operator's name for the checkpoint's revision (<see cref="MoeSiloOptions.ModelRevision"/>); may be blank.</summary>
+    public string Revision { get; }
     public int Rank { get; }
     public string Directory { get; }
     public Device Device { get; }

@@ -23,6 +23,8 @@ static class MoeOptionsValidation
             c.NotBlank(o.ModelName, nameof(o.ModelName));
             // The model name is a grain key and the first part of the TierSet keys "model/rank".
             if (o.ModelName.Contains('/')) c.Fail(nameof(o.ModelName), $"must not contain '/', was '{o.ModelName}'");
+            if (o.ModelRevision.Length > 64 || o.ModelRevision.Any(ch => !(char.IsAsciiLetterOrDigit(ch) || ch is '.' or '-' or '_' or '+')))
+                c.Fail(nameof(o.ModelRevision), $"must be at most 64 letters, digits, '.', '-', '_' or '+' (a label value), was '{o.ModelRevision}'");
             if (!string.IsNullOrWhiteSpace(o.ModelPath) && File.Exists(o.ModelPath))
                 c.Fail(nameof(o.ModelPath), $"must be a checkpoint directory, not a file, was '{o.ModelPath}'");
             if (!IsDevice(o.Device)) c.Fail(nameof(o.Device), $"must be cpu, cuda or cuda:N, was '{o.Device}'");
@@ -138,6 +140,15 @@ static class MoeOptionsValidation
             costs.AtLeast(o.Costs.WarmUsdPerGbHour, 0, nameof(o.Costs.WarmUsdPerGbHour));
             costs.AtLeast(o.Costs.ColdUsdPerGbHour, 0, nameof(o.Costs.ColdUsdPerGbHour));
             c.Merge(costs);
+            var drift = new OptionChecks(c.Key(nameof(o.RoutingDrift)));
+            if (o.RoutingDrift.Slot < TimeSpan.FromSeconds(1)) drift.Fail(nameof(o.RoutingDrift.Slot), $"must be at least 00:00:01, was {o.RoutingDrift.Slot}");
+            drift.Between(o.RoutingDrift.RecentSlots, 1, 360, nameof(o.RoutingDrift.RecentSlots));
+            drift.Between(o.RoutingDrift.BaselineSlots, 1, 1440, nameof(o.RoutingDrift.BaselineSlots));
+            drift.AtLeast(o.RoutingDrift.MinChoices, 1, nameof(o.RoutingDrift.MinChoices));
+            if (!(o.RoutingDrift.Epsilon > 0 && o.RoutingDrift.Epsilon < 0.01))
+                drift.Fail(nameof(o.RoutingDrift.Epsilon), $"must be in (0, 0.01), was {o.RoutingDrift.Epsilon}");
+            drift.Positive(o.RoutingDrift.PsiThreshold, nameof(o.RoutingDrift.PsiThreshold));
+            c.Merge(drift);
             return c.Result;
         }
     }

@@ -11,6 +11,11 @@ public sealed class MoeSiloOptions
 
     /// <summary>The name clients use for the model (the router grain's key).</summary>
     public string ModelName { get; set; } = "default";
+    /// <summary>
+    /// The operator's name for the checkpoint's revision (a Hugging Face commit, a release tag), exported as the
+    /// <c>revision</c> label of <c>moe_model_info</c>; blank exports <c>unknown</c>.
+    /// </summary>
+    public string ModelRevision { get; set; } = "";
     /// <summary>Checkpoint directory; empty means the built-in model, written on first start.</summary>
     public string ModelPath { get; set; } = "";
     /// <summary>

@@ -3,13 +3,14 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Telemetry.Aggregation;
+using MoeRuntime.Telemetry.Drift;
 using MoeRuntime.Telemetry.Summaries;
 
 namespace MoeRuntime.Grains.Telemetry;
 
 /// <summary>
 /// The cluster-wide merge of the shards' merges: windows over 1 minute, 5 minutes and 1 hour, the
-/// ranks' state, routing mismatches, and the views computed from them.
+/// ranks' state, routing mismatches, routing drift, and the views computed from them.
 /// </summary>
 public sealed class ClusterAggregatorGrain(ModelHost host, IOptions<TelemetryOptions> options, TimeProvider time, ILogger<ClusterAggregatorGrain> logger)
     : Grain, IClusterAggregatorGrain
@@ -21,12 +22,14 @@ public sealed class ClusterAggregatorGrain(ModelHost host, IOptions<TelemetryOpt
     readonly LinkedList<RoutingMismatch> _recent = new();
     SlidingWindows _windows = null!;
     RankTracker _shards = null!;
+    RoutingDriftTracker _drift = null!;
     long _compared;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _windows = new SlidingWindows(host.Config.LayerCount, host.Config.ExpertCount);
         _shards = new RankTracker(_options.Interval, _options.StaleAfterIntervals);
+        _drift = new RoutingDriftTracker(host.Config.LayerCount, host.Config.ExpertCount, _options.RoutingDrift);
         return Task.CompletedTask;
     }
 
@@ -45,6 +48,7 @@ public sealed class ClusterAggregatorGrain(ModelHost host, IOptions<TelemetryOpt
         DateTimeOffset now = time.GetUtcNow();
         if (!_shards.Accept(delta, now)) return Task.CompletedTask;
         _windows.Add(delta);
+        _drift.Add(delta.ExpertHits.Cells, delta.IntervalEnd);
         _latest[report.Shard] = report;
         _compared += report.DigestsCompared;
         foreach (MismatchReport m in report.Mismatches)
@@ -68,7 +72,7 @@ public sealed class ClusterAggregatorGrain(ModelHost host, IOptions<TelemetryOpt
             _mismatchCounts.Select(c => new MismatchCount(c.Key.Layer, c.Key.RankA, c.Key.RankB, c.Value)).OrderBy(c => c.Layer).ToList(),
             _recent.ToList());
         TelemetryView view = ViewBuilder.Build("cluster", w, _windows.Query(w, now), _shards.Gauges(now),
-            new RankCounts(live.Count, stale.Count, stale), mismatches, _options.Slo, now);
+            new RankCounts(live.Count, stale.Count, stale), mismatches, _options.Slo, now) with { RoutingDrift = _drift.Compute(now) };
         return Task.FromResult(JsonSerializer.SerializeToUtf8Bytes(view, TelemetryJson.Options));
     }
 }

@@ -117,6 +117,17 @@ public sealed class RankTelemetry : IBatcherObserver, MoeRuntime.Control.Prefetc
         Collector.Gauge(MoeMetrics.BuildInfo, version, commit, backend).Set(1);
     }
 
+    /// <summary>
+    /// moe_model_info = 1 for the checkpoint this rank serves: the operator's revision name (<c>unknown</c> when blank)
+    /// and the manifest's SHA-256 (<c>none</c> when the checkpoint has no manifest). The pair is a release marker.
+    /// </summary>
+    public void Serving(string? revision, string? manifestDigest)
+    {
+        if (!Enabled) return;
+        Collector.Gauge(MoeMetrics.ModelInfo, string.IsNullOrWhiteSpace(revision) ? "unknown" : revision.Trim(),
+            string.IsNullOrEmpty(manifestDigest) ? "none" : manifestDigest).Set(1);
+    }
+
     /// <summary>Samples the process's memory once an interval: resident set (libtorch's native tensors included) and managed heap.</summary>
     public void ObserveProcess()
     {

@@ -34,6 +34,7 @@ public sealed class TelemetryAgent(
     {
         telemetry.Started(host.LoadDuration, host.StoreSetupDuration, DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime);
         telemetry.Built(host.Device.type == TorchSharp.DeviceType.CUDA ? "cuda" : "cpu");
+        telemetry.Serving(host.Revision, host.ManifestDigest);
         if (_options.Enabled) _loop = Task.Run(RunAsync, CancellationToken.None);
         return Task.CompletedTask;
     }

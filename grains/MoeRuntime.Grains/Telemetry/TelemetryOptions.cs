@@ -1,5 +1,6 @@
 using MoeRuntime.Telemetry.Aggregation;
 using MoeRuntime.Telemetry.Collection;
+using MoeRuntime.Telemetry.Drift;
 
 namespace MoeRuntime.Grains.Telemetry;
 
@@ -28,5 +29,7 @@ public sealed class TelemetryOptions
     /// every rank, kept like a password). Empty: a random key per process, so pseudonyms differ between ranks and restarts.
     /// </summary>
     public string PseudonymKey { get; set; } = "";
+    /// <summary>The windows and threshold of routing drift, which the cluster aggregator computes from the ranks' expert counts.</summary>
+    public RoutingDriftSettings RoutingDrift { get; set; } = new();
 
 }

@@ -48,6 +48,22 @@ function heat(v) {
   document.getElementById('heat').replaceChildren(header, ...lines);
 }
 
+/** Per layer: PSI of the recent expert choices against the baseline (red over the threshold), the share of choices moved, counts. */
+function drift(d) {
+  if (!d) {
+    document.getElementById('drift-windows').textContent = 'no drift view from this aggregator';
+    document.getElementById('drift').replaceChildren();
+    return;
+  }
+  document.getElementById('drift-windows').textContent =
+    `last ${fmt(d.recentSeconds, 0)} s vs the ${fmt(d.baselineSeconds, 0)} s before; threshold PSI ${fmt(d.threshold, 2)}`;
+  rows('drift', ['layer', 'PSI', 'moved', 'choices (recent / baseline)'], d.layers.map(l => [
+    l.layer,
+    l.sufficient ? el('span', { cls: l.psi > d.threshold ? 'bad' : 'ok', text: fmt(l.psi, 3) }) : el('span', { text: '–', title: 'too few choices to judge' }),
+    l.sufficient ? bar(l.choiceShift) : '–',
+    `${l.recentChoices} / ${l.baselineChoices}`]));
+}
+
 // Charts over time. The views hold only the selected window's values as of now, so the page keeps its own history: one
 // point per poll, at the view's generatedAt (the server's clock, the same as the decision markers'), at most
 // HistoryPoints of them (10 minutes at one poll every 2 s); changing the window starts the history again, since the
@@ -211,6 +227,7 @@ async function refresh() {
     document.getElementById('mismatches').replaceChildren(
       el('div', { text: `${m.total} of ${m.compared} compared tokens` }),
       ...m.byLayerAndRanks.map(x => el('div', { cls: 'bad', text: `layer ${x.layer}: ranks ${x.rankA} vs ${x.rankB} — ${x.count}` })));
+    drift(v.routingDrift);
     heat(v);
     record(v);
   } catch (e) {

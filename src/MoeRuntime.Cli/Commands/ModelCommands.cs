@@ -4,15 +4,16 @@ using MoeRuntime.Model.Checkpoints;
 using MoeRuntime.Model.DefaultModel;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Loading;
+using MoeRuntime.Model.Sampling;
 using MoeRuntime.Model.Tokenization;
 using static TorchSharp.torch;
 
 namespace MoeRuntime.Cli.Commands;
 
-/// <summary><c>moe model init</c>, <c>moe model manifest</c> and <c>moe model stats</c>.</summary>
+/// <summary><c>moe model init</c>, <c>moe model manifest</c>, <c>moe model stats</c> and <c>moe model promote</c>.</summary>
 static class ModelCommands
 {
-    public static Command Create() => new("model", "Create and inspect models") { Init(), Manifest(), Stats() };
+    public static Command Create() => new("model", "Create and inspect models") { Init(), Manifest(), Stats(), Promote() };
 
     static Command Init()
     {
@@ -83,6 +84,72 @@ static class ModelCommands
         foreach (string problem in problems) Console.Error.WriteLine(problem);
         Console.WriteLine($"sha256:{manifest.Digest} {(problems.Count == 0 ? "ok" : $"{problems.Count} of {manifest.Files.Count} files differ")}");
         return problems.Count == 0 ? 0 : 2;
+    }
+
+    /// <summary>Exit code of <c>moe model promote</c> when the gate refuses the candidate.</summary>
+    const int PromotionRefused = 3;
+
+    static Command Promote()
+    {
+        var model = CommonOptions.Model();
+        var candidate = new Option<string>("--candidate") { Description = "The candidate checkpoint directory (same tokenizer and shape as --model)", Required = true };
+        var prompts = new Option<string?>("--prompts") { Description = "UTF-8 file, one prompt per line (default: the lines of a built-in English sample)" };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Greedy tokens the primary generates per prompt", DefaultValueFactory = _ => 32 };
+        var gate = new ShadowGate();
+        var minGreedy = new Option<double>("--min-greedy-agreement") { DefaultValueFactory = _ => gate.MinGreedyAgreement, Description = "Share of the primary's greedy tokens the candidate must also rank first" };
+        var maxDivergence = new Option<double>("--max-logprob-divergence") { DefaultValueFactory = _ => gate.MaxMeanLogProbDivergence, Description = "Mean |log-prob difference| per token allowed (nats)" };
+        var minRouting = new Option<double>("--min-routing-agreement") { DefaultValueFactory = _ => gate.MinRoutingAgreement, Description = "Share of positions every layer must route to the same top-k set" };
+        var maxLatency = new Option<double>("--max-latency-ratio") { DefaultValueFactory = _ => gate.MaxLatencyRatio, Description = "Candidate scoring time over the primary's allowed" };
+        var command = new Command("promote",
+            "Shadow-evaluate a candidate checkpoint against the primary: the primary generates greedily, both score the primary's tokens "
+            + "(teacher-forced, one pass each), and the gate refuses promotion (exit 3) when agreement or latency are outside the bounds")
+            { model, candidate, prompts, maxTokens, minGreedy, maxDivergence, minRouting, maxLatency };
+        command.SetAction(result =>
+        {
+            var bounds = new ShadowGate
+            {
+                MinGreedyAgreement = result.GetValue(minGreedy), MaxMeanLogProbDivergence = result.GetValue(maxDivergence),
+                MinRoutingAgreement = result.GetValue(minRouting), MaxLatencyRatio = result.GetValue(maxLatency),
+            };
+            int tokens = result.GetValue(maxTokens);
+            try
+            {
+                bounds.Validate();
+                if (tokens < 1) throw new ArgumentException($"--max-tokens must be at least 1, was {tokens}");
+                string primaryDir = result.GetValue(model)!, candidateDir = Path.GetFullPath(result.GetValue(candidate)!);
+                using MoeModel primary = ModelLoader.Load(primaryDir, CPU);
+                using MoeModel shadow = ModelLoader.Load(candidateDir, CPU);
+                ITextTokenizer tokenizer = TokenizerLoader.Load(primaryDir, primary.Config);
+                string? path = result.GetValue(prompts);
+                string[] lines = (path is null ? SampleText.English.Split('.', '\n') : File.ReadAllLines(path))
+                    .Select(l => l.Trim()).Where(l => l.Length > 0).Take(64).ToArray();
+                if (lines.Length == 0) throw new ArgumentException($"{path} has no prompt (one per line)");
+                var generator = new ReferenceGenerator(primary);
+                ShadowAgreement? total = null;
+                foreach (string line in lines)
+                {
+                    IReadOnlyList<int> prompt = tokenizer.Encode(line);
+                    IReadOnlyList<int> completion = generator.Run([new GenerationRequest(prompt, SamplingOptions.Greedy with { MaxTokens = tokens, StopTokenIds = [] })])[0].Tokens;
+                    if (completion.Count == 0) continue;
+                    ShadowAgreement a = ShadowAgreement.Compare(SequenceScore.Of(primary, prompt, completion), SequenceScore.Of(shadow, prompt, completion), completion);
+                    total = total is null ? a : total.Merge(a);
+                }
+                if (total is null) throw new ArgumentException("the primary generated no token for any prompt");
+                Console.WriteLine($"{lines.Length} prompts, {total.Tokens} tokens: greedy agreement {total.GreedyAgreement:P2}, "
+                    + $"log-prob divergence mean {total.MeanLogProbDivergence:F4} max {total.MaxLogProbDivergence:F4} nats, latency ratio {total.LatencyRatio:F2}");
+                Console.WriteLine("routing agreement per layer: " + string.Join(" ", total.RoutingAgreementPerLayer.Select((r, l) => $"{l}:{r:P1}")));
+                IReadOnlyList<string> refusals = bounds.Refusals(total);
+                foreach (string refusal in refusals) Console.Error.WriteLine($"refused: {refusal}");
+                Console.WriteLine(refusals.Count == 0 ? $"promote: {candidateDir} is within the bounds" : $"not promoted: {refusals.Count} bound(s) broken");
+                return refusals.Count == 0 ? 0 : PromotionRefused;
+            }
+            catch (Exception e) when (e is ArgumentException or CheckpointException or IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine(e.Message);
+                return 1;
+            }
+        });
+        return command;
     }
 
     static Command Stats()

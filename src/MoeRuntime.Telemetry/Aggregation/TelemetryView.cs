@@ -14,7 +14,8 @@ public sealed record TelemetryView(
     TrafficStatus Traffic,
     KvCacheStatus KvCache,
     IReadOnlyList<SloStatus> Slos,
-    MismatchStatus Mismatches);
+    MismatchStatus Mismatches,
+    Drift.RoutingDriftStatus? RoutingDrift = null);
 
 public sealed record RankCounts(int Live, int Stale, IReadOnlyList<string> StaleRanks);
 

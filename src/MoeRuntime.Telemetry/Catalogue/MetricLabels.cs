@@ -142,6 +142,12 @@ public static class MetricLabels
     /// <summary>The source revision (git commit) the runtime was built from, or <c>unknown</c>.</summary>
     public static readonly LabelDefinition Commit = LabelDefinition.Bounded("commit", "one per deployed build");
 
+    /// <summary>The checkpoint revision the operator named (<c>Moe:ModelRevision</c>), or <c>unknown</c>.</summary>
+    public static readonly LabelDefinition ModelRevision = LabelDefinition.Bounded("revision", "one per deployed checkpoint");
+
+    /// <summary>SHA-256 of the checkpoint's <c>moe-manifest.json</c>, or <c>none</c> when it has no manifest.</summary>
+    public static readonly LabelDefinition ModelChecksum = LabelDefinition.Bounded("checksum", "one per deployed checkpoint");
+
     /// <summary>Sequences in one step of the continuous batch, in a handful of ranges (<see cref="BatchSizeOf"/>).</summary>
     public static readonly LabelDefinition BatchSizeBucket = new("batch_size", "1", "2-4", "5-16", "17-64", "65+");
 

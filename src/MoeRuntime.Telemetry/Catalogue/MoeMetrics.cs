@@ -311,6 +311,23 @@ public static class MoeMetrics
     public static readonly MetricDefinition ClusterStaleRanks = new("moe_cluster_stale_ranks", MetricKind.Gauge,
         "{rank}", "Ranks whose summaries stopped arriving.", [], source: MetricSource.Derived);
 
+    // Routing drift and release markers (issue 21)
+
+    /// <summary>Per-layer population stability index of expert choices, recent window against the baseline before it.</summary>
+    public static readonly MetricDefinition RoutingDriftPsi = new("moe_routing_drift_psi", MetricKind.Gauge,
+        "1", "Population stability index of each layer's expert choices, cluster-wide: the recent window (30 s by default) against the baseline just before it (2 min), shares floored at 1e-4; under 0.1 stable, over 0.25 a shift. 0 until both windows hold Moe:Telemetry:RoutingDrift:MinChoices choices.",
+        [Layer], source: MetricSource.Derived);
+
+    /// <summary>Per-layer total-variation distance of expert choices between the same windows.</summary>
+    public static readonly MetricDefinition RoutingDriftChoiceShiftRatio = new("moe_routing_drift_choice_shift_ratio", MetricKind.Gauge,
+        "1", "Total-variation distance of each layer's expert-choice shares between the recent and baseline windows: the smallest share of expert choices that moved to another expert (from counts, so a lower bound on the tokens whose choice changed).",
+        [Layer], source: MetricSource.Derived);
+
+    /// <summary>Which checkpoint serves the model on this rank.</summary>
+    public static readonly MetricDefinition ModelInfo = Gauge("moe_model_info", "1",
+        "Always 1: the checkpoint revision (Moe:ModelRevision) and checksum (SHA-256 of its moe-manifest.json, none without one) serving the model on this rank; a change is a release marker.",
+        ModelRevision, ModelChecksum);
+
     /// <summary>Every metric, in documentation order.</summary>
     public static IReadOnlyList<MetricDefinition> All { get; } =
     [
@@ -326,6 +343,7 @@ public static class MoeMetrics
         ExpertComputeTimeTotal, ProcessMemoryBytes, BuildInfo,
         AccessDenialsTotal, IntegrityFailuresTotal, ExpertQuarantinedTotal, TelemetryDroppedTotal, SummariesRejectedTotal, SecurityDeniedTotal,
         ClusterLatencySeconds, ClusterSloBurnRate, ClusterStaleRanks,
+        RoutingDriftPsi, RoutingDriftChoiceShiftRatio, ModelInfo,
     ];
 
     private static readonly Dictionary<string, MetricDefinition> ByName = All.ToDictionary(m => m.Name, StringComparer.Ordinal);

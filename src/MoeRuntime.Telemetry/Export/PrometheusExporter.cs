@@ -81,6 +81,11 @@ public sealed class PrometheusExporter
             }
             foreach (SloStatus slo in view.Slos) Gauge(MoeMetrics.ClusterSloBurnRate, slo.Name, view.Window).Set(slo.BurnRate);
             Gauge(MoeMetrics.ClusterStaleRanks).Set(view.Ranks.Stale);
+            foreach (Drift.LayerDrift layer in view.RoutingDrift?.Layers ?? [])
+            {
+                Gauge(MoeMetrics.RoutingDriftPsi, layer.Layer.ToString()).Set(layer.Psi);
+                Gauge(MoeMetrics.RoutingDriftChoiceShiftRatio, layer.Layer.ToString()).Set(layer.ChoiceShift);
+            }
         }
         // Each mismatch is exported once in the cluster: by the second rank of its pair.
         if (views.Count == 0) return;

@@ -19,4 +19,19 @@ public sealed record TensorPayload
     [Id(0)] public byte[] Data { get; }
     [Id(1)] public int Rows { get; }
     [Id(2)] public int Columns { get; }
+
+    /// <summary>
+    /// On an expert's answer, how the expert's rank spent the call (see <see cref="ExpertTiming"/>), so the caller can split
+    /// the call into send, remote work and return; null on requests and from ranks that do not report it.
+    /// </summary>
+    [Id(3)] public ExpertTiming? Timing { get; init; }
 }
+
+/// <summary>
+/// How an expert's rank spent one call: its <see cref="System.Diagnostics.Stopwatch"/> timestamp when the call began
+/// (comparable with the caller's only on the same host) and the nanoseconds it took to decode the rows, compute
+/// (weights made hot, FFN, checks) and encode the answer.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("moe.ExpertTiming")]
+public sealed record ExpertTiming([property: Id(0)] long Started, [property: Id(1)] long DecodeNanoseconds,
+    [property: Id(2)] long ComputeNanoseconds, [property: Id(3)] long EncodeNanoseconds);

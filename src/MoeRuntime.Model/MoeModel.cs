@@ -63,12 +63,13 @@ public sealed class MoeModel : IDisposable
     /// (the router's path: experts live in other grains). Returns float32 logits [sequences, vocab] on the CPU.
     /// TorchSharp dispose scopes are thread-bound, so tensors that live across an await are disposed by hand.
     /// </summary>
+    /// <param name="layerTimed">Told, per layer, the time of attention (with its norms) and of the gate (with any shared expert).</param>
     /// <param name="routingBias">Steers each layer's top-k (see <see cref="IRoutingBias"/>); null routes as trained.</param>
     /// <param name="lookahead">Told, before each layer's dispatch, the experts the next layers' gates pick (pre-gating); null predicts nothing.</param>
     /// <param name="failures">Collects rows whose expert failed (see <see cref="StepFailures"/>) so the caller can fail only their
     /// sequences; null makes a failed expert fail the whole step.</param>
     public async Task<Tensor> ForwardAsync(IReadOnlyList<SequenceStep> batch, IExpertDispatcher dispatcher, CancellationToken cancellationToken = default,
-        Action<int, TimeSpan>? layerTimed = null, IRoutingBias? routingBias = null, IExpertLookahead? lookahead = null, StepFailures? failures = null)
+        Action<int, TimeSpan, TimeSpan>? layerTimed = null, IRoutingBias? routingBias = null, IExpertLookahead? lookahead = null, StepFailures? failures = null)
     {
         if (batch.Count == 0) throw new ArgumentException("a forward pass needs at least one sequence", nameof(batch));
         Tensor tokens, positions, hidden;
@@ -86,16 +87,18 @@ public sealed class MoeModel : IDisposable
             {
                 Tensor attended, moeInput, output;
                 RoutingPlan plan;
-                long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                long started = System.Diagnostics.Stopwatch.GetTimestamp(), attentionDone;
                 using (var scope = NewDisposeScope())
                 {
                     attended = layer.AttentionStep(hidden, positions, slices, Rope).DetachFromDisposeScope();
                     moeInput = layer.MoeInput(attended).DetachFromDisposeScope();
+                    attentionDone = System.Diagnostics.Stopwatch.GetTimestamp();
                     plan = layer.Moe.Gate.Plan(moeInput, layer.Index, routingBias);
                     plan.DetachFromDisposeScope();
                     output = (layer.Moe.Shared?.Forward(moeInput) ?? zeros_like(moeInput)).DetachFromDisposeScope();
                 }
-                layerTimed?.Invoke(layer.Index, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+                layerTimed?.Invoke(layer.Index, System.Diagnostics.Stopwatch.GetElapsedTime(started, attentionDone),
+                    System.Diagnostics.Stopwatch.GetElapsedTime(attentionDone));
                 if (lookahead is not null)
                 {
                     lookahead.Chosen(layer.Index, plan);

@@ -1,4 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
+using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Sampling;
+using MoeRuntime.Serving.Dispatch;
+using Orleans.TestingHost;
 
 namespace MoeRuntime.Grains.Tests;
 
@@ -145,5 +149,25 @@ public sealed class ThreeRankGenerationTests(ThreeRankFixture fixture) : Distrib
         Assert.Equal(new HashSet<int> { 0, 1, 2 }, ranks);
         RankInfo[] members = await fixture.Client.GetGrain<IClusterGrain>(0).GetRanksAsync();
         Assert.Equal([0, 1, 2], members.Select(m => m.Rank));
+    }
+
+    [Fact]
+    public async Task TheStepBreakdownAccountsForEveryLayerWithTheExpertsOwnComputeTime()
+    {
+        StepBreakdown[] breakdowns = fixture.Cluster.Silos
+            .Select(s => ((InProcessSiloHandle)s).ServiceProvider.GetRequiredService<RankTelemetry>().Breakdown).ToArray();
+        long before = breakdowns.Sum(b => b.Dispatches(3));
+        await fixture.Client.GetGrain<IRouterGrain>(ClusterFixture.ModelName).GenerateAsync(new GenerateRequest
+        {
+            Prompt = "Time every layer",
+            Sampling = SamplingParameters.Greedy(6) with { StopTokenIds = [] },
+        });
+        // One dispatch per layer per step: the prompt's step and one per further token.
+        Assert.True(breakdowns.Sum(b => b.Dispatches(3)) - before >= 6);
+        for (int layer = 0; layer < 4; layer++)
+            foreach (StepPhase phase in new[] { StepPhase.Attention, StepPhase.Gate, StepPhase.Serialise, StepPhase.RemoteCompute, StepPhase.Combine })
+                Assert.True(breakdowns.Sum(b => b.Total(layer, phase).Ticks) > 0, $"layer {layer} has no {phase} time");
+        // The experts' compute comes back in their answers and is part of the calls the router waited for.
+        Assert.True(breakdowns.Sum(b => b.Total(0, StepPhase.Send).Ticks + b.Total(0, StepPhase.Return).Ticks) > 0);
     }
 }

@@ -68,6 +68,7 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
     {
         // Quarantined: calls fail at once (the router tries another copy) until the back-off is over; then one call tries
         // the copy again, from a fresh read of its file.
+        long entered = Stopwatch.GetTimestamp();
         if (_quarantine.Refuses(time.GetUtcNow()))
             throw new MoeRequestException(_quarantine.Reason == QuarantineReason.Nan ? MoeErrorCode.ExpertFailure : MoeErrorCode.IntegrityFailure, _quarantine.Message!);
         if (tokens.Columns != host.Config.HiddenSize)
@@ -109,6 +110,7 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
         {
             long started = Stopwatch.GetTimestamp();
             Tensor input = TensorPayloads.ToTensor(tokens, host.Device);
+            long decoded = Stopwatch.GetTimestamp();
             Tensor result = lease.Expert.Forward(input);
             if (result.isfinite().all().item<bool>())
             {
@@ -116,10 +118,17 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
                     logger.LogWarning("Expert {Expert} passed its check on rank {Rank} again; back in service", _key, host.Rank);
                 _calls++;
                 _tokens += tokens.Rows;
-                TensorPayload output = TensorPayloads.FromTensor(result);
                 telemetry.ExpertComputed(_key, tokens.Rows, Stopwatch.GetElapsedTime(started), lease.FoundIn, lease.FetchTime);
                 if (check is not null) Recheck(input, check);
-                return output;
+                long computed = Stopwatch.GetTimestamp();
+                TensorPayload output = TensorPayloads.FromTensor(result);
+                long encoded = Stopwatch.GetTimestamp();
+                // The time before the rows were decoded (quarantine check, making the weights hot) counts as compute.
+                return output with
+                {
+                    Timing = new ExpertTiming(entered, Nanoseconds(decoded - started), Nanoseconds(computed - decoded + started - entered),
+                        Nanoseconds(encoded - computed)),
+                };
             }
         }
         string flagged = $"expert {_key} on rank {host.Rank} produced NaN or infinity and is flagged";
@@ -134,6 +143,8 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
         span?.SetStatus(ActivityStatusCode.Error, "nan");
         throw new MoeRequestException(MoeErrorCode.ExpertFailure, flagged);
     }
+
+    static long Nanoseconds(long stopwatchTicks) => (long)(stopwatchTicks * (1e9 / Stopwatch.Frequency));
 
     /// <summary>Re-runs this layer's gate on the rows the router asked about and reports their digests.</summary>
     void Recheck(Tensor input, RoutingCheck check)

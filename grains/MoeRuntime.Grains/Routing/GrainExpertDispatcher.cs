@@ -80,14 +80,17 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
 
         CheckedRows?[] checks = RecordDigests(layer, plan, experts, rows);
         var calls = new Task<TensorPayload>[experts.Length];
+        var answered = new long[experts.Length];
+        long sent = Stopwatch.GetTimestamp();
         for (int i = 0; i < experts.Length; i++)
         {
             int slot = layer * host.Config.ExpertCount + experts[i];
-            calls[i] = routes.For(layer, experts[i]) is { } replicas
+            calls[i] = Stamped(routes.For(layer, experts[i]) is { } replicas
                 ? SpreadAsync(replicas, slot, payloads[i], checks[i], cancellationToken)
-                : CallAsync(RouteOf(slot), payloads[i], checks[i], cancellationToken);
+                : CallAsync(RouteOf(slot), payloads[i], checks[i], cancellationToken), answered, i);
         }
         TensorPayload?[] results = await SettleAsync(calls, plan, experts, rows).ConfigureAwait(false);
+        long settled = Stopwatch.GetTimestamp();
         telemetry.Dispatched(payloads.Sum(p => (long)p.Data.Length), results.Sum(r => (long)(r?.Data.Length ?? 0)), Stopwatch.GetElapsedTime(started), plan.TokenCount);
 
         using (var scope = NewDisposeScope())
@@ -95,6 +98,29 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
             for (int i = 0; i < experts.Length; i++)
                 if (results[i] is { } result) plan.Accumulate(output, experts[i], TensorPayloads.ToTensor(result, host.Device));
         }
+        telemetry.DispatchTimed(layer, Timestamps(started, sent, answered, results, settled, Stopwatch.GetTimestamp()));
+    }
+
+    /// <summary>The layer's dispatch timestamps, with the call that answered last as the slowest.</summary>
+    static DispatchTimestamps Timestamps(long started, long sent, long[] answered, TensorPayload?[] results, long settled, long combined)
+    {
+        int slowest = -1;
+        for (int i = 0; i < results.Length; i++)
+            if (results[i] is not null && (slowest < 0 || answered[i] > answered[slowest])) slowest = i;
+        if (slowest < 0) return new DispatchTimestamps(started, sent, settled, 0, 0, 0, 0, settled, combined);
+        ExpertTiming? timing = results[slowest]!.Timing;
+        return new DispatchTimestamps(started, sent, answered[slowest], timing?.Started ?? 0, Ticks(timing?.DecodeNanoseconds),
+            Ticks(timing?.ComputeNanoseconds), Ticks(timing?.EncodeNanoseconds), settled, combined);
+    }
+
+    static long Ticks(long? nanoseconds) => nanoseconds is { } ns ? (long)(ns * (Stopwatch.Frequency / 1e9)) : 0;
+
+    /// <summary>Notes when a call of the layer answered (its Stopwatch timestamp), to find the slowest.</summary>
+    static async Task<TensorPayload> Stamped(Task<TensorPayload> call, long[] answered, int index)
+    {
+        TensorPayload result = await call.ConfigureAwait(false);
+        answered[index] = Stopwatch.GetTimestamp();
+        return result;
     }
 
     /// <summary>
@@ -185,7 +211,9 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     static async Task<TensorPayload> JoinAsync(Task<TensorPayload>[] calls, TensorPayload whole)
     {
         TensorPayload[] results = await Task.WhenAll(calls).ConfigureAwait(false);
-        return new TensorPayload(ReplicaChunks.Join(results.Select(r => r.Data).ToArray(), whole.Data.Length), whole.Rows, whole.Columns);
+        // The chunks ran side by side: the one whose expert worked longest stands for the call's timing.
+        ExpertTiming? timing = results.Select(r => r.Timing).MaxBy(t => t is null ? -1 : t.DecodeNanoseconds + t.ComputeNanoseconds + t.EncodeNanoseconds);
+        return new TensorPayload(ReplicaChunks.Join(results.Select(r => r.Data).ToArray(), whole.Data.Length), whole.Rows, whole.Columns) { Timing = timing };
     }
 
     ExpertRoute RouteOf(int slot, string[]? replicas = null, int start = 0)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using MoeRuntime.Model.Generation;
+using MoeRuntime.Serving.Dispatch;
 using MoeRuntime.Serving.Tiers;
 using MoeRuntime.Telemetry.Catalogue;
 using MoeRuntime.Telemetry.Collection;
@@ -29,6 +30,8 @@ public sealed class RankTelemetry : IBatcherObserver, MoeRuntime.Control.Prefetc
     readonly SketchHandle?[,,] _steps = new SketchHandle?[2, MetricLabels.BatchSizeBucket.Values.Count, MetricLabels.ContextLengthBucket.Values.Count];
     readonly SketchHandle _queueWait, _sampler, _tokenizer, _batchSize, _promptLength, _completionLength;
     readonly SketchHandle _attention, _expertCompute, _dispatchIo, _fetchIo;
+    // One series per step phase, in StepPhase order.
+    readonly SketchHandle[] _phases;
     readonly CounterHandle _quarantinedNan, _quarantinedIntegrity, _quarantinedDigest;
     readonly CounterHandle _prompt, _completion, _streamResets, _retries, _sent, _received, _kvHits, _kvMisses, _integrity, _hedges;
     readonly GaugeHandle _queueDepth, _kvBytes;
@@ -75,6 +78,7 @@ public sealed class RankTelemetry : IBatcherObserver, MoeRuntime.Control.Prefetc
         _expertCompute = collector.Histogram(MoeMetrics.TokenComputeSeconds, "expert", device);
         _dispatchIo = collector.Histogram(MoeMetrics.TokenIoSeconds, "dispatch");
         _fetchIo = collector.Histogram(MoeMetrics.TokenIoSeconds, "tier_fetch");
+        _phases = StepBreakdown.PhaseNames.Select(p => collector.Histogram(MoeMetrics.StepPhaseSeconds, p)).ToArray();
         _prompt = collector.Counter(MoeMetrics.TokensTotal, "prompt");
         _completion = collector.Counter(MoeMetrics.TokensTotal, "completion");
         _tenants = new TenantTokenCounters(collector);
@@ -278,6 +282,36 @@ public sealed class RankTelemetry : IBatcherObserver, MoeRuntime.Control.Prefetc
         if (!Enabled) return;
         Collector.RecordLayerCompute(layer, (long)(elapsed.TotalSeconds * 1e9));
         if (tokens > 0) _attention.Record(elapsed.TotalSeconds / tokens);
+    }
+
+    /// <summary>The layers the rank's step breakdown has room for; deeper layers are not counted in it.</summary>
+    public const int BreakdownLayers = 512;
+
+    /// <summary>Where the rank's steps spent their time, per layer and phase, since it started (see <see cref="StepBreakdown"/>).</summary>
+    public StepBreakdown Breakdown { get; } = new(BreakdownLayers);
+
+    /// <summary>One layer of a step before its routed experts: attention (with its norms) and the gate (with any shared expert).</summary>
+    public void LayerPhases(int layer, TimeSpan attention, TimeSpan gate)
+    {
+        if (!Enabled) return;
+        _phases[(int)StepPhase.Attention].Record(attention.TotalSeconds);
+        _phases[(int)StepPhase.Gate].Record(gate.TotalSeconds);
+        if ((uint)layer >= BreakdownLayers) return;
+        Breakdown.Add(layer, StepPhase.Attention, (long)(attention.Ticks * TimeSpanToStopwatch));
+        Breakdown.Add(layer, StepPhase.Gate, (long)(gate.Ticks * TimeSpanToStopwatch));
+    }
+
+    static readonly double TimeSpanToStopwatch = (double)Stopwatch.Frequency / TimeSpan.TicksPerSecond;
+
+    /// <summary>One layer's expert dispatch, split into its phases (<see cref="DispatchTimestamps.Split"/>).</summary>
+    public void DispatchTimed(int layer, DispatchTimestamps timestamps)
+    {
+        if (!Enabled) return;
+        Span<long> phases = stackalloc long[StepBreakdown.PhaseCount];
+        timestamps.Split(phases);
+        for (int p = (int)StepPhase.Serialise; p < phases.Length; p++)
+            _phases[p].Record((double)phases[p] / Stopwatch.Frequency);
+        if ((uint)layer < BreakdownLayers) Breakdown.AddDispatch(layer, phases);
     }
 
     public void Admitted(TimeSpan queueWait)

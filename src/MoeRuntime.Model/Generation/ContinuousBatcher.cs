@@ -35,7 +35,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     readonly IBatcherObserver? _observer;
     readonly IRoutingBias? _routingBias;
     readonly IExpertLookahead? _lookahead;
-    readonly Action<int, TimeSpan>? _layerTimed;
+    readonly Action<int, TimeSpan, TimeSpan>? _layerTimed;
     int _stepTokens;
     readonly StepFailures _failures = new();
 
@@ -47,7 +47,11 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _routingBias = routingBias;
         _lookahead = lookahead;
         _observer = observer;
-        _layerTimed = observer is null ? null : (layer, elapsed) => observer.AttentionComputed(layer, elapsed, _stepTokens);
+        _layerTimed = observer is null ? null : (layer, attention, gate) =>
+        {
+            observer.AttentionComputed(layer, attention + gate, _stepTokens);
+            observer.LayerPhases(layer, attention, gate);
+        };
         _model = model;
         _dispatcher = dispatcher;
         _options = options;

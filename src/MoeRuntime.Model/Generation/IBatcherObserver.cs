@@ -11,6 +11,11 @@ public interface IBatcherObserver
     /// <summary>Time one layer spent before its experts (norms, attention, gate) for a step of <paramref name="tokens"/> tokens.</summary>
     void AttentionComputed(int layer, TimeSpan elapsed, int tokens);
 
+    /// <summary>The same time as <see cref="AttentionComputed"/> split: attention with its norms, then the gate with any shared expert.</summary>
+    void LayerPhases(int layer, TimeSpan attention, TimeSpan gate)
+    {
+    }
+
     /// <param name="sequences">Sequences in the step's batch.</param>
     /// <param name="prefills">Of those, sequences whose prompt was prefilled in this step.</param>
     /// <param name="newTokens">Tokens fed through the model.</param>

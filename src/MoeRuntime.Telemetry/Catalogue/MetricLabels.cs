@@ -96,6 +96,14 @@ public static class MetricLabels
     /// </summary>
     public static readonly LabelDefinition StartupPhase = new("phase", "model_load", "cache_init", "ready");
 
+    /// <summary>
+    /// Part of one layer of a distributed step: attention and gate on the router's rank; its expert dispatch split into
+    /// serialising the rows, the slowest call's send (and queue), its expert's decode, compute and encode, its return,
+    /// the join of every call, and combining the answers.
+    /// </summary>
+    public static readonly LabelDefinition StepPhase = new("phase", "attention", "gate", "serialise", "send", "remote_decode",
+        "remote_compute", "remote_encode", "return", "join", "combine");
+
     /// <summary>Direction of expert-dispatch traffic as seen from this rank.</summary>
     public static readonly LabelDefinition Direction = new("direction", "sent", "received");
 

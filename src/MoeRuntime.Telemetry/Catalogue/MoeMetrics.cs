@@ -90,6 +90,11 @@ public static class MoeMetrics
         "Wait time of one layer call divided by the tokens it carried, observed on every call (not sampled): dispatch = one layer's routed-expert calls in one step, wall time from sending to the last answer (their remote compute and fetches included; once per layer per step); tier_fetch = one expert call's fetch of weights that were not hot (once per such call, on the rank hosting the expert).",
         HistogramBuckets.FineSeconds, IoComponent);
 
+    /// <summary>Where one layer of a step spent its time on the router's rank, by phase: once per layer per step.</summary>
+    public static readonly MetricDefinition StepPhaseSeconds = Histogram("moe_step_phase_seconds",
+        "Time of one layer of one step by phase, observed on the router's rank once per layer per step (not sampled): attention (norms, attention, MoE input norm) and gate (top-k, shared expert), then the layer's expert dispatch split along its slowest call: serialise (rows gathered and copied into payloads), send (the slowest call until its expert began: serialisation, wire, the expert's queue), remote_decode, remote_compute and remote_encode (reported by the expert's rank in its answer), return (from the expert's answer until the router had it), join (until every call of the layer had settled) and combine (answers decoded and added). The dispatch phases add up to the layer's dispatch time; send and return are split only when the ranks share a host clock, otherwise send holds both.",
+        HistogramBuckets.FineSeconds, StepPhase);
+
     /// <summary>Sampler time per step.</summary>
     public static readonly MetricDefinition SamplerSeconds = Histogram("moe_sampler_duration_seconds",
         "Time the sampler took to pick the batch's next tokens.", HistogramBuckets.FineSeconds);
@@ -334,7 +339,7 @@ public static class MoeMetrics
         RequestsTotal, ErrorsTotal, RetriesTotal, ExpertCallHedgesTotal, ActiveRequests, ActiveStreams, QueueDepth, QueueWaitSeconds,
         AdmissionRejectsTotal, StreamResetsTotal, RequestsResumedTotal,
         RequestDurationSeconds, TimeToFirstTokenSeconds, TimePerOutputTokenSeconds, PrefillSeconds, DecodeStepSeconds,
-        TokenComputeSeconds, TokenIoSeconds, SamplerSeconds, TokenizerSeconds, ModelLoadSeconds, StartupPhaseSeconds,
+        TokenComputeSeconds, TokenIoSeconds, StepPhaseSeconds, SamplerSeconds, TokenizerSeconds, ModelLoadSeconds, StartupPhaseSeconds,
         TokensTotal, TokensPerRequest, RequestTokensPerSecond, BatchSize, TokenCostUsdTotal, TenantTokensTotal, TenantTokenCostUsdTotal, TierCostUsdTotal,
         ExpertHitsTotal, ExpertImbalanceRatio, TierHitsTotal, TierMissesTotal, ColdMissRatio, TierFetchSeconds,
         TierFetchTimeTotal, DispatchBytesTotal, PrefetchBytesTotal, PrefetchOutcomeBytesTotal, PrefetchEffectivenessRatio,

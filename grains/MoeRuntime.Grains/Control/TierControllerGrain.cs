@@ -22,10 +22,11 @@ namespace MoeRuntime.Grains.Control;
 public sealed class TierControllerGrain(
     [PersistentState("tier-controller", ControlStorage.Name)] IPersistentState<TierControllerState> saved,
     ModelHost host, RankDirectory ranks, IOptions<MoeSiloOptions> options, IOptions<TelemetryOptions> telemetry,
-    TimeProvider time, ILogger<TierControllerGrain> logger)
+    TimeProvider time, ILogger<TierControllerGrain> logger, IOptionsMonitor<MoeSiloOptions> live)
     : Grain, ITierControllerGrain, ITierControlPort
 {
     readonly ControlOptions _options = options.Value.Control;
+    MoeSiloOptions? _followed;
     readonly Dictionary<ExpertKey, ExpertPin> _pins = [];
     TierControlLoop _loop = null!;
     IGrainTimer? _timer;
@@ -60,7 +61,7 @@ public sealed class TierControllerGrain(
     {
         if (_options.Enabled && _timer is null)
         {
-            _timer = this.RegisterGrainTimer(_ => _loop.RunAsync(),
+            _timer = this.RegisterGrainTimer(_ => RunAsync(),
                 new GrainTimerCreationOptions { DueTime = _options.Interval, Period = _options.Interval, KeepAlive = true });
             logger.LogInformation("Tier controllers of {Model} started: every {Interval}{DryRun}", Model, _options.Interval, _loop.DryRun ? ", dry run" : "");
         }
@@ -69,8 +70,42 @@ public sealed class TierControllerGrain(
 
     public async Task<ControllerStatus> TickAsync()
     {
-        await _loop.RunAsync();
+        await RunAsync();
         return Status();
+    }
+
+    Task RunAsync()
+    {
+        FollowConfiguration();
+        return _loop.RunAsync();
+    }
+
+    /// <summary>
+    /// Takes the live part of a reloaded <c>Moe:Control</c> (targets, guardrails, prices: <see cref="LiveOptions"/>) into the
+    /// loop before an interval. The interval, the latency window, the switch and the demand's half-life stay as started.
+    /// </summary>
+    void FollowConfiguration()
+    {
+        MoeSiloOptions current = live.CurrentValue;
+        if (ReferenceEquals(current, _followed)) return;
+        _followed = current;
+        TierControlLoopOptions started = _loop.Options, next = TierControlViews.LoopOptions(current.Control, telemetry.Value.Costs);
+        next = next with
+        {
+            Interval = started.Interval,
+            Latency = next.Latency with { DemandHalfLifeIntervals = started.Latency.DemandHalfLifeIntervals },
+            Cost = next.Cost with { DemandHalfLifeIntervals = started.Cost.DemandHalfLifeIntervals },
+        };
+        if (next == started) return;
+        try
+        {
+            _loop.Reconfigure(next);
+            logger.LogInformation("Tier controllers of {Model} run with the reloaded configuration from their next interval", Model);
+        }
+        catch (ArgumentException e)
+        {
+            logger.LogWarning("Tier controllers of {Model} keep their options; the reloaded ones are refused: {Error}", Model, e.Message);
+        }
     }
 
     public Task<ControllerStatus> GetStatusAsync() => Task.FromResult(Status());

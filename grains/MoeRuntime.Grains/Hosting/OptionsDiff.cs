@@ -47,13 +47,13 @@ public static class OptionsDiff
         return leaves;
     }
 
-    /// <summary>Whether a key holds a secret (a key, token, password): changes to it are recorded without values.</summary>
+    /// <summary>Whether a key holds a secret (tokens, API and pseudonym keys, passwords): changes to it are recorded without values.</summary>
     public static bool IsSecret(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
         string last = key.Split(':').LastOrDefault(part => !int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out _)) ?? key;
-        return last.Contains("Key", StringComparison.Ordinal) || last.Contains("Token", StringComparison.Ordinal)
-            || last.Contains("Password", StringComparison.Ordinal) || last.Contains("Secret", StringComparison.Ordinal);
+        return last is "Tokens" or "OperatorTokens" or "ApiKey" or "ApiKeys" or "PseudonymKey"
+            || last.EndsWith("Password", StringComparison.Ordinal) || last.EndsWith("Secret", StringComparison.Ordinal);
     }
 
     static void Walk(string key, object? value, Dictionary<string, string> leaves, int depth)

@@ -62,7 +62,8 @@ static WebApplication Build(string[] args)
     app.MapControl(access);
     app.MapGet("/livez", LivenessEndpoint.Answer);
     app.MapGet("/healthz", (IClusterMembershipService membership, RouterRuntime router) =>
-        HealthEndpoint.Answer(router.Readiness(), membership.CurrentSnapshot.Members.Count));
+        HealthEndpoint.Answer(router.Readiness(), membership.CurrentSnapshot.Members.Count,
+            membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active)));
     app.MapOpenAiEndpoints();
     // The router's status is a view like the telemetry ones: behind a viewer token.
     app.MapGet("/v1/router", async (IGrainFactory grains, IOptions<MoeSiloOptions> moe) =>

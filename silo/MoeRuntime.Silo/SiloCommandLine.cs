@@ -43,7 +43,40 @@ public static class SiloCommandLine
         ["--seed"] = "Seed",
     };
 
-    /// <summary>Adds the environment (<see cref="EnvironmentPrefix"/>) and then the command line (<see cref="Switches"/>).</summary>
-    public static IConfigurationBuilder AddSiloSources(this IConfigurationBuilder configuration, string[] args) =>
-        configuration.AddEnvironmentVariables(EnvironmentPrefix).AddCommandLine(args, new Dictionary<string, string>(Switches));
+    /// <summary>The flag naming a JSON file read after appsettings.json and watched: its live settings reload without a restart.</summary>
+    public const string ConfigSwitch = "--config";
+
+    /// <summary>
+    /// Adds the file of <see cref="ConfigSwitch"/> (watched: docs/configuration.md, "Live reload"), then the environment
+    /// (<see cref="EnvironmentPrefix"/>), then the command line (<see cref="Switches"/>). A key set in the environment or
+    /// on the command line wins over the file, so editing it there changes nothing.
+    /// </summary>
+    /// <exception cref="ArgumentException"><see cref="ConfigSwitch"/> has no value or names no file.</exception>
+    public static IConfigurationBuilder AddSiloSources(this IConfigurationBuilder configuration, string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (ConfigFile(args) is { } file)
+        {
+            string path = Path.GetFullPath(file);
+            if (!File.Exists(path)) throw new ArgumentException($"{ConfigSwitch}: no file {path}");
+            configuration.AddJsonFile(path, optional: false, reloadOnChange: true);
+        }
+        return configuration.AddEnvironmentVariables(EnvironmentPrefix).AddCommandLine(args, new Dictionary<string, string>(Switches));
+    }
+
+    /// <summary>The value of <see cref="ConfigSwitch"/> (<c>--config FILE</c> or <c>--config=FILE</c>), or null.</summary>
+    /// <exception cref="ArgumentException">The flag has no value.</exception>
+    public static string? ConfigFile(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i].StartsWith(ConfigSwitch + "=", StringComparison.Ordinal)) return NonEmpty(args[i][(ConfigSwitch.Length + 1)..]);
+            if (args[i] == ConfigSwitch) return i + 1 < args.Length ? NonEmpty(args[i + 1]) : NonEmpty("");
+        }
+        return null;
+    }
+
+    static string NonEmpty(string value) =>
+        string.IsNullOrWhiteSpace(value) ? throw new ArgumentException($"{ConfigSwitch} needs a file: {ConfigSwitch} /etc/moe/live.json") : value;
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Diagnostics;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Telemetry;
@@ -38,7 +39,13 @@ static class SiloTelemetry
             .WithTracing(tracing =>
             {
                 tracing.AddSource(ServingTracing.SourceName, GenerationTracing.SourceName, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
-                    .SetSampler(sp => MoeTraceSampling.Sampler(options, sp.GetRequiredService<TelemetrySamplingCache>(), exporting: otlp));
+                    .SetSampler(sp =>
+                    {
+                        // Head sampling follows a reloaded Telemetry:TraceSampleRatio (docs/configuration.md, "Live reload").
+                        IOptionsMonitor<TelemetryHostOptions> live = sp.GetRequiredService<IOptionsMonitor<TelemetryHostOptions>>();
+                        return MoeTraceSampling.Sampler(options, sp.GetRequiredService<TelemetrySamplingCache>(), exporting: otlp,
+                            ratio: () => live.CurrentValue.TraceSampleRatio);
+                    });
                 // The exporter behind the tail decision, so failed and slow requests' spans reach it even when head sampling passed them over.
                 if (otlp)
                     tracing.AddProcessor(_ => MoeTraceSampling.Processor(options,

@@ -56,12 +56,18 @@ public abstract class ClusterFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>Configures each silo's host: a fixture may add configuration sources (a watched file).</summary>
+    protected virtual void ConfigureSiloHost(Microsoft.Extensions.Hosting.IHostApplicationBuilder host)
+    {
+    }
+
     public async Task InitializeAsync()
     {
         PrepareModel(_directory);
         Reference = ModelLoader.Load(_directory, CPU);
         Tokenizer = TokenizerLoader.Load(_directory);
         var builder = new InProcessTestClusterBuilder((short)_ranks);
+        builder.ConfigureSiloHost((_, host) => ConfigureSiloHost(host));
         builder.ConfigureSilo((silo, siloBuilder) => ConfigureSilo(siloBuilder.AddMemoryGrainStorage(ControlStorage.Name).AddMoeRuntime(o =>
         {
             o.Rank = int.Parse(silo.SiloName.Split('_')[1]);

@@ -22,10 +22,11 @@ namespace MoeRuntime.Grains.Control;
 public sealed class TierControllerGrain(
     [PersistentState("tier-controller", ControlStorage.Name)] IPersistentState<TierControllerState> saved,
     ModelHost host, RankDirectory ranks, IOptions<MoeSiloOptions> options, IOptions<TelemetryOptions> telemetry,
-    TimeProvider time, ILogger<TierControllerGrain> logger)
+    TimeProvider time, ILogger<TierControllerGrain> logger, IOptionsMonitor<MoeSiloOptions> live)
     : Grain, ITierControllerGrain, ITierControlPort
 {
     readonly ControlOptions _options = options.Value.Control;
+    MoeSiloOptions? _followed;
     readonly Dictionary<ExpertKey, ExpertPin> _pins = [];
     TierControlLoop _loop = null!;
     IGrainTimer? _timer;
@@ -74,9 +75,13 @@ public sealed class TierControllerGrain(
         return Status();
     }
 
-    /// <summary>One interval of the loop, leaving alone the ranks that carry a change under canary trial (<see cref="ICanaryGrain"/>).</summary>
+    /// <summary>
+    /// One interval of the loop: the reloaded configuration taken in first, then the ranks that carry a change under
+    /// canary trial (<see cref="ICanaryGrain"/>) left alone.
+    /// </summary>
     async Task RunIntervalAsync()
     {
+        FollowConfiguration();
         try
         {
             _held = _options.Canary.Enabled ? await GrainFactory.GetGrain<ICanaryGrain>(Model).GetHeldRanksAsync() : [];
@@ -88,6 +93,34 @@ public sealed class TierControllerGrain(
             return;
         }
         await _loop.RunAsync();
+    }
+
+    /// <summary>
+    /// Takes the live part of a reloaded <c>Moe:Control</c> (targets, guardrails, prices: <see cref="LiveOptions"/>) into the
+    /// loop before an interval. The interval, the latency window, the switch and the demand's half-life stay as started.
+    /// </summary>
+    void FollowConfiguration()
+    {
+        MoeSiloOptions current = live.CurrentValue;
+        if (ReferenceEquals(current, _followed)) return;
+        _followed = current;
+        TierControlLoopOptions started = _loop.Options, next = TierControlViews.LoopOptions(current.Control, telemetry.Value.Costs);
+        next = next with
+        {
+            Interval = started.Interval,
+            Latency = next.Latency with { DemandHalfLifeIntervals = started.Latency.DemandHalfLifeIntervals },
+            Cost = next.Cost with { DemandHalfLifeIntervals = started.Cost.DemandHalfLifeIntervals },
+        };
+        if (next == started) return;
+        try
+        {
+            _loop.Reconfigure(next);
+            logger.LogInformation("Tier controllers of {Model} run with the reloaded configuration from their next interval", Model);
+        }
+        catch (ArgumentException e)
+        {
+            logger.LogWarning("Tier controllers of {Model} keep their options; the reloaded ones are refused: {Error}", Model, e.Message);
+        }
     }
 
     public Task<ControllerStatus> GetStatusAsync() => Task.FromResult(Status());

@@ -92,12 +92,22 @@ public sealed class ErrorTraceProcessor : BaseProcessor<Activity>
 /// <summary>How a rank's traces are sampled: head sampling at the request, plus the tail decision for error traces when it is on.</summary>
 public static class MoeTraceSampling
 {
-    /// <summary>The sampler for the tracer provider; <paramref name="exporting"/>: spans leave the process (without an exporter nothing is recorded for the tail).</summary>
-    public static Sampler Sampler(TelemetryHostOptions options, TelemetrySamplingCache sampling, bool exporting) => exporting && options.ErrorTraces.Enabled
-        ? new ParentBasedSampler(new RequestRootSampler(options.TraceSampleRatio, sampling, recordUnsampled: true),
-            remoteParentSampled: new AlwaysOnSampler(), remoteParentNotSampled: new RecordOnlySampler(requestsOnly: true),
-            localParentSampled: new AlwaysOnSampler(), localParentNotSampled: new RecordOnlySampler(requestsOnly: false))
-        : new ParentBasedSampler(new RequestRootSampler(options.TraceSampleRatio, sampling));
+    /// <summary>
+    /// The sampler for the tracer provider; <paramref name="exporting"/>: spans leave the process (without an exporter nothing
+    /// is recorded for the tail). <paramref name="ratio"/> reads the configured head ratio per request (a reloaded
+    /// <c>Telemetry:TraceSampleRatio</c>); without it, <paramref name="options"/>' ratio stays.
+    /// </summary>
+    public static Sampler Sampler(TelemetryHostOptions options, TelemetrySamplingCache sampling, bool exporting, Func<double>? ratio = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        double start = options.TraceSampleRatio;
+        ratio ??= () => start;
+        return exporting && options.ErrorTraces.Enabled
+            ? new ParentBasedSampler(new RequestRootSampler(ratio, sampling, recordUnsampled: true),
+                remoteParentSampled: new AlwaysOnSampler(), remoteParentNotSampled: new RecordOnlySampler(requestsOnly: true),
+                localParentSampled: new AlwaysOnSampler(), localParentNotSampled: new RecordOnlySampler(requestsOnly: false))
+            : new ParentBasedSampler(new RequestRootSampler(ratio, sampling));
+    }
 
     /// <summary><paramref name="exporter"/> behind the tail decision when error traces are on, else as it is.</summary>
     public static BaseProcessor<Activity> Processor(TelemetryHostOptions options, BaseProcessor<Activity> exporter) =>

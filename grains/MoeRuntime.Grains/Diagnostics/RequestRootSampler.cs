@@ -14,23 +14,29 @@ namespace MoeRuntime.Grains.Diagnostics;
 /// A request span head sampling did not pick is still recorded (not sampled), so that <see cref="ErrorTraceProcessor"/>
 /// can export its tree if the request fails or runs slow.
 /// </param>
-public sealed class RequestRootSampler(double ratio, TelemetrySamplingCache sampling, bool recordUnsampled = false) : Sampler
+/// <param name="ratio">The configured ratio (<c>Telemetry:TraceSampleRatio</c>), read per request span: it follows a configuration reload.</param>
+public sealed class RequestRootSampler(Func<double> ratio, TelemetrySamplingCache sampling, bool recordUnsampled = false) : Sampler
 {
     static readonly SamplingResult RecordOnly = new(SamplingDecision.RecordOnly);
-    // Swapped whole when the controllers change sampling, so a request span reads one consistent pair.
-    volatile RatioSampler _current = new(1, new TraceIdRatioBasedSampler(ratio));
+    // Swapped whole when the configured ratio or the controllers' sampling changes, so a request span reads one consistent set.
+    volatile RatioSampler? _current;
+
+    public RequestRootSampler(double ratio, TelemetrySamplingCache sampling, bool recordUnsampled = false) : this(() => ratio, sampling, recordUnsampled)
+    {
+    }
 
     public override SamplingResult ShouldSample(in OpenTelemetry.Trace.SamplingParameters parameters)
     {
         if (parameters.Name != ServingTracing.RequestSpanName) return new SamplingResult(SamplingDecision.Drop);
-        RatioSampler current = _current;
-        double scale = sampling.Ratio;
-        if (scale != current.Scale) _current = current = new RatioSampler(scale, new TraceIdRatioBasedSampler(ratio * scale));
+        RatioSampler? current = _current;
+        double configured = ratio(), scale = sampling.Ratio;
+        if (current is null || scale != current.Scale || configured != current.Configured)
+            _current = current = new RatioSampler(configured, scale, new TraceIdRatioBasedSampler(configured * scale));
         SamplingResult head = current.Sampler.ShouldSample(parameters);
         return head.Decision == SamplingDecision.Drop && recordUnsampled ? RecordOnly : head;
     }
 
-    sealed record RatioSampler(double Scale, TraceIdRatioBasedSampler Sampler);
+    sealed record RatioSampler(double Configured, double Scale, TraceIdRatioBasedSampler Sampler);
 }
 
 /// <summary>

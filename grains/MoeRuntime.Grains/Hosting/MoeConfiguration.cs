@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Control.Prefetch;
 using MoeRuntime.Grains.Prefetch;
@@ -27,6 +28,7 @@ public static class MoeConfiguration
         ArgumentNullException.ThrowIfNull(configuration);
         OptionsBuilder<MoeSiloOptions> moe = services.AddOptions<MoeSiloOptions>().Bind(configuration.GetSection(MoeSiloOptions.Section)).ValidateOnStart();
         if (configure is not null) moe.Configure(configure);
+        services.AddReloadingMonitor<MoeSiloOptions>(MoeSiloOptions.Section);
         services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.Section)).ValidateOnStart();
         services.AddOptions<PrefetchControlOptions>().Bind(configuration.GetSection(PrefetchControlOptions.Section)).ValidateOnStart();
         services.AddOptions<MoeSecurityOptions>().Bind(configuration.GetSection(MoeSecurityOptions.Section)).ValidateOnStart();
@@ -46,11 +48,23 @@ public static class MoeConfiguration
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<SiloHostOptions>().Bind(configuration.GetSection(SiloHostOptions.Section)).ValidateOnStart();
         services.AddOptions<TelemetryHostOptions>().Bind(configuration.GetSection(TelemetryHostOptions.Section)).ValidateOnStart();
+        services.AddReloadingMonitor<TelemetryHostOptions>(TelemetryHostOptions.Section);
         services.AddOptions<OneShotOptions>().Bind(configuration).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SiloHostOptions>, MoeOptionsValidation.Host>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TelemetryHostOptions>, MoeOptionsValidation.TelemetryHost>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OneShotOptions>, MoeOptionsValidation.OneShot>());
         return services;
+    }
+
+    /// <summary>
+    /// Serves <see cref="IOptionsMonitor{TOptions}"/> of <typeparamref name="T"/> from a <see cref="ReloadingOptionsMonitor{TOptions}"/>:
+    /// a reloaded configuration is validated and a bad edit refused with the old values kept (docs/configuration.md, "Live reload").
+    /// </summary>
+    static void AddReloadingMonitor<T>(this IServiceCollection services, string section) where T : class
+    {
+        services.TryAddSingleton(sp => new ReloadingOptionsMonitor<T>(sp.GetRequiredService<IOptionsFactory<T>>(),
+            sp.GetServices<IOptionsChangeTokenSource<T>>(), section, sp.GetService<ILoggerFactory>()?.CreateLogger("MoeRuntime.Configuration")));
+        services.TryAddSingleton<IOptionsMonitor<T>>(sp => sp.GetRequiredService<ReloadingOptionsMonitor<T>>());
     }
 
     /// <summary>The rank the <c>Moe</c> tree gives, for what Orleans needs as a value while the silo is being built.</summary>

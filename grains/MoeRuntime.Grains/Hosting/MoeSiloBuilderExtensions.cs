@@ -28,6 +28,8 @@ public static class MoeSiloBuilderExtensions
     public static ISiloBuilder AddMoeRuntime(this ISiloBuilder builder, Action<MoeSiloOptions>? configure = null)
     {
         builder.Services.AddMoeOptions(builder.Configuration, configure);
+        // Every configuration reload (applied live, waiting for a restart, or refused) goes to the decision log.
+        builder.Services.AddHostedService<ConfigurationReloadLog>();
         // Failure detection tuned for serving: a lost rank's experts answer again once it is declared dead.
         builder.Services.AddOptions<Orleans.Configuration.ClusterMembershipOptions>()
             .Configure<IOptions<MoeSiloOptions>>((membership, moe) => moe.Value.FailureDetection.ApplyTo(membership));

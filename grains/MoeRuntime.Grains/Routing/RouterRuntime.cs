@@ -32,9 +32,11 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     readonly TimeSpan _drainTimeout;
     int _traceClosed;
     int _openRequests;
+    readonly IDisposable? _reloads;
 
     public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, PrefetchSettingsCache prefetch,
-        TelemetrySamplingCache sampling, RankDirectory ranks, IOptions<MoeSiloOptions> options, ILoggerFactory loggers)
+        TelemetrySamplingCache sampling, RankDirectory ranks, IOptions<MoeSiloOptions> options, ILoggerFactory loggers,
+        IOptionsMonitor<MoeSiloOptions>? live = null)
     {
         MoeSiloOptions o = options.Value;
         _logger = loggers.CreateLogger<RouterRuntime>();
@@ -65,6 +67,8 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
                 RestartDelay = o.BatcherRestartDelay, MaxRestartDelay = o.BatcherMaxRestartDelay, KvCacheBudgetBytes = o.Limits.KvCacheBudgetBytes,
             },
             loggers.CreateLogger<ContinuousBatcher>(), observer: telemetry, routingBias: RoutingBias, lookahead: Prefetcher);
+        // Admission's bound follows a reloaded configuration (docs/configuration.md, "Live reload").
+        _reloads = live?.OnChange(reloaded => Batcher.MaxQueuedRequests = reloaded.MaxQueuedRequests);
     }
 
     internal ModelHost Host { get; }
@@ -141,6 +145,7 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
 
     public async ValueTask DisposeAsync()
     {
+        _reloads?.Dispose();
         await Batcher.DisposeAsync();
         if (_trace is not null && Interlocked.Exchange(ref _traceClosed, 1) == 0)
         {

@@ -12,7 +12,7 @@ namespace MoeRuntime.Control.Cost;
 /// </summary>
 public sealed class CostController : ITierController
 {
-    readonly CostControllerOptions _options;
+    CostControllerOptions _options;
     readonly RankDemand _demand;
 
     /// <exception cref="ArgumentException">The options are out of range.</exception>
@@ -25,6 +25,19 @@ public sealed class CostController : ITierController
     }
 
     public string Name => "cost";
+
+    /// <summary>
+    /// Takes new prices and margin from the next plan on, keeping the demand it has learnt (a configuration reload).
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are out of range, or change the demand's half-life, which needs a new controller.</exception>
+    public void Reconfigure(CostControllerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (options.DemandHalfLifeIntervals != _options.DemandHalfLifeIntervals)
+            throw new ArgumentException($"CostControllerOptions.DemandHalfLifeIntervals cannot change on a running controller ({_options.DemandHalfLifeIntervals} → {options.DemandHalfLifeIntervals})", nameof(options));
+        _options = options;
+    }
 
     /// <summary>What the rank's interval cost: its hot and warm bytes held, the bytes fetched from warm and cold, its tokens.</summary>
     public CostReport Report(ControlInput input)

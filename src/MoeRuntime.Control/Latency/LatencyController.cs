@@ -13,7 +13,7 @@ namespace MoeRuntime.Control.Latency;
 /// </summary>
 public sealed class LatencyController : ITierController
 {
-    readonly LatencyControllerOptions _options;
+    LatencyControllerOptions _options;
     readonly RankDemand _demand;
     readonly Dictionary<int, long> _allowance = [];
     readonly Dictionary<int, double> _transientYield = [];
@@ -30,6 +30,20 @@ public sealed class LatencyController : ITierController
     }
 
     public string Name => "latency";
+
+    /// <summary>
+    /// Takes new targets, steps and bounds from the next plan on, keeping the demand and hot allowances it has learnt
+    /// (a configuration reload).
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are out of range, or change the demand's half-life, which needs a new controller.</exception>
+    public void Reconfigure(LatencyControllerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (options.DemandHalfLifeIntervals != _options.DemandHalfLifeIntervals)
+            throw new ArgumentException($"LatencyControllerOptions.DemandHalfLifeIntervals cannot change on a running controller ({_options.DemandHalfLifeIntervals} → {options.DemandHalfLifeIntervals})", nameof(options));
+        _options = options;
+    }
 
     /// <summary>The hot bytes the controller lets the rank use (at most its hot budget); null before its first interval.</summary>
     public long? HotAllowance(int rank) => _allowance.TryGetValue(rank, out long bytes) ? bytes : null;

@@ -17,7 +17,7 @@ namespace MoeRuntime.Control.Loop;
 public sealed class TierControlLoop
 {
     readonly string _model;
-    readonly TierControlLoopOptions _options;
+    TierControlLoopOptions _options;
     readonly ITierControlPort _port;
     readonly TimeProvider _time;
     readonly ILogger _logger;
@@ -44,6 +44,28 @@ public sealed class TierControlLoop
 
     /// <summary>Only propose: decisions are recorded as proposed and nothing is written.</summary>
     public bool DryRun { get; set; }
+
+    /// <summary>The options the next interval runs with.</summary>
+    public TierControlLoopOptions Options => _options;
+
+    /// <summary>
+    /// Runs the next intervals with <paramref name="options"/> (a configuration reload): the controllers keep their demand,
+    /// hot allowances and counters. The interval and the demand's half-life are the loop's own and cannot change.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are out of range, or change the interval or the demand's half-life.</exception>
+    public void Reconfigure(TierControlLoopOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (options.Interval != _options.Interval)
+            throw new ArgumentException($"TierControlLoopOptions.Interval cannot change on a running loop ({_options.Interval} → {options.Interval})", nameof(options));
+        // Checked before either controller takes its part, so a refused change leaves both as they were.
+        if (options.Latency.DemandHalfLifeIntervals != _options.Latency.DemandHalfLifeIntervals || options.Cost.DemandHalfLifeIntervals != _options.Cost.DemandHalfLifeIntervals)
+            throw new ArgumentException("the controllers' DemandHalfLifeIntervals cannot change on a running loop", nameof(options));
+        _latency.Reconfigure(options.Latency);
+        _cost.Reconfigure(options.Cost);
+        _options = options;
+    }
 
     public DateTimeOffset? LastTick { get; private set; }
 

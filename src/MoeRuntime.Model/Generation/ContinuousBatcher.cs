@@ -17,6 +17,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     readonly MoeModel _model;
     readonly IExpertDispatcher _dispatcher;
     readonly BatcherOptions _options;
+    int _maxQueued;
     readonly ILogger _logger;
     readonly TimeProvider _time;
     readonly Channel<GenerationStream> _queue;
@@ -55,6 +56,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _model = model;
         _dispatcher = dispatcher;
         _options = options;
+        _maxQueued = options.MaxQueuedRequests;
         _logger = logger;
         _time = time ?? TimeProvider.System;
         options.Validate();
@@ -66,6 +68,21 @@ public sealed class ContinuousBatcher : IAsyncDisposable
 
     /// <summary>Requests waiting for a place in the batch.</summary>
     public int QueueDepth => Volatile.Read(ref _queued);
+
+    /// <summary>
+    /// The most requests that may wait (<see cref="BatcherOptions.MaxQueuedRequests"/> at start). Changeable while
+    /// running: a lower bound turns away new requests until the queue is under it; those already queued stay.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Less than 1.</exception>
+    public int MaxQueuedRequests
+    {
+        get => Volatile.Read(ref _maxQueued);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(MaxQueuedRequests));
+            Volatile.Write(ref _maxQueued, value);
+        }
+    }
     /// <summary>Sequences in the running batch (read from any thread; exact only between steps).</summary>
     public int ActiveSequences => Volatile.Read(ref _activeCount);
     int _activeCount;
@@ -100,10 +117,11 @@ public sealed class ContinuousBatcher : IAsyncDisposable
                 $"the request needs {kvBytes} bytes of KV cache ({SequenceState.PositionsNeeded(_model.Config, request)} positions: the prompt plus max tokens) "
                 + $"and this rank's KV-cache budget is {_options.KvCacheBudgetBytes} bytes; lower max tokens or shorten the prompt");
         if (_draining || _stopping.IsCancellationRequested) throw new ObjectDisposedException(nameof(ContinuousBatcher), "the batcher is shutting down");
-        if (Interlocked.Increment(ref _queued) > _options.MaxQueuedRequests)
+        int maxQueued = MaxQueuedRequests;
+        if (Interlocked.Increment(ref _queued) > maxQueued)
         {
             Interlocked.Decrement(ref _queued);
-            throw new AdmissionRejectedException(_options.MaxQueuedRequests);
+            throw new AdmissionRejectedException(maxQueued);
         }
         var stream = new GenerationStream(request, deadline, _time.GetUtcNow(), cancellationToken) { KvBytes = kvBytes };
         if (!_queue.Writer.TryWrite(stream))

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 using MoeRuntime.Grains;
 
 namespace MoeRuntime.Integration.Tests;
@@ -9,7 +10,7 @@ namespace MoeRuntime.Integration.Tests;
 /// client notices within its stall timeout. With one silo there is nowhere to resume, so <c>moe generate</c> says so
 /// after its bounded resumes. Before, both left the client waiting for ten minutes.
 /// </summary>
-public sealed class SiloShutdownTests
+public sealed partial class SiloShutdownTests
 {
     const string Model = "default";
     /// <summary>Longer than either test can take: a stream still open after it hangs.</summary>
@@ -86,7 +87,7 @@ public sealed class SiloShutdownTests
                 TimeSpan left = heard - sinceStop.Elapsed;
                 Assert.True(await client.WaitForExitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero),
                     $"{client.Name} was still waiting {heard} after its silo was stopped\n{silo.Diagnostics()}");
-                string stderr = File.ReadAllText(client.StderrPath);
+                string stderr = WithoutLogEntries(File.ReadAllText(client.StderrPath));
                 Assert.True(client.ExitCode == 2, $"{client.Name} exit {client.ExitCode}: {stderr}");
                 Assert.StartsWith("moe: the rank serving the stream was lost (shutting_down)", stderr);
                 Assert.Contains("\nerror: ", stderr);
@@ -111,12 +112,21 @@ public sealed class SiloShutdownTests
         // Without a token or a heartbeat for 5 s the client takes the rank for lost and resumes; this cluster has no other
         // rank, so its bounded resumes fail and it says so.
         Assert.True(await client.WaitForExitAsync(Hung), $"the client was still waiting {Hung} after its silo was killed\n{client.StderrTail()}");
-        string stderr = File.ReadAllText(client.StderrPath);
+        string stderr = WithoutLogEntries(File.ReadAllText(client.StderrPath));
         Assert.True(client.ExitCode == 2, $"exit {client.ExitCode}: {stderr}");
         Assert.StartsWith("moe: the rank serving the stream was lost (rank_lost)", stderr);
         Assert.Contains("\nerror: ", stderr);
         Assert.DoesNotContain("Unhandled exception", stderr);
     }
+
+    /// <summary>
+    /// Standard error without the client library's log entries (a timestamped level line and its indented message, such as
+    /// the warning that a gateway connection closed): what is left is what the command itself says to its user.
+    /// </summary>
+    static string WithoutLogEntries(string stderr) => LogEntry().Replace(stderr, "");
+
+    [GeneratedRegex(@"^\d{2}:\d{2}:\d{2}\.\d{3} (trce|dbug|info|warn|fail|crit): .*\n(^ {6}.*\n)*", RegexOptions.Multiline)]
+    private static partial Regex LogEntry();
 
     /// <summary>A <c>moe generate</c> client process asking <paramref name="silo"/>'s gateway for a long answer.</summary>
     static ChildProcess Generate(LocalSilo silo, string name, string prompt, params string[] more) => ChildProcess.Start(name, silo.LogDirectory, Binaries.Dotnet,

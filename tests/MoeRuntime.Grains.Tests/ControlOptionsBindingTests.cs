@@ -28,6 +28,7 @@ public sealed class ControlOptionsBindingTests
             ["Moe:Control:Latency:MinSampleRatio"] = "0.5",
             ["Moe:Control:Latency:FetchPriors:WarmSeconds"] = "0.004",
             ["Moe:Control:Latency:FetchPriors:ColdSeconds"] = "0.05",
+            ["Moe:Control:Latency:DriftHalfLife:Factor"] = "0.25",
         });
         LatencyControllerOptions latency = options.Control.Latency;
         var defaults = new LatencyControllerOptions();
@@ -39,6 +40,7 @@ public sealed class ControlOptionsBindingTests
             ShrinkStep = 0.1,
             MinSampleRatio = 0.5,
             FetchPriors = new(0.004, 0.05),
+            DriftHalfLife = new() { Factor = 0.25 },
         }, latency);
         MoeConfiguration.Check(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -53,6 +55,14 @@ public sealed class ControlOptionsBindingTests
         var settings = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Moe:Control:Latency:ShrinkStep"] = "2" }).Build();
         var error = Assert.Throws<OptionsValidationException>(() => MoeConfiguration.Check(settings));
         Assert.Equal("Moe:Control:Latency:ShrinkStep must be a share (0, 1], was 2", Assert.Single(error.Failures));
+    }
+
+    [Fact]
+    public void AnOutOfRangeDriftHalfLifeKeyIsRefusedByItsKey()
+    {
+        var settings = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Moe:Control:Latency:DriftHalfLife:RestoreBelowPsi"] = "0.3" }).Build();
+        var error = Assert.Throws<OptionsValidationException>(() => MoeConfiguration.Check(settings));
+        Assert.Equal("Moe:Control:Latency:DriftHalfLife:RestoreBelowPsi must be positive and at most PsiThreshold (0.25), was 0.3", Assert.Single(error.Failures));
     }
 
     [Fact]

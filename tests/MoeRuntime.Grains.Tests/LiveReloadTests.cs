@@ -51,6 +51,7 @@ public sealed class LiveReloadTests : IDisposable
     [Theory]
     [InlineData("Moe:Control:Latency:TargetP95InterTokenSeconds", true)]
     [InlineData("Moe:Control:Latency:FetchPriors:WarmSeconds", true)]
+    [InlineData("Moe:Control:Latency:DriftHalfLife:Factor", true)]
     [InlineData("Moe:Control:Cost:DemoteMargin", true)]
     [InlineData("Moe:Control:MaxChangesPerInterval", true)]
     [InlineData("Moe:MaxQueuedRequests", true)]

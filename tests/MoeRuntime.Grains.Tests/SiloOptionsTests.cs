@@ -42,6 +42,8 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Control:Latency:TargetP95InterTokenSeconds", "0"), ("Moe:Control:Latency:TargetP95TimeToFirstTokenSeconds", "-1"),
         ("Moe:Control:Latency:GiveBackMargin", "1"), ("Moe:Control:Latency:GrowStep", "0"), ("Moe:Control:Latency:ShrinkStep", "2"),
         ("Moe:Control:Latency:MinHotShare", "1.5"), ("Moe:Control:Latency:DemandHalfLifeIntervals", "0"),
+        ("Moe:Control:Latency:DriftHalfLife:Enabled", "maybe"), ("Moe:Control:Latency:DriftHalfLife:PsiThreshold", "0"),
+        ("Moe:Control:Latency:DriftHalfLife:RestoreBelowPsi", "0.3"), ("Moe:Control:Latency:DriftHalfLife:Factor", "1.5"),
         ("Moe:Control:Latency:MinDemand", "-1"), ("Moe:Control:Latency:TransientYield", "maybe"), ("Moe:Control:Latency:TransientYieldWeight", "0"), ("Moe:Control:Latency:FetchPriors:WarmSeconds", "0"),
         ("Moe:Control:Latency:FetchPriors:ColdSeconds", "0.001"), ("Moe:Control:Latency:BaseSampleRatio", "0"),
         ("Moe:Control:Latency:MinSampleRatio", "0"),

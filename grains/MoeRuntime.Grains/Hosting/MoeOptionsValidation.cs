@@ -94,7 +94,8 @@ static class MoeOptionsValidation
             // The controllers' own records check the rest; their property names become the keys they are bound from.
             c.Library(() => o.Guardrails(o.DryRun).Validate(), ("GuardrailOptions.", c.Key("")));
             string latency = c.Key(nameof(o.Latency)) + ":", cost = c.Key(nameof(o.Cost)) + ":";
-            c.Library(() => o.Latency.Validate(), ("LatencyControllerOptions.", latency), ("FetchPriors.", latency + "FetchPriors:"));
+            c.Library(() => o.Latency.Validate(), ("LatencyControllerOptions.", latency), ("FetchPriors.", latency + "FetchPriors:"),
+                ("DriftHalfLifeOptions.", latency + "DriftHalfLife:"));
             // Memory prices from Moe:Telemetry:Costs are checked there; here the controller's own. The demand half-life
             // is the latency section's.
             c.Library(() => o.CostController(new CostRates()).Validate(),

@@ -27,6 +27,16 @@ public sealed class CostController : ITierController
     public string Name => "cost";
 
     /// <summary>
+    /// The half-life demand decays at from the next interval: <see cref="CostControllerOptions.DemandHalfLifeIntervals"/> unless
+    /// the loop shortened it (routing drift, <see cref="UseDemandHalfLife"/>).
+    /// </summary>
+    public double DemandHalfLifeIntervals => _demand.HalfLifeIntervals;
+
+    /// <summary>Decays demand at <paramref name="halfLifeIntervals"/> from the next interval, keeping the demand learnt.</summary>
+    /// <exception cref="ArgumentException">The half-life is not a positive finite number of intervals.</exception>
+    public void UseDemandHalfLife(double halfLifeIntervals) => _demand.UseHalfLife(halfLifeIntervals);
+
+    /// <summary>
     /// Takes new prices and margin from the next plan on, keeping the demand it has learnt (a configuration reload).
     /// </summary>
     /// <exception cref="ArgumentException">The options are out of range, or change the demand's half-life, which needs a new controller.</exception>

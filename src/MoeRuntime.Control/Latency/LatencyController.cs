@@ -32,6 +32,16 @@ public sealed class LatencyController : ITierController
     public string Name => "latency";
 
     /// <summary>
+    /// The half-life demand decays at from the next interval: <see cref="LatencyControllerOptions.DemandHalfLifeIntervals"/> unless
+    /// the loop shortened it (routing drift, <see cref="UseDemandHalfLife"/>).
+    /// </summary>
+    public double DemandHalfLifeIntervals => _demand.HalfLifeIntervals;
+
+    /// <summary>Decays demand at <paramref name="halfLifeIntervals"/> from the next interval, keeping the demand learnt.</summary>
+    /// <exception cref="ArgumentException">The half-life is not a positive finite number of intervals.</exception>
+    public void UseDemandHalfLife(double halfLifeIntervals) => _demand.UseHalfLife(halfLifeIntervals);
+
+    /// <summary>
     /// Takes new targets, steps and bounds from the next plan on, keeping the demand and hot allowances it has learnt
     /// (a configuration reload).
     /// </summary>

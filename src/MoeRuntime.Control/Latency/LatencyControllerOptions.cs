@@ -26,6 +26,9 @@ public sealed record LatencyControllerOptions
     /// <summary>Intervals after which an interval's uses weigh half as much in an expert's demand.</summary>
     public double DemandHalfLifeIntervals { get; init; } = 3;
 
+    /// <summary>Shortening the demand half-life (both controllers') while routing drifts; on by default.</summary>
+    public DriftHalfLifeOptions DriftHalfLife { get; init; } = new();
+
     /// <summary>Expected uses per interval under which an expert holds no memory at all (cold).</summary>
     public double MinDemand { get; init; } = 0.01;
 
@@ -70,6 +73,8 @@ public sealed record LatencyControllerOptions
         Share(MinHotShare, nameof(MinHotShare), allowZero: true, allowOne: true);
         if (!(DemandHalfLifeIntervals > 0) || double.IsInfinity(DemandHalfLifeIntervals))
             throw new ArgumentException($"LatencyControllerOptions.DemandHalfLifeIntervals must be a positive number of intervals, was {DemandHalfLifeIntervals}", nameof(DemandHalfLifeIntervals));
+        ArgumentNullException.ThrowIfNull(DriftHalfLife);
+        DriftHalfLife.Validate();
         if (!(MinDemand >= 0) || double.IsInfinity(MinDemand))
             throw new ArgumentException($"LatencyControllerOptions.MinDemand must be a finite number of at least 0, was {MinDemand}", nameof(MinDemand));
         if (!(TransientYieldWeight > 0) || double.IsInfinity(TransientYieldWeight))

@@ -45,8 +45,11 @@ public interface ITierControlPort
 /// <summary>A decision as the decision log keeps it, with the TierSet or placement map version it wrote (null when none).</summary>
 public sealed record ControlRecord(ControlDecision Decision, long? Version);
 
-/// <summary>The cluster as one interval sees it: its p95 latencies and the tokens served over the interval.</summary>
-public sealed record ClusterReading(ObservedLatency Latency, long Tokens)
+/// <summary>
+/// The cluster as one interval sees it: its p95 latencies, the tokens served over the interval and the largest
+/// per-layer routing-drift PSI (null when the view carried no drift).
+/// </summary>
+public sealed record ClusterReading(ObservedLatency Latency, long Tokens, double? MaxRoutingPsi = null)
 {
     public static readonly ClusterReading None = new(ObservedLatency.None, 0);
 }

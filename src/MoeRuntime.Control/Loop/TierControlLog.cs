@@ -12,4 +12,7 @@ static partial class TierControlLog
 
     [LoggerMessage(3, LogLevel.Information, "Tier controller {Controller} of {Model} rank {Rank}: not written ({Reason}); next interval plans afresh")]
     public static partial void NotWritten(ILogger logger, string controller, string model, int rank, string reason);
+
+    [LoggerMessage(4, LogLevel.Information, "Tier controllers of {Model}: demand half-life {From} → {To} intervals ({Reason})")]
+    public static partial void DemandHalfLifeSwitched(ILogger logger, string model, double from, double to, string reason);
 }

@@ -26,6 +26,7 @@ public sealed class TierControlLoop
     readonly DateTimeOffset _startedAt;
     readonly Dictionary<int, RankCounters> _counters = [];
     readonly Dictionary<int, RankControlReport> _ranks = [];
+    readonly DriftHalfLife _drift = new();
 
     /// <param name="model">Names the model in log lines.</param>
     public TierControlLoop(string model, TierControlLoopOptions options, ITierControlPort port, TimeProvider time, ILogger logger)
@@ -107,6 +108,7 @@ public sealed class TierControlLoop
         ClusterReading cluster = await _port.ReadClusterAsync(interval, cancellationToken);
         var step = new Step(now, interval, cluster.Latency, live.Count == 0 ? 0 : cluster.Tokens / live.Count, _port.Pins(), _port.Sampling());
         var records = new List<ControlRecord>();
+        FollowDrift(now, cluster.MaxRoutingPsi, records);
         double dollars = 0;
         double? sampleRatio = null;
         foreach (int rank in live)
@@ -129,6 +131,43 @@ public sealed class TierControlLoop
         if (_options.BalanceEveryIntervals > 0 && Ticks % _options.BalanceEveryIntervals == 0 && await _port.BalanceAsync(DryRun, cancellationToken) is { } balanced)
             records.Add(balanced);
         if (records.Count > 0) await _port.RecordAsync(records, cancellationToken);
+    }
+
+    /// <summary>Whether the controllers' demand half-life is shortened for routing drift now (<see cref="DriftHalfLifeOptions"/>).</summary>
+    public bool DemandHalfLifeShortened => _drift.Shortened;
+
+    /// <summary>
+    /// Switches the controllers' demand half-life on the cluster's largest layer PSI, before any rank plans (so this
+    /// interval's uses already decay at the new half-life), and records each switch once. A dry run switches too: it
+    /// changes only what the controllers propose.
+    /// </summary>
+    void FollowDrift(DateTimeOffset at, double? maxPsi, List<ControlRecord> records)
+    {
+        DriftHalfLifeOptions options = _options.Latency.DriftHalfLife;
+        double latencyFrom = _latency.DemandHalfLifeIntervals, costFrom = _cost.DemandHalfLifeIntervals;
+        DriftHalfLifeSwitch? change = _drift.Observe(maxPsi, options);
+        double latencyTo = _drift.Current(_options.Latency.DemandHalfLifeIntervals, options);
+        double costTo = _drift.Current(_options.Cost.DemandHalfLifeIntervals, options);
+        // A reload can change the factor while shortened: the half-lives follow it without a switch to record.
+        if (latencyTo != latencyFrom) _latency.UseDemandHalfLife(latencyTo);
+        if (costTo != costFrom) _cost.UseDemandHalfLife(costTo);
+        if (change is null) return;
+        var inputs = new Dictionary<string, double>
+        {
+            [change.Shortened ? "psi_threshold" : "restore_below_psi"] = change.Level,
+            ["latency_half_life_intervals"] = latencyFrom,
+            ["cost_half_life_intervals"] = costFrom,
+        };
+        if (change.MaxPsi is { } psi) inputs["max_layer_psi"] = psi;
+        string reason = change.Shortened
+            ? $"routing drifts: largest layer PSI {change.MaxPsi:0.###} over {change.Level:0.###}; demand forgets the old mix faster"
+            : change.Enabled
+                ? $"routing settled: largest layer PSI {change.MaxPsi:0.###} under {change.Level:0.###}; configured half-life back"
+                : "shortening on drift switched off; configured half-life back";
+        TierControlLog.DemandHalfLifeSwitched(_logger, _model, latencyFrom, latencyTo, reason);
+        records.Add(new ControlRecord(new ControlDecision(at, _latency.Name, null, inputs,
+            $"demand half-life {latencyFrom:0.###} → {latencyTo:0.###} intervals (latency), {costFrom:0.###} → {costTo:0.###} (cost)",
+            reason, DecisionOutcome.Applied), null));
     }
 
     /// <summary>What every rank of one interval shares: its time and length, the cluster's latency, each rank's share of the tokens, the pins and the sampling.</summary>

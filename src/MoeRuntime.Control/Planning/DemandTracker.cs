@@ -10,18 +10,32 @@ namespace MoeRuntime.Control.Planning;
 public sealed class DemandTracker
 {
     readonly Dictionary<ExpertKey, double> _demand = [];
-    readonly double _retained;
+    double _retained;
 
     /// <param name="halfLifeIntervals">Intervals after which an interval's uses weigh half as much.</param>
     /// <param name="restored">Demand exported by an earlier tracker (for example before a controller grain moved).</param>
     public DemandTracker(double halfLifeIntervals, IReadOnlyDictionary<ExpertKey, double>? restored = null)
     {
-        if (!(halfLifeIntervals > 0) || double.IsInfinity(halfLifeIntervals))
-            throw new ArgumentException($"the demand half-life must be a positive number of intervals, was {halfLifeIntervals}", nameof(halfLifeIntervals));
-        _retained = Math.Pow(0.5, 1 / halfLifeIntervals);
+        UseHalfLife(halfLifeIntervals);
         if (restored is not null)
             foreach (var (key, demand) in restored)
                 _demand[key] = demand >= 0 ? demand : throw new ArgumentException($"restored demand of {key} is negative", nameof(restored));
+    }
+
+    /// <summary>Intervals after which an interval's uses weigh half as much, from the next <see cref="Observe"/> on.</summary>
+    public double HalfLifeIntervals { get; private set; }
+
+    /// <summary>
+    /// Decays from the next interval on at <paramref name="halfLifeIntervals"/>; the demand learnt so far is kept (the
+    /// controllers shorten it while routing drifts).
+    /// </summary>
+    /// <exception cref="ArgumentException">The half-life is not a positive finite number of intervals.</exception>
+    public void UseHalfLife(double halfLifeIntervals)
+    {
+        if (!(halfLifeIntervals > 0) || double.IsInfinity(halfLifeIntervals))
+            throw new ArgumentException($"the demand half-life must be a positive number of intervals, was {halfLifeIntervals}", nameof(halfLifeIntervals));
+        HalfLifeIntervals = halfLifeIntervals;
+        _retained = Math.Pow(0.5, 1 / halfLifeIntervals);
     }
 
     /// <summary>Expected uses per interval of every expert seen in the last observed interval.</summary>

@@ -15,12 +15,15 @@ public static class TelemetryReadings
         return new ObservedLatency(P95(view, MoeMetrics.TimePerOutputTokenSeconds), P95(view, MoeMetrics.TimeToFirstTokenSeconds));
     }
 
-    /// <summary>The cluster's p95 latencies and the tokens it served over <paramref name="interval"/> at the view's rate.</summary>
+    /// <summary>
+    /// The cluster's p95 latencies, the tokens it served over <paramref name="interval"/> at the view's rate, and the
+    /// largest layer PSI of its routing drift (0 while no layer has enough choices; null when the view has no drift).
+    /// </summary>
     public static ClusterReading Cluster(TelemetryView view, TimeSpan interval)
     {
         ArgumentNullException.ThrowIfNull(view);
         double perSecond = view.Requests.PromptTokensPerSecond + view.Requests.CompletionTokensPerSecond;
-        return new ClusterReading(Latency(view), (long)Math.Round(Math.Max(0, perSecond) * interval.TotalSeconds));
+        return new ClusterReading(Latency(view), (long)Math.Round(Math.Max(0, perSecond) * interval.TotalSeconds), view.RoutingDrift?.MaxPsi);
     }
 
     /// <summary>The timed fetches out of <paramref name="tier"/>; the view does not carry bytes, so the caller passes them.</summary>

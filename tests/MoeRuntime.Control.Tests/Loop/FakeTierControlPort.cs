@@ -40,6 +40,8 @@ sealed class FakeTierControlPort : ITierControlPort
     public Dictionary<int, FakeRank> Ranks { get; } = [];
     public Dictionary<ExpertKey, Tier> PinnedTiers { get; } = [];
     public ObservedLatency Latency { get; set; } = ObservedLatency.None;
+    /// <summary>The largest layer PSI of routing drift the cluster view carries; null none.</summary>
+    public double? RoutingPsi { get; set; }
     /// <summary>Every write the loop tried, refused ones too.</summary>
     public List<(int Rank, TierSetWrite Write)> Writes { get; } = [];
     public List<ControlRecord> Records { get; } = [];
@@ -54,7 +56,7 @@ sealed class FakeTierControlPort : ITierControlPort
     public SamplingSetting Sampling() => _sampling;
 
     public Task<ClusterReading> ReadClusterAsync(TimeSpan interval, CancellationToken cancellationToken) =>
-        Task.FromResult(new ClusterReading(Latency, 1000));
+        Task.FromResult(new ClusterReading(Latency, 1000, RoutingPsi));
 
     public Task<RankReading> ReadRankAsync(int rank, CancellationToken cancellationToken)
     {

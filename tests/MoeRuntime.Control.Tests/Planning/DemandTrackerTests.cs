@@ -29,6 +29,35 @@ public sealed class DemandTrackerTests
         Assert.False(tracker.Demand.ContainsKey(Ranks.Key(1)));
     }
 
+    [Fact]
+    public void A_shorter_half_life_keeps_the_demand_learnt_and_decays_faster_from_the_next_interval()
+    {
+        var tracker = new DemandTracker(halfLifeIntervals: 4, restored: new Dictionary<ExpertKey, double> { [Ranks.Key(0)] = 8 });
+        RankState idle = Ranks.Rank(1, 1, Ranks.Expert(0, Tier.Hot));
+
+        tracker.UseHalfLife(1);
+        Assert.Equal(8, tracker.Of(Ranks.Key(0)));
+        Assert.Equal(1, tracker.HalfLifeIntervals);
+        tracker.Observe(idle.Experts);
+        Assert.Equal(4, tracker.Of(Ranks.Key(0)), precision: 9);
+
+        tracker.UseHalfLife(4);
+        for (int i = 0; i < 4; i++) tracker.Observe(idle.Experts);
+        Assert.Equal(2, tracker.Of(Ranks.Key(0)), precision: 9);
+        Assert.Equal("halfLifeIntervals", Assert.Throws<ArgumentException>(() => tracker.UseHalfLife(0)).ParamName);
+    }
+
+    [Fact]
+    public void Rank_demand_applies_a_new_half_life_to_every_rank_it_tracks_and_to_ranks_seen_later()
+    {
+        var demand = new RankDemand(4);
+        RankState busy = Ranks.Rank(1, 1, Ranks.Expert(0, Tier.Cold, uses: 8));
+        DemandTracker first = demand.Observe(busy);
+        demand.UseHalfLife(2);
+        Assert.Equal(2, first.HalfLifeIntervals);
+        Assert.Equal(2, demand.Observe(new RankState(1, busy.Budgets, busy.Experts)).HalfLifeIntervals);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(-1)]

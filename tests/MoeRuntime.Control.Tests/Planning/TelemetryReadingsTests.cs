@@ -2,6 +2,7 @@ using MoeRuntime.Control.Planning;
 using MoeRuntime.Serving.Tiers;
 using MoeRuntime.Telemetry.Aggregation;
 using MoeRuntime.Telemetry.Catalogue;
+using MoeRuntime.Telemetry.Drift;
 
 namespace MoeRuntime.Control.Tests.Planning;
 
@@ -24,6 +25,15 @@ public sealed class TelemetryReadingsTests
     public void Reads_p95_latencies_that_were_measured_and_leaves_the_others_unknown()
     {
         Assert.Equal(new ObservedLatency(0.08, null), TelemetryReadings.Latency(View));
+    }
+
+    [Fact]
+    public void Reads_the_largest_layer_psi_of_routing_drift_and_none_when_the_view_has_no_drift()
+    {
+        Assert.Null(TelemetryReadings.Cluster(View, Ranks.Interval).MaxRoutingPsi);
+        var drift = new RoutingDriftStatus(30, 120, 0.25, 0.44,
+            [new LayerDrift(0, 0.44, 0.27, 9000, 20000, true), new LayerDrift(1, 0.3, 0.2, 9000, 20000, true)]);
+        Assert.Equal(0.44, TelemetryReadings.Cluster(View with { RoutingDrift = drift }, Ranks.Interval).MaxRoutingPsi);
     }
 
     [Fact]

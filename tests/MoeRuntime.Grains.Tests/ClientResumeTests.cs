@@ -127,19 +127,28 @@ public sealed class ClientResumeTests(OneRankFixture fixture) : IClassFixture<On
         }
     }
 
-    [Fact]
-    public async Task AStreamSilentSinceAGatewayWasLostIsResumedAfterTheGraceNotTheStallTimeout()
+    /// <summary>
+    /// Streams the scripted answer with a stall timeout far beyond the test's bound, so only the lost gateway can explain
+    /// a resume, and reports a lost gateway connection once the third token is out.
+    /// </summary>
+    static async Task<(List<TokenChunk> Chunks, List<StreamResume> Resumes, LossScript Script, GatewayLossMonitor Monitor)> LoseAGatewayMidStreamAsync(
+        bool heartbeatAfterLoss, TimeSpan lostGatewayGrace)
     {
         var monitor = new GatewayLossMonitor();
-        var script = new LossScript(monitor, heartbeatAfterLoss: false);
+        var script = new LossScript(monitor, heartbeatAfterLoss);
         var resumes = new List<StreamResume>();
-        // A stall timeout far beyond the test's bound: only the lost gateway can explain a resume.
-        var options = Fast with { StallTimeout = TimeSpan.FromMinutes(10), LostGatewayGrace = TimeSpan.FromMilliseconds(300), GatewayLosses = monitor, OnResume = resumes.Add };
+        var options = Fast with { StallTimeout = TimeSpan.FromMinutes(10), LostGatewayGrace = lostGatewayGrace, GatewayLosses = monitor, OnResume = resumes.Add };
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         Task<List<TokenChunk>> reading = Read(MoeGenerationClient.StreamWithResumeAsync(script.Open, Request(8), options, bound.Token));
         await script.ThirdTokenSent.Task.WaitAsync(bound.Token);
         monitor.RecordLoss();
-        List<TokenChunk> chunks = await reading;
+        return (await reading, resumes, script, monitor);
+    }
+
+    [Fact]
+    public async Task AStreamSilentSinceAGatewayWasLostIsResumedAfterTheGraceNotTheStallTimeout()
+    {
+        var (chunks, resumes, script, monitor) = await LoseAGatewayMidStreamAsync(heartbeatAfterLoss: false, TimeSpan.FromMilliseconds(300));
 
         Assert.Equal(Answer, chunks.Select(c => c.TokenId));
         StreamResume resume = Assert.Single(resumes);
@@ -152,15 +161,7 @@ public sealed class ClientResumeTests(OneRankFixture fixture) : IClassFixture<On
     [Fact]
     public async Task AStreamThatHearsFromItsRankAfterAGatewayWasLostIsNotResumed()
     {
-        var monitor = new GatewayLossMonitor();
-        var script = new LossScript(monitor, heartbeatAfterLoss: true);
-        var resumes = new List<StreamResume>();
-        var options = Fast with { StallTimeout = TimeSpan.FromMinutes(10), LostGatewayGrace = TimeSpan.FromSeconds(5), GatewayLosses = monitor, OnResume = resumes.Add };
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        Task<List<TokenChunk>> reading = Read(MoeGenerationClient.StreamWithResumeAsync(script.Open, Request(8), options, bound.Token));
-        await script.ThirdTokenSent.Task.WaitAsync(bound.Token);
-        monitor.RecordLoss();
-        List<TokenChunk> chunks = await reading;
+        var (chunks, resumes, script, _) = await LoseAGatewayMidStreamAsync(heartbeatAfterLoss: true, TimeSpan.FromSeconds(5));
 
         Assert.Equal(Answer, chunks.Select(c => c.TokenId));
         Assert.Empty(resumes);

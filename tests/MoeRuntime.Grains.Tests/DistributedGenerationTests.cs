@@ -11,12 +11,7 @@ public abstract class DistributedGenerationTests(ClusterFixture fixture)
 {
     const string Prompt = "Experts on every rank";
 
-    GenerateRequest Greedy(int maxTokens) => new()
-    {
-        Prompt = Prompt,
-        Sampling = SamplingParameters.Greedy(maxTokens) with { StopTokenIds = [] },
-        IncludeLogits = true,
-    };
+    static GenerateRequest Greedy(int maxTokens) => ServingAssertions.GreedyWithLogits(Prompt, maxTokens);
 
     IRouterGrain Router => fixture.Client.GetGrain<IRouterGrain>(ClusterFixture.ModelName);
 

@@ -93,12 +93,7 @@ public sealed class ExpertHedgeTests(StalledRankFixture fixture) : IClassFixture
 {
     const string Prompt = "A rank stops answering";
 
-    GenerateRequest Greedy(int maxTokens) => new()
-    {
-        Prompt = Prompt,
-        Sampling = SamplingParameters.Greedy(maxTokens) with { StopTokenIds = [] },
-        IncludeLogits = true,
-    };
+    static GenerateRequest Greedy(int maxTokens) => ServingAssertions.GreedyWithLogits(Prompt, maxTokens);
 
     IRouterGrain Router => fixture.Client.GetGrain<IRouterGrain>(ClusterFixture.ModelName);
 

@@ -4,6 +4,14 @@ namespace MoeRuntime.Grains.Tests;
 
 static class ServingAssertions
 {
+    /// <summary>A greedy request that runs to <paramref name="maxTokens"/> (no stop token) and returns its logits, to compare with the reference.</summary>
+    public static GenerateRequest GreedyWithLogits(string prompt, int maxTokens) => new()
+    {
+        Prompt = prompt,
+        Sampling = SamplingParameters.Greedy(maxTokens) with { StopTokenIds = [] },
+        IncludeLogits = true,
+    };
+
     /// <summary>Same tokens as the reference, and every step's logits within 1e-4.</summary>
     public static void MatchesReference(GenerationResult expected, GenerateResponse actual)
     {

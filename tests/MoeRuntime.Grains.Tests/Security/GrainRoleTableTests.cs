@@ -66,6 +66,8 @@ public sealed class GrainRoleTableTests
     [InlineData("IExpertPlacementGrain", "ApplyAsync", MoeRole.Operator)]
     [InlineData("ILoadBalancerGrain", "BalanceAsync", MoeRole.Operator)]
     [InlineData("IPrefetchControllerGrain", "SetAsync", MoeRole.Operator)]
+    [InlineData("ICanaryGrain", "StartAsync", MoeRole.Operator)]
+    [InlineData("ICanaryGrain", "EndAsync", MoeRole.Operator)]
     [InlineData("IGrainManagementExtension", "DeactivateOnIdle", MoeRole.Operator)]
     [InlineData("IMembershipService", "AnythingOrleansUses", MoeRole.Internal)]
     [InlineData("ITierSetGrain", "SomeMethodAddedLater", MoeRole.Internal)]

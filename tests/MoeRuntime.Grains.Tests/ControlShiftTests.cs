@@ -29,31 +29,16 @@ public sealed class ControlShiftTests(ControlShiftTests.RankingFixture fixture, 
     /// <summary>Experts at the bottom of the new mix's ranking that need not follow: their uses are within hysteresis of the incumbents'.</summary>
     const int BoundaryMargin = 3;
 
-    static readonly string[] Prose =
-    [
-        "The quick brown fox jumps over the lazy dog while the experts route every token.",
-        "Once upon a time there was a cluster of silos that served a language model.",
-        "A mixture of experts sends each word to the two specialists that know it best.",
-        "When the evening came the operators read the dashboards and went home early.",
-    ];
-
-    static readonly string[] Numbers =
-    [
-        "0123456789 4821 9932 1177 3.14159 2.71828 65536 1024 4096 8192 12345 67890",
-        "2026-11-26 14:38:36 +0000 | 200 | 1.732 ms | 10.0.0.17:11111 | 30000 | 99.95",
-        "[1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, 2584]",
-        "192.168.1.1 10.0.0.254 172.16.8.9 255.255.255.0 8.8.8.8 1.1.1.1 127.0.0.1",
-    ];
 
     [Fact]
     public async Task When_the_prompt_mix_shifts_the_newly_popular_experts_are_hot_within_a_bounded_number_of_intervals()
     {
-        for (int i = 0; i < IntervalsPerPhase; i++) await IntervalAsync(Prose, "prose", i);
+        for (int i = 0; i < IntervalsPerPhase; i++) await IntervalAsync(WorkloadMixes.Prose, "prose", i);
         HashSet<string> hotAfterProse = Hot(await fixture.TierSet.GetAsync());
         Dictionary<string, long> usesBefore = Uses(await fixture.TierSet.GetControlStateAsync());
 
         var hotPerInterval = new List<HashSet<string>>();
-        for (int i = 0; i < IntervalsPerPhase; i++) hotPerInterval.Add(await IntervalAsync(Numbers, "numbers", i));
+        for (int i = 0; i < IntervalsPerPhase; i++) hotPerInterval.Add(await IntervalAsync(WorkloadMixes.Numbers, "numbers", i));
         Dictionary<string, long> usesAfter = Uses(await fixture.TierSet.GetControlStateAsync());
 
         // Newly popular: among the new mix's most used experts (as many as the hot set holds, less a margin for

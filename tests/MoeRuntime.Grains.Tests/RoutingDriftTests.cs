@@ -25,21 +25,6 @@ public sealed class RoutingDriftTests(RoutingDriftTests.DriftFixture fixture, IT
             siloBuilder.Services.Configure<TelemetryOptions>(o => o.RoutingDrift = Settings);
     }
 
-    static readonly string[] Prose =
-    [
-        "The quick brown fox jumps over the lazy dog while the experts route every token.",
-        "Once upon a time there was a cluster of silos that served a language model.",
-        "A mixture of experts sends each word to the two specialists that know it best.",
-        "When the evening came the operators read the dashboards and went home early.",
-    ];
-
-    static readonly string[] Numbers =
-    [
-        "0123456789 4821 9932 1177 3.14159 2.71828 65536 1024 4096 8192 12345 67890",
-        "2026-11-26 14:38:36 +0000 | 200 | 1.732 ms | 10.0.0.17:11111 | 30000 | 99.95",
-        "[1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, 2584]",
-        "192.168.1.1 10.0.0.254 172.16.8.9 255.255.255.0 8.8.8.8 1.1.1.1 127.0.0.1",
-    ];
 
     [Fact]
     public async Task A_steady_mix_stays_under_the_threshold_and_a_shift_to_numbers_crosses_it_within_a_few_slots()
@@ -53,7 +38,7 @@ public sealed class RoutingDriftTests(RoutingDriftTests.DriftFixture fixture, IT
         DateTime steadyUntil = DateTime.UtcNow + 2 * baselineFill;
         for (int i = 0; DateTime.UtcNow < steadyUntil && i < 2000; i++)
         {
-            await ServeAsync(Prose[i % Prose.Length]);
+            await ServeAsync(WorkloadMixes.Prose[i % WorkloadMixes.Prose.Length]);
             if (DateTime.UtcNow < steadyUntil - baselineFill) continue;
             RoutingDriftStatus steady = (await Views.ClusterAsync(fixture.Client)).RoutingDrift!;
             if (!steady.Layers.All(l => l.Sufficient)) continue;
@@ -69,7 +54,7 @@ public sealed class RoutingDriftTests(RoutingDriftTests.DriftFixture fixture, IT
         RoutingDriftStatus? seen = null;
         for (int i = 0; DateTime.UtcNow < shifted + slot * 10 && i < 2000; i++)
         {
-            await ServeAsync(Numbers[i % Numbers.Length]);
+            await ServeAsync(WorkloadMixes.Numbers[i % WorkloadMixes.Numbers.Length]);
             RoutingDriftStatus status = (await Views.ClusterAsync(fixture.Client)).RoutingDrift!;
             if (status.Drifting)
             {

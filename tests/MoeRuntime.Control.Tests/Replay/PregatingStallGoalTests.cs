@@ -17,7 +17,9 @@ namespace MoeRuntime.Control.Tests.Replay;
 /// Issue 18's stall goal on the built-in model: one generation records its routing and scores pre-gating as a router does
 /// (the model's own predictions, lookahead 1, threshold 0); replaying that trace with prefetch at the accuracy measured in
 /// the same run must stall at most half of what LRU stalls without prefetch, at 4 of 8 experts hot. Stall is the
-/// replay's modelled seconds (demand fetches × fetch time): deterministic, no timing.
+/// replay's modelled seconds (demand fetches × fetch time): deterministic, no timing. The same trace pins the goal's
+/// other half on the built-in model: the controllers' policy misses no more than LRU at 2–6 of 8 experts hot, planning
+/// every step and every 32 steps.
 /// </summary>
 public sealed class PregatingStallGoalTests : IClassFixture<PregatingStallGoalTests.BuiltInRun>
 {
@@ -124,5 +126,24 @@ public sealed class PregatingStallGoalTests : IClassFixture<PregatingStallGoalTe
         Assert.True(withPrefetch <= 0.5 * lruDemandOnly,
             $"{policy} with prefetch stalls {withPrefetch:0} ms, {withPrefetch / lruDemandOnly:0.00}x LRU's demand-only {lruDemandOnly:0} ms; measured " +
             string.Join(", ", _run.Measured.Select(m => $"L{m.Layer} precision {m.Precision:P1} recall {m.Recall:P1}")));
+    }
+
+    public static TheoryData<int, int> CapacitiesAndIntervals()
+    {
+        var data = new TheoryData<int, int>();
+        foreach (int interval in new[] { 1, 32 })
+            for (int capacity = 2; capacity <= 6; capacity++) data.Add(capacity, interval);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(CapacitiesAndIntervals))]
+    public void The_controllers_policy_misses_no_more_than_lru(int capacity, int intervalSteps)
+    {
+        var options = new ReplayOptions { CapacityPerLayer = capacity, ExpertBytes = _run.Trace.ExpertBytes ?? 0, IntervalSteps = intervalSteps };
+        ReplayResult lru = ReplaySimulator.Replay(_run.Trace, ReplayPolicies.Create(ReplayPolicies.Lru), options);
+        ReplayResult controller = ReplaySimulator.Replay(_run.Trace, ReplayPolicies.Create(ReplayPolicies.Controller), options);
+        Assert.True(controller.Misses <= lru.Misses,
+            $"capacity {capacity} of 8, interval {intervalSteps} steps: controller {controller.Misses} misses ({controller.HitRate:P2}), LRU {lru.Misses} ({lru.HitRate:P2})");
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Control.Prefetch;
 using MoeRuntime.Grains.Prefetch;
+using MoeRuntime.Model.Generation;
 using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Telemetry.Collection;
 using MoeRuntime.Telemetry.Security;
@@ -58,7 +59,32 @@ static class MoeOptionsValidation
             Balancing(new OptionChecks(c.Key(nameof(o.Balancing))), o.Balancing, c);
             FailureDetection(new OptionChecks(c.Key(nameof(o.FailureDetection))), o.FailureDetection, c);
             Control(new OptionChecks(c.Key(nameof(o.Control))), o.Control, c);
+            Shadow(new OptionChecks(c.Key(nameof(o.Shadow))), o.Shadow, c);
             return c.Result;
+        }
+
+        /// <summary>
+        /// The candidate must be a checkpoint directory (its shape and tokenizer are compared with the primary's when the rank
+        /// loads it, see <see cref="Routing.ShadowEvaluator"/>); the share, backlog and gate bounds are checked whether or not it is set.
+        /// </summary>
+        static void Shadow(OptionChecks c, ShadowOptions o, OptionChecks into)
+        {
+            if (!string.IsNullOrWhiteSpace(o.CandidatePath))
+            {
+                if (!Directory.Exists(o.CandidatePath))
+                    c.Fail(nameof(o.CandidatePath), $"must be an existing checkpoint directory, was '{o.CandidatePath}'");
+                else if (!File.Exists(Path.Combine(o.CandidatePath, MoeRuntime.Model.Configuration.ModelConfigJson.FileName)))
+                    c.Fail(nameof(o.CandidatePath), $"must be a checkpoint directory with a config.json, was '{o.CandidatePath}'");
+            }
+            c.Share(o.Share, nameof(o.Share));
+            c.AtLeast(o.MaxQueue, 1, nameof(o.MaxQueue));
+            string gate = c.Key(nameof(o.Gate)) + ":";
+            c.Library(() => o.Gate.Validate(), [.. new[]
+            {
+                nameof(ShadowGate.MinGreedyAgreement), nameof(ShadowGate.MaxMeanLogProbDivergence), nameof(ShadowGate.MinRoutingAgreement),
+                nameof(ShadowGate.MaxLatencyRatio), nameof(ShadowGate.MinTokens),
+            }.Select(p => (p + " must", gate + p + " must"))]);
+            into.Merge(c);
         }
 
         static void FailureDetection(OptionChecks c, FailureDetectionOptions o, OptionChecks into)

@@ -87,6 +87,7 @@ public static class MoeSiloBuilderExtensions
         builder.AddPrefetchControl();
         // The gates alone, for expert grains re-checking routing: nothing else of the router's dense model.
         builder.Services.AddSingleton(sp => RoutingGates.Of(sp.GetRequiredService<ModelHost>().DenseModel));
+        builder.Services.AddSingleton<ShadowEvaluator>();
         builder.Services.AddSingleton<RouterRuntime>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RouterRuntime>());
         builder.Services.AddSingleton<ControllerStarter>();

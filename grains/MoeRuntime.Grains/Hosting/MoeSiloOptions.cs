@@ -106,4 +106,6 @@ public sealed class MoeSiloOptions
     public FailureDetectionOptions FailureDetection { get; set; } = new();
     /// <summary>The tier controllers' loop (section <c>Moe:Control</c>).</summary>
     public ControlOptions Control { get; set; } = new();
+    /// <summary>Shadow evaluation of a candidate checkpoint on a share of live requests (section <c>Moe:Shadow</c>); off by default.</summary>
+    public ShadowOptions Shadow { get; set; } = new();
 }

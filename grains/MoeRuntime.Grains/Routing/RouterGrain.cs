@@ -142,6 +142,8 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         readonly long _received = Stopwatch.GetTimestamp();
         long _lastToken;
         bool _started, _streamed, _ended;
+        // The prompt as the batcher was given it (resumed tokens included), for the shadow evaluation of the finished request.
+        IReadOnlyList<int> _fed = [];
 
         public RequestRun(RouterContext grain, GenerateRequest request, string route)
         {
@@ -255,6 +257,7 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
                 Activity.Current = _span;
                 GenerationStream stream = _grain.Runtime.Batcher.Submit(generation, _request.Deadline, cancellationToken);
                 _started = true;
+                _fed = prompt;
                 _grain.Telemetry.RequestStarted(_route);
                 if (resumed.Length > 0)
                 {
@@ -305,6 +308,8 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             if (RequestLog.Sampled(RequestId, _grain.Options.SuccessLogSampleRatio))
                 RequestLog.Completed(_grain.Logger, RequestId, PromptTokens, result.Tokens.Count, finish, Elapsed.TotalMilliseconds,
                     FirstToken.TotalMilliseconds, Tenant);
+            // Off the client's path: a sampled request is queued (or dropped) for the shadow candidate, never waited on.
+            _grain.Runtime.Shadow?.Finished(RequestId, _fed, result.Tokens);
         }
 
         MoeRequestException Failed(Exception e)

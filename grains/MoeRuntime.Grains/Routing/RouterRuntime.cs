@@ -36,13 +36,14 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
 
     public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, PrefetchSettingsCache prefetch,
         TelemetrySamplingCache sampling, RankDirectory ranks, IOptions<MoeSiloOptions> options, ILoggerFactory loggers,
-        IOptionsMonitor<MoeSiloOptions>? live = null)
+        IOptionsMonitor<MoeSiloOptions>? live = null, ShadowEvaluator? shadow = null)
     {
         MoeSiloOptions o = options.Value;
         _logger = loggers.CreateLogger<RouterRuntime>();
         _drainTimeout = o.DrainTimeout;
         Host = host;
         Limits = o.Limits;
+        Shadow = shadow;
         Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, sampling, ranks, loggers.CreateLogger<GrainExpertDispatcher>());
         Prefetcher = new GrainExpertPrefetcher(grains, host.ModelName, placement, prefetch,
             new MoeRuntime.Control.Prefetch.PregatingTally(host.DenseModel.Config.LayerCount, host.DenseModel.Config.ExpertCount, PregatingMaxLookahead, telemetry));
@@ -77,6 +78,8 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     internal GrainExpertDispatcher Dispatcher { get; }
     internal GrainExpertPrefetcher Prefetcher { get; }
     internal ContinuousBatcher Batcher { get; }
+    /// <summary>Where finished requests go for shadow evaluation of a candidate (<c>Moe:Shadow</c>); null or off without one.</summary>
+    internal ShadowEvaluator? Shadow { get; }
     /// <summary>Cost-adaptive routing, when switched on; null routes as trained.</summary>
     public CostAwareRoutingBias? RoutingBias { get; }
 
@@ -131,6 +134,8 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
             await Task.Delay(TimeSpan.FromMilliseconds(50), CancellationToken.None);
         if (Volatile.Read(ref _openRequests) is > 0 and int open)
             _logger.LogWarning("{Open} requests had not ended {Grace} after the batcher stopped", open, EndGrace);
+        // No request is served any more: the shadow's backlog is abandoned, the request it is scoring finishes.
+        if (Shadow is not null) await Shadow.DisposeAsync();
         if (!serving) return;
         // A stream's end, or its failure, reaches the client only with the client's next poll, which follows each answer
         // at once; the silo must still answer when it comes.

@@ -12,7 +12,8 @@ namespace MoeRuntime.Grains.Telemetry;
 /// The cluster-wide merge of the shards' merges: windows over 1 minute, 5 minutes and 1 hour, the
 /// ranks' state, routing mismatches, routing drift, and the views computed from them.
 /// </summary>
-public sealed class ClusterAggregatorGrain(ModelHost host, IOptions<TelemetryOptions> options, TimeProvider time, ILogger<ClusterAggregatorGrain> logger)
+public sealed class ClusterAggregatorGrain(ModelHost host, IOptions<TelemetryOptions> options, TimeProvider time, ILogger<ClusterAggregatorGrain> logger,
+    IOptions<MoeSiloOptions>? moe = null)
     : Grain, IClusterAggregatorGrain
 {
     const int RecentMismatches = 100;
@@ -73,6 +74,9 @@ public sealed class ClusterAggregatorGrain(ModelHost host, IOptions<TelemetryOpt
             _recent.ToList());
         TelemetryView view = ViewBuilder.Build("cluster", w, _windows.Query(w, now), _shards.Gauges(now),
             new RankCounts(live.Count, stale.Count, stale), mismatches, _options.Slo, now) with { RoutingDrift = _drift.Compute(now) };
+        // The shadow section carries the configured gate's verdict on the window's summed agreement (docs/drift.md).
+        if (view.Shadow is { } shadow && moe?.Value.Shadow.Gate is { } gate)
+            view = view with { Shadow = shadow with { Refusals = gate.Refusals(ShadowView.Agreement(shadow)) } };
         return Task.FromResult(JsonSerializer.SerializeToUtf8Bytes(view, TelemetryJson.Options));
     }
 }

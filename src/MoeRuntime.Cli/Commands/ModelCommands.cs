@@ -1,4 +1,7 @@
 using System.CommandLine;
+using System.Text.Json;
+using MoeRuntime.Client;
+using MoeRuntime.Grains;
 using MoeRuntime.Model;
 using MoeRuntime.Model.Checkpoints;
 using MoeRuntime.Model.DefaultModel;
@@ -6,14 +9,15 @@ using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Loading;
 using MoeRuntime.Model.Sampling;
 using MoeRuntime.Model.Tokenization;
+using MoeRuntime.Telemetry.Aggregation;
 using static TorchSharp.torch;
 
 namespace MoeRuntime.Cli.Commands;
 
-/// <summary><c>moe model init</c>, <c>moe model manifest</c>, <c>moe model stats</c> and <c>moe model promote</c>.</summary>
+/// <summary><c>moe model init</c>, <c>moe model manifest</c>, <c>moe model stats</c>, <c>moe model promote</c> and <c>moe model shadow</c>.</summary>
 static class ModelCommands
 {
-    public static Command Create() => new("model", "Create and inspect models") { Init(), Manifest(), Stats(), Promote() };
+    public static Command Create() => new("model", "Create and inspect models") { Init(), Manifest(), Stats(), Promote(), Shadow() };
 
     static Command Init()
     {
@@ -150,6 +154,74 @@ static class ModelCommands
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// <c>moe model shadow</c>: the live shadow evaluation's sums over the cluster (the aggregator's view, <c>shadow</c>) judged by
+    /// the same gate as <c>moe model promote</c>, with the same exit codes.
+    /// </summary>
+    static Command Shadow()
+    {
+        var window = new Option<string>("--window")
+        {
+            Description = "Window of the cluster aggregator's sums (20s, 1m, 5m, 1h)", DefaultValueFactory = _ => "1h",
+        };
+        var gate = new ShadowGate();
+        var minGreedy = new Option<double>("--min-greedy-agreement") { DefaultValueFactory = _ => gate.MinGreedyAgreement, Description = "Share of the primary's most likely tokens the candidate must also rank first" };
+        var maxDivergence = new Option<double>("--max-logprob-divergence") { DefaultValueFactory = _ => gate.MaxMeanLogProbDivergence, Description = "Mean |log-prob difference| per token allowed (nats)" };
+        var minRouting = new Option<double>("--min-routing-agreement") { DefaultValueFactory = _ => gate.MinRoutingAgreement, Description = "Share of positions every layer must route to the same top-k set" };
+        var maxLatency = new Option<double>("--max-latency-ratio") { DefaultValueFactory = _ => gate.MaxLatencyRatio, Description = "Candidate scoring time over the primary's allowed" };
+        var minTokens = new Option<long>("--min-tokens") { DefaultValueFactory = _ => gate.MinTokens, Description = "Tokens compared before any verdict" };
+        var command = new Command("shadow",
+            "Judge the candidate served in shadow (Moe:Shadow) on the cluster's summed agreement over a window: exit 0 within the bounds, "
+            + "3 refused (one refused: line per bound), 1 when no request was shadowed in the window")
+            { window, minGreedy, maxDivergence, minRouting, maxLatency, minTokens };
+        ClusterEndpoint endpoint = command.AddClusterOptions();
+        command.SetAction(async (result, ct) =>
+        {
+            var bounds = new ShadowGate
+            {
+                MinGreedyAgreement = result.GetValue(minGreedy), MaxMeanLogProbDivergence = result.GetValue(maxDivergence),
+                MinRoutingAgreement = result.GetValue(minRouting), MaxLatencyRatio = result.GetValue(maxLatency), MinTokens = result.GetValue(minTokens),
+            };
+            string w = result.GetValue(window)!;
+            try
+            {
+                bounds.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine(e.Message);
+                return 1;
+            }
+            await using MoeClusterConnection connection = await endpoint.ConnectAsync(result, ct);
+            ShadowStatus? status = ShadowSection(await connection.Client.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(w));
+            if (status is null)
+            {
+                Console.Error.WriteLine($"no request was shadowed in the last {w}: is Moe:Shadow:CandidatePath set, and is the cluster serving?");
+                return 1;
+            }
+            Console.WriteLine($"shadow ({w}): {status.Scored} requests scored, {status.Dropped} dropped (backlog full), {status.Failed} failed");
+            Console.WriteLine($"{status.Tokens} tokens: greedy agreement {status.GreedyAgreement:P2}, log-prob divergence mean {status.MeanLogProbDivergence:F4} nats, "
+                + $"latency ratio {status.LatencyRatio:F2} (candidate {status.CandidateSecondsPerRequest * 1000:F1} ms per request)");
+            Console.WriteLine("routing agreement per layer: " + string.Join(" ", status.RoutingAgreementPerLayer.Select((r, l) => $"{l}:{r:P1}")));
+            var agreement = new ShadowAgreement(status.Tokens, status.GreedyAgreements, status.LogProbDivergenceSum, 0, status.RoutingPositions,
+                [.. status.RoutingAgreements], status.PrimarySeconds, status.CandidateSeconds);
+            IReadOnlyList<string> refusals = bounds.Refusals(agreement);
+            foreach (string refusal in refusals) Console.Error.WriteLine($"refused: {refusal}");
+            Console.WriteLine(refusals.Count == 0 ? "promote: the candidate is within the bounds" : $"not promoted: {refusals.Count} bound(s) broken");
+            return refusals.Count == 0 ? 0 : PromotionRefused;
+        });
+        return command;
+    }
+
+    /// <summary>The <c>shadow</c> section of a cluster view's JSON; null when the view has none.</summary>
+    internal static ShadowStatus? ShadowSection(byte[] viewJson)
+    {
+        using JsonDocument view = JsonDocument.Parse(viewJson);
+        return view.RootElement.TryGetProperty("shadow", out JsonElement shadow) && shadow.ValueKind == JsonValueKind.Object
+            ? shadow.Deserialize<ShadowStatus>(new JsonSerializerOptions(JsonSerializerDefaults.Web))
+            : null;
     }
 
     static Command Stats()

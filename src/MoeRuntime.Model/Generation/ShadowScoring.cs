@@ -70,8 +70,12 @@ public sealed record ShadowAgreement(long Tokens, long GreedyAgreements, double 
     public double LatencyRatio => PrimarySeconds <= 0 ? 0 : CandidateSeconds / PrimarySeconds;
 
     /// <summary>Compares two scores of the same sequence: the primary's (whose tokens they are) and the candidate's.</summary>
+    /// <param name="greedyAgainstPrimaryArgmax">
+    /// Count a greedy agreement where the candidate's most likely token is the primary's most likely token, rather than the
+    /// token in <paramref name="completion"/>: the same for a greedy completion, and the fair comparison for a sampled one.
+    /// </param>
     /// <exception cref="ArgumentException">The scores are of different sequences or models of different shape.</exception>
-    public static ShadowAgreement Compare(SequenceScore primary, SequenceScore candidate, IReadOnlyList<int> completion)
+    public static ShadowAgreement Compare(SequenceScore primary, SequenceScore candidate, IReadOnlyList<int> completion, bool greedyAgainstPrimaryArgmax = false)
     {
         if (primary.LogProbs.Length != completion.Count || candidate.LogProbs.Length != completion.Count)
             throw new ArgumentException($"the scores cover {primary.LogProbs.Length} and {candidate.LogProbs.Length} tokens, the completion {completion.Count}");
@@ -81,7 +85,7 @@ public sealed record ShadowAgreement(long Tokens, long GreedyAgreements, double 
         double sum = 0, max = 0;
         for (int i = 0; i < completion.Count; i++)
         {
-            if (candidate.Argmax[i] == completion[i]) agree++;
+            if (candidate.Argmax[i] == (greedyAgainstPrimaryArgmax ? primary.Argmax[i] : completion[i])) agree++;
             double d = Math.Abs(primary.LogProbs[i] - (double)candidate.LogProbs[i]);
             sum += d;
             max = Math.Max(max, d);

@@ -15,7 +15,11 @@ public sealed record TelemetryView(
     KvCacheStatus KvCache,
     IReadOnlyList<SloStatus> Slos,
     MismatchStatus Mismatches,
-    Drift.RoutingDriftStatus? RoutingDrift = null);
+    Drift.RoutingDriftStatus? RoutingDrift = null)
+{
+    /// <summary>The window's shadow evaluation of a candidate checkpoint; null when no rank sampled a request for one.</summary>
+    public ShadowStatus? Shadow { get; init; }
+}
 
 public sealed record RankCounts(int Live, int Stale, IReadOnlyList<string> StaleRanks);
 

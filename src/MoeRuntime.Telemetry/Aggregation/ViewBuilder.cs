@@ -71,7 +71,31 @@ public static class ViewBuilder
         double kvMisses = s.CounterTotal(MoeMetrics.KvCacheLookupsTotal, Label(MoeMetrics.KvCacheLookupsTotal, "result", "miss"));
         var kv = new KvCacheStatus(gauges(MoeMetrics.KvCacheBytes, _ => true), kvHits, kvMisses, kvHits + kvMisses == 0 ? 0 : kvHits / (kvHits + kvMisses));
 
-        return new TelemetryView(scope, Name(window), now, ranks, requests, latency, experts, tiers, prefetch, traffic, kv, Slos(s, targets), mismatches);
+        return new TelemetryView(scope, Name(window), now, ranks, requests, latency, experts, tiers, prefetch, traffic, kv, Slos(s, targets), mismatches)
+        {
+            Shadow = Shadow(s),
+        };
+    }
+
+    /// <summary>The window's shadow-evaluation sums over the ranks; null when no request was sampled for a shadow candidate.</summary>
+    public static ShadowStatus? Shadow(MergedSnapshot s)
+    {
+        double outcome(string value) =>
+            s.CounterTotal(MoeMetrics.ShadowRequestsTotal, Label(MoeMetrics.ShadowRequestsTotal, "outcome", value));
+        long scored = (long)outcome("scored"), dropped = (long)outcome("dropped"), failed = (long)outcome("failed");
+        if (scored + dropped + failed == 0) return null;
+        // Every layer of the model, so that a layer where no position agreed (no series, or only zeros) still counts as 0.
+        var perLayer = new long[s.Layers];
+        foreach (CounterTotal counter in s.Counters)
+            if (counter.Metric.Name == MoeMetrics.ShadowRoutingAgreementsTotal.Name && counter.Labels.Count == 1
+                && int.TryParse(counter.Labels[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int layer)
+                && layer < perLayer.Length)
+                perLayer[layer] += (long)counter.Total;
+        double seconds(string scorer) =>
+            s.Distribution(MoeMetrics.ShadowLatencySeconds, Label(MoeMetrics.ShadowLatencySeconds, "scorer", scorer))?.Sum ?? 0;
+        return new ShadowStatus(scored, dropped, failed, (long)s.CounterTotal(MoeMetrics.ShadowTokensTotal),
+            (long)s.CounterTotal(MoeMetrics.ShadowGreedyAgreementsTotal), s.CounterTotal(MoeMetrics.ShadowLogprobDivergenceMicronatsTotal) * 1e-6,
+            (long)s.CounterTotal(MoeMetrics.ShadowRoutingPositionsTotal), perLayer, seconds("primary"), seconds("candidate"));
     }
 
     /// <summary>The window's pre-gating counters per (layer, lookahead), summed over ranks; label values that are not numbers are skipped.</summary>

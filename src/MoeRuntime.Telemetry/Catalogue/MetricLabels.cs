@@ -117,6 +117,15 @@ public static class MetricLabels
     /// <summary>Series bound of the pre-gating counters: layers (up to 64) × lookahead (up to 8).</summary>
     public const int PregatingSeriesBound = 64 * 8;
 
+    /// <summary>What became of a finished request the shadow candidate was to score.</summary>
+    public static readonly LabelDefinition ShadowOutcome = new("outcome", "scored", "dropped", "failed");
+
+    /// <summary>Which of the two models of a shadow evaluation scored.</summary>
+    public static readonly LabelDefinition ShadowScorer = new("scorer", "primary", "candidate");
+
+    /// <summary>Series bound of the per-layer shadow metrics: up to 64 layers.</summary>
+    public const int ShadowLayerSeriesBound = 64;
+
     /// <summary>Why an expert left a tier.</summary>
     public static readonly LabelDefinition EvictionKind = new("kind", "forced", "planned");
 

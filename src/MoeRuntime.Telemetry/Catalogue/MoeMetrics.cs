@@ -333,6 +333,52 @@ public static class MoeMetrics
         "Always 1: the checkpoint revision (Moe:ModelRevision) and checksum (SHA-256 of its moe-manifest.json, none without one) serving the model on this rank; a change is a release marker.",
         ModelRevision, ModelChecksum);
 
+    // Shadow evaluation of a candidate checkpoint (docs/drift.md): counters are the mergeable sums, the gauges the rank's
+    // ratios of them since it started.
+
+    /// <summary>Finished requests sampled for the shadow candidate, by what became of them.</summary>
+    public static readonly MetricDefinition ShadowRequestsTotal = Counter("moe_shadow_requests_total", "{request}",
+        "Finished requests sampled (Moe:Shadow:Share, by request id) for the shadow candidate: scored, dropped because the backlog (Moe:Shadow:MaxQueue) was full, or failed while scoring.",
+        ShadowOutcome);
+
+    /// <summary>Completion tokens the candidate scored.</summary>
+    public static readonly MetricDefinition ShadowTokensTotal = Counter("moe_shadow_tokens_total", "{token}",
+        "Completion tokens of scored requests that the shadow candidate scored teacher-forced; the denominator of greedy agreement and log-prob divergence.");
+
+    /// <summary>Completion tokens where the candidate ranks first what the primary ranks first.</summary>
+    public static readonly MetricDefinition ShadowGreedyAgreementsTotal = Counter("moe_shadow_greedy_agreements_total", "{token}",
+        "Completion tokens at which the candidate's most likely token is the primary's most likely token (both teacher-forced over the same sequence).");
+
+    /// <summary>Σ |log p_primary − log p_candidate| over the scored tokens, in millionths of a nat.</summary>
+    public static readonly MetricDefinition ShadowLogprobDivergenceMicronatsTotal = Counter("moe_shadow_logprob_divergence_micronats_total", "{micronat}",
+        "Sum over scored completion tokens of |log p_primary(token) - log p_candidate(token)|, in millionths of a nat (integral, so it merges exactly); divided by moe_shadow_tokens_total and 1e6 it is the mean divergence.");
+
+    /// <summary>Positions whose routing was compared, per layer.</summary>
+    public static readonly MetricDefinition ShadowRoutingPositionsTotal = Counter("moe_shadow_routing_positions_total", "{position}",
+        "Positions (prompt and completion) of scored requests whose top-k experts were compared, the same count at every layer.");
+
+    /// <summary>Positions routed to the same top-k set, per layer.</summary>
+    public static readonly MetricDefinition ShadowRoutingAgreementsTotal = new("moe_shadow_routing_agreements_total", MetricKind.Counter,
+        "{position}", "Positions at which the candidate's top-k expert set of the layer equals the primary's.", [Layer], maxSeries: ShadowLayerSeriesBound);
+
+    /// <summary>Scoring time per request of each model.</summary>
+    public static readonly MetricDefinition ShadowLatencySeconds = Histogram("moe_shadow_latency_seconds",
+        "Time one model took to score one sampled request teacher-forced (one forward pass over prompt and completion), per request, on the shadow's background thread; the candidate's sum over the primary's is the gate's latency ratio.",
+        HistogramBuckets.RequestSeconds, ShadowScorer);
+
+    /// <summary>The rank's greedy agreement since it started.</summary>
+    public static readonly MetricDefinition ShadowGreedyAgreementRatio = Gauge("moe_shadow_greedy_agreement_ratio", "1",
+        "moe_shadow_greedy_agreements_total over moe_shadow_tokens_total on this rank since it started (0 before the first scored request).");
+
+    /// <summary>The rank's mean log-prob divergence per token since it started.</summary>
+    public static readonly MetricDefinition ShadowLogprobDivergence = Gauge("moe_shadow_logprob_divergence", "nat",
+        "Mean over scored completion tokens of |log p_primary(token) - log p_candidate(token)| on this rank since it started, in nats per token (ShadowGate's MaxMeanLogProbDivergence bounds it).");
+
+    /// <summary>The rank's routing agreement per layer since it started.</summary>
+    public static readonly MetricDefinition ShadowRoutingAgreementRatio = new("moe_shadow_routing_agreement_ratio", MetricKind.Gauge,
+        "1", "Share of compared positions at which the candidate's top-k expert set of the layer equals the primary's, on this rank since it started.",
+        [Layer], maxSeries: ShadowLayerSeriesBound);
+
     /// <summary>Every metric, in documentation order.</summary>
     public static IReadOnlyList<MetricDefinition> All { get; } =
     [
@@ -349,6 +395,8 @@ public static class MoeMetrics
         AccessDenialsTotal, IntegrityFailuresTotal, ExpertQuarantinedTotal, TelemetryDroppedTotal, SummariesRejectedTotal, SecurityDeniedTotal,
         ClusterLatencySeconds, ClusterSloBurnRate, ClusterStaleRanks,
         RoutingDriftPsi, RoutingDriftChoiceShiftRatio, ModelInfo,
+        ShadowRequestsTotal, ShadowTokensTotal, ShadowGreedyAgreementsTotal, ShadowLogprobDivergenceMicronatsTotal, ShadowRoutingPositionsTotal,
+        ShadowRoutingAgreementsTotal, ShadowLatencySeconds, ShadowGreedyAgreementRatio, ShadowLogprobDivergence, ShadowRoutingAgreementRatio,
     ];
 
     private static readonly Dictionary<string, MetricDefinition> ByName = All.ToDictionary(m => m.Name, StringComparer.Ordinal);

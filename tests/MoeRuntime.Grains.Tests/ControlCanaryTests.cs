@@ -104,10 +104,11 @@ public sealed class ControllerPlanCanaryTests(ControllerPlanCanaryTests.AutoTria
 
 /// <summary>
 /// Prefetch settings under canary on two ranks whose hot tier holds four experts, prefetching three layers ahead: the
-/// canary rank's router prefetches with the trial's settings, the control rank's with the cluster's. On this model
-/// prefetching every layer ahead raises the hot hit ratio by about ten points (measured here: 0.37 against 0.27 with
-/// prefetching off, stall within the noise), so turning it off is the harmful change, rolled back on the ranks' real
-/// tier-store counters. The hit ratio's minimum effect is 2 points here (5 by default). Every output must equal the reference's.
+/// canary rank's router prefetches with the trial's settings, the control rank's with the cluster's, and the verdict
+/// (from the ranks' real tier-store counters) is carried out. No prefetch setting could be made reliably harmful on this
+/// model in process: turning prefetching off or on moved the hot hit ratio by under 4 points either way, while the two
+/// ranks' hit ratios differ by about 10 points whatever the setting (rank 1 about 0.34, rank 0 about 0.24), so the
+/// verdict itself is not asserted — what is, is that it is carried out. Every output must equal the reference's.
 /// </summary>
 public sealed class PrefetchCanaryTests(PrefetchCanaryTests.PrefetchCanaryFixture fixture, ITestOutputHelper output)
     : IClassFixture<PrefetchCanaryTests.PrefetchCanaryFixture>
@@ -153,11 +154,11 @@ public sealed class PrefetchCanaryTests(PrefetchCanaryTests.PrefetchCanaryFixtur
     }
 
     [Fact]
-    public async Task PrefetchOffWhereItHelpsIsRolledBackOnTheCanaryRankOnly()
+    public async Task PrefetchSettingsAreTriedOnTheCanaryRankOnlyAndTheVerdictIsCarriedOut()
     {
         for (int round = 0; round < 2; round++) await fixture.ServeRoundAsync(round);
         const int Cluster = PrefetchCanaryFixture.Lookahead;
-        Assert.Equal(Cluster, (await Prefetch.GetSettingsAsync()).Lookahead);
+        await EnsureClusterLookaheadAsync(Cluster);
         CanaryStatus started = await Canary.StartAsync(new CanaryRequest
         {
             Prefetch = new PrefetchSettingsChange { Lookahead = 0 },
@@ -169,11 +170,7 @@ public sealed class PrefetchCanaryTests(PrefetchCanaryTests.PrefetchCanaryFixtur
         Assert.Equal(CanaryKinds.Prefetch, trial.Kind);
         Assert.Equal([CanaryRank], trial.CanaryRanks);
         Assert.Empty(await Canary.GetHeldRanksAsync());
-        await RefreshRoutersAsync();
-        Assert.Equal(0, RouterSettings(CanaryRank).Lookahead);
-        Assert.Equal(Cluster, RouterSettings(ControlRank).Lookahead);
-        Assert.Equal(0, (await Prefetch.GetRankSettingsAsync(CanaryRank)).Lookahead);
-        Assert.Equal(Cluster, (await Prefetch.GetRankSettingsAsync(ControlRank)).Lookahead);
+        await AssertRoutersAsync(canary: 0, control: Cluster);
 
         CanaryStatus status = started;
         for (int i = 0; i < started.Intervals && status.Trial is not null; i++)
@@ -185,17 +182,69 @@ public sealed class PrefetchCanaryTests(PrefetchCanaryTests.PrefetchCanaryFixtur
         }
         Assert.Null(status.Trial);
         CanaryTrialView ended = Assert.Single(status.Recent, t => t.Id == trial.Id);
-        Assert.Equal("rolled back", ended.Verdict);
-
-        foreach (CanaryMetricView f in ended.Figures) output.WriteLine($"{f.Metric}: canary {f.CanaryMedian:0.###} control {f.ControlMedian:0.###} harm {f.Harm:0.###} threshold {f.Threshold:0.###}");
-        Assert.Contains(ended.Figures, f => f.Harm > f.Threshold);
-
-        // The canary rank prefetches with the cluster's settings again; the cluster's never changed.
-        await RefreshRoutersAsync();
-        Assert.Equal(Cluster, RouterSettings(CanaryRank).Lookahead);
-        Assert.Equal(Cluster, (await Prefetch.GetSettingsAsync()).Lookahead);
+        Assert.Equal(2, ended.Figures.Length);
         ControlDecisionRecord[] log = await fixture.Log.GetDecisionsAsync(50, "canary");
-        Assert.Contains(log, d => d.Rank == CanaryRank && d.Change.StartsWith($"canary trial {trial.Id} rolled back: the cluster's prefetch settings again", StringComparison.Ordinal));
+        if (ended.Verdict == "rolled back")
+        {
+            // The canary rank prefetches with the cluster's settings again; the cluster's never changed.
+            Assert.Contains(ended.Figures, f => f.Harm > f.Threshold);
+            await AssertRoutersAsync(canary: Cluster, control: Cluster);
+            Assert.Contains(log, d => d.Rank == CanaryRank && d.Change.StartsWith($"canary trial {trial.Id} rolled back: the cluster's prefetch settings again", StringComparison.Ordinal));
+        }
+        else
+        {
+            // Promoted: the trial's settings are the cluster's, and the canary rank has no override left.
+            Assert.Equal("promoted", ended.Verdict);
+            Assert.All(ended.Figures, f => Assert.True(f.Harm <= f.Threshold, $"{f.Metric} harm {f.Harm} over {f.Threshold}"));
+            PrefetchSettingsView cluster = await Prefetch.GetSettingsAsync();
+            Assert.Equal("canary:promote", cluster.ChangedBy);
+            Assert.Equal(cluster.Version, (await Prefetch.GetRankSettingsAsync(CanaryRank)).Version);
+            await AssertRoutersAsync(canary: 0, control: 0);
+            Assert.Contains(log, d => d.Change.StartsWith($"canary trial {trial.Id} promoted: prefetch lookahead 0 on every rank", StringComparison.Ordinal));
+        }
         await fixture.ServeRoundAsync(30);
+    }
+
+    [Fact]
+    public async Task AnOperatorsRollBackRestoresTheClustersPrefetchSettingsOnTheCanaryRank()
+    {
+        const int Cluster = PrefetchCanaryFixture.Lookahead;
+        await EnsureClusterLookaheadAsync(Cluster);
+        await Canary.StartAsync(new CanaryRequest { Prefetch = new PrefetchSettingsChange { Lookahead = 1, Thresholds = new() { [1] = 0.5 } }, By = "test", Reason = "one layer ahead" });
+        await AssertRoutersAsync(canary: 1, control: Cluster);
+        Assert.Equal(0.5, (await Prefetch.GetRankSettingsAsync(CanaryRank)).Thresholds[1]);
+        await fixture.ServeRoundAsync(0);
+        await Canary.EndAsync(promote: false, "test", "cancel");
+        await AssertRoutersAsync(canary: Cluster, control: Cluster);
+        Assert.Equal((await Prefetch.GetSettingsAsync()).ChangedBy, (await Prefetch.GetRankSettingsAsync(CanaryRank)).ChangedBy);
+
+        var e = await Assert.ThrowsAsync<MoeRequestException>(() => Canary.StartAsync(new CanaryRequest
+        {
+            Prefetch = new PrefetchSettingsChange { Lookahead = 1 },
+            Tiers = new() { ["default/0/0"] = "hot" },
+            By = "test",
+            Reason = "both",
+        }));
+        Assert.Contains("either prefetch settings or tiers", e.Message);
+        e = await Assert.ThrowsAsync<MoeRequestException>(() => Canary.StartAsync(new CanaryRequest { Prefetch = new PrefetchSettingsChange { Lookahead = -1 }, By = "test", Reason = "r" }));
+        Assert.Contains("ookahead", e.Message);
+        Assert.Null((await Canary.GetStatusAsync()).Trial);
+    }
+
+    /// <summary>A test that promoted another lookahead leaves it behind: the cluster's is set back first.</summary>
+    async Task EnsureClusterLookaheadAsync(int lookahead)
+    {
+        if ((await Canary.GetStatusAsync()).Trial is not null) await Canary.EndAsync(promote: false, "test", "left by another test");
+        if ((await Prefetch.GetSettingsAsync()).Lookahead != lookahead)
+            await Prefetch.SetAsync(new PrefetchSettingsChange { Lookahead = lookahead }, "test", "back to the fixture's lookahead");
+    }
+
+    async Task AssertRoutersAsync(int canary, int control)
+    {
+        await RefreshRoutersAsync();
+        Assert.Equal(canary, RouterSettings(CanaryRank).Lookahead);
+        Assert.Equal(control, RouterSettings(ControlRank).Lookahead);
+        Assert.Equal(canary, (await Prefetch.GetRankSettingsAsync(CanaryRank)).Lookahead);
+        Assert.Equal(control, (await Prefetch.GetRankSettingsAsync(ControlRank)).Lookahead);
     }
 }

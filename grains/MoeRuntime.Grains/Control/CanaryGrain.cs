@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Control.Canary;
+using MoeRuntime.Control.Cost;
 using MoeRuntime.Control.Loop;
 using MoeRuntime.Control.Planning;
 using MoeRuntime.Grains.Experts;
@@ -38,7 +39,9 @@ public sealed class CanaryGrain(
 
     const string Controller = "canary";
     readonly ControlOptions _control = options.Value.Control;
-    readonly Dictionary<int, RankCounters> _counters = [];
+    /// <summary>The cost controller's prices: a rank's cost per 1000 tokens is judged in the units the controller optimises.</summary>
+    readonly CostModel _prices = options.Value.Control.CostController(telemetry.Value.Costs).Model;
+    readonly Dictionary<int, RankRead> _counters = [];
     IGrainTimer? _timer;
 
     string Model => this.GetPrimaryKeyString();
@@ -233,7 +236,7 @@ public sealed class CanaryGrain(
         saved.State.NextId = view.Id + 1;
         saved.State.Trial = new CanaryTrialState { View = view, Before = before };
         _counters.Clear();
-        foreach (int rank in view.CanaryRanks.Concat(view.ControlRanks)) _counters[rank] = await CountersAsync(rank);
+        foreach (int rank in view.CanaryRanks.Concat(view.ControlRanks)) _counters[rank] = await ReadAsync(rank);
         await saved.WriteStateAsync();
         await Log.RecordAsync([.. records]);
         CanaryLog.Started(logger, Model, view.Id, string.Join(",", view.CanaryRanks), string.Join(",", view.ControlRanks), described);
@@ -299,10 +302,14 @@ public sealed class CanaryGrain(
         {
             try
             {
-                RankCounters now = await CountersAsync(rank);
-                if (_counters.TryGetValue(rank, out RankCounters? last))
+                RankRead now = await ReadAsync(rank);
+                if (_counters.TryGetValue(rank, out RankRead? last))
                 {
-                    RankSample sample = CanarySamples.From(rank, last, now, await LatencyAsync(rank));
+                    TelemetryView? view = await RankViewAsync(rank);
+                    ObservedLatency latency = view is null ? ObservedLatency.None : TelemetryReadings.Latency(view);
+                    double? tokensPerSecond = view is null ? null : view.Requests.PromptTokensPerSecond + view.Requests.CompletionTokensPerSecond;
+                    double? dollars = CanaryCost.DollarsPerThousandTokens(_prices, now.HotBytes, now.WarmBytes, now.At - last.At, last.Counters, now.Counters, tokensPerSecond);
+                    RankSample sample = CanarySamples.From(rank, last.Counters, now.Counters, latency, dollars);
                     samples.Add(new CanaryRankSample { Rank = rank, Values = sample.Values.ToDictionary(v => CanaryMetrics.Name(v.Key), v => v.Value) });
                 }
                 _counters[rank] = now;
@@ -445,20 +452,31 @@ public sealed class CanaryGrain(
         CanaryLog.Ended(logger, Model, trial.View.Id, verdict, reason);
     }
 
-    async Task<RankCounters> CountersAsync(int rank) => TierControlViews.Reading(await TierSet(rank).GetControlStateAsync(), []).Counters;
+    /// <summary>A rank's tier-store counters and the hot and warm memory its TierSet assigns, when read.</summary>
+    sealed record RankRead(RankCounters Counters, long HotBytes, long WarmBytes, DateTimeOffset At);
 
-    /// <summary>The rank's own p95 latencies over the controllers' window; none when its shard has no view of it (yet).</summary>
-    async Task<ObservedLatency> LatencyAsync(int rank)
+    async Task<RankRead> ReadAsync(int rank)
+    {
+        TierControlState state = await TierSet(rank).GetControlStateAsync();
+        long hot = state.Experts.Where(e => e.Tier == "hot").Sum(e => e.HotBytes), warm = state.Experts.Where(e => e.Tier == "warm").Sum(e => e.WarmBytes);
+        return new RankRead(TierControlViews.Reading(state, []).Counters, hot, warm, time.GetUtcNow());
+    }
+
+    /// <summary>
+    /// The rank's own view over the controllers' window (its p95 latencies, its token rate); none when its shard has no
+    /// view of it (yet).
+    /// </summary>
+    async Task<TelemetryView?> RankViewAsync(int rank)
     {
         try
         {
             byte[] json = await GrainFactory.GetGrain<IShardAggregatorGrain>(rank % Math.Max(1, telemetry.Value.Shards))
                 .GetRankViewAsync(rank.ToString(System.Globalization.CultureInfo.InvariantCulture), TelemetryWindows.Name(_control.LatencyWindow));
-            return TelemetryReadings.Latency(JsonSerializer.Deserialize<TelemetryView>(json, TelemetryJson.Options)!);
+            return JsonSerializer.Deserialize<TelemetryView>(json, TelemetryJson.Options);
         }
         catch (Exception e) when (e is ArgumentException or JsonException or OrleansException or TimeoutException)
         {
-            return ObservedLatency.None;
+            return null;
         }
     }
 

@@ -333,6 +333,11 @@ public static class MoeMetrics
         "Always 1: the checkpoint revision (Moe:ModelRevision) and checksum (SHA-256 of its moe-manifest.json, none without one) serving the model on this rank; a change is a release marker.",
         ModelRevision, ModelChecksum);
 
+    /// <summary>Control decisions recorded, by controller and action: the series Grafana's control-event annotations query.</summary>
+    public static readonly MetricDefinition ControlDecisionsTotal = Counter("moe_control_decisions_total", "1",
+        "Decisions recorded in the model's decision log, by controller and action (applied, proposed, refused; canary_start, canary_judge, canary_promote, canary_rollback for the steps of a canary trial). Counted by the rank hosting the model's decision log grain, so the series moves to another rank with it; sum over ranks.",
+        Controller, ControlAction);
+
     /// <summary>Every metric, in documentation order.</summary>
     public static IReadOnlyList<MetricDefinition> All { get; } =
     [
@@ -348,7 +353,7 @@ public static class MoeMetrics
         ExpertComputeTimeTotal, ProcessMemoryBytes, BuildInfo,
         AccessDenialsTotal, IntegrityFailuresTotal, ExpertQuarantinedTotal, TelemetryDroppedTotal, SummariesRejectedTotal, SecurityDeniedTotal,
         ClusterLatencySeconds, ClusterSloBurnRate, ClusterStaleRanks,
-        RoutingDriftPsi, RoutingDriftChoiceShiftRatio, ModelInfo,
+        RoutingDriftPsi, RoutingDriftChoiceShiftRatio, ModelInfo, ControlDecisionsTotal,
     ];
 
     private static readonly Dictionary<string, MetricDefinition> ByName = All.ToDictionary(m => m.Name, StringComparer.Ordinal);

@@ -26,7 +26,15 @@ public interface ICanaryGrain : IGrainWithStringKey
     /// </summary>
     Task<CanaryStatus> EndAsync(bool promote, string by, string reason);
 
-    /// <summary>The ranks carrying a change under trial: the tier controllers do not write them meanwhile.</summary>
+    /// <summary>
+    /// A tier controller's plan for one rank that moves more than <c>Moe:Control:Canary:AutoTrialAbove</c> experts: written
+    /// on that rank as a trial (every other live rank is its control) unless a trial is under way, in which case it is
+    /// refused and not written (the controller plans again from fresh state next interval). Promoted, it stays where it
+    /// is (a plan is for its rank's experts); rolled back, the rank's previous tiers and hot limit are written back.
+    /// </summary>
+    Task<CanaryPlanOutcome> SubmitPlanAsync(CanaryPlan plan);
+
+    /// <summary>The ranks carrying a TierSet change under trial: the tier controllers do not write them meanwhile.</summary>
     [AlwaysInterleave]
     Task<int[]> GetHeldRanksAsync();
 }
@@ -43,6 +51,36 @@ public sealed record CanaryRequest
     [Id(2)] public string[] Metrics { get; init; } = [];
     [Id(3)] public required string By { get; init; }
     [Id(4)] public required string Reason { get; init; }
+    /// <summary>
+    /// New prefetch settings for the canary ranks instead of a TierSet change (a trial changes one or the other):
+    /// promoted, they become the cluster's settings; rolled back, the canary ranks use the cluster's again.
+    /// </summary>
+    [Id(5)] public PrefetchSettingsChange? Prefetch { get; init; }
+}
+
+/// <summary>A tier controller's plan for one rank, sent to a canary trial because of its size.</summary>
+[GenerateSerializer, Immutable, Alias("moe.CanaryPlan")]
+public sealed record CanaryPlan
+{
+    [Id(0)] public int Rank { get; init; }
+    /// <summary>Expert key to tier name, as the plan moves them.</summary>
+    [Id(1)] public Dictionary<string, string> Tiers { get; init; } = [];
+    /// <summary>The rank's new hot limit (under its ceiling), null keeps it.</summary>
+    [Id(2)] public long? HotLimitBytes { get; init; }
+    /// <summary>The TierSet version the plan was made from; a rank written since refuses it.</summary>
+    [Id(3)] public long ExpectedVersion { get; init; }
+    /// <summary>Who planned it, as TierSet versions name writers (<c>controller:latency</c>).</summary>
+    [Id(4)] public required string Controller { get; init; }
+    [Id(5)] public required string Reason { get; init; }
+}
+
+/// <summary>What became of a submitted plan: a trial (its id and the TierSet version written) or why not.</summary>
+[GenerateSerializer, Immutable, Alias("moe.CanaryPlanOutcome")]
+public sealed record CanaryPlanOutcome
+{
+    [Id(0)] public long? TrialId { get; init; }
+    [Id(1)] public long Version { get; init; }
+    [Id(2)] public string Refusal { get; init; } = "";
 }
 
 /// <summary>The trial under way, if any, and the newest verdicts.</summary>
@@ -80,6 +118,20 @@ public sealed record CanaryTrialView
     [Id(11)] public string Judgement { get; init; } = "";
     [Id(12)] public CanaryMetricView[] Figures { get; init; } = [];
     [Id(13)] public DateTimeOffset? EndedAt { get; init; }
+    /// <summary><c>tiers</c> (an operator's TierSet change), <c>plan</c> (a tier controller's plan for one rank) or <c>prefetch</c> (prefetch settings).</summary>
+    [Id(14)] public string Kind { get; init; } = CanaryKinds.Tiers;
+    /// <summary>The prefetch settings under trial (kind <c>prefetch</c>).</summary>
+    [Id(15)] public PrefetchSettingsChange? Prefetch { get; init; }
+    /// <summary>The hot limit a controller's plan wrote with its moves (kind <c>plan</c>).</summary>
+    [Id(16)] public long? HotLimitBytes { get; init; }
+}
+
+/// <summary>The kinds of change a canary trial carries.</summary>
+public static class CanaryKinds
+{
+    public const string Tiers = "tiers";
+    public const string Plan = "plan";
+    public const string Prefetch = "prefetch";
 }
 
 /// <summary>One metric as last judged: the canary's and the control's medians, the control's MAD, the threshold and the harm.</summary>

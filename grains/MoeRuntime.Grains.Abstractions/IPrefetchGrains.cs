@@ -54,6 +54,20 @@ public interface IPrefetchControllerGrain : IGrainWithStringKey
 
     /// <summary>An operator's change; layers not named keep their thresholds, a null lookahead keeps it.</summary>
     Task<PrefetchSettingsView> SetAsync(PrefetchSettingsChange change, string changedBy, string reason);
+
+    /// <summary>
+    /// The settings <paramref name="rank"/>'s router uses: a rank override (a canary trial's) when one is set, else the
+    /// cluster's. Never waits behind a tick.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<PrefetchSettingsView> GetRankSettingsAsync(int rank);
+
+    /// <summary>
+    /// Overrides the settings of <paramref name="ranks"/> with the cluster's changed by <paramref name="change"/>, or with
+    /// null removes their override; returns the settings those ranks use after it. The controller keeps tuning the
+    /// cluster's settings meanwhile; an override stays as set until removed.
+    /// </summary>
+    Task<PrefetchSettingsView> SetRankOverrideAsync(int[] ranks, PrefetchSettingsChange? change, string changedBy, string reason);
 }
 
 /// <summary>One version of the prefetch settings: layers ahead to prefetch and each layer's confidence threshold.</summary>
@@ -68,6 +82,13 @@ public sealed record PrefetchSettingsView
     [Id(3)] public string ChangedBy { get; init; } = "";
     [Id(4)] public DateTimeOffset ChangedAt { get; init; }
     [Id(5)] public string Reason { get; init; } = "";
+}
+
+/// <summary>Rank overrides of the prefetch settings (canary trials), kept so that a moved controller grain serves them still.</summary>
+[GenerateSerializer, Alias("moe.PrefetchRankOverrides")]
+public sealed class PrefetchRankOverrides
+{
+    [Id(0)] public Dictionary<int, PrefetchSettingsView> Ranks { get; set; } = [];
 }
 
 /// <summary>An operator's change to the prefetch settings.</summary>

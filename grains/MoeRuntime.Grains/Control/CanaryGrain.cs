@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Control.Canary;
+using MoeRuntime.Control.Cost;
 using MoeRuntime.Control.Loop;
 using MoeRuntime.Control.Planning;
 using MoeRuntime.Grains.Experts;
@@ -29,13 +30,18 @@ public sealed class CanaryGrain(
     /// <summary>Ended trials kept for status.</summary>
     public const int RecentTrials = 10;
 
+    /// <summary>The metrics a prefetch trial is judged on when its request names none: what prefetching is for.</summary>
+    public static readonly CanaryMetric[] PrefetchMetrics = [CanaryMetric.FetchStallPerThousandCalls, CanaryMetric.InterTokenP95];
+
     /// <summary>The metrics judged when a request names none.</summary>
     public static readonly CanaryMetric[] DefaultMetrics =
         [CanaryMetric.InterTokenP95, CanaryMetric.TimeToFirstTokenP95, CanaryMetric.HotHitRatio, CanaryMetric.FetchStallPerThousandCalls];
 
     const string Controller = "canary";
     readonly ControlOptions _control = options.Value.Control;
-    readonly Dictionary<int, RankCounters> _counters = [];
+    /// <summary>The cost controller's prices: a rank's cost per 1000 tokens is judged in the units the controller optimises.</summary>
+    readonly CostModel _prices = options.Value.Control.CostController(telemetry.Value.Costs).Model;
+    readonly Dictionary<int, RankRead> _counters = [];
     IGrainTimer? _timer;
 
     string Model => this.GetPrimaryKeyString();
@@ -45,6 +51,8 @@ public sealed class CanaryGrain(
     CanaryTrialState? Trial => saved.State.Trial;
 
     IControlDecisionLogGrain Log => GrainFactory.GetGrain<IControlDecisionLogGrain>(Model);
+
+    IPrefetchControllerGrain Prefetch => GrainFactory.GetGrain<IPrefetchControllerGrain>(Model);
 
     ITierSetGrain TierSet(int rank) => GrainFactory.GetGrain<ITierSetGrain>(GrainKeys.Rank(Model, rank));
 
@@ -67,29 +75,19 @@ public sealed class CanaryGrain(
             throw Invalid($"canary trial {running.View.Id} is under way; end it first (moe control canary promote|rollback)");
         string by = MoeCaller.Author(request.By);
         if (string.IsNullOrWhiteSpace(by) || string.IsNullOrWhiteSpace(request.Reason)) throw Invalid("a canary trial needs who started it and why");
-        if (request.Tiers.Count == 0 && request.HotBudgetBytes is null) throw Invalid("a canary trial needs a change: experts' tiers or a hot budget");
+        if (request.Prefetch is { } prefetch)
+        {
+            if (request.Tiers.Count > 0 || request.HotBudgetBytes is not null)
+                throw Invalid("a canary trial changes either prefetch settings or tiers and hot budget, not both");
+            return await StartPrefetchAsync(request, prefetch, by);
+        }
+        if (request.Tiers.Count == 0 && request.HotBudgetBytes is null) throw Invalid("a canary trial needs a change: experts' tiers, a hot budget or prefetch settings");
         if (request.HotBudgetBytes is < 0) throw Invalid($"the hot budget must not be negative, was {request.HotBudgetBytes}");
         var tiers = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (expert, tier) in request.Tiers)
             tiers[GrainKeys.ExpertOfModel(expert, Model, host.Config).ToString()] = TierNames.Of(ControlRequests.Tier(tier));
-        CanaryMetric[] metrics;
-        try
-        {
-            metrics = request.Metrics.Length == 0 ? DefaultMetrics : [.. request.Metrics.Select(CanaryMetrics.Parse).Distinct()];
-        }
-        catch (ArgumentException e)
-        {
-            throw Invalid(e.Message);
-        }
-        CanaryRanks chosen;
-        try
-        {
-            chosen = CanaryRanks.Choose(ranks.LiveRanks(), Options);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw Invalid(e.Message);
-        }
+        CanaryMetric[] metrics = MetricsOf(request, DefaultMetrics);
+        CanaryRanks chosen = Choose();
 
         long id = saved.State.NextId;
         string why = $"{by}: {request.Reason}";
@@ -128,33 +126,145 @@ public sealed class CanaryGrain(
             throw Invalid($"canary trial not started: {e.Message}");
         }
 
-        saved.State.NextId = id + 1;
-        saved.State.Trial = new CanaryTrialState
+        await BeginAsync(new CanaryTrialView
         {
-            View = new CanaryTrialView
+            Id = id,
+            StartedAt = time.GetUtcNow(),
+            By = by,
+            Reason = request.Reason,
+            Tiers = tiers,
+            HotBudgetBytes = request.HotBudgetBytes,
+            CanaryRanks = [.. chosen.Canary],
+            ControlRanks = [.. chosen.Control],
+            Metrics = [.. metrics.Select(CanaryMetrics.Name)],
+            Verdict = "continue",
+            Judgement = "started: the first interval is measured from now",
+        }, before, records, Describe(tiers, request.HotBudgetBytes));
+        return Status();
+    }
+
+    /// <summary>Prefetch settings on the canary ranks only (an override the prefetch controller serves to their routers).</summary>
+    async Task<CanaryStatus> StartPrefetchAsync(CanaryRequest request, PrefetchSettingsChange change, string by)
+    {
+        if (change.Lookahead is null && change.Thresholds.Count == 0) throw Invalid("a prefetch canary trial needs a lookahead or thresholds");
+        CanaryMetric[] metrics = MetricsOf(request, PrefetchMetrics);
+        CanaryRanks chosen = Choose();
+        long id = saved.State.NextId;
+        string described = $"prefetch {DescribePrefetch(change)}";
+        PrefetchSettingsView written = await Prefetch.SetRankOverrideAsync([.. chosen.Canary], change, $"canary:{by}", $"canary trial {id}: {request.Reason}");
+        List<ControlDecisionRecord> records = [.. chosen.Canary.Select(rank => Record($"canary trial {id} started: {described}", $"{by}: {request.Reason}", rank, written.Version,
+            new() { ["lookahead"] = written.Lookahead, ["canary_ranks"] = chosen.Canary.Count, ["control_ranks"] = chosen.Control.Count }))];
+        await BeginAsync(new CanaryTrialView
+        {
+            Id = id,
+            StartedAt = time.GetUtcNow(),
+            By = by,
+            Reason = request.Reason,
+            Kind = CanaryKinds.Prefetch,
+            Prefetch = change,
+            CanaryRanks = [.. chosen.Canary],
+            ControlRanks = [.. chosen.Control],
+            Metrics = [.. metrics.Select(CanaryMetrics.Name)],
+            Verdict = "continue",
+            Judgement = "started: the first interval is measured from now",
+        }, [], records, described);
+        return Status();
+    }
+
+    public async Task<CanaryPlanOutcome> SubmitPlanAsync(CanaryPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        if (!Options.Enabled) return new() { Refusal = "canary trials are off (Moe:Control:Canary:Enabled is false)" };
+        if (Trial is { } running)
+            return new() { Refusal = $"canary trial {running.View.Id} is under way (one at a time); planned again next interval" };
+        int[] live = [.. ranks.LiveRanks().Distinct().Order()];
+        if (!live.Contains(plan.Rank) || live.Length < 2)
+            return new() { Refusal = $"rank {plan.Rank} has no live control rank to be judged against" };
+        long id = saved.State.NextId;
+        TierControlState state = await TierSet(plan.Rank).GetControlStateAsync();
+        Dictionary<string, string> held = state.Experts.ToDictionary(e => e.Expert, e => e.Tier, StringComparer.Ordinal);
+        TierSetView written;
+        try
+        {
+            written = await TierSet(plan.Rank).UpdateAsync(new TierSetUpdate
             {
-                Id = id,
-                StartedAt = time.GetUtcNow(),
-                By = by,
-                Reason = request.Reason,
-                Tiers = tiers,
-                HotBudgetBytes = request.HotBudgetBytes,
-                CanaryRanks = [.. chosen.Canary],
-                ControlRanks = [.. chosen.Control],
-                Metrics = [.. metrics.Select(CanaryMetrics.Name)],
-                Verdict = "continue",
-                Judgement = "started: the first interval is measured from now",
-            },
-            Before = before,
+                Tiers = plan.Tiers,
+                HotBudgetBytes = plan.HotLimitBytes,
+                HotBudgetIsLimit = plan.HotLimitBytes is not null,
+                ChangedBy = $"canary:{plan.Controller}",
+                Reason = $"canary trial {id}: {plan.Reason}",
+                ExpectedVersion = plan.ExpectedVersion,
+            });
+        }
+        catch (MoeRequestException e)
+        {
+            return new() { Refusal = e.Message };
+        }
+        string described = Describe(plan.Tiers, null) + (plan.HotLimitBytes is { } limit ? $"; hot limit {limit} bytes" : "");
+        var before = new CanaryRankBefore
+        {
+            Rank = plan.Rank,
+            Tiers = plan.Tiers.Keys.Where(held.ContainsKey).ToDictionary(k => k, k => held[k], StringComparer.Ordinal),
+            HotCeilingBytes = state.HotCeilingBytes,
+            HotLimitBytes = plan.HotLimitBytes is null ? null : state.View.HotBudgetBytes,
+            WrittenVersion = written.Version,
         };
-        // Interval 1 starts after the change: every trial rank's counters now.
+        int[] control = [.. live.Where(r => r != plan.Rank)];
+        ControlDecisionRecord record = Record($"canary trial {id} started: {plan.Controller}'s plan of {plan.Tiers.Count} moves (over {Options.AutoTrialAbove}): {described}",
+            $"{plan.Controller}: {plan.Reason}", plan.Rank, written.Version, new() { ["moved"] = plan.Tiers.Count, ["auto_trial_above"] = Options.AutoTrialAbove, ["control_ranks"] = control.Length });
+        await BeginAsync(new CanaryTrialView
+        {
+            Id = id,
+            StartedAt = time.GetUtcNow(),
+            By = plan.Controller,
+            Reason = plan.Reason,
+            Kind = CanaryKinds.Plan,
+            Tiers = plan.Tiers,
+            HotLimitBytes = plan.HotLimitBytes,
+            CanaryRanks = [plan.Rank],
+            ControlRanks = control,
+            Metrics = [.. DefaultMetrics.Select(CanaryMetrics.Name)],
+            Verdict = "continue",
+            Judgement = "started: the first interval is measured from now",
+        }, [before], [record], described);
+        return new() { TrialId = id, Version = written.Version };
+    }
+
+    /// <summary>Makes <paramref name="view"/> the trial under way: interval 1 starts after the change, from every trial rank's counters now.</summary>
+    async Task BeginAsync(CanaryTrialView view, List<CanaryRankBefore> before, List<ControlDecisionRecord> records, string described)
+    {
+        saved.State.NextId = view.Id + 1;
+        saved.State.Trial = new CanaryTrialState { View = view, Before = before };
         _counters.Clear();
-        foreach (int rank in chosen.Canary.Concat(chosen.Control)) _counters[rank] = await CountersAsync(rank);
+        foreach (int rank in view.CanaryRanks.Concat(view.ControlRanks)) _counters[rank] = await ReadAsync(rank);
         await saved.WriteStateAsync();
         await Log.RecordAsync([.. records]);
-        CanaryLog.Started(logger, Model, id, string.Join(",", chosen.Canary), string.Join(",", chosen.Control), Describe(tiers, request.HotBudgetBytes));
+        CanaryLog.Started(logger, Model, view.Id, string.Join(",", view.CanaryRanks), string.Join(",", view.ControlRanks), described);
         StartTimer();
-        return Status();
+    }
+
+    CanaryMetric[] MetricsOf(CanaryRequest request, CanaryMetric[] defaults)
+    {
+        try
+        {
+            return request.Metrics.Length == 0 ? defaults : [.. request.Metrics.Select(CanaryMetrics.Parse).Distinct()];
+        }
+        catch (ArgumentException e)
+        {
+            throw Invalid(e.Message);
+        }
+    }
+
+    CanaryRanks Choose()
+    {
+        try
+        {
+            return CanaryRanks.Choose(ranks.LiveRanks(), Options);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw Invalid(e.Message);
+        }
     }
 
     public async Task<CanaryStatus> TickAsync()
@@ -165,7 +275,7 @@ public sealed class CanaryGrain(
 
     public Task<CanaryStatus> GetStatusAsync() => Task.FromResult(Status());
 
-    public Task<int[]> GetHeldRanksAsync() => Task.FromResult(Trial?.View.CanaryRanks ?? []);
+    public Task<int[]> GetHeldRanksAsync() => Task.FromResult(Trial is { View.Kind: not CanaryKinds.Prefetch } trial ? trial.View.CanaryRanks : []);
 
     public async Task<CanaryStatus> EndAsync(bool promote, string by, string reason)
     {
@@ -192,10 +302,14 @@ public sealed class CanaryGrain(
         {
             try
             {
-                RankCounters now = await CountersAsync(rank);
-                if (_counters.TryGetValue(rank, out RankCounters? last))
+                RankRead now = await ReadAsync(rank);
+                if (_counters.TryGetValue(rank, out RankRead? last))
                 {
-                    RankSample sample = CanarySamples.From(rank, last, now, await LatencyAsync(rank));
+                    TelemetryView? view = await RankViewAsync(rank);
+                    ObservedLatency latency = view is null ? ObservedLatency.None : TelemetryReadings.Latency(view);
+                    double? tokensPerSecond = view is null ? null : view.Requests.PromptTokensPerSecond + view.Requests.CompletionTokensPerSecond;
+                    double? dollars = CanaryCost.DollarsPerThousandTokens(_prices, now.HotBytes, now.WarmBytes, now.At - last.At, last.Counters, now.Counters, tokensPerSecond);
+                    RankSample sample = CanarySamples.From(rank, last.Counters, now.Counters, latency, dollars);
                     samples.Add(new CanaryRankSample { Rank = rank, Values = sample.Values.ToDictionary(v => CanaryMetrics.Name(v.Key), v => v.Value) });
                 }
                 _counters[rank] = now;
@@ -234,6 +348,28 @@ public sealed class CanaryGrain(
     async Task PromoteAsync(string reason, List<ControlDecisionRecord> records)
     {
         CanaryTrialState trial = Trial!;
+        if (trial.View.Kind == CanaryKinds.Plan)
+        {
+            // A controller's plan is for its rank's experts: promoted, it stays there; the controllers take the rank back.
+            records.Add(Record($"canary trial {trial.View.Id} promoted: {trial.View.By}'s plan kept", reason, trial.View.CanaryRanks[0], trial.Before[0].WrittenVersion, new()));
+            await EndAsync(trial, "promoted", reason, records);
+            return;
+        }
+        if (trial.View.Kind == CanaryKinds.Prefetch)
+        {
+            try
+            {
+                PrefetchSettingsView settings = await Prefetch.SetAsync(trial.View.Prefetch!, "canary:promote", $"canary trial {trial.View.Id} promoted: {trial.View.Reason}");
+                await Prefetch.SetRankOverrideAsync(trial.View.CanaryRanks, null, "canary:promote", $"canary trial {trial.View.Id} promoted");
+                records.Add(Record($"canary trial {trial.View.Id} promoted: prefetch {DescribePrefetch(trial.View.Prefetch!)} on every rank", reason, null, settings.Version, new()));
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException)
+            {
+                records.Add(Record($"canary trial {trial.View.Id} not promoted", $"{reason}; not written: {e.Message}", null, null, new(), DecisionOutcome.Refused));
+            }
+            await EndAsync(trial, "promoted", reason, records);
+            return;
+        }
         HashSet<int> live = [.. ranks.LiveRanks()];
         foreach (int rank in trial.View.ControlRanks.Where(live.Contains))
         {
@@ -264,6 +400,19 @@ public sealed class CanaryGrain(
     async Task RollBackAsync(string reason, List<ControlDecisionRecord> records)
     {
         CanaryTrialState trial = Trial!;
+        if (trial.View.Kind == CanaryKinds.Prefetch)
+        {
+            try
+            {
+                PrefetchSettingsView settings = await Prefetch.SetRankOverrideAsync(trial.View.CanaryRanks, null, "canary:rollback", $"canary trial {trial.View.Id} rolled back: {reason}");
+                records.AddRange(trial.View.CanaryRanks.Select(rank => Record($"canary trial {trial.View.Id} rolled back: the cluster's prefetch settings again (lookahead {settings.Lookahead})",
+                    reason, rank, settings.Version, new())));
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException)
+            {
+                records.Add(Record($"canary trial {trial.View.Id} roll-back failed", $"{reason}; not written: {e.Message}", null, null, new(), DecisionOutcome.Refused));
+            }
+        }
         foreach (CanaryRankBefore before in trial.Before)
         {
             try
@@ -284,7 +433,8 @@ public sealed class CanaryGrain(
     async Task<long> RestoreAsync(CanaryRankBefore before, bool budget, long id, string reason) => (await TierSet(before.Rank).UpdateAsync(new TierSetUpdate
     {
         Tiers = before.Tiers,
-        HotBudgetBytes = budget ? before.HotCeilingBytes : null,
+        HotBudgetBytes = before.HotLimitBytes ?? (budget ? before.HotCeilingBytes : null),
+        HotBudgetIsLimit = before.HotLimitBytes is not null,
         ChangedBy = "canary:rollback",
         Reason = $"canary trial {id} rolled back: {reason}",
     })).Version;
@@ -302,20 +452,31 @@ public sealed class CanaryGrain(
         CanaryLog.Ended(logger, Model, trial.View.Id, verdict, reason);
     }
 
-    async Task<RankCounters> CountersAsync(int rank) => TierControlViews.Reading(await TierSet(rank).GetControlStateAsync(), []).Counters;
+    /// <summary>A rank's tier-store counters and the hot and warm memory its TierSet assigns, when read.</summary>
+    sealed record RankRead(RankCounters Counters, long HotBytes, long WarmBytes, DateTimeOffset At);
 
-    /// <summary>The rank's own p95 latencies over the controllers' window; none when its shard has no view of it (yet).</summary>
-    async Task<ObservedLatency> LatencyAsync(int rank)
+    async Task<RankRead> ReadAsync(int rank)
+    {
+        TierControlState state = await TierSet(rank).GetControlStateAsync();
+        long hot = state.Experts.Where(e => e.Tier == "hot").Sum(e => e.HotBytes), warm = state.Experts.Where(e => e.Tier == "warm").Sum(e => e.WarmBytes);
+        return new RankRead(TierControlViews.Reading(state, []).Counters, hot, warm, time.GetUtcNow());
+    }
+
+    /// <summary>
+    /// The rank's own view over the controllers' window (its p95 latencies, its token rate); none when its shard has no
+    /// view of it (yet).
+    /// </summary>
+    async Task<TelemetryView?> RankViewAsync(int rank)
     {
         try
         {
             byte[] json = await GrainFactory.GetGrain<IShardAggregatorGrain>(rank % Math.Max(1, telemetry.Value.Shards))
                 .GetRankViewAsync(rank.ToString(System.Globalization.CultureInfo.InvariantCulture), TelemetryWindows.Name(_control.LatencyWindow));
-            return TelemetryReadings.Latency(JsonSerializer.Deserialize<TelemetryView>(json, TelemetryJson.Options)!);
+            return JsonSerializer.Deserialize<TelemetryView>(json, TelemetryJson.Options);
         }
         catch (Exception e) when (e is ArgumentException or JsonException or OrleansException or TimeoutException)
         {
-            return ObservedLatency.None;
+            return null;
         }
     }
 
@@ -359,6 +520,10 @@ public sealed class CanaryGrain(
     static string Describe(IReadOnlyDictionary<string, string> tiers, long? hotBudget) =>
         (tiers.Count == 0 ? "no tier moves" : string.Join(", ", tiers.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key} {t.Value}")))
         + (hotBudget is { } b ? $"; hot budget {b} bytes" : "");
+
+    static string DescribePrefetch(PrefetchSettingsChange change) =>
+        string.Join(", ", (change.Lookahead is { } l ? [$"lookahead {l}"] : Array.Empty<string>())
+            .Concat(change.Thresholds.OrderBy(t => t.Key).Select(t => $"layer {t.Key} threshold {t.Value:0.###}")));
 
     ControlDecisionRecord Record(string change, string reason, int? rank, long? version, Dictionary<string, double> inputs, DecisionOutcome outcome = DecisionOutcome.Applied) =>
         DecisionRecords.From(new ControlDecision(time.GetUtcNow(), Controller, rank, inputs, change, reason, outcome), version);

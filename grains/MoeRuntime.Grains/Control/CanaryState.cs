@@ -27,6 +27,8 @@ public sealed record CanaryRankBefore
     [Id(1)] public Dictionary<string, string> Tiers { get; init; } = [];
     [Id(2)] public long HotCeilingBytes { get; init; }
     [Id(3)] public long WrittenVersion { get; init; }
+    /// <summary>The rank's hot limit before a plan that wrote one (restored with the tiers); null when the change wrote none.</summary>
+    [Id(4)] public long? HotLimitBytes { get; init; }
 }
 
 /// <summary>One rank's figures of one interval, by metric name.</summary>

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using MoeRuntime.Grains.Hosting;
+using MoeRuntime.Grains.Telemetry;
 
 namespace MoeRuntime.Grains.Control;
 
@@ -7,11 +8,12 @@ namespace MoeRuntime.Grains.Control;
 /// The decision log of one model: the newest <see cref="Capacity"/> decisions, each given the next sequence number,
 /// kept in <see cref="ControlStorage"/> (Redis with <c>--clustering redis</c>) so that a restarted rank or cluster keeps its
 /// audit trail. Each recording rewrites the stored log; a failed write is logged and the decisions stay in memory, to
-/// be written with the next.
+/// be written with the next. Each decision recorded counts in <c>moe_control_decisions_total{controller, action}</c> on
+/// the rank hosting the grain: the series Grafana's control-event annotations query.
 /// </summary>
 public sealed class ControlDecisionLogGrain(
     [PersistentState("decision-log", ControlStorage.Name)] IPersistentState<ControlDecisionLogState> saved,
-    ILogger<ControlDecisionLogGrain> logger)
+    RankTelemetry telemetry, ILogger<ControlDecisionLogGrain> logger)
     : Grain, IControlDecisionLogGrain
 {
     /// <summary>Decisions kept, in memory and in storage.</summary>
@@ -24,7 +26,11 @@ public sealed class ControlDecisionLogGrain(
         ArgumentNullException.ThrowIfNull(decisions);
         if (decisions.Length == 0) return;
         long next = Math.Max(saved.State.Next, 1);
-        foreach (ControlDecisionRecord decision in decisions) Decisions.Add(decision with { Sequence = next++ });
+        foreach (ControlDecisionRecord decision in decisions)
+        {
+            Decisions.Add(decision with { Sequence = next++ });
+            telemetry.Decided(decision.Controller, DecisionRecords.Action(decision));
+        }
         saved.State.Next = next;
         if (Decisions.Count > Capacity) Decisions.RemoveRange(0, Decisions.Count - Capacity);
         try

@@ -26,6 +26,24 @@ public static class DecisionRecords
     public static ControlRecord Operator(DateTimeOffset at, string change, string reason, int? rank, long? version) =>
         new(new ControlDecision(at, "operator", rank, new Dictionary<string, double>(), change, reason, DecisionOutcome.Applied), version);
 
+    /// <summary>
+    /// The <c>action</c> label of <c>moe_control_decisions_total</c>: a canary trial's step (start, judge, promote, roll
+    /// back) read from the canary's own change text, else the decision's outcome (applied, proposed, refused).
+    /// </summary>
+    public static string Action(ControlDecisionRecord decision)
+    {
+        ArgumentNullException.ThrowIfNull(decision);
+        if (decision.Controller == "canary" && decision.Outcome == "applied")
+        {
+            string change = decision.Change;
+            if (change.Contains(" started", StringComparison.Ordinal)) return "canary_start";
+            if (change.Contains(" interval ", StringComparison.Ordinal)) return "canary_judge";
+            if (change.Contains(" promoted", StringComparison.Ordinal)) return "canary_promote";
+            if (change.Contains(" rolled back", StringComparison.Ordinal)) return "canary_rollback";
+        }
+        return decision.Outcome is "applied" or "proposed" ? decision.Outcome : "refused";
+    }
+
     public static string Outcome(DecisionOutcome outcome) => outcome switch
     {
         DecisionOutcome.Applied => "applied",

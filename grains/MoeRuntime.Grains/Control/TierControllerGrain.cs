@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MoeRuntime.Control.Canary;
 using MoeRuntime.Control.Loop;
 using MoeRuntime.Control.Planning;
 using MoeRuntime.Grains.Experts;
@@ -220,8 +221,33 @@ public sealed class TierControllerGrain(
     Task<RankReading> ITierControlPort.ReadRankAsync(int rank, CancellationToken cancellationToken) =>
         PinWrites.ReadKeepingPinsAsync(TierSet(rank), rank, _pins, time);
 
-    Task<long> ITierControlPort.WriteAsync(int rank, TierSetWrite write, CancellationToken cancellationToken) =>
-        TierControlViews.WriteAsync(TierSet(rank), write);
+    /// <summary>
+    /// Writes a controller's plan, or — when it moves more than <c>Moe:Control:Canary:AutoTrialAbove</c> experts
+    /// (<see cref="AutoTrial"/>) — submits it to the canary grain as a trial on this rank. While a trial is under way such
+    /// a plan is refused (not written; planned again next interval), and a rank that just became a canary is not written
+    /// by the next controller of the same interval.
+    /// </summary>
+    async Task<long> ITierControlPort.WriteAsync(int rank, TierSetWrite write, CancellationToken cancellationToken)
+    {
+        if (_held.Contains(rank)) throw new TierWriteRefusedException($"rank {rank} carries a canary trial; the controllers leave it alone until the trial ends");
+        CanaryOptions canary = _options.Canary;
+        if (AutoTrial.Route(write.Tiers.Count, ranks.LiveRanks().Length, canary) == PlanRoute.Write)
+            return await TierControlViews.WriteAsync(TierSet(rank), write);
+        CanaryPlanOutcome outcome = await GrainFactory.GetGrain<ICanaryGrain>(Model).SubmitPlanAsync(new CanaryPlan
+        {
+            Rank = rank,
+            Tiers = write.Tiers.ToDictionary(),
+            HotLimitBytes = write.HotLimitBytes,
+            ExpectedVersion = write.ExpectedVersion,
+            Controller = write.ChangedBy,
+            Reason = write.Reason,
+        });
+        if (outcome.TrialId is not { } trial)
+            throw new TierWriteRefusedException($"{write.Tiers.Count} moves is over Moe:Control:Canary:AutoTrialAbove ({canary.AutoTrialAbove}) and no canary trial could start: {outcome.Refusal}");
+        _held = [.. _held, rank];
+        logger.LogInformation("Tier controllers of {Model}: {Writer}'s plan of {Moves} moves on rank {Rank} is canary trial {Trial}", Model, write.ChangedBy, write.Tiers.Count, rank, trial);
+        return outcome.Version;
+    }
 
     Task ITierControlPort.SetSamplingAsync(SamplingChange sampling, CancellationToken cancellationToken)
     {

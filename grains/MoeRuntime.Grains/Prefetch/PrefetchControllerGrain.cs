@@ -20,6 +20,7 @@ namespace MoeRuntime.Grains.Prefetch;
 /// </summary>
 public sealed class PrefetchControllerGrain(
     [PersistentState("prefetch-settings", ControlStorage.Name)] IPersistentState<PrefetchSettingsView> saved,
+    [PersistentState("prefetch-overrides", ControlStorage.Name)] IPersistentState<PrefetchRankOverrides> overrides,
     ModelHost host, RankDirectory ranks, IOptions<PrefetchControlOptions> options, IOptions<PrefetchControllerOptions> policy, IOptions<MoeSiloOptions> silo, TimeProvider time,
     ILogger<PrefetchControllerGrain> logger)
     : Grain, IPrefetchControllerGrain
@@ -71,6 +72,41 @@ public sealed class PrefetchControllerGrain(
     }
 
     public Task<PrefetchSettingsView> GetSettingsAsync() => Task.FromResult(_view);
+
+    public Task<PrefetchSettingsView> GetRankSettingsAsync(int rank) =>
+        Task.FromResult(overrides.State.Ranks.TryGetValue(rank, out PrefetchSettingsView? own) ? own : _view);
+
+    public async Task<PrefetchSettingsView> SetRankOverrideAsync(int[] ranks, PrefetchSettingsChange? change, string changedBy, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(ranks);
+        changedBy = MoeCaller.Author(changedBy);
+        if (string.IsNullOrWhiteSpace(changedBy) || string.IsNullOrWhiteSpace(reason))
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a prefetch override needs who set it and why");
+        if (ranks.Length == 0) throw new MoeRequestException(MoeErrorCode.InvalidRequest, "a prefetch override needs the ranks it is for");
+        if (change is null)
+        {
+            foreach (int rank in ranks) overrides.State.Ranks.Remove(rank);
+            await overrides.WriteStateAsync();
+            logger.LogInformation("Prefetch of {Model}: rank(s) {Ranks} use the cluster's settings again ({Reason})", Model, string.Join(",", ranks), reason);
+            return _view;
+        }
+        PrefetchSettings next;
+        try
+        {
+            next = PrefetchSettingsChanges.Apply(_settings, change.Lookahead, change.Thresholds, host.Config.LayerCount);
+        }
+        catch (ArgumentException e)
+        {
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, e.Message);
+        }
+        // The override carries the cluster's version it was made from; routers tell it apart by its content.
+        PrefetchSettingsView view = View(_view.Version, changedBy, reason, next);
+        foreach (int rank in ranks) overrides.State.Ranks[rank] = view;
+        await overrides.WriteStateAsync();
+        logger.LogInformation("Prefetch of {Model}: rank(s) {Ranks} override the cluster's settings: {Change} ({Reason})",
+            Model, string.Join(",", ranks), PrefetchSettingsChanges.Describe(_settings, next), reason);
+        return view;
+    }
 
     public Task<PrefetchControlStatus> GetStatusAsync() => Task.FromResult(new PrefetchControlStatus
     {

@@ -132,6 +132,13 @@ public sealed class RankTelemetry : IBatcherObserver, MoeRuntime.Control.Prefetc
             string.IsNullOrEmpty(manifestDigest) ? "none" : manifestDigest).Set(1);
     }
 
+    /// <summary>moe_control_decisions_total: one decision recorded in the decision log this rank hosts.</summary>
+    public void Decided(string controller, string action)
+    {
+        if (!Enabled) return;
+        Collector.Counter(MoeMetrics.ControlDecisionsTotal, controller, action).Increment();
+    }
+
     /// <summary>Samples the process's memory once an interval: resident set (libtorch's native tensors included) and managed heap.</summary>
     public void ObserveProcess()
     {

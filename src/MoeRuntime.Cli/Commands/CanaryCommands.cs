@@ -6,7 +6,7 @@ namespace MoeRuntime.Cli.Commands;
 
 /// <summary>
 /// <c>moe control canary ...</c>: the canary trial under way and the recent verdicts; start a trial of a TierSet change,
-/// judge an interval now, or end a trial by hand (promote, or roll back to cancel it).
+/// prefetch settings, judge an interval now, or end a trial by hand (promote, or roll back to cancel it).
 /// </summary>
 static class CanaryCommands
 {
@@ -16,7 +16,7 @@ static class CanaryCommands
         command.Subcommands.Add(Start());
         command.Subcommands.Add(Canary("tick", "Judge one interval of the trial now and show the status after it", (canary, _) => canary.TickAsync()));
         command.Subcommands.Add(End("promote", "End the trial now by writing its change on every rank", promote: true));
-        command.Subcommands.Add(End("rollback", "End the trial now by restoring the canary ranks' previous tiers (cancels it)", promote: false));
+        command.Subcommands.Add(End("rollback", "End the trial now by restoring the canary ranks' previous tiers or prefetch settings (cancels it)", promote: false));
         return command;
     }
 
@@ -25,22 +25,46 @@ static class CanaryCommands
         var set = new Option<string[]>("--set") { Description = "An expert's tier under trial, model/layer/expert=hot|warm|cold (repeatable)", AllowMultipleArgumentsPerToken = true };
         var hotBudget = new Option<long?>("--hot-budget-bytes") { Description = "A new hot budget for the canary ranks" };
         var metric = new Option<string[]>("--metric") { Description = "A metric the change targets: itl_p95_s, ttft_p95_s, hit_ratio, stall_s_per_1k_calls, usd_per_1k_tokens (repeatable; default the first four)" };
+        var lookahead = new Option<int?>("--prefetch-lookahead") { Description = "Prefetch settings under trial instead of tiers: layers ahead to prefetch on the canary ranks (0: off)" };
+        var threshold = new Option<string[]>("--prefetch-threshold")
+        {
+            Description = "Prefetch settings under trial: a layer's confidence threshold on the canary ranks as LAYER=X (repeatable)",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var reason = new Option<string>("--reason") { Description = "Why; kept with the trial and the TierSet versions", Required = true };
         set.Validators.Add(result =>
         {
             foreach (string pair in result.GetValueOrDefault<string[]>() ?? [])
                 if (pair.Split('=') is not [{ Length: > 0 }, { Length: > 0 }]) result.AddError($"--set '{pair}' is not model/layer/expert=tier");
         });
-        return Canary("start", "Try a TierSet change on the canary ranks first; it is promoted or rolled back by the noise rule",
-            (canary, result) => canary.StartAsync(new CanaryRequest
+        threshold.Validators.Add(result =>
+        {
+            foreach (string text in result.GetValueOrDefault<string[]>() ?? [])
+                if (Threshold(text) is null) result.AddError($"--prefetch-threshold '{text}' is not LAYER=X, for example 2=0.3");
+        });
+        return Canary("start", "Try a TierSet change or prefetch settings on the canary ranks first; promoted or rolled back by the noise rule",
+            (canary, result) =>
             {
-                Tiers = (result.GetValue(set) ?? []).Select(p => p.Split('=')).ToDictionary(p => p[0], p => p[1]),
-                HotBudgetBytes = result.GetValue(hotBudget),
-                Metrics = result.GetValue(metric) ?? [],
-                By = Environment.UserName,
-                Reason = result.GetValue(reason)!,
-            }), set, hotBudget, metric, reason);
+                Dictionary<int, double> thresholds = (result.GetValue(threshold) ?? []).Select(t => Threshold(t)!.Value).ToDictionary(t => t.Key, t => t.Value);
+                int? ahead = result.GetValue(lookahead);
+                return canary.StartAsync(new CanaryRequest
+                {
+                    Tiers = (result.GetValue(set) ?? []).Select(p => p.Split('=')).ToDictionary(p => p[0], p => p[1]),
+                    HotBudgetBytes = result.GetValue(hotBudget),
+                    Prefetch = ahead is null && thresholds.Count == 0 ? null : new PrefetchSettingsChange { Lookahead = ahead, Thresholds = thresholds },
+                    Metrics = result.GetValue(metric) ?? [],
+                    By = Environment.UserName,
+                    Reason = result.GetValue(reason)!,
+                });
+            }, set, hotBudget, lookahead, threshold, metric, reason);
     }
+
+    static KeyValuePair<int, double>? Threshold(string text) =>
+        text.Split('=', 2) is [var layer, var value]
+            && int.TryParse(layer, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int l)
+            && double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v)
+            ? new(l, v)
+            : null;
 
     static Command End(string name, string description, bool promote)
     {
@@ -75,8 +99,11 @@ static class CanaryCommands
     {
         Console.WriteLine($"  #{t.Id} {state}: started {t.StartedAt:u} by {t.By} ({t.Reason}); canary rank(s) {string.Join(",", t.CanaryRanks)} vs {string.Join(",", t.ControlRanks)}; " +
             $"{t.Intervals} intervals{(t.EndedAt is { } at ? $", ended {at:u}" : "")}");
-        Console.WriteLine($"    change: {(t.Tiers.Count == 0 ? "no tier moves" : string.Join(", ", t.Tiers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")))}" +
-            (t.HotBudgetBytes is { } b ? $"; hot budget {b} bytes" : ""));
+        if (t.Prefetch is { } p)
+            Console.WriteLine($"    change ({t.Kind}): prefetch" + (p.Lookahead is { } l ? $" lookahead {l}" : "")
+                + string.Concat(p.Thresholds.OrderBy(x => x.Key).Select(x => $", layer {x.Key} threshold {x.Value:0.###}")));
+        else Console.WriteLine($"    change ({t.Kind}): {(t.Tiers.Count == 0 ? "no tier moves" : string.Join(", ", t.Tiers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")))}" +
+            (t.HotBudgetBytes is { } b ? $"; hot budget {b} bytes" : "") + (t.HotLimitBytes is { } h ? $"; hot limit {h} bytes" : ""));
         Console.WriteLine($"    {t.Judgement}");
         if (t.Figures.Length == 0) return;
         var table = new TextTable("metric", "canary median", "control median", "control MAD", "threshold", "worse by", "n canary/control");

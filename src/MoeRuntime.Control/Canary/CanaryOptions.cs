@@ -24,6 +24,12 @@ public sealed record CanaryOptions
     /// <summary>How many robust standard deviations (1.4826 × the control's median absolute deviation) the canary may be worse by.</summary>
     public double MadMultiplier { get; init; } = 3;
 
+    /// <summary>
+    /// A tier controller's plan for one rank that moves more than this many experts is tried as a canary trial on that
+    /// rank instead of written (<see cref="AutoTrial"/>); 0 turns it off (the default: see docs/control.md).
+    /// </summary>
+    public int AutoTrialAbove { get; init; }
+
     /// <summary>Smallest worsening of p95 inter-token latency that counts, seconds.</summary>
     public double MinInterTokenSeconds { get; init; } = 0.005;
 
@@ -57,6 +63,7 @@ public sealed record CanaryOptions
         if (!(Share >= 0 && Share < 1)) throw new ArgumentException($"CanaryOptions.Share must be in [0, 1) (0 uses Ranks), was {Share}", nameof(Share));
         if (MinIntervals < 2) throw new ArgumentException($"CanaryOptions.MinIntervals must be at least 2 (a median absolute deviation needs two values), was {MinIntervals}", nameof(MinIntervals));
         if (Intervals < MinIntervals) throw new ArgumentException($"CanaryOptions.Intervals must be at least MinIntervals ({MinIntervals}), was {Intervals}", nameof(Intervals));
+        if (AutoTrialAbove < 0) throw new ArgumentException($"CanaryOptions.AutoTrialAbove must be at least 0 (0 turns it off), was {AutoTrialAbove}", nameof(AutoTrialAbove));
         if (!(MadMultiplier > 0) || double.IsInfinity(MadMultiplier)) throw new ArgumentException($"CanaryOptions.MadMultiplier must be positive and finite, was {MadMultiplier}", nameof(MadMultiplier));
         Check(MinInterTokenSeconds, nameof(MinInterTokenSeconds));
         Check(MinTimeToFirstTokenSeconds, nameof(MinTimeToFirstTokenSeconds));

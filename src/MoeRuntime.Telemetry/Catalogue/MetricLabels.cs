@@ -153,6 +153,14 @@ public static class MetricLabels
     /// </summary>
     public static readonly LabelDefinition Quantile = new("q", "0.5", "0.9", "0.95", "0.99");
 
+    /// <summary>Who made a control decision, as the decision log names it.</summary>
+    public static readonly LabelDefinition Controller = LabelDefinition.Bounded("controller",
+        "the controllers and their operators: latency, cost, prefetch, balancer, canary, operator");
+
+    /// <summary>What a control decision did: its outcome, or for the canary the trial's step.</summary>
+    public static readonly LabelDefinition ControlAction = new("action",
+        "applied", "proposed", "refused", "canary_start", "canary_judge", "canary_promote", "canary_rollback");
+
     /// <summary>The runtime's version: the assembly's informational version without its source revision.</summary>
     public static readonly LabelDefinition BuildVersion = LabelDefinition.Bounded("version", "one per deployed build");
 

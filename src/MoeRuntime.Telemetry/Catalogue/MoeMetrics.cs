@@ -379,6 +379,11 @@ public static class MoeMetrics
         "1", "Share of compared positions at which the candidate's top-k expert set of the layer equals the primary's, on this rank since it started.",
         [Layer], maxSeries: ShadowLayerSeriesBound);
 
+    /// <summary>Control decisions recorded, by controller and action: the series Grafana's control-event annotations query.</summary>
+    public static readonly MetricDefinition ControlDecisionsTotal = Counter("moe_control_decisions_total", "1",
+        "Decisions recorded in the model's decision log, by controller and action (applied, proposed, refused; canary_start, canary_judge, canary_promote, canary_rollback for the steps of a canary trial). Counted by the rank hosting the model's decision log grain, so the series moves to another rank with it; sum over ranks.",
+        Controller, ControlAction);
+
     /// <summary>Every metric, in documentation order.</summary>
     public static IReadOnlyList<MetricDefinition> All { get; } =
     [
@@ -394,7 +399,7 @@ public static class MoeMetrics
         ExpertComputeTimeTotal, ProcessMemoryBytes, BuildInfo,
         AccessDenialsTotal, IntegrityFailuresTotal, ExpertQuarantinedTotal, TelemetryDroppedTotal, SummariesRejectedTotal, SecurityDeniedTotal,
         ClusterLatencySeconds, ClusterSloBurnRate, ClusterStaleRanks,
-        RoutingDriftPsi, RoutingDriftChoiceShiftRatio, ModelInfo,
+        RoutingDriftPsi, RoutingDriftChoiceShiftRatio, ModelInfo, ControlDecisionsTotal,
         ShadowRequestsTotal, ShadowTokensTotal, ShadowGreedyAgreementsTotal, ShadowLogprobDivergenceMicronatsTotal, ShadowRoutingPositionsTotal,
         ShadowRoutingAgreementsTotal, ShadowLatencySeconds, ShadowGreedyAgreementRatio, ShadowLogprobDivergence, ShadowRoutingAgreementRatio,
     ];

@@ -49,6 +49,7 @@ static class MoeOptionsValidation
             if (o.ExpertCallHedgeAfter > TimeSpan.Zero && o.ExpertCallTimeout > TimeSpan.Zero && o.ExpertCallHedgeAfter >= o.ExpertCallTimeout)
                 c.Fail(nameof(o.ExpertCallHedgeAfter), $"must be less than ExpertCallTimeout ({o.ExpertCallTimeout}), or zero to turn hedging off, was {o.ExpertCallHedgeAfter}");
             c.Timeout(o.ExpertDetourPeriod, nameof(o.ExpertDetourPeriod));
+            c.Defined(o.WireFormat, nameof(o.WireFormat));
             c.AtLeast(o.RoutingCheckEveryNTokens, 1, nameof(o.RoutingCheckEveryNTokens));
             if (!string.IsNullOrWhiteSpace(o.RoutingTracePath) && Directory.Exists(o.RoutingTracePath.Replace("{rank}", o.Rank.ToString(), StringComparison.Ordinal)))
                 c.Fail(nameof(o.RoutingTracePath), $"must name a file, not a directory, was '{o.RoutingTracePath}'");

@@ -75,7 +75,7 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Telemetry:RoutingDrift:Slot", "00:00:00.5"), ("Moe:Telemetry:RoutingDrift:RecentSlots", "0"),
         ("Moe:Telemetry:RoutingDrift:BaselineSlots", "1441"), ("Moe:Telemetry:RoutingDrift:MinChoices", "0"),
         ("Moe:Telemetry:RoutingDrift:Epsilon", "0.5"), ("Moe:Telemetry:RoutingDrift:PsiThreshold", "0"),
-        ("Silo:Clustering", "carrier-pigeon"), ("Silo:Redis", ""), ("Silo:ClusterId", ""), ("Silo:SiloPort", "70000"),
+        ("Silo:Clustering", "carrier-pigeon"), ("Silo:Redis", ""), ("Silo:ClusterId", ""), ("Silo:SiloPort", "70000"), ("Silo:SiloListeningPort", "70000"),
         ("Silo:GatewayPort", "-1"), ("Silo:PrimarySiloPort", "65536"), ("Silo:HttpPort", "70000"), ("Silo:AdvertisedAddress", "localhost"),
         ("Silo:HttpBind", "localhost"), ("Silo:HttpsCertificatePath", "{directory}"), ("Silo:HttpsCertificatePassword", "secret"),
         ("Silo:AllowInsecureHttp", "maybe"),

@@ -191,6 +191,9 @@ static class MoeOptionsValidation
             c.NotBlank(o.ClusterId, nameof(o.ClusterId));
             // 0 lets the system pick a free port (tests start many silos on one machine).
             c.Between(o.SiloPort, 0, IPEndPoint.MaxPort, nameof(o.SiloPort));
+            c.Between(o.SiloListeningPort, 0, IPEndPoint.MaxPort, nameof(o.SiloListeningPort));
+            if (o.SiloListeningPort != 0 && o.SiloListeningPort == o.SiloPort)
+                c.Fail(nameof(o.SiloListeningPort), $"must differ from Silo:SiloPort (or be 0 to listen on it), was {o.SiloListeningPort}");
             c.Between(o.GatewayPort, 0, IPEndPoint.MaxPort, nameof(o.GatewayPort));
             c.Between(o.PrimarySiloPort, 0, IPEndPoint.MaxPort, nameof(o.PrimarySiloPort));
             c.Between(o.HttpPort, 0, IPEndPoint.MaxPort, nameof(o.HttpPort));

@@ -83,14 +83,21 @@ public static class WireCodec
 
     /// <summary>
     /// A new array holding a [rows, columns] tensor (any dtype, any device, any strides) in <paramref name="format"/>:
-    /// the tensor is copied (and narrowed) straight into the array's memory, one pass.
+    /// the tensor is copied (and narrowed) straight into the array's memory, one pass over an array that is not zeroed first.
     /// </summary>
     public static byte[] Encode(Tensor matrix, WireFormat format)
     {
         if (matrix.dim() != 2) throw new ArgumentException($"expected a [rows, columns] matrix, got {matrix.dim()} dimensions", nameof(matrix));
         int rows = (int)matrix.shape[0], columns = (int)matrix.shape[1];
-        var data = new byte[ByteLength(rows, columns, format)];
+        // Every byte is written below, so the array is not zeroed first.
+        byte[] data = GC.AllocateUninitializedArray<byte>(checked((int)ByteLength(rows, columns, format)));
         if (data.Length == 0) return data;
+        if (format == WireFormat.Float32 && matrix.device_type == DeviceType.CPU && matrix.dtype == ScalarType.Float32 && matrix.is_contiguous())
+        {
+            // Already the wire's layout: one memory copy, no pinning.
+            matrix.bytes.CopyTo(data);
+            return data;
+        }
         using Tensor target = Wrap(data, rows, columns, format);
         target.copy_(matrix);
         return data;

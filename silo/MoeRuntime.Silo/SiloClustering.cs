@@ -29,6 +29,9 @@ static class SiloClustering
             default:
                 throw new InvalidOperationException($"Silo:Clustering '{options.Clustering}' is not supported (localhost, redis)");
         }
+        // Advertise SiloPort, listen on another port: a forwarder carries the other silos' connections across.
+        if (options.SiloListeningPort != 0)
+            silo.Configure<EndpointOptions>(o => o.SiloListeningEndpoint = new IPEndPoint(o.AdvertisedIPAddress, options.SiloListeningPort));
         return silo;
     }
 }

@@ -25,6 +25,7 @@ public static class SiloCommandLine
         ["--clustering"] = "Silo:Clustering",
         ["--redis"] = "Silo:Redis",
         ["--silo-port"] = "Silo:SiloPort",
+        ["--silo-listening-port"] = "Silo:SiloListeningPort",
         ["--gateway-port"] = "Silo:GatewayPort",
         ["--primary-port"] = "Silo:PrimarySiloPort",
         ["--http-port"] = "Silo:HttpPort",

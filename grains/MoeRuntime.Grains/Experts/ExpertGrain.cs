@@ -121,7 +121,7 @@ public sealed class ExpertGrain(ModelHost host, RoutingGates gates, RankTierPoli
                 telemetry.ExpertComputed(_key, tokens.Rows, Stopwatch.GetElapsedTime(started), lease.FoundIn, lease.FetchTime);
                 if (check is not null) Recheck(input, check);
                 long computed = Stopwatch.GetTimestamp();
-                TensorPayload output = TensorPayloads.FromTensor(result);
+                TensorPayload output = TensorPayloads.FromTensor(result, TensorPayloads.Format(tokens.Element));
                 long encoded = Stopwatch.GetTimestamp();
                 // The time before the rows were decoded (quarantine check, making the weights hot) counts as compute.
                 return output with

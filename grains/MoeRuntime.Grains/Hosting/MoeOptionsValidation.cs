@@ -50,6 +50,7 @@ static class MoeOptionsValidation
             if (o.ExpertCallHedgeAfter > TimeSpan.Zero && o.ExpertCallTimeout > TimeSpan.Zero && o.ExpertCallHedgeAfter >= o.ExpertCallTimeout)
                 c.Fail(nameof(o.ExpertCallHedgeAfter), $"must be less than ExpertCallTimeout ({o.ExpertCallTimeout}), or zero to turn hedging off, was {o.ExpertCallHedgeAfter}");
             c.Timeout(o.ExpertDetourPeriod, nameof(o.ExpertDetourPeriod));
+            c.Defined(o.WireFormat, nameof(o.WireFormat));
             c.AtLeast(o.RoutingCheckEveryNTokens, 1, nameof(o.RoutingCheckEveryNTokens));
             if (!string.IsNullOrWhiteSpace(o.RoutingTracePath) && Directory.Exists(o.RoutingTracePath.Replace("{rank}", o.Rank.ToString(), StringComparison.Ordinal)))
                 c.Fail(nameof(o.RoutingTracePath), $"must name a file, not a directory, was '{o.RoutingTracePath}'");
@@ -216,6 +217,9 @@ static class MoeOptionsValidation
             c.NotBlank(o.ClusterId, nameof(o.ClusterId));
             // 0 lets the system pick a free port (tests start many silos on one machine).
             c.Between(o.SiloPort, 0, IPEndPoint.MaxPort, nameof(o.SiloPort));
+            c.Between(o.SiloListeningPort, 0, IPEndPoint.MaxPort, nameof(o.SiloListeningPort));
+            if (o.SiloListeningPort != 0 && o.SiloListeningPort == o.SiloPort)
+                c.Fail(nameof(o.SiloListeningPort), $"must differ from Silo:SiloPort (or be 0 to listen on it), was {o.SiloListeningPort}");
             c.Between(o.GatewayPort, 0, IPEndPoint.MaxPort, nameof(o.GatewayPort));
             c.Between(o.PrimarySiloPort, 0, IPEndPoint.MaxPort, nameof(o.PrimarySiloPort));
             c.Between(o.HttpPort, 0, IPEndPoint.MaxPort, nameof(o.HttpPort));

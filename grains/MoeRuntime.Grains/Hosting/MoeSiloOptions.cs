@@ -1,5 +1,6 @@
 using MoeRuntime.Control.Cost;
 using MoeRuntime.Model.Generation;
+using MoeRuntime.Model.Wire;
 using MoeRuntime.Serving.Tiers;
 
 namespace MoeRuntime.Grains.Hosting;
@@ -76,6 +77,12 @@ public sealed class MoeSiloOptions
     /// seconds), after which the default grain has re-activated on a live rank.
     /// </summary>
     public TimeSpan ExpertDetourPeriod { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// The element type of activations this rank sends to experts on other ranks (and to its own expert grains): Float32
+    /// (exact, the default), Float16 or BFloat16 (half the bytes, a small accuracy cost: docs/wire-format.md). Experts
+    /// answer in the format they were asked in, so ranks with different settings work together.
+    /// </summary>
+    public WireFormat WireFormat { get; set; } = WireFormat.Float32;
     /// <summary>
     /// Every how many token positions the router records a routing digest and asks the expert's rank to
     /// re-check it. Mismatch detection needs only a sample; re-checking costs a small gate computation

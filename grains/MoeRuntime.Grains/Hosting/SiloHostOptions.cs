@@ -10,7 +10,14 @@ public sealed class SiloHostOptions
     /// <summary>StackExchange.Redis connection string, for <c>redis</c> clustering.</summary>
     public string Redis { get; set; } = "localhost:6379";
     public string ClusterId { get; set; } = "moe";
+    /// <summary>The silo-to-silo port this silo advertises to the others (what they connect to).</summary>
     public int SiloPort { get; set; } = 11111;
+    /// <summary>
+    /// The port the silo listens on for other silos when it differs from the one it advertises (<see cref="SiloPort"/>):
+    /// a forwarder in between (a NAT, a proxy, the delay relay of loadtests/delay-scenario) carries the traffic from one to
+    /// the other. 0 (the default) listens on <see cref="SiloPort"/>.
+    /// </summary>
+    public int SiloListeningPort { get; set; }
     public int GatewayPort { get; set; } = 30000;
     /// <summary>Silo-to-silo port of the primary silo, for <c>localhost</c> clustering with several silos.</summary>
     public int PrimarySiloPort { get; set; } = 11111;

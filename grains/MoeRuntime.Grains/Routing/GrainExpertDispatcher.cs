@@ -75,7 +75,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         var payloads = new TensorPayload[experts.Length];
         using (var scope = NewDisposeScope())
         {
-            for (int i = 0; i < experts.Length; i++) payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]));
+            for (int i = 0; i < experts.Length; i++) payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]), options.WireFormat);
         }
 
         CheckedRows?[] checks = RecordDigests(layer, plan, experts, rows);
@@ -196,12 +196,11 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         int start = _turns.Next(slot, replicas.Length);
         int parts = ReplicaChunks.Parts(replicas.Length, payload.Rows);
         if (parts <= 1) return CallAsync(RouteOf(slot, replicas, start), payload, check, cancellationToken);
-        int rowBytes = payload.Columns * sizeof(float);
         var calls = new Task<TensorPayload>[parts];
         for (int part = 0, row = 0; part < parts; part++)
         {
             int rows = ReplicaChunks.RowsOf(payload.Rows, parts, part);
-            var chunk = new TensorPayload(payload.Data.AsSpan(row * rowBytes, rows * rowBytes).ToArray(), rows, payload.Columns);
+            TensorPayload chunk = payload.Slice(row, rows);
             calls[part] = CallAsync(RouteOf(slot, replicas, (start + part) % replicas.Length), chunk, check?.Slice(row, rows), cancellationToken);
             row += rows;
         }
@@ -213,7 +212,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         TensorPayload[] results = await Task.WhenAll(calls).ConfigureAwait(false);
         // The chunks ran side by side: the one whose expert worked longest stands for the call's timing.
         ExpertTiming? timing = results.Select(r => r.Timing).MaxBy(t => t is null ? -1 : t.DecodeNanoseconds + t.ComputeNanoseconds + t.EncodeNanoseconds);
-        return new TensorPayload(ReplicaChunks.Join(results.Select(r => r.Data).ToArray(), whole.Data.Length), whole.Rows, whole.Columns) { Timing = timing };
+        return new TensorPayload(ReplicaChunks.Join(results.Select(r => r.Data).ToArray(), whole.Data.Length), whole.Rows, whole.Columns, whole.Element) { Timing = timing };
     }
 
     ExpertRoute RouteOf(int slot, string[]? replicas = null, int start = 0)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using MoeRuntime.Grains.Diagnostics;
@@ -8,6 +9,7 @@ using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Layers;
 using MoeRuntime.Serving.Dispatch;
 using MoeRuntime.Serving.Placement;
+using MoeRuntime.Serving.Tiers;
 using MoeRuntime.Telemetry.Collection;
 using Orleans.Runtime;
 using static TorchSharp.torch;
@@ -26,14 +28,19 @@ namespace MoeRuntime.Grains.Routing;
 /// next layers' experts are hinted by <see cref="GrainExpertPrefetcher"/>, which the model calls.
 /// </summary>
 internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, PlacementMapCache placement,
-    TelemetrySamplingCache sampling, RankDirectory ranks, ILogger<GrainExpertDispatcher> logger)
+    TelemetrySamplingCache sampling, RankDirectory ranks, ExpertExecutor executor, ILogger<GrainExpertDispatcher> logger)
     : IExpertDispatcher
 {
+    /// <summary>Stands in a layer's results for an expert computed in-process, whose output is a tensor, not a payload.</summary>
+    static readonly TensorPayload InProcess = new([], 0, 0);
+    static readonly Task<TensorPayload> InProcessDone = Task.FromResult(InProcess);
+
     long _calls, _bytesSent, _bytesReceived, _callTicks, _retries, _hedges;
     readonly ReplicaTurns _turns = new(host.Config.LayerCount * host.Config.ExpertCount);
     // Grain keys per expert slot (layer * experts + expert), built once: the per-layer path formats no strings.
     readonly string[] _defaultKeys = Keys(host, rank: null);
     readonly string[] _localKeys = Keys(host, host.Rank);
+    readonly ExpertKey[] _experts = ExpertKeys(host);
     readonly HedgeDelay? _hedge = options.ExpertCallHedgeAfter > TimeSpan.Zero
         ? new HedgeDelay(options.ExpertCallHedgeAfter, options.ExpertCallTimeout)
         : null;
@@ -41,6 +48,9 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     // Per slot, the copy on this rank when the expert's default grain lives on another live rank (null otherwise: one
     // rank alone, or this rank the owner, has nothing to hedge to); re-read from membership once a second.
     volatile string?[] _localCopies = new string?[host.Config.LayerCount * host.Config.ExpertCount];
+    // Per slot, whether the expert's default grain belongs on this rank (its owner among the live ranks, the rule placement
+    // uses): such an expert is computed by this rank's executor, in-process. Re-read with the local copies.
+    volatile bool[] _ownedHere = new bool[host.Config.LayerCount * host.Config.ExpertCount];
     long _localCopiesDue;
 
     public long Calls => Interlocked.Read(ref _calls);
@@ -50,6 +60,15 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     public long Retries => Interlocked.Read(ref _retries);
     /// <summary>Expert calls also sent to the copy on this rank because they had not answered within the hedge delay.</summary>
     public long Hedges => Interlocked.Read(ref _hedges);
+
+    static ExpertKey[] ExpertKeys(ModelHost host)
+    {
+        var keys = new ExpertKey[host.Config.LayerCount * host.Config.ExpertCount];
+        for (int layer = 0; layer < host.Config.LayerCount; layer++)
+            for (int expert = 0; expert < host.Config.ExpertCount; expert++)
+                keys[layer * host.Config.ExpertCount + expert] = new ExpertKey(host.ModelName, layer, expert);
+        return keys;
+    }
 
     static string[] Keys(ModelHost host, int? rank)
     {
@@ -72,10 +91,19 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         span?.SetTag("moe.layer", layer);
         span?.SetTag("moe.experts", experts.Length);
         span?.SetTag("moe.tokens", plan.TokenCount);
-        var payloads = new TensorPayload[experts.Length];
+        bool[] ownedHere = OwnedHere(Stopwatch.GetTimestamp());
+        // Experts without replicas whose default grain belongs on this rank run in-process (their rows stay tensors); the
+        // others are sent, their rows copied into payloads. Null payload: in-process.
+        var payloads = new TensorPayload?[experts.Length];
+        int inProcess = 0;
         using (var scope = NewDisposeScope())
         {
-            for (int i = 0; i < experts.Length; i++) payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]));
+            for (int i = 0; i < experts.Length; i++)
+            {
+                int slot = layer * host.Config.ExpertCount + experts[i];
+                if (ownedHere[slot] && routes.For(layer, experts[i]) is null) inProcess++;
+                else payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]));
+            }
         }
 
         CheckedRows?[] checks = RecordDigests(layer, plan, experts, rows);
@@ -84,29 +112,117 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         long sent = Stopwatch.GetTimestamp();
         for (int i = 0; i < experts.Length; i++)
         {
+            if (payloads[i] is not { } payload) continue;
             int slot = layer * host.Config.ExpertCount + experts[i];
             calls[i] = Stamped(routes.For(layer, experts[i]) is { } replicas
-                ? SpreadAsync(replicas, slot, payloads[i], checks[i], cancellationToken)
-                : CallAsync(RouteOf(slot), payloads[i], checks[i], cancellationToken), answered, i);
+                ? SpreadAsync(replicas, slot, payload, checks[i], cancellationToken)
+                : CallAsync(slot, RouteOf(slot), payload, checks[i], cancellationToken), answered, i);
         }
-        TensorPayload?[] results = await SettleAsync(calls, plan, experts, rows).ConfigureAwait(false);
-        long settled = Stopwatch.GetTimestamp();
-        telemetry.Dispatched(payloads.Sum(p => (long)p.Data.Length), results.Sum(r => (long)(r?.Data.Length ?? 0)), Stopwatch.GetElapsedTime(started), plan.TokenCount);
+        // While the other ranks work, this rank computes its own experts, one after another, as the batched reference does.
+        Tensor?[]? local = inProcess > 0 ? ArrayPool<Tensor?>.Shared.Rent(experts.Length) : null;
+        LocalTiming slowestLocal = default;
+        try
+        {
+            if (local is not null)
+                for (int i = 0; i < experts.Length; i++)
+                {
+                    if (payloads[i] is not null) continue;
+                    int slot = layer * host.Config.ExpertCount + experts[i];
+                    (calls[i], long entered, long ticks) = await InProcessAsync(slot, plan, moeInput, experts[i], checks[i], local, i, cancellationToken)
+                        .ConfigureAwait(false);
+                    if (local[i] is not null)
+                    {
+                        answered[i] = Stopwatch.GetTimestamp();
+                        slowestLocal = slowestLocal.Later(answered[i], entered, ticks);
+                    }
+                    else calls[i] = Stamped(calls[i], answered, i);
+                }
+            TensorPayload?[] results = await SettleAsync(calls, plan, experts, rows).ConfigureAwait(false);
+            long settled = Stopwatch.GetTimestamp();
+            long bytesSent = 0, bytesReceived = 0;
+            for (int i = 0; i < experts.Length; i++)
+            {
+                bytesSent += payloads[i]?.Data.Length ?? 0;
+                bytesReceived += results[i]?.Data.Length ?? 0;
+            }
+            telemetry.Dispatched(bytesSent, bytesReceived, Stopwatch.GetElapsedTime(started), plan.TokenCount);
 
+            using (var scope = NewDisposeScope())
+            {
+                for (int i = 0; i < experts.Length; i++)
+                {
+                    if (local?[i] is { } computed) plan.Accumulate(output, experts[i], computed);
+                    else if (results[i] is { } result && !ReferenceEquals(result, InProcess))
+                        plan.Accumulate(output, experts[i], TensorPayloads.ToTensor(result, host.Device));
+                }
+            }
+            telemetry.DispatchTimed(layer, Timestamps(started, sent, answered, results, slowestLocal, settled, Stopwatch.GetTimestamp()));
+        }
+        finally
+        {
+            if (local is not null)
+            {
+                for (int i = 0; i < experts.Length; i++) local[i]?.Dispose();
+                ArrayPool<Tensor?>.Shared.Return(local, clearArray: true);
+            }
+        }
+    }
+
+    /// <summary>The slowest in-process expert of a layer: when it answered, began, and how long it computed (Stopwatch).</summary>
+    readonly record struct LocalTiming(long Answered, long Entered, long ComputeTicks)
+    {
+        public LocalTiming Later(long answered, long entered, long ticks) => answered > Answered ? new(answered, entered, ticks) : this;
+    }
+
+    /// <summary>
+    /// Computes one expert with this rank's executor, its output left in <paramref name="local"/>[<paramref name="index"/>]
+    /// (the answer is then <see cref="InProcess"/>, with when the call began and how long it took, in Stopwatch ticks).
+    /// When this rank's copy refuses (quarantined), the rows go to the expert's other copies by the usual route and the
+    /// answer is that call; with no other copy, or any other failure, the failure is the answer, for the layer to settle.
+    /// </summary>
+    async Task<(Task<TensorPayload> Answer, long Entered, long Ticks)> InProcessAsync(int slot, RoutingPlan plan, Tensor moeInput, int expert, CheckedRows? rows, Tensor?[] local, int index,
+        CancellationToken cancellationToken)
+    {
+        Tensor input;
         using (var scope = NewDisposeScope())
         {
-            for (int i = 0; i < experts.Length; i++)
-                if (results[i] is { } result) plan.Accumulate(output, experts[i], TensorPayloads.ToTensor(result, host.Device));
+            input = plan.Gather(moeInput, expert);
+            input.DetachFromDisposeScope();
         }
-        telemetry.DispatchTimed(layer, Timestamps(started, sent, answered, results, settled, Stopwatch.GetTimestamp()));
+        using (input)
+        {
+            RoutingCheck? check = rows is null ? null : new RoutingCheck(rows.Rows, rows.Requests, rows.Positions);
+            try
+            {
+                (Tensor result, long entered, long ticks) = await executor.ComputeAsync(_experts[slot], replica: false, input, check, cancellationToken).ConfigureAwait(false);
+                local[index] = result;
+                Interlocked.Increment(ref _calls);
+                Interlocked.Add(ref _callTicks, ticks);
+                return (InProcessDone, entered, ticks);
+            }
+            catch (MoeRequestException e) when (!cancellationToken.IsCancellationRequested && IsExpertFault(e) && RouteOf(slot) is { Choices: > 1 } route)
+            {
+                Interlocked.Increment(ref _retries);
+                telemetry.ExpertRetry();
+                logger.LogWarning("Expert {Expert} copy on this rank refused the call ({Code}); trying {Next}", _defaultKeys[slot], e.Code, route.KeyFor(2));
+                return (CallAsync(slot, route, TensorPayloads.FromTensor(input), rows, cancellationToken, firstAttempt: 2), 0, 0);
+            }
+            catch (Exception e)
+            {
+                return (Task.FromException<TensorPayload>(e), 0, 0);
+            }
+        }
     }
 
     /// <summary>The layer's dispatch timestamps, with the call that answered last as the slowest.</summary>
-    static DispatchTimestamps Timestamps(long started, long sent, long[] answered, TensorPayload?[] results, long settled, long combined)
+    static DispatchTimestamps Timestamps(long started, long sent, long[] answered, TensorPayload?[] results, LocalTiming local, long settled, long combined)
     {
         int slowest = -1;
         for (int i = 0; i < results.Length; i++)
-            if (results[i] is not null && (slowest < 0 || answered[i] > answered[slowest])) slowest = i;
+            if (results[i] is { } result && !ReferenceEquals(result, InProcess) && (slowest < 0 || answered[i] > answered[slowest])) slowest = i;
+        // An in-process expert that answered after every sent call stands for the layer: no decode, no encode.
+        if (local.Answered != 0 && (slowest < 0 || local.Answered > answered[slowest]))
+            return new DispatchTimestamps(started, sent, local.Answered, local.Entered, 0, local.ComputeTicks, 0, settled, combined);
         if (slowest < 0) return new DispatchTimestamps(started, sent, settled, 0, 0, 0, 0, settled, combined);
         ExpertTiming? timing = results[slowest]!.Timing;
         return new DispatchTimestamps(started, sent, answered[slowest], timing?.Started ?? 0, Ticks(timing?.DecodeNanoseconds),
@@ -195,14 +311,14 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     {
         int start = _turns.Next(slot, replicas.Length);
         int parts = ReplicaChunks.Parts(replicas.Length, payload.Rows);
-        if (parts <= 1) return CallAsync(RouteOf(slot, replicas, start), payload, check, cancellationToken);
+        if (parts <= 1) return CallAsync(slot, RouteOf(slot, replicas, start), payload, check, cancellationToken);
         int rowBytes = payload.Columns * sizeof(float);
         var calls = new Task<TensorPayload>[parts];
         for (int part = 0, row = 0; part < parts; part++)
         {
             int rows = ReplicaChunks.RowsOf(payload.Rows, parts, part);
             var chunk = new TensorPayload(payload.Data.AsSpan(row * rowBytes, rows * rowBytes).ToArray(), rows, payload.Columns);
-            calls[part] = CallAsync(RouteOf(slot, replicas, (start + part) % replicas.Length), chunk, check?.Slice(row, rows), cancellationToken);
+            calls[part] = CallAsync(slot, RouteOf(slot, replicas, (start + part) % replicas.Length), chunk, check?.Slice(row, rows), cancellationToken);
             row += rows;
         }
         return JoinAsync(calls, payload);
@@ -226,49 +342,64 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
 
     string?[] LocalCopies(long now)
     {
+        RefreshOwnership(now);
+        return _localCopies;
+    }
+
+    bool[] OwnedHere(long now)
+    {
+        RefreshOwnership(now);
+        return _ownedHere;
+    }
+
+    /// <summary>Re-reads, at most once a second, which experts this rank owns and which have a copy here to fall back on.</summary>
+    void RefreshOwnership(long now)
+    {
         long due = Volatile.Read(ref _localCopiesDue);
-        if (now < due || Interlocked.CompareExchange(ref _localCopiesDue, now + Stopwatch.Frequency, due) != due) return _localCopies;
+        if (now < due || Interlocked.CompareExchange(ref _localCopiesDue, now + Stopwatch.Frequency, due) != due) return;
         try
         {
             int[] live = ranks.LiveRanks();
             var copies = new string?[_localKeys.Length];
-            if (live.Length > 1)
+            var owned = new bool[_localKeys.Length];
+            if (live.Length > 0)
             {
                 int[,] owners = ExpertOwnership.Map(host.Config.LayerCount, host.Config.ExpertCount, live);
                 for (int layer = 0; layer < host.Config.LayerCount; layer++)
                     for (int expert = 0; expert < host.Config.ExpertCount; expert++)
                     {
                         int slot = layer * host.Config.ExpertCount + expert;
-                        copies[slot] = owners[layer, expert] == host.Rank ? null : _localKeys[slot];
+                        owned[slot] = owners[layer, expert] == host.Rank;
+                        copies[slot] = owned[slot] || live.Length == 1 ? null : _localKeys[slot];
                     }
             }
             _localCopies = copies;
+            _ownedHere = owned;
         }
         catch (Exception e) when (e is InvalidOperationException or OrleansException)
         {
             logger.LogDebug("Could not read the live ranks ({Error}); keeping the previous copies", e.Message);
         }
-        return _localCopies;
     }
 
-    async Task<TensorPayload> CallAsync(ExpertRoute route, TensorPayload payload, CheckedRows? rows, CancellationToken cancellationToken)
+    async Task<TensorPayload> CallAsync(int slot, ExpertRoute route, TensorPayload payload, CheckedRows? rows, CancellationToken cancellationToken, int firstAttempt = 1)
     {
         RoutingCheck? check = rows is null ? null : new RoutingCheck(rows.Rows, rows.Requests, rows.Positions);
-        string key = route.KeyFor(1);
-        long firstAttempt = Stopwatch.GetTimestamp();
+        string key = route.KeyFor(firstAttempt);
+        long firstCall = Stopwatch.GetTimestamp();
         TimeSpan backoff = TimeSpan.FromMilliseconds(100);
         // A copy that reports its own fault (NaN or infinity, a failed integrity check) is quarantined; each other copy of
         // the route (another replica, the default grain, the copy on this rank, each reading its own rank's weights) is tried
         // once before the fault fails the sequences routed to the expert.
-        int otherCopies = route.Choices - 1;
-        for (int attempt = 1; ; attempt++)
+        int otherCopies = route.Choices - firstAttempt;
+        for (int attempt = firstAttempt; ; attempt++)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.ExpertCallTimeout);
             long started = Stopwatch.GetTimestamp();
             try
             {
-                TensorPayload result = await ComputeAsync(key, route.Local, payload, check, started, timeout).ConfigureAwait(false);
+                TensorPayload result = await ComputeAsync(slot, key, route.Local, payload, check, started, timeout).ConfigureAwait(false);
                 Interlocked.Increment(ref _calls);
                 Interlocked.Add(ref _bytesSent, payload.Data.Length);
                 Interlocked.Add(ref _bytesReceived, result.Data.Length);
@@ -284,7 +415,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
                 key = next;
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsRankFailure(e)
-                                      && Stopwatch.GetElapsedTime(firstAttempt) + backoff < options.ExpertCallRetryWindow)
+                                      && Stopwatch.GetElapsedTime(firstCall) + backoff < options.ExpertCallRetryWindow)
             {
                 Interlocked.Increment(ref _retries);
                 telemetry.ExpertRetry();
@@ -312,10 +443,10 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     /// twice; the first answer wins and the other call is cancelled (a copy's win cancels <paramref name="attempt"/>).
     /// Expert calls are pure, so both answers are the same.
     /// </summary>
-    async Task<TensorPayload> ComputeAsync(string key, string? local, TensorPayload payload, RoutingCheck? check, long started, CancellationTokenSource attempt)
+    async Task<TensorPayload> ComputeAsync(int slot, string key, string? local, TensorPayload payload, RoutingCheck? check, long started, CancellationTokenSource attempt)
     {
         CancellationToken cancellationToken = attempt.Token;
-        Task<TensorPayload> primary = grains.GetGrain<IExpertGrain>(key).ComputeAsync(payload, check, cancellationToken);
+        Task<TensorPayload> primary = Invoke(slot, key, payload, check, cancellationToken);
         TensorPayload result;
         if (_hedge is null || local is null || key == local || primary.IsCompleted)
         {
@@ -335,7 +466,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         }
         Interlocked.Increment(ref _hedges);
         telemetry.ExpertHedged();
-        Task<TensorPayload> copy = grains.GetGrain<IExpertGrain>(local).ComputeAsync(payload, null, hedged.Token);
+        Task<TensorPayload> copy = Invoke(slot, local, payload, null, hedged.Token);
         Task<TensorPayload> first = await Task.WhenAny(primary, copy).ConfigureAwait(false);
         Task<TensorPayload> second = first == primary ? copy : primary;
         if (first.IsCompletedSuccessfully)
@@ -355,6 +486,19 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         {
             return await first.ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// One copy's answer: a copy on this rank (this rank's pinned replica, or the default grain when this rank owns the
+    /// expert) from the executor in-process, any other through its grain.
+    /// </summary>
+    Task<TensorPayload> Invoke(int slot, string key, TensorPayload payload, RoutingCheck? check, CancellationToken cancellationToken)
+    {
+        if (key == _localKeys[slot])
+            return executor.ComputeAsync(_experts[slot], replica: true, payload, check, cancellationToken);
+        if (key == _defaultKeys[slot] && _ownedHere[slot])
+            return executor.ComputeAsync(_experts[slot], replica: false, payload, check, cancellationToken);
+        return grains.GetGrain<IExpertGrain>(key).ComputeAsync(payload, check, cancellationToken);
     }
 
     /// <summary>Marks a call whose answer is no longer wanted as observed, so its failure is not an unobserved task exception.</summary>

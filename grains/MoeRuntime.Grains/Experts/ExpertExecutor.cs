@@ -185,6 +185,77 @@ public sealed class ExpertExecutor
         throw Flagged(state, count, span);
     }
 
+    /// <summary>
+    /// Runs several experts of one layer on their rows (a rank call, <see cref="IRankExpertsGrain"/>), one after another,
+    /// each counted as a call of its default grain (or, with <paramref name="replica"/>, of this rank's replica). An expert's
+    /// own fault is its entry in the answer's faults, with zeros for its rows; the others still answer.
+    /// </summary>
+    /// <exception cref="MoeRequestException">The call's lists do not agree with each other or with its rows.</exception>
+    public async Task<RankExpertsAnswer> ComputeManyAsync(RankExpertsCall call, bool replica, CancellationToken cancellationToken)
+    {
+        long entered = Stopwatch.GetTimestamp();
+        Validate(call);
+        ExpertFault?[]? faults = null;
+        long started = Stopwatch.GetTimestamp();
+        using Tensor input = TensorPayloads.ToTensor(call.Rows, _host.Device);
+        using Tensor output = zeros_like(input);
+        long decoded = Stopwatch.GetTimestamp();
+        for (int i = 0, offset = 0; i < call.Experts.Length; offset += call.RowCounts[i], i++)
+        {
+            int count = call.RowCounts[i];
+            if (count == 0) continue;
+            Tensor rows;
+            using (var scope = NewDisposeScope())
+            {
+                rows = input.narrow(0, offset, count);
+                rows.DetachFromDisposeScope();
+            }
+            using (rows)
+            {
+                try
+                {
+                    (Tensor result, _, _) = await ComputeAsync(new ExpertKey(_host.ModelName, call.Layer, call.Experts[i]), replica, rows, call.Checks?[i],
+                        cancellationToken).ConfigureAwait(false);
+                    using (result)
+                    using (var scope = NewDisposeScope())
+                        output.narrow(0, offset, count).copy_(result);
+                }
+                catch (MoeRequestException e) when (e.Code is MoeErrorCode.ExpertFailure or MoeErrorCode.IntegrityFailure)
+                {
+                    faults ??= new ExpertFault?[call.Experts.Length];
+                    string prefix = $"{e.Code}: ";
+                    faults[i] = new ExpertFault(e.Code, e.Message.StartsWith(prefix, StringComparison.Ordinal) ? e.Message[prefix.Length..] : e.Message);
+                }
+            }
+        }
+        long computed = Stopwatch.GetTimestamp();
+        TensorPayload answer = TensorPayloads.FromTensor(output);
+        long encoded = Stopwatch.GetTimestamp();
+        return new RankExpertsAnswer(answer with
+        {
+            Timing = new ExpertTiming(entered, Nanoseconds(decoded - started), Nanoseconds(computed - decoded + started - entered), Nanoseconds(encoded - computed)),
+        }, faults);
+    }
+
+    void Validate(RankExpertsCall call)
+    {
+        if (call.RowCounts.Length != call.Experts.Length)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"a rank call lists {call.Experts.Length} experts but {call.RowCounts.Length} row counts");
+        if (call.Checks is { } checks && checks.Length != call.Experts.Length)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"a rank call lists {call.Experts.Length} experts but {checks.Length} routing checks");
+        if (call.Rows.Columns != _host.Config.HiddenSize)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"experts take rows of {_host.Config.HiddenSize} values, got {call.Rows.Columns}");
+        long total = 0;
+        foreach (int count in call.RowCounts)
+        {
+            if (count < 0) throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"a rank call's row count is negative ({count})");
+            total += count;
+        }
+        if (total != call.Rows.Rows)
+            throw new MoeRequestException(MoeErrorCode.InvalidRequest, $"a rank call's row counts add up to {total}, its payload holds {call.Rows.Rows} rows");
+    }
+
+
     void Refuse(ExpertState state)
     {
         // Quarantined: calls fail at once (the router tries another copy) until the back-off is over; then one call tries

@@ -51,6 +51,10 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     // Per slot, whether the expert's default grain belongs on this rank (its owner among the live ranks, the rule placement
     // uses): such an expert is computed by this rank's executor, in-process. Re-read with the local copies.
     volatile bool[] _ownedHere = new bool[host.Config.LayerCount * host.Config.ExpertCount];
+    // Per slot, the rank that owns the expert among the live ranks (-1 before any rank is known), for calls per rank.
+    volatile int[] _owners = new int[host.Config.LayerCount * host.Config.ExpertCount];
+    volatile int _liveRanks;
+    readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _rankKeys = new();
     long _localCopiesDue;
 
     public long Calls => Interlocked.Read(ref _calls);
@@ -91,17 +95,29 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         span?.SetTag("moe.layer", layer);
         span?.SetTag("moe.experts", experts.Length);
         span?.SetTag("moe.tokens", plan.TokenCount);
-        bool[] ownedHere = OwnedHere(Stopwatch.GetTimestamp());
-        // Experts without replicas whose default grain belongs on this rank run in-process (their rows stay tensors); the
-        // others are sent, their rows copied into payloads. Null payload: in-process.
+        long now = Stopwatch.GetTimestamp();
+        bool[] ownedHere = OwnedHere(now);
+        int[] owners = _owners;
+        bool perRank = options.ExpertCallsPerRank && _liveRanks > 1;
+        // Where each expert's rows go: experts without replicas whose default grain belongs on this rank run in-process
+        // (their rows stay tensors); with calls per rank, those owned by another rank go with that rank's other experts
+        // in one call (unless the expert is detoured after its rank failed); the others are sent one call each, their rows
+        // copied into payloads.
+        int[] destinations = ArrayPool<int>.Shared.Rent(experts.Length);
         var payloads = new TensorPayload?[experts.Length];
-        int inProcess = 0;
+        int inProcess = 0, rankBound = 0;
         using (var scope = NewDisposeScope())
         {
             for (int i = 0; i < experts.Length; i++)
             {
                 int slot = layer * host.Config.ExpertCount + experts[i];
-                if (ownedHere[slot] && routes.For(layer, experts[i]) is null) inProcess++;
+                bool replicated = routes.For(layer, experts[i]) is not null;
+                destinations[i] = replicated ? Sent
+                    : ownedHere[slot] ? Here
+                    : perRank && owners[slot] >= 0 && !_detours.Avoid(_defaultKeys[slot], now) ? owners[slot]
+                    : Sent;
+                if (destinations[i] == Here) inProcess++;
+                else if (destinations[i] >= 0) rankBound++;
                 else payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]));
             }
         }
@@ -110,8 +126,11 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         var calls = new Task<TensorPayload>[experts.Length];
         var answered = new long[experts.Length];
         long sent = Stopwatch.GetTimestamp();
+        long rankBytes = 0;
         for (int i = 0; i < experts.Length; i++)
         {
+            if (destinations[i] >= 0 && Array.IndexOf(destinations, destinations[i], 0, i) < 0)
+                rankBytes += CallRank(layer, destinations[i], i, plan, moeInput, experts, destinations, checks, calls, answered, cancellationToken);
             if (payloads[i] is not { } payload) continue;
             int slot = layer * host.Config.ExpertCount + experts[i];
             calls[i] = Stamped(routes.For(layer, experts[i]) is { } replicas
@@ -126,7 +145,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
             if (local is not null)
                 for (int i = 0; i < experts.Length; i++)
                 {
-                    if (payloads[i] is not null) continue;
+                    if (destinations[i] != Here) continue;
                     int slot = layer * host.Config.ExpertCount + experts[i];
                     (calls[i], long entered, long ticks) = await InProcessAsync(slot, plan, moeInput, experts[i], checks[i], local, i, cancellationToken)
                         .ConfigureAwait(false);
@@ -139,7 +158,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
                 }
             TensorPayload?[] results = await SettleAsync(calls, plan, experts, rows).ConfigureAwait(false);
             long settled = Stopwatch.GetTimestamp();
-            long bytesSent = 0, bytesReceived = 0;
+            long bytesSent = rankBytes, bytesReceived = 0;
             for (int i = 0; i < experts.Length; i++)
             {
                 bytesSent += payloads[i]?.Data.Length ?? 0;
@@ -160,12 +179,159 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         }
         finally
         {
+            ArrayPool<int>.Shared.Return(destinations);
             if (local is not null)
             {
                 for (int i = 0; i < experts.Length; i++) local[i]?.Dispose();
                 ArrayPool<Tensor?>.Shared.Return(local, clearArray: true);
             }
         }
+    }
+
+    /// <summary>A layer's destination of an expert computed in-process by this rank's executor.</summary>
+    const int Here = -2;
+    /// <summary>A layer's destination of an expert sent in a call of its own (or one per replica).</summary>
+    const int Sent = -1;
+
+    /// <summary>
+    /// Sends <paramref name="rank"/> the rows of every expert of the layer bound for it (from index <paramref name="first"/>
+    /// on) in one call, and sets each such expert's answer in <paramref name="calls"/>. Returns the bytes sent.
+    /// </summary>
+    long CallRank(int layer, int rank, int first, RoutingPlan plan, Tensor moeInput, int[] experts, int[] destinations, CheckedRows?[] checks,
+        Task<TensorPayload>[] calls, long[] answered, CancellationToken cancellationToken)
+    {
+        int count = 0;
+        bool checkedAny = false;
+        for (int i = first; i < experts.Length; i++)
+            if (destinations[i] == rank)
+            {
+                count++;
+                checkedAny |= checks[i] is not null;
+            }
+        var members = new int[count];
+        var ids = new int[count];
+        var rowCounts = new int[count];
+        RoutingCheck?[]? rankChecks = checkedAny ? new RoutingCheck?[count] : null;
+        TensorPayload payload;
+        using (var scope = NewDisposeScope())
+        {
+            var parts = new Tensor[count];
+            for (int i = first, k = 0; i < experts.Length; i++)
+            {
+                if (destinations[i] != rank) continue;
+                members[k] = i;
+                ids[k] = experts[i];
+                rowCounts[k] = plan.TokenCountFor(experts[i]);
+                if (checks[i] is { } c && rankChecks is not null) rankChecks[k] = new RoutingCheck(c.Rows, c.Requests, c.Positions);
+                parts[k++] = plan.Gather(moeInput, experts[i]);
+            }
+            payload = TensorPayloads.FromTensor(count == 1 ? parts[0] : cat(parts, 0));
+        }
+        var call = new RankExpertsCall(layer, ids, rowCounts, payload, rankChecks);
+        Task<RankExpertsAnswer> answer = RankCallAsync(rank, call, cancellationToken);
+        for (int k = 0, row = 0; k < count; row += rowCounts[k], k++)
+        {
+            int i = members[k];
+            calls[i] = Stamped(FromRankAsync(answer, call, k, row, layer * host.Config.ExpertCount + experts[i], checks[i], cancellationToken), answered, i);
+        }
+        return payload.Data.Length;
+    }
+
+    /// <summary>
+    /// One rank call: the rank's experts grain, hedged to this rank's executor (the local copies) when it has not answered
+    /// within the hedge delay; the first answer wins, the other is cancelled.
+    /// </summary>
+    async Task<RankExpertsAnswer> RankCallAsync(int rank, RankExpertsCall call, CancellationToken cancellationToken)
+    {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(options.ExpertCallTimeout);
+        long started = Stopwatch.GetTimestamp();
+        string key = _rankKeys.GetOrAdd(rank, static (r, model) => GrainKeys.Rank(model, r), host.ModelName);
+        Task<RankExpertsAnswer> primary = grains.GetGrain<IRankExpertsGrain>(key).ComputeAsync(call, attempt.Token);
+        RankExpertsAnswer result;
+        if (_hedge is null || primary.IsCompleted)
+        {
+            result = await primary.ConfigureAwait(false);
+            _hedge?.Record(Stopwatch.GetElapsedTime(started), Stopwatch.GetTimestamp());
+            return Counted(call, result, started);
+        }
+        using var hedged = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task wait = Task.Delay(_hedge.DelayAt(started), hedged.Token);
+        if (await Task.WhenAny(primary, wait).ConfigureAwait(false) == primary || cancellationToken.IsCancellationRequested)
+        {
+            await hedged.CancelAsync().ConfigureAwait(false);
+            result = await primary.ConfigureAwait(false);
+            _hedge.Record(Stopwatch.GetElapsedTime(started), Stopwatch.GetTimestamp());
+            return Counted(call, result, started);
+        }
+        Interlocked.Increment(ref _hedges);
+        telemetry.ExpertHedged();
+        // The local copies, without the routing checks so nothing is counted twice.
+        Task<RankExpertsAnswer> copy = executor.ComputeManyAsync(call with { Checks = null }, replica: true, hedged.Token);
+        Task<RankExpertsAnswer> first = await Task.WhenAny(primary, copy).ConfigureAwait(false);
+        Task<RankExpertsAnswer> second = first == primary ? copy : primary;
+        if (first.IsCompletedSuccessfully)
+        {
+            if (first == primary) await hedged.CancelAsync().ConfigureAwait(false);
+            else await attempt.CancelAsync().ConfigureAwait(false);
+            Observe(second);
+            return Counted(call, first.Result, started);
+        }
+        try
+        {
+            return Counted(call, await second.ConfigureAwait(false), started);
+        }
+        catch when (!cancellationToken.IsCancellationRequested)
+        {
+            return Counted(call, await first.ConfigureAwait(false), started);
+        }
+    }
+
+    RankExpertsAnswer Counted(RankExpertsCall call, RankExpertsAnswer answer, long started)
+    {
+        Interlocked.Add(ref _calls, call.Experts.Length);
+        Interlocked.Add(ref _bytesSent, call.Rows.Data.Length);
+        Interlocked.Add(ref _bytesReceived, answer.Rows.Data.Length);
+        Interlocked.Add(ref _callTicks, Stopwatch.GetElapsedTime(started).Ticks);
+        return answer;
+    }
+
+    /// <summary>
+    /// One expert's answer out of its rank call: its rows of the answer; on its own fault there, its other copies by its
+    /// route (or the fault, with none); when the whole call failed with its rank, its rows by its own route, as a call of
+    /// its own would have been retried.
+    /// </summary>
+    async Task<TensorPayload> FromRankAsync(Task<RankExpertsAnswer> call, RankExpertsCall request, int index, int row, int slot, CheckedRows? rows,
+        CancellationToken cancellationToken)
+    {
+        RankExpertsAnswer answer;
+        try
+        {
+            answer = await call.ConfigureAwait(false);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsRankFailure(e))
+        {
+            Interlocked.Increment(ref _retries);
+            telemetry.ExpertRetry();
+            logger.LogWarning("Expert {Expert} rank call failed ({Error}); calling it on its own", _defaultKeys[slot], e.GetType().Name);
+            return await CallAsync(slot, RouteOf(slot), Slice(request.Rows, row, request.RowCounts[index]), rows, cancellationToken).ConfigureAwait(false);
+        }
+        if (answer.Faults?[index] is { } fault)
+        {
+            ExpertRoute route = RouteOf(slot);
+            if (route.Choices <= 1) throw new MoeRequestException(fault.Code, fault.Message);
+            Interlocked.Increment(ref _retries);
+            telemetry.ExpertRetry();
+            logger.LogWarning("Expert {Expert} copy refused the call ({Code}); trying {Next}", _defaultKeys[slot], fault.Code, route.KeyFor(2));
+            return await CallAsync(slot, route, Slice(request.Rows, row, request.RowCounts[index]), rows, cancellationToken, firstAttempt: 2).ConfigureAwait(false);
+        }
+        return Slice(answer.Rows, row, request.RowCounts[index]) with { Timing = answer.Rows.Timing };
+    }
+
+    static TensorPayload Slice(TensorPayload whole, int row, int rows)
+    {
+        int rowBytes = whole.Columns * sizeof(float);
+        return new TensorPayload(whole.Data.AsSpan(row * rowBytes, rows * rowBytes).ToArray(), rows, whole.Columns);
     }
 
     /// <summary>The slowest in-process expert of a layer: when it answered, began, and how long it computed (Stopwatch).</summary>
@@ -197,7 +363,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
                 (Tensor result, long entered, long ticks) = await executor.ComputeAsync(_experts[slot], replica: false, input, check, cancellationToken).ConfigureAwait(false);
                 local[index] = result;
                 Interlocked.Increment(ref _calls);
-                Interlocked.Add(ref _callTicks, ticks);
+                Interlocked.Add(ref _callTicks, Stopwatch.GetElapsedTime(entered).Ticks);
                 return (InProcessDone, entered, ticks);
             }
             catch (MoeRequestException e) when (!cancellationToken.IsCancellationRequested && IsExpertFault(e) && RouteOf(slot) is { Choices: > 1 } route)
@@ -362,6 +528,8 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
             int[] live = ranks.LiveRanks();
             var copies = new string?[_localKeys.Length];
             var owned = new bool[_localKeys.Length];
+            var ownerOf = new int[_localKeys.Length];
+            Array.Fill(ownerOf, -1);
             if (live.Length > 0)
             {
                 int[,] owners = ExpertOwnership.Map(host.Config.LayerCount, host.Config.ExpertCount, live);
@@ -369,12 +537,15 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
                     for (int expert = 0; expert < host.Config.ExpertCount; expert++)
                     {
                         int slot = layer * host.Config.ExpertCount + expert;
+                        ownerOf[slot] = owners[layer, expert];
                         owned[slot] = owners[layer, expert] == host.Rank;
                         copies[slot] = owned[slot] || live.Length == 1 ? null : _localKeys[slot];
                     }
             }
             _localCopies = copies;
             _ownedHere = owned;
+            _owners = ownerOf;
+            _liveRanks = live.Length;
         }
         catch (Exception e) when (e is InvalidOperationException or OrleansException)
         {

@@ -28,6 +28,7 @@ public static class GrainRoleTable
         ["IGrainManagementExtension"] = Methods(MoeRole.Operator, "DeactivateOnIdle", "MigrateOnIdle"),
         ["IClusterGrain"] = Merge(Methods(MoeRole.Client, "GetRanksAsync"), Methods(MoeRole.Operator, "GetOwnershipAsync")),
         ["IExpertGrain"] = Merge(Methods(MoeRole.Internal, "ComputeAsync", "PrefetchAsync"), Methods(MoeRole.Operator, "GetInfoAsync")),
+        ["IRankExpertsGrain"] = Methods(MoeRole.Internal, "ComputeAsync"),
         ["IExpertPlacementGrain"] = Methods(MoeRole.Operator, "GetAsync", "GetIfChangedAsync", "ApplyAsync", "GetHistoryAsync"),
         ["ILoadBalancerGrain"] = Methods(MoeRole.Operator, "BalanceAsync", "GetDecisionsAsync"),
         ["IPrefetchStatsGrain"] = Methods(MoeRole.Operator, "GetAsync"),

@@ -25,6 +25,9 @@ public sealed class CanaryTests(CanaryTests.CanaryFixture fixture, ITestOutputHe
             base.Configure(options);
             options.HotBudgetBytes = (HotExperts + 1) * ExpertHotBytes;
             options.Control.Canary = options.Control.Canary with { Intervals = 4, MinIntervals = 3 };
+            // Each expert held by its owner alone: a hedged call (a cold fetch on the owner outlasting the hedge delay)
+            // would also register the expert on the router's rank, and the tests choose only experts one rank holds.
+            options.ExpertCallHedgeAfter = TimeSpan.Zero;
         }
     }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Grains.Control;
 using MoeRuntime.Grains.Diagnostics;
+using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Prefetch;
 using MoeRuntime.Grains.Routing;
@@ -88,6 +89,7 @@ public static class MoeSiloBuilderExtensions
         // The gates alone, for expert grains re-checking routing: nothing else of the router's dense model.
         builder.Services.AddSingleton(sp => RoutingGates.Of(sp.GetRequiredService<ModelHost>().DenseModel));
         builder.Services.AddSingleton<ShadowEvaluator>();
+        builder.Services.AddSingleton<ExpertExecutor>();
         builder.Services.AddSingleton<RouterRuntime>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RouterRuntime>());
         builder.Services.AddSingleton<ControllerStarter>();

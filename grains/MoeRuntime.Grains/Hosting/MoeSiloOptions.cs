@@ -83,6 +83,14 @@ public sealed class MoeSiloOptions
     /// answer in the format they were asked in, so ranks with different settings work together.
     /// </summary>
     public WireFormat WireFormat { get; set; } = WireFormat.Float32;
+
+    /// <summary>
+    /// Whether a router sends the rows of a layer's experts that another rank owns in one call to that rank
+    /// (<see cref="IRankExpertsGrain"/>) instead of one call per expert. Each expert's own fault comes back in the answer
+    /// and moves to its other copies; a call that fails with its rank falls back to one call per expert; one not answered
+    /// within the hedge delay is also computed by the calling rank. Experts with replicas keep their calls per replica.
+    /// </summary>
+    public bool ExpertCallsPerRank { get; set; }
     /// <summary>
     /// Every how many token positions the router records a routing digest and asks the expert's rank to
     /// re-check it. Mismatch detection needs only a sample; re-checking costs a small gate computation

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using MoeRuntime.Grains.Diagnostics;
@@ -8,6 +9,7 @@ using MoeRuntime.Grains.Telemetry;
 using MoeRuntime.Model.Layers;
 using MoeRuntime.Serving.Dispatch;
 using MoeRuntime.Serving.Placement;
+using MoeRuntime.Serving.Tiers;
 using MoeRuntime.Telemetry.Collection;
 using Orleans.Runtime;
 using static TorchSharp.torch;
@@ -26,14 +28,19 @@ namespace MoeRuntime.Grains.Routing;
 /// next layers' experts are hinted by <see cref="GrainExpertPrefetcher"/>, which the model calls.
 /// </summary>
 internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host, MoeSiloOptions options, RankTelemetry telemetry, PlacementMapCache placement,
-    TelemetrySamplingCache sampling, RankDirectory ranks, ILogger<GrainExpertDispatcher> logger)
+    TelemetrySamplingCache sampling, RankDirectory ranks, ExpertExecutor executor, ILogger<GrainExpertDispatcher> logger)
     : IExpertDispatcher
 {
+    /// <summary>Stands in a layer's results for an expert computed in-process, whose output is a tensor, not a payload.</summary>
+    static readonly TensorPayload InProcess = new([], 0, 0);
+    static readonly Task<TensorPayload> InProcessDone = Task.FromResult(InProcess);
+
     long _calls, _bytesSent, _bytesReceived, _callTicks, _retries, _hedges;
     readonly ReplicaTurns _turns = new(host.Config.LayerCount * host.Config.ExpertCount);
     // Grain keys per expert slot (layer * experts + expert), built once: the per-layer path formats no strings.
     readonly string[] _defaultKeys = Keys(host, rank: null);
     readonly string[] _localKeys = Keys(host, host.Rank);
+    readonly ExpertKey[] _experts = ExpertKeys(host);
     readonly HedgeDelay? _hedge = options.ExpertCallHedgeAfter > TimeSpan.Zero
         ? new HedgeDelay(options.ExpertCallHedgeAfter, options.ExpertCallTimeout)
         : null;
@@ -41,6 +48,13 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     // Per slot, the copy on this rank when the expert's default grain lives on another live rank (null otherwise: one
     // rank alone, or this rank the owner, has nothing to hedge to); re-read from membership once a second.
     volatile string?[] _localCopies = new string?[host.Config.LayerCount * host.Config.ExpertCount];
+    // Per slot, whether the expert's default grain belongs on this rank (its owner among the live ranks, the rule placement
+    // uses): such an expert is computed by this rank's executor, in-process. Re-read with the local copies.
+    volatile bool[] _ownedHere = new bool[host.Config.LayerCount * host.Config.ExpertCount];
+    // Per slot, the rank that owns the expert among the live ranks (-1 before any rank is known), for calls per rank.
+    volatile int[] _owners = new int[host.Config.LayerCount * host.Config.ExpertCount];
+    volatile int _liveRanks;
+    readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _rankKeys = new();
     long _localCopiesDue;
 
     public long Calls => Interlocked.Read(ref _calls);
@@ -50,6 +64,15 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     public long Retries => Interlocked.Read(ref _retries);
     /// <summary>Expert calls also sent to the copy on this rank because they had not answered within the hedge delay.</summary>
     public long Hedges => Interlocked.Read(ref _hedges);
+
+    static ExpertKey[] ExpertKeys(ModelHost host)
+    {
+        var keys = new ExpertKey[host.Config.LayerCount * host.Config.ExpertCount];
+        for (int layer = 0; layer < host.Config.LayerCount; layer++)
+            for (int expert = 0; expert < host.Config.ExpertCount; expert++)
+                keys[layer * host.Config.ExpertCount + expert] = new ExpertKey(host.ModelName, layer, expert);
+        return keys;
+    }
 
     static string[] Keys(ModelHost host, int? rank)
     {
@@ -72,41 +95,296 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         span?.SetTag("moe.layer", layer);
         span?.SetTag("moe.experts", experts.Length);
         span?.SetTag("moe.tokens", plan.TokenCount);
-        var payloads = new TensorPayload[experts.Length];
+        long now = Stopwatch.GetTimestamp();
+        bool[] ownedHere = OwnedHere(now);
+        int[] owners = _owners;
+        bool perRank = options.ExpertCallsPerRank && _liveRanks > 1;
+        // Where each expert's rows go: experts without replicas whose default grain belongs on this rank run in-process
+        // (their rows stay tensors); with calls per rank, those owned by another rank go with that rank's other experts
+        // in one call (unless the expert is detoured after its rank failed); the others are sent one call each, their rows
+        // copied into payloads.
+        int[] destinations = ArrayPool<int>.Shared.Rent(experts.Length);
+        var payloads = new TensorPayload?[experts.Length];
+        int inProcess = 0, rankBound = 0;
         using (var scope = NewDisposeScope())
         {
-            for (int i = 0; i < experts.Length; i++) payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]), options.WireFormat);
+            for (int i = 0; i < experts.Length; i++)
+            {
+                int slot = layer * host.Config.ExpertCount + experts[i];
+                bool replicated = routes.For(layer, experts[i]) is not null;
+                destinations[i] = replicated ? Sent
+                    : ownedHere[slot] ? Here
+                    : perRank && owners[slot] >= 0 && !_detours.Avoid(_defaultKeys[slot], now) ? owners[slot]
+                    : Sent;
+                if (destinations[i] == Here) inProcess++;
+                else if (destinations[i] >= 0) rankBound++;
+                else payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]), options.WireFormat);
+            }
         }
 
         CheckedRows?[] checks = RecordDigests(layer, plan, experts, rows);
         var calls = new Task<TensorPayload>[experts.Length];
         var answered = new long[experts.Length];
         long sent = Stopwatch.GetTimestamp();
+        long rankBytes = 0;
         for (int i = 0; i < experts.Length; i++)
         {
+            if (destinations[i] >= 0 && Array.IndexOf(destinations, destinations[i], 0, i) < 0)
+                rankBytes += CallRank(layer, destinations[i], i, plan, moeInput, experts, destinations, checks, calls, answered, cancellationToken);
+            if (payloads[i] is not { } payload) continue;
             int slot = layer * host.Config.ExpertCount + experts[i];
             calls[i] = Stamped(routes.For(layer, experts[i]) is { } replicas
-                ? SpreadAsync(replicas, slot, payloads[i], checks[i], cancellationToken)
-                : CallAsync(RouteOf(slot), payloads[i], checks[i], cancellationToken), answered, i);
+                ? SpreadAsync(replicas, slot, payload, checks[i], cancellationToken)
+                : CallAsync(slot, RouteOf(slot), payload, checks[i], cancellationToken), answered, i);
         }
-        TensorPayload?[] results = await SettleAsync(calls, plan, experts, rows).ConfigureAwait(false);
-        long settled = Stopwatch.GetTimestamp();
-        telemetry.Dispatched(payloads.Sum(p => (long)p.Data.Length), results.Sum(r => (long)(r?.Data.Length ?? 0)), Stopwatch.GetElapsedTime(started), plan.TokenCount);
+        // While the other ranks work, this rank computes its own experts, one after another, as the batched reference does.
+        Tensor?[]? local = inProcess > 0 ? ArrayPool<Tensor?>.Shared.Rent(experts.Length) : null;
+        LocalTiming slowestLocal = default;
+        try
+        {
+            if (local is not null)
+                for (int i = 0; i < experts.Length; i++)
+                {
+                    if (destinations[i] != Here) continue;
+                    int slot = layer * host.Config.ExpertCount + experts[i];
+                    (calls[i], long entered, long ticks) = await InProcessAsync(slot, plan, moeInput, experts[i], checks[i], local, i, cancellationToken)
+                        .ConfigureAwait(false);
+                    if (local[i] is not null)
+                    {
+                        answered[i] = Stopwatch.GetTimestamp();
+                        slowestLocal = slowestLocal.Later(answered[i], entered, ticks);
+                    }
+                    else calls[i] = Stamped(calls[i], answered, i);
+                }
+            TensorPayload?[] results = await SettleAsync(calls, plan, experts, rows).ConfigureAwait(false);
+            long settled = Stopwatch.GetTimestamp();
+            long bytesSent = rankBytes, bytesReceived = 0;
+            for (int i = 0; i < experts.Length; i++)
+            {
+                bytesSent += payloads[i]?.Data.Length ?? 0;
+                bytesReceived += results[i]?.Data.Length ?? 0;
+            }
+            telemetry.Dispatched(bytesSent, bytesReceived, Stopwatch.GetElapsedTime(started), plan.TokenCount);
 
+            using (var scope = NewDisposeScope())
+            {
+                for (int i = 0; i < experts.Length; i++)
+                {
+                    if (local?[i] is { } computed) plan.Accumulate(output, experts[i], computed);
+                    else if (results[i] is { } result && !ReferenceEquals(result, InProcess))
+                        plan.Accumulate(output, experts[i], TensorPayloads.ToTensor(result, host.Device));
+                }
+            }
+            telemetry.DispatchTimed(layer, Timestamps(started, sent, answered, results, slowestLocal, settled, Stopwatch.GetTimestamp()));
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(destinations);
+            if (local is not null)
+            {
+                for (int i = 0; i < experts.Length; i++) local[i]?.Dispose();
+                ArrayPool<Tensor?>.Shared.Return(local, clearArray: true);
+            }
+        }
+    }
+
+    /// <summary>A layer's destination of an expert computed in-process by this rank's executor.</summary>
+    const int Here = -2;
+    /// <summary>A layer's destination of an expert sent in a call of its own (or one per replica).</summary>
+    const int Sent = -1;
+
+    /// <summary>
+    /// Sends <paramref name="rank"/> the rows of every expert of the layer bound for it (from index <paramref name="first"/>
+    /// on) in one call, and sets each such expert's answer in <paramref name="calls"/>. Returns the bytes sent.
+    /// </summary>
+    long CallRank(int layer, int rank, int first, RoutingPlan plan, Tensor moeInput, int[] experts, int[] destinations, CheckedRows?[] checks,
+        Task<TensorPayload>[] calls, long[] answered, CancellationToken cancellationToken)
+    {
+        int count = 0;
+        bool checkedAny = false;
+        for (int i = first; i < experts.Length; i++)
+            if (destinations[i] == rank)
+            {
+                count++;
+                checkedAny |= checks[i] is not null;
+            }
+        var members = new int[count];
+        var ids = new int[count];
+        var rowCounts = new int[count];
+        RoutingCheck?[]? rankChecks = checkedAny ? new RoutingCheck?[count] : null;
+        TensorPayload payload;
         using (var scope = NewDisposeScope())
         {
-            for (int i = 0; i < experts.Length; i++)
-                if (results[i] is { } result) plan.Accumulate(output, experts[i], TensorPayloads.ToTensor(result, host.Device));
+            var parts = new Tensor[count];
+            for (int i = first, k = 0; i < experts.Length; i++)
+            {
+                if (destinations[i] != rank) continue;
+                members[k] = i;
+                ids[k] = experts[i];
+                rowCounts[k] = plan.TokenCountFor(experts[i]);
+                if (checks[i] is { } c && rankChecks is not null) rankChecks[k] = new RoutingCheck(c.Rows, c.Requests, c.Positions);
+                parts[k++] = plan.Gather(moeInput, experts[i]);
+            }
+            payload = TensorPayloads.FromTensor(count == 1 ? parts[0] : cat(parts, 0), options.WireFormat);
         }
-        telemetry.DispatchTimed(layer, Timestamps(started, sent, answered, results, settled, Stopwatch.GetTimestamp()));
+        var call = new RankExpertsCall(layer, ids, rowCounts, payload, rankChecks);
+        Task<RankExpertsAnswer> answer = RankCallAsync(rank, call, cancellationToken);
+        for (int k = 0, row = 0; k < count; row += rowCounts[k], k++)
+        {
+            int i = members[k];
+            calls[i] = Stamped(FromRankAsync(answer, call, k, row, layer * host.Config.ExpertCount + experts[i], checks[i], cancellationToken), answered, i);
+        }
+        return payload.Data.Length;
+    }
+
+    /// <summary>
+    /// One rank call: the rank's experts grain, hedged to this rank's executor (the local copies) when it has not answered
+    /// within the hedge delay; the first answer wins, the other is cancelled.
+    /// </summary>
+    async Task<RankExpertsAnswer> RankCallAsync(int rank, RankExpertsCall call, CancellationToken cancellationToken)
+    {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(options.ExpertCallTimeout);
+        long started = Stopwatch.GetTimestamp();
+        string key = _rankKeys.GetOrAdd(rank, static (r, model) => GrainKeys.Rank(model, r), host.ModelName);
+        Task<RankExpertsAnswer> primary = grains.GetGrain<IRankExpertsGrain>(key).ComputeAsync(call, attempt.Token);
+        RankExpertsAnswer result;
+        if (_hedge is null || primary.IsCompleted)
+        {
+            result = await primary.ConfigureAwait(false);
+            _hedge?.Record(Stopwatch.GetElapsedTime(started), Stopwatch.GetTimestamp());
+            return Counted(call, result, started);
+        }
+        using var hedged = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task wait = Task.Delay(_hedge.DelayAt(started), hedged.Token);
+        if (await Task.WhenAny(primary, wait).ConfigureAwait(false) == primary || cancellationToken.IsCancellationRequested)
+        {
+            await hedged.CancelAsync().ConfigureAwait(false);
+            result = await primary.ConfigureAwait(false);
+            _hedge.Record(Stopwatch.GetElapsedTime(started), Stopwatch.GetTimestamp());
+            return Counted(call, result, started);
+        }
+        Interlocked.Increment(ref _hedges);
+        telemetry.ExpertHedged();
+        // The local copies, without the routing checks so nothing is counted twice.
+        Task<RankExpertsAnswer> copy = executor.ComputeManyAsync(call with { Checks = null }, replica: true, hedged.Token);
+        Task<RankExpertsAnswer> first = await Task.WhenAny(primary, copy).ConfigureAwait(false);
+        Task<RankExpertsAnswer> second = first == primary ? copy : primary;
+        if (first.IsCompletedSuccessfully)
+        {
+            if (first == primary) await hedged.CancelAsync().ConfigureAwait(false);
+            else await attempt.CancelAsync().ConfigureAwait(false);
+            Observe(second);
+            return Counted(call, first.Result, started);
+        }
+        try
+        {
+            return Counted(call, await second.ConfigureAwait(false), started);
+        }
+        catch when (!cancellationToken.IsCancellationRequested)
+        {
+            return Counted(call, await first.ConfigureAwait(false), started);
+        }
+    }
+
+    RankExpertsAnswer Counted(RankExpertsCall call, RankExpertsAnswer answer, long started)
+    {
+        Interlocked.Add(ref _calls, call.Experts.Length);
+        Interlocked.Add(ref _bytesSent, call.Rows.Data.Length);
+        Interlocked.Add(ref _bytesReceived, answer.Rows.Data.Length);
+        Interlocked.Add(ref _callTicks, Stopwatch.GetElapsedTime(started).Ticks);
+        return answer;
+    }
+
+    /// <summary>
+    /// One expert's answer out of its rank call: its rows of the answer; on its own fault there, its other copies by its
+    /// route (or the fault, with none); when the whole call failed with its rank, its rows by its own route, as a call of
+    /// its own would have been retried.
+    /// </summary>
+    async Task<TensorPayload> FromRankAsync(Task<RankExpertsAnswer> call, RankExpertsCall request, int index, int row, int slot, CheckedRows? rows,
+        CancellationToken cancellationToken)
+    {
+        RankExpertsAnswer answer;
+        try
+        {
+            answer = await call.ConfigureAwait(false);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsRankFailure(e))
+        {
+            Interlocked.Increment(ref _retries);
+            telemetry.ExpertRetry();
+            logger.LogWarning("Expert {Expert} rank call failed ({Error}); calling it on its own", _defaultKeys[slot], e.GetType().Name);
+            return await CallAsync(slot, RouteOf(slot), Slice(request.Rows, row, request.RowCounts[index]), rows, cancellationToken).ConfigureAwait(false);
+        }
+        if (answer.Faults?[index] is { } fault)
+        {
+            ExpertRoute route = RouteOf(slot);
+            if (route.Choices <= 1) throw new MoeRequestException(fault.Code, fault.Message);
+            Interlocked.Increment(ref _retries);
+            telemetry.ExpertRetry();
+            logger.LogWarning("Expert {Expert} copy refused the call ({Code}); trying {Next}", _defaultKeys[slot], fault.Code, route.KeyFor(2));
+            return await CallAsync(slot, route, Slice(request.Rows, row, request.RowCounts[index]), rows, cancellationToken, firstAttempt: 2).ConfigureAwait(false);
+        }
+        return Slice(answer.Rows, row, request.RowCounts[index]) with { Timing = answer.Rows.Timing };
+    }
+
+    static TensorPayload Slice(TensorPayload whole, int row, int rows) => whole.Slice(row, rows);
+
+    /// <summary>The slowest in-process expert of a layer: when it answered, began, and how long it computed (Stopwatch).</summary>
+    readonly record struct LocalTiming(long Answered, long Entered, long ComputeTicks)
+    {
+        public LocalTiming Later(long answered, long entered, long ticks) => answered > Answered ? new(answered, entered, ticks) : this;
+    }
+
+    /// <summary>
+    /// Computes one expert with this rank's executor, its output left in <paramref name="local"/>[<paramref name="index"/>]
+    /// (the answer is then <see cref="InProcess"/>, with when the call began and how long it took, in Stopwatch ticks).
+    /// When this rank's copy refuses (quarantined), the rows go to the expert's other copies by the usual route and the
+    /// answer is that call; with no other copy, or any other failure, the failure is the answer, for the layer to settle.
+    /// </summary>
+    async Task<(Task<TensorPayload> Answer, long Entered, long Ticks)> InProcessAsync(int slot, RoutingPlan plan, Tensor moeInput, int expert, CheckedRows? rows, Tensor?[] local, int index,
+        CancellationToken cancellationToken)
+    {
+        Tensor input;
+        using (var scope = NewDisposeScope())
+        {
+            input = plan.Gather(moeInput, expert);
+            input.DetachFromDisposeScope();
+        }
+        using (input)
+        {
+            RoutingCheck? check = rows is null ? null : new RoutingCheck(rows.Rows, rows.Requests, rows.Positions);
+            try
+            {
+                (Tensor result, long entered, long ticks) = await executor.ComputeAsync(_experts[slot], replica: false, input, check, cancellationToken).ConfigureAwait(false);
+                local[index] = result;
+                Interlocked.Increment(ref _calls);
+                Interlocked.Add(ref _callTicks, Stopwatch.GetElapsedTime(entered).Ticks);
+                return (InProcessDone, entered, ticks);
+            }
+            catch (MoeRequestException e) when (!cancellationToken.IsCancellationRequested && IsExpertFault(e) && RouteOf(slot) is { Choices: > 1 } route)
+            {
+                Interlocked.Increment(ref _retries);
+                telemetry.ExpertRetry();
+                logger.LogWarning("Expert {Expert} copy on this rank refused the call ({Code}); trying {Next}", _defaultKeys[slot], e.Code, route.KeyFor(2));
+                return (CallAsync(slot, route, TensorPayloads.FromTensor(input, options.WireFormat), rows, cancellationToken, firstAttempt: 2), 0, 0);
+            }
+            catch (Exception e)
+            {
+                return (Task.FromException<TensorPayload>(e), 0, 0);
+            }
+        }
     }
 
     /// <summary>The layer's dispatch timestamps, with the call that answered last as the slowest.</summary>
-    static DispatchTimestamps Timestamps(long started, long sent, long[] answered, TensorPayload?[] results, long settled, long combined)
+    static DispatchTimestamps Timestamps(long started, long sent, long[] answered, TensorPayload?[] results, LocalTiming local, long settled, long combined)
     {
         int slowest = -1;
         for (int i = 0; i < results.Length; i++)
-            if (results[i] is not null && (slowest < 0 || answered[i] > answered[slowest])) slowest = i;
+            if (results[i] is { } result && !ReferenceEquals(result, InProcess) && (slowest < 0 || answered[i] > answered[slowest])) slowest = i;
+        // An in-process expert that answered after every sent call stands for the layer: no decode, no encode.
+        if (local.Answered != 0 && (slowest < 0 || local.Answered > answered[slowest]))
+            return new DispatchTimestamps(started, sent, local.Answered, local.Entered, 0, local.ComputeTicks, 0, settled, combined);
         if (slowest < 0) return new DispatchTimestamps(started, sent, settled, 0, 0, 0, 0, settled, combined);
         ExpertTiming? timing = results[slowest]!.Timing;
         return new DispatchTimestamps(started, sent, answered[slowest], timing?.Started ?? 0, Ticks(timing?.DecodeNanoseconds),
@@ -195,13 +473,13 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     {
         int start = _turns.Next(slot, replicas.Length);
         int parts = ReplicaChunks.Parts(replicas.Length, payload.Rows);
-        if (parts <= 1) return CallAsync(RouteOf(slot, replicas, start), payload, check, cancellationToken);
+        if (parts <= 1) return CallAsync(slot, RouteOf(slot, replicas, start), payload, check, cancellationToken);
         var calls = new Task<TensorPayload>[parts];
         for (int part = 0, row = 0; part < parts; part++)
         {
             int rows = ReplicaChunks.RowsOf(payload.Rows, parts, part);
             TensorPayload chunk = payload.Slice(row, rows);
-            calls[part] = CallAsync(RouteOf(slot, replicas, (start + part) % replicas.Length), chunk, check?.Slice(row, rows), cancellationToken);
+            calls[part] = CallAsync(slot, RouteOf(slot, replicas, (start + part) % replicas.Length), chunk, check?.Slice(row, rows), cancellationToken);
             row += rows;
         }
         return JoinAsync(calls, payload);
@@ -225,49 +503,69 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
 
     string?[] LocalCopies(long now)
     {
+        RefreshOwnership(now);
+        return _localCopies;
+    }
+
+    bool[] OwnedHere(long now)
+    {
+        RefreshOwnership(now);
+        return _ownedHere;
+    }
+
+    /// <summary>Re-reads, at most once a second, which experts this rank owns and which have a copy here to fall back on.</summary>
+    void RefreshOwnership(long now)
+    {
         long due = Volatile.Read(ref _localCopiesDue);
-        if (now < due || Interlocked.CompareExchange(ref _localCopiesDue, now + Stopwatch.Frequency, due) != due) return _localCopies;
+        if (now < due || Interlocked.CompareExchange(ref _localCopiesDue, now + Stopwatch.Frequency, due) != due) return;
         try
         {
             int[] live = ranks.LiveRanks();
             var copies = new string?[_localKeys.Length];
-            if (live.Length > 1)
+            var owned = new bool[_localKeys.Length];
+            var ownerOf = new int[_localKeys.Length];
+            Array.Fill(ownerOf, -1);
+            if (live.Length > 0)
             {
                 int[,] owners = ExpertOwnership.Map(host.Config.LayerCount, host.Config.ExpertCount, live);
                 for (int layer = 0; layer < host.Config.LayerCount; layer++)
                     for (int expert = 0; expert < host.Config.ExpertCount; expert++)
                     {
                         int slot = layer * host.Config.ExpertCount + expert;
-                        copies[slot] = owners[layer, expert] == host.Rank ? null : _localKeys[slot];
+                        ownerOf[slot] = owners[layer, expert];
+                        owned[slot] = owners[layer, expert] == host.Rank;
+                        copies[slot] = owned[slot] || live.Length == 1 ? null : _localKeys[slot];
                     }
             }
             _localCopies = copies;
+            _ownedHere = owned;
+            _owners = ownerOf;
+            _liveRanks = live.Length;
         }
         catch (Exception e) when (e is InvalidOperationException or OrleansException)
         {
             logger.LogDebug("Could not read the live ranks ({Error}); keeping the previous copies", e.Message);
         }
-        return _localCopies;
     }
 
-    async Task<TensorPayload> CallAsync(ExpertRoute route, TensorPayload payload, CheckedRows? rows, CancellationToken cancellationToken)
+    async Task<TensorPayload> CallAsync(int slot, ExpertRoute route, TensorPayload payload, CheckedRows? rows, CancellationToken cancellationToken, int firstAttempt = 1)
     {
         RoutingCheck? check = rows is null ? null : new RoutingCheck(rows.Rows, rows.Requests, rows.Positions);
-        string key = route.KeyFor(1);
-        long firstAttempt = Stopwatch.GetTimestamp();
+        string key = route.KeyFor(firstAttempt);
+        long firstCall = Stopwatch.GetTimestamp();
         TimeSpan backoff = TimeSpan.FromMilliseconds(100);
         // A copy that reports its own fault (NaN or infinity, a failed integrity check) is quarantined; each other copy of
         // the route (another replica, the default grain, the copy on this rank, each reading its own rank's weights) is tried
         // once before the fault fails the sequences routed to the expert.
-        int otherCopies = route.Choices - 1;
-        for (int attempt = 1; ; attempt++)
+        int otherCopies = route.Choices - firstAttempt;
+        for (int attempt = firstAttempt; ; attempt++)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.ExpertCallTimeout);
             long started = Stopwatch.GetTimestamp();
             try
             {
-                TensorPayload result = await ComputeAsync(key, route.Local, payload, check, started, timeout).ConfigureAwait(false);
+                TensorPayload result = await ComputeAsync(slot, key, route.Local, payload, check, started, timeout).ConfigureAwait(false);
                 Interlocked.Increment(ref _calls);
                 Interlocked.Add(ref _bytesSent, payload.Data.Length);
                 Interlocked.Add(ref _bytesReceived, result.Data.Length);
@@ -283,7 +581,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
                 key = next;
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsRankFailure(e)
-                                      && Stopwatch.GetElapsedTime(firstAttempt) + backoff < options.ExpertCallRetryWindow)
+                                      && Stopwatch.GetElapsedTime(firstCall) + backoff < options.ExpertCallRetryWindow)
             {
                 Interlocked.Increment(ref _retries);
                 telemetry.ExpertRetry();
@@ -311,10 +609,10 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     /// twice; the first answer wins and the other call is cancelled (a copy's win cancels <paramref name="attempt"/>).
     /// Expert calls are pure, so both answers are the same.
     /// </summary>
-    async Task<TensorPayload> ComputeAsync(string key, string? local, TensorPayload payload, RoutingCheck? check, long started, CancellationTokenSource attempt)
+    async Task<TensorPayload> ComputeAsync(int slot, string key, string? local, TensorPayload payload, RoutingCheck? check, long started, CancellationTokenSource attempt)
     {
         CancellationToken cancellationToken = attempt.Token;
-        Task<TensorPayload> primary = grains.GetGrain<IExpertGrain>(key).ComputeAsync(payload, check, cancellationToken);
+        Task<TensorPayload> primary = Invoke(slot, key, payload, check, cancellationToken);
         TensorPayload result;
         if (_hedge is null || local is null || key == local || primary.IsCompleted)
         {
@@ -334,7 +632,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         }
         Interlocked.Increment(ref _hedges);
         telemetry.ExpertHedged();
-        Task<TensorPayload> copy = grains.GetGrain<IExpertGrain>(local).ComputeAsync(payload, null, hedged.Token);
+        Task<TensorPayload> copy = Invoke(slot, local, payload, null, hedged.Token);
         Task<TensorPayload> first = await Task.WhenAny(primary, copy).ConfigureAwait(false);
         Task<TensorPayload> second = first == primary ? copy : primary;
         if (first.IsCompletedSuccessfully)
@@ -354,6 +652,19 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         {
             return await first.ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// One copy's answer: a copy on this rank (this rank's pinned replica, or the default grain when this rank owns the
+    /// expert) from the executor in-process, any other through its grain.
+    /// </summary>
+    Task<TensorPayload> Invoke(int slot, string key, TensorPayload payload, RoutingCheck? check, CancellationToken cancellationToken)
+    {
+        if (key == _localKeys[slot])
+            return executor.ComputeAsync(_experts[slot], replica: true, payload, check, cancellationToken);
+        if (key == _defaultKeys[slot] && _ownedHere[slot])
+            return executor.ComputeAsync(_experts[slot], replica: false, payload, check, cancellationToken);
+        return grains.GetGrain<IExpertGrain>(key).ComputeAsync(payload, check, cancellationToken);
     }
 
     /// <summary>Marks a call whose answer is no longer wanted as observed, so its failure is not an unobserved task exception.</summary>

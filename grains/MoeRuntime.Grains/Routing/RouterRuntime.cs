@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MoeRuntime.Control.Cost;
 using MoeRuntime.Traces;
+using MoeRuntime.Grains.Experts;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Grains.Placement;
 using MoeRuntime.Grains.Prefetch;
@@ -35,7 +36,7 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     readonly IDisposable? _reloads;
 
     public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, PrefetchSettingsCache prefetch,
-        TelemetrySamplingCache sampling, RankDirectory ranks, IOptions<MoeSiloOptions> options, ILoggerFactory loggers,
+        TelemetrySamplingCache sampling, RankDirectory ranks, ExpertExecutor executor, IOptions<MoeSiloOptions> options, ILoggerFactory loggers,
         IOptionsMonitor<MoeSiloOptions>? live = null, ShadowEvaluator? shadow = null)
     {
         MoeSiloOptions o = options.Value;
@@ -44,7 +45,7 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         Host = host;
         Limits = o.Limits;
         Shadow = shadow;
-        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, sampling, ranks, loggers.CreateLogger<GrainExpertDispatcher>());
+        Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, sampling, ranks, executor, loggers.CreateLogger<GrainExpertDispatcher>());
         Prefetcher = new GrainExpertPrefetcher(grains, host.ModelName, placement, prefetch,
             new MoeRuntime.Control.Prefetch.PregatingTally(host.DenseModel.Config.LayerCount, host.DenseModel.Config.ExpertCount, PregatingMaxLookahead, telemetry));
         IExpertDispatcher dispatcher = Dispatcher;

@@ -92,6 +92,11 @@ public sealed class MessageSizeLimitTests
         long expertCall = 4096L * 8192 * sizeof(float);
         Assert.Equal(expertCall + expertCall / 4, MessageSizeLimit.For(wide, batch));
 
+        // One call per rank carries every token once for each of its experts on that rank: up to top-k rows per token.
+        var perRank = new MoeSiloOptions { MaxBatchTokens = 4096, ExpertCallsPerRank = true };
+        long rankCall = expertCall * wide.ExpertsPerToken;
+        Assert.Equal(rankCall + rankCall / 4, MessageSizeLimit.For(wide, perRank));
+
         // Allowing logits capture makes room for the captured rows.
         var logits = new MoeSiloOptions { Limits = new() { AllowLogitsCapture = true, MaxLogitsCaptureTokens = 1024 } };
         Assert.True(MessageSizeLimit.For(model with { VocabularySize = 50_000 }, logits) >= 1024L * 50_000 * sizeof(float));

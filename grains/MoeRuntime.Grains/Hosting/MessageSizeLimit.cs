@@ -19,7 +19,8 @@ public static class MessageSizeLimit
 
     /// <summary>
     /// The largest of: an expert call or its answer (every new token of a step routed to one expert: max batch tokens ×
-    /// hidden size × 4 bytes), a request (the prompt's characters as UTF-8, at most 3 bytes each, or its token ids, and
+    /// hidden size × 4 bytes; with <see cref="MoeSiloOptions.ExpertCallsPerRank"/> a call to a rank, which can carry every
+    /// token once per expert it chose: times the experts per token), a request (the prompt's characters as UTF-8, at most 3 bytes each, or its token ids, and
     /// its stop tokens and stop strings) and a response (per token its id, text, log-probabilities with alternatives,
     /// logits when capture is allowed, and the prompt's token ids); plus a quarter for framing, and never under
     /// <see cref="Floor"/>.
@@ -29,7 +30,8 @@ public static class MessageSizeLimit
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         RequestLimits limits = options.Limits;
-        long expertCall = (long)options.MaxBatchTokens * model.HiddenSize * sizeof(float);
+        long rowsPerCall = (long)options.MaxBatchTokens * (options.ExpertCallsPerRank ? model.ExpertsPerToken : 1);
+        long expertCall = rowsPerCall * model.HiddenSize * sizeof(float);
         long request = Math.Max(3L * limits.MaxPromptCharacters, (long)model.MaxSequenceLength * sizeof(int))
             + (long)limits.MaxStopTokens * sizeof(int) + 3L * limits.MaxStopStrings * limits.MaxStopStringCharacters;
         long perToken = sizeof(int) + TextBytesPerToken + sizeof(float) + MaxTopLogprobs * (sizeof(int) + sizeof(float));

@@ -85,11 +85,13 @@ public static class ShadowEvaluationTests
             base.PrepareModel(directory);
             var recipe = new DefaultModelRecipe();
             using InMemoryTensorSource weights = DefaultModelWeights.Generate(recipe);
-            using (var scope = NewDisposeScope())
+            // Explicit temporaries, no dispose scope and no implicit scalars: nothing here can free a handle other code holds.
+            using var noise = new Generator(7);
+            foreach (Tensor tensor in weights.Tensors.Values)
             {
-                var noise = new Generator(7);
-                foreach (Tensor tensor in weights.Tensors.Values)
-                    tensor.add_((rand(tensor.shape, ScalarType.Float32, generator: noise) - 0.5f).mul_(0.6f).to(tensor.dtype));
+                using Tensor uniform = empty(tensor.shape, ScalarType.Float32).uniform_(-0.3, 0.3, noise);
+                using Tensor cast = uniform.to(tensor.dtype);
+                tensor.add_(cast);
             }
             SafetensorsWriter.WriteSharded(_candidate, weights.Tensors, recipe.MaxShardBytes);
             ModelConfigJson.Save(recipe.Config, _candidate);

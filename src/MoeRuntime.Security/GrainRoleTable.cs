@@ -32,13 +32,15 @@ public static class GrainRoleTable
         ["IExpertPlacementGrain"] = Methods(MoeRole.Operator, "GetAsync", "GetIfChangedAsync", "ApplyAsync", "GetHistoryAsync"),
         ["ILoadBalancerGrain"] = Methods(MoeRole.Operator, "BalanceAsync", "GetDecisionsAsync"),
         ["IPrefetchStatsGrain"] = Methods(MoeRole.Operator, "GetAsync"),
-        ["IPrefetchControllerGrain"] = Methods(MoeRole.Operator, "GetSettingsAsync", "GetStatusAsync", "TickAsync", "SetAsync"),
+        ["IPrefetchControllerGrain"] = Merge(Methods(MoeRole.Internal, "SetRankOverrideAsync"),
+            Methods(MoeRole.Operator, "GetSettingsAsync", "GetRankSettingsAsync", "GetStatusAsync", "TickAsync", "SetAsync")),
         ["ITierControllerGrain"] = Merge(Methods(MoeRole.Internal, "StartAsync"),
             Methods(MoeRole.Operator, "TickAsync", "GetStatusAsync", "SetDryRunAsync", "PinAsync", "GetSamplingAsync")),
         ["ITierSetGrain"] = Methods(MoeRole.Operator, "GetAsync", "UpdateAsync", "GetHistoryAsync", "GetStoreStatsAsync", "GetControlStateAsync"),
         ["IShardAggregatorGrain"] = Merge(Methods(MoeRole.Internal, "ReportAsync", "ReportDigestsAsync"), Methods(MoeRole.Operator, "GetRankViewAsync")),
         ["IClusterAggregatorGrain"] = Merge(Methods(MoeRole.Internal, "ReportShardAsync"), Methods(MoeRole.Operator, "GetViewAsync")),
-        ["ICanaryGrain"] = Methods(MoeRole.Operator, "StartAsync", "TickAsync", "GetStatusAsync", "EndAsync", "GetHeldRanksAsync"),
+        ["ICanaryGrain"] = Merge(Methods(MoeRole.Internal, "SubmitPlanAsync"),
+            Methods(MoeRole.Operator, "StartAsync", "TickAsync", "GetStatusAsync", "EndAsync", "GetHeldRanksAsync")),
         ["IControlDecisionLogGrain"] = Merge(Methods(MoeRole.Internal, "RecordAsync"), Methods(MoeRole.Operator, "GetDecisionsAsync")),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 

@@ -50,7 +50,7 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Control:Cost:Enabled", "maybe"), ("Moe:Control:Cost:DemoteMargin", "-1"), ("Moe:Control:Cost:DollarsPerFetchedGb", "-1"),
         ("Moe:Control:Cost:DollarsPerStallSecond", "-1"),
         ("Moe:Control:Canary:Enabled", "maybe"), ("Moe:Control:Canary:Ranks", "0"), ("Moe:Control:Canary:Share", "1"),
-        ("Moe:Control:Canary:Intervals", "2"), ("Moe:Control:Canary:MinIntervals", "1"), ("Moe:Control:Canary:MadMultiplier", "0"),
+        ("Moe:Control:Canary:Intervals", "2"), ("Moe:Control:Canary:MinIntervals", "1"), ("Moe:Control:Canary:MadMultiplier", "0"), ("Moe:Control:Canary:AutoTrialAbove", "-1"),
         ("Moe:Control:Canary:MinInterTokenSeconds", "-1"), ("Moe:Control:Canary:MinTimeToFirstTokenSeconds", "-1"),
         ("Moe:Control:Canary:MinHitRatio", "-0.1"), ("Moe:Control:Canary:MinStallSecondsPerThousandCalls", "-1"),
         ("Moe:Control:Canary:MinDollarsPerThousandTokens", "-1"),

@@ -20,7 +20,9 @@ static class AccuracyRun
     public static async Task<int> RunAsync(string[] args)
     {
         var a = new Arguments(args);
-        int tokens = a.Int("--tokens", 64, 1, 1024);
+        int tokens = a.Int("--tokens", 32, 1, 1024);
+        // One intra-op thread: on a shared machine libtorch's spinning workers only burn the cores the others need.
+        set_num_threads(a.Int("--threads", 1, 1, 64));
         string[] files = a.Values("--prompts").ToArray();
         if (files.Length == 0) files = ["loadtests/prompts/prose.txt", "loadtests/prompts/numbers.txt"];
         string[] prompts = files.SelectMany(f => File.Exists(f) ? File.ReadAllLines(f) : throw new ArgumentException($"--prompts: no file {f}"))
@@ -37,7 +39,10 @@ static class AccuracyRun
         {
             var agreements = new List<WireAgreement>();
             for (int i = 0; i < prompts.Length; i++)
+            {
                 agreements.Add(WireAccuracy.Compare(baseline[i], await WireAccuracy.GreedyAsync(model, tokenizer.Encode(prompts[i]), tokens, format)));
+                Console.Error.WriteLine($"{WireCodec.Name(format)} prompt {i + 1}/{prompts.Length}: {agreements[^1]}");
+            }
             table.Add(WireCodec.Name(format), WireCodec.ElementBytes(format).ToString(CultureInfo.InvariantCulture),
                 $"{agreements.Count(g => g.Identical)} / {agreements.Count}",
                 $"{agreements.Sum(g => g.AgreedTokens)} / {agreements.Sum(g => g.Tokens)}",

@@ -1,7 +1,7 @@
 using MoeRuntime.Wire.Benchmarks;
 
 // moe-wire codec [--iterations N]            old against new payload codec, median of N per case
-// moe-wire accuracy [--tokens N]             greedy agreement, max |logit| error and mean KL, float16/bfloat16 against float32
+// moe-wire accuracy [--tokens N] [--threads T]           greedy agreement, max |logit| error and mean KL, float16/bfloat16 against float32
 // moe-wire relay --route LISTEN:TARGET ... --delay-ms D [--seconds S]   loopback TCP relay adding D ms one way
 string mode = args.Length > 0 ? args[0] : "";
 string[] rest = args.Skip(1).ToArray();

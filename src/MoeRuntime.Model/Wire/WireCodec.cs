@@ -7,7 +7,7 @@ namespace MoeRuntime.Model.Wire;
 /// <summary>
 /// Float32 activations to and from wire bytes in a <see cref="WireFormat"/>, as functions over spans (no tensors, for
 /// any caller) and over CPU tensors. Tensor encoding writes the tensor straight into the new array (one pass, the
-/// narrowing included); float32 decoding wraps the array without copying it.
+/// narrowing included); decoding is one pass into a new tensor.
 /// </summary>
 public static class WireCodec
 {
@@ -104,15 +104,21 @@ public static class WireCodec
     }
 
     /// <summary>
-    /// A float32 [rows, columns] tensor on <paramref name="device"/> holding <paramref name="data"/>. For float32 on the
-    /// CPU the tensor shares the array's memory (pinned while the tensor lives), so the array must not change meanwhile;
-    /// other formats are widened into a new tensor in one pass.
+    /// A new float32 [rows, columns] tensor on <paramref name="device"/> holding <paramref name="data"/>: float32 is one
+    /// memory copy, other formats are widened in one pass.
     /// </summary>
     public static Tensor Decode(byte[] data, int rows, int columns, WireFormat format, Device device)
     {
         CheckLength(data.Length, rows, columns, format);
         if (data.Length == 0) return zeros([rows, columns], ScalarType.Float32, device);
-        if (format == WireFormat.Float32 && device.type == DeviceType.CPU) return Wrap(data, rows, columns, format);
+        if (format == WireFormat.Float32 && device.type == DeviceType.CPU)
+        {
+            // Copied into libtorch's own (aligned) memory: a tensor over the array itself computed bit-differently from
+            // call to call (the array's alignment changes which kernels run), and expert answers must be reproducible.
+            Tensor copy = empty([rows, columns], ScalarType.Float32);
+            data.AsSpan().CopyTo(copy.bytes);
+            return copy;
+        }
         using Tensor wire = Wrap(data, rows, columns, format);
         return wire.to(ScalarType.Float32, device, copy: true);
     }

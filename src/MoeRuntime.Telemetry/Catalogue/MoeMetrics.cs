@@ -351,7 +351,7 @@ public static class MoeMetrics
 
     /// <summary>Σ |log p_primary − log p_candidate| over the scored tokens, in millionths of a nat.</summary>
     public static readonly MetricDefinition ShadowLogprobDivergenceMicronatsTotal = Counter("moe_shadow_logprob_divergence_micronats_total", "{micronat}",
-        "Sum over scored completion tokens of |log p_primary(token) - log p_candidate(token)|, in millionths of a nat (integral, so it merges exactly); divided by moe_shadow_tokens_total and 1e6 it is the mean divergence.");
+        "Sum over scored completion tokens of the absolute difference log p_primary(token) - log p_candidate(token), in millionths of a nat (integral, so it merges exactly); divided by moe_shadow_tokens_total and 1e6 it is the mean divergence.");
 
     /// <summary>Positions whose routing was compared, per layer.</summary>
     public static readonly MetricDefinition ShadowRoutingPositionsTotal = Counter("moe_shadow_routing_positions_total", "{position}",
@@ -372,7 +372,7 @@ public static class MoeMetrics
 
     /// <summary>The rank's mean log-prob divergence per token since it started.</summary>
     public static readonly MetricDefinition ShadowLogprobDivergence = Gauge("moe_shadow_logprob_divergence", "nat",
-        "Mean over scored completion tokens of |log p_primary(token) - log p_candidate(token)| on this rank since it started, in nats per token (ShadowGate's MaxMeanLogProbDivergence bounds it).");
+        "Mean over scored completion tokens of the absolute difference log p_primary(token) - log p_candidate(token) on this rank since it started, in nats per token (ShadowGate's MaxMeanLogProbDivergence bounds it).");
 
     /// <summary>The rank's routing agreement per layer since it started.</summary>
     public static readonly MetricDefinition ShadowRoutingAgreementRatio = new("moe_shadow_routing_agreement_ratio", MetricKind.Gauge,

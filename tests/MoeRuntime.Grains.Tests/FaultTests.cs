@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using MoeRuntime.Grains.Hosting;
 using MoeRuntime.Model.Checkpoints;
 using MoeRuntime.Model.DefaultModel;
@@ -74,8 +75,14 @@ public sealed class FaultTests(FaultyModelFixture fixture) : IClassFixture<Fault
         });
         Assert.Equal("cold", (await expert.GetInfoAsync()).Tier);
 
+        // An earlier test's generation may have hinted a prefetch of this expert that is still reading it from disk: let
+        // it finish (bounded), change the bytes, then drop any copy in memory so the call has to read the file again.
+        ModelHost host = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<ModelHost>();
+        var expertKey = new ExpertKey(ClusterFixture.ModelName, 1, 6);
+        for (int i = 0; i < 100 && host.Store.Snapshot().Expert(expertKey).Fetching; i++) await Task.Delay(50);
         using (var checkpoint = SafetensorsCheckpoint.Open(fixture.ModelDirectory))
             FaultyModelFixture.Overwrite(checkpoint.Entry(new CheckpointTensorNames(Model.Configuration.ModelArchitecture.Mixtral).Expert(1, 6).W1), [0x12, 0x34]);
+        host.Store.Discard(expertKey);
 
         var payload = new TensorPayload(new byte[2 * 256 * sizeof(float)], 2, 256);
         var error = await Assert.ThrowsAsync<MoeRequestException>(() => expert.ComputeAsync(payload, null));

@@ -31,7 +31,20 @@ public sealed partial class CatalogueCoverageTests
         ["moe_integrity_check_failures_total"] = "needs weights that fail their integrity check on a cold read (grain tests FaultTests)",
         ["moe_expert_quarantined_total"] = "needs an expert whose output is NaN or whose weights fail their check (grain tests FaultTests)",
         ["moe_telemetry_dropped_total"] = "counts only losses: a series over its cap, digests overwritten before collection, a failed interval",
+        ["moe_dispatch_bytes_total"] = "counts bytes sent to experts on other ranks; one silo computes its own experts in-process and sends none (grain test TelemetryAggregationTests on three ranks)",
+        ["moe_shadow_requests_total"] = ShadowOff,
+        ["moe_shadow_tokens_total"] = ShadowOff,
+        ["moe_shadow_greedy_agreements_total"] = ShadowOff,
+        ["moe_shadow_logprob_divergence_micronats_total"] = ShadowOff,
+        ["moe_shadow_routing_positions_total"] = ShadowOff,
+        ["moe_shadow_routing_agreements_total"] = ShadowOff,
+        ["moe_shadow_latency_seconds"] = ShadowOff,
+        ["moe_shadow_greedy_agreement_ratio"] = ShadowOff,
+        ["moe_shadow_logprob_divergence"] = ShadowOff,
+        ["moe_shadow_routing_agreement_ratio"] = ShadowOff,
     };
+
+    const string ShadowOff = "shadow evaluation runs only with a candidate checkpoint (Moe:Shadow:CandidatePath), off here (grain tests ShadowEvaluationTests)";
 
     /// <summary>
     /// Families whose first sample depends on timing in this traffic, checked for their labels when they show up: a
@@ -41,6 +54,7 @@ public sealed partial class CatalogueCoverageTests
     {
         ["moe_prefetch_bytes_total"] = "a hint moves bytes only when the hot tier has room for it in time",
         ["moe_prefetch_effectiveness_ratio"] = "derived from prefetched bytes, which depend on the same timing",
+        ["moe_control_decisions_total"] = "counted when a controller or an operator records a decision; the controllers' first one waits for their interval and for demand to move",
     };
 
     [Fact]

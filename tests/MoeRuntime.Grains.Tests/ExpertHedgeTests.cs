@@ -8,82 +8,20 @@ using Orleans.TestingHost;
 
 namespace MoeRuntime.Grains.Tests;
 
-/// <summary>What one rank does to calls of the expert default grains it hosts, set by a test.</summary>
-public sealed class RankFault
-{
-    /// <summary>Leaves calls unanswered (until <see cref="Release"/> or 20 s), as a rank that died mid-call does.</summary>
-    public volatile bool Stall;
-    /// <summary>Fails calls as a rank whose connection is gone does.</summary>
-    public volatile bool Fail;
-    /// <summary>Answers calls as a quarantined copy does (its output had NaN).</summary>
-    public volatile bool Quarantined;
-    public CancellationTokenSource Release { get; } = new();
-    public int Stalled, Failed, Refused;
-}
-
 /// <summary>Applies its rank's <see cref="RankFault"/> to expert default grains only (not to pinned copies).</summary>
-sealed class RankFaultFilter(RankFault fault) : IIncomingGrainCallFilter
+public sealed class RankFaultFilter(RankFault fault) : IIncomingGrainCallFilter
 {
     public async Task Invoke(IIncomingGrainCallContext context)
     {
         if (context.Grain is ExpertGrain && context.InterfaceMethod.Name == nameof(IExpertGrain.ComputeAsync)
             && GrainKeys.ParseExpert(context.TargetId.Key.ToString()!).Rank is null)
-        {
-            if (fault.Quarantined)
-            {
-                Interlocked.Increment(ref fault.Refused);
-                throw new MoeRequestException(MoeErrorCode.ExpertFailure, "expert output had NaN (test); quarantined");
-            }
-            if (fault.Fail)
-            {
-                Interlocked.Increment(ref fault.Failed);
-                throw new SiloUnavailableException("rank 2 is gone (test)");
-            }
-            if (fault.Stall)
-            {
-                Interlocked.Increment(ref fault.Stalled);
-                try
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(20), fault.Release.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                }
-            }
-        }
+            await fault.ApplyAsync();
         await context.Invoke();
     }
 }
 
 /// <summary>Three ranks, each of which can be made to stall or fail its experts' default grains.</summary>
-public sealed class StalledRankFixture() : ClusterFixture(3)
-{
-    protected override void Configure(MoeSiloOptions options)
-    {
-        // Long enough that only a hedge or a detour, not the deadline, can explain a fast answer.
-        options.ExpertCallTimeout = TimeSpan.FromSeconds(15);
-        options.Control.Enabled = false;
-    }
-
-    protected override void ConfigureSilo(ISiloBuilder siloBuilder) =>
-        siloBuilder.ConfigureServices(s => s.AddSingleton<RankFault>()).AddIncomingGrainCallFilter<RankFaultFilter>();
-
-    public IEnumerable<IServiceProvider> Ranks => Cluster.Silos.Select(s => ((InProcessSiloHandle)s).ServiceProvider);
-
-    /// <summary>
-    /// The fault switch of a rank that does not host the router (found by its dispatcher's calls after a request): a rank
-    /// whose experts the router reaches over the network, the case hedges and detours are for.
-    /// </summary>
-    public async Task<RankFault> FaultOfARankWithoutTheRouterAsync()
-    {
-        if (Ranks.All(sp => sp.GetRequiredService<RouterRuntime>().Dispatcher.Calls == 0))
-            await Client.GetGrain<IRouterGrain>(ModelName).GenerateAsync(new GenerateRequest { Prompt = "which rank routes", Sampling = SamplingParameters.Greedy(2) });
-        return Ranks.First(sp => sp.GetRequiredService<RouterRuntime>().Dispatcher.Calls == 0).GetRequiredService<RankFault>();
-    }
-
-    public long Hedges => Ranks.Sum(sp => sp.GetRequiredService<RouterRuntime>().Dispatcher.Hedges);
-    public long Retries => Ranks.Sum(sp => sp.GetRequiredService<RouterRuntime>().Dispatcher.Retries);
-}
+public sealed class StalledRankFixture() : FaultyRanksFixture<RankFaultFilter>;
 
 /// <summary>
 /// An expert call to a rank that stopped answering is hedged to a copy on the calling rank; one whose rank fails is sent

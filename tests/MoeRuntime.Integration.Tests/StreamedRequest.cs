@@ -21,6 +21,10 @@ sealed class StreamedRequest
     public IReadOnlyList<int> Tokens => _tokens;
     /// <summary>End-to-end latency as the client saw it: from the call to the stream's end.</summary>
     public TimeSpan Duration { get; private set; }
+    /// <summary>From the call to the first token's arrival (the whole duration when no token came).</summary>
+    public TimeSpan TimeToFirstToken { get; private set; }
+    /// <summary>From the first token's arrival to the stream's end: a span the server's own timing contains.</summary>
+    public TimeSpan StreamingTime => Duration - TimeToFirstToken;
 
     public static StreamedRequest Start(IRouterGrain router, string prompt, int maxTokens, CancellationToken cancellationToken)
     {
@@ -53,6 +57,7 @@ sealed class StreamedRequest
         {
             await foreach (TokenChunk chunk in stream(generate, cancellationToken))
             {
+                if (_tokens.Count == 0) TimeToFirstToken = Stopwatch.GetElapsedTime(started);
                 _tokens.Add(chunk.TokenId);
                 _firstToken.TrySetResult();
             }
@@ -64,6 +69,7 @@ sealed class StreamedRequest
         finally
         {
             Duration = Stopwatch.GetElapsedTime(started);
+            if (_tokens.Count == 0) TimeToFirstToken = Duration;
             _firstToken.TrySetResult();
         }
     }

@@ -27,6 +27,7 @@ public sealed class PrometheusScrapeTests(TelemetrySilo silo, ITestOutputHelper 
         StreamedRequest[] load = await silo.StreamAsync(
             Enumerable.Range(0, Requests).Select(i => $"Prometheus request {i}"), MaxTokens);
         double clientP95 = NearestRank(load.Select(r => r.Duration.TotalSeconds), 0.95);
+        double streamingP95 = NearestRank(load.Select(r => r.StreamingTime.TotalSeconds), 0.95);
 
         double? counted = null;
         await Eventually.UntilAsync($"PromQL counts {Requests} successful requests", TimeSpan.FromSeconds(45),
@@ -35,20 +36,26 @@ public sealed class PrometheusScrapeTests(TelemetrySilo silo, ITestOutputHelper 
         Assert.Equal(Requests, counted);
 
         double serverP95 = (await prometheus.QueryScalarAsync(ServerP95))!.Value;
-        output.WriteLine($"client p95 {clientP95:F3} s (nearest rank of {Requests}), Prometheus p95 {serverP95:F3} s");
-        // Tolerance from bucket resolution, not timing noise. histogram_quantile only knows which bucket a
-        // sample fell in and interpolates linearly inside it, so its answer lies somewhere in the bucket
-        // holding the server-side p95 sample. The server times a request from receipt to its last token,
-        // a sub-interval of what the client times (which adds the gateway hop both ways), and the silo
-        // replays ~1 %-accurate sketches into the buckets: a sample near a bound may land one bucket
-        // lower than the client's figure. So the answer must lie between the lower bound of the bucket
-        // below the client's p95 bucket and the upper bound of the client's p95 bucket.
-        int bucket = Array.FindIndex(Buckets, b => clientP95 <= b);
-        Assert.True(bucket >= 0, $"client p95 {clientP95} s is beyond the last bucket");
-        double lower = bucket >= 2 ? Buckets[bucket - 2] : 0, upper = Buckets[bucket];
+        output.WriteLine($"client p95 {clientP95:F3} s, streaming p95 {streamingP95:F3} s (nearest rank of {Requests}), Prometheus p95 {serverP95:F3} s");
+        // Tolerance from what each side times and from bucket resolution, not timing noise.
+        // - The server times a request from receipt to its last token. That lies inside what the client times
+        //   (call to stream end, which adds the gateway hop and any wait before the router takes the call), and
+        //   contains what the client sees from its first token to its last (both ends one hop late, and the
+        //   server's time to first token is far longer than the hops differ). So, sample by sample and therefore
+        //   rank by rank, streaming time <= server time <= client time. Under load in CI the client's p95 has
+        //   been 0.8 s above the server's (2.75 s against 1.96 s), so the client's figure is only an upper bound.
+        // - histogram_quantile knows only the bucket a sample fell in and interpolates inside it: its answer lies
+        //   in the bucket holding the server's sample at rank 0.95 n.
+        // - The silo replays ~1 %-accurate sketches into the buckets, so a sample near a bound may land one
+        //   bucket off: one bucket below the streaming figure's, and the client's figure is widened by 1 %.
+        int low = BucketOf(streamingP95), high = BucketOf(clientP95 * 1.01);
+        Assert.True(high >= 0, $"client p95 {clientP95} s is beyond the last bucket");
+        double lower = low >= 2 ? Buckets[low - 2] : 0, upper = Buckets[high];
         Assert.True(serverP95 > lower && serverP95 <= upper,
-            $"Prometheus p95 {serverP95:F3} s is outside ({lower}, {upper}] around the client's p95 {clientP95:F3} s");
+            $"Prometheus p95 {serverP95:F3} s is outside ({lower}, {upper}], the buckets between the client's streaming p95 {streamingP95:F3} s and its end-to-end p95 {clientP95:F3} s");
     }
+
+    static int BucketOf(double seconds) => Array.FindIndex(Buckets, b => seconds <= b);
 
     /// <summary>The nearest-rank quantile, the sample that histogram_quantile's rank q·n falls on.</summary>
     static double NearestRank(IEnumerable<double> samples, double q)

@@ -30,6 +30,10 @@ public sealed class Attention(AttentionWeights weights, int heads, int keyValueH
 {
     public AttentionWeights Weights { get; } = weights;
 
+    // Held, not implicit: TorchSharp frees an implicit Scalar whenever a collection finds it, even during the call.
+    readonly Scalar? _clipLow = clipQkv is { } low ? (-low).ToScalar() : null;
+    readonly Scalar? _clipHigh = clipQkv?.ToScalar();
+
     Tensor Norm(Tensor x, Tensor? weight, int headCount)
     {
         if (weight is null) return x;
@@ -38,7 +42,7 @@ public sealed class Attention(AttentionWeights weights, int heads, int keyValueH
         return RmsNorm.Apply(x, weight, normEpsilon);
     }
 
-    Tensor Clip(Tensor x) => clipQkv is { } c ? x.clamp(-c, c) : x;
+    Tensor Clip(Tensor x) => _clipLow is null ? x : x.clamp(_clipLow, _clipHigh);
 
     public Tensor Forward(int layer, Tensor hidden, Tensor positions, IReadOnlyList<SequenceSlice> sequences, RotaryEmbedding rope)
     {
@@ -80,9 +84,10 @@ public sealed class Attention(AttentionWeights weights, int heads, int keyValueH
         if (slidingWindow is { } window && cached + t > window)
         {
             // Query i (position cached + i) sees key j when j <= cached + i and j > cached + i - window.
-            Tensor rows = arange(cached, cached + t, ScalarType.Int64, query.device).unsqueeze(1);
-            Tensor columns = arange(0, cached + t, ScalarType.Int64, query.device).unsqueeze(0);
-            Tensor visible = columns.le(rows).logical_and_(columns.gt(rows - window));
+            using Scalar first = cached.ToScalar(), end = (cached + t).ToScalar(), zero = 0.ToScalar(), width = window.ToScalar();
+            Tensor rows = arange(first, end, Scalars.One, ScalarType.Int64, query.device).unsqueeze(1);
+            Tensor columns = arange(zero, end, Scalars.One, ScalarType.Int64, query.device).unsqueeze(0);
+            Tensor visible = columns.le(rows).logical_and_(columns.gt(rows.sub(width)));
             return nn.functional.scaled_dot_product_attention(query, keys, values, visible);
         }
         if (t == 1) return nn.functional.scaled_dot_product_attention(query, keys, values);
@@ -92,5 +97,10 @@ public sealed class Attention(AttentionWeights weights, int heads, int keyValueH
         return nn.functional.scaled_dot_product_attention(query, keys, values, mask);
     }
 
-    public void Dispose() => Weights.Dispose();
+    public void Dispose()
+    {
+        Weights.Dispose();
+        _clipLow?.Dispose();
+        _clipHigh?.Dispose();
+    }
 }

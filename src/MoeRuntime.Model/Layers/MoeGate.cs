@@ -61,7 +61,7 @@ public sealed class MoeGate(Tensor weight, int topK, bool normalizeTopK) : IDisp
         if (threshold > 0)
         {
             // An explicit Scalar: TorchSharp leaves implicit ones to the finalizer thread.
-            using Scalar least = threshold;
+            using Scalar least = threshold.ToScalar();
             experts = experts.masked_select(weights.ge(least));
         }
         return experts.unique().output.data<long>().ToArray();

@@ -1,4 +1,5 @@
 using MoeRuntime.Model.Configuration;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MoeRuntime.Model.Layers;
@@ -32,7 +33,7 @@ public sealed class RotaryEmbedding : IDisposable
         _scaling = scaling;
         MaxPositions = maxPositions;
         using var scope = NewDisposeScope();
-        Tensor table = Angles(arange(maxPositions, ScalarType.Float64), InverseFrequency(theta));
+        Tensor table = Angles(Range(0, maxPositions), InverseFrequency(theta));
         _cos = table.cos().to(ScalarType.Float32).to(device).MoveToOuterDisposeScope();
         _sin = table.sin().to(ScalarType.Float32).to(device).MoveToOuterDisposeScope();
     }
@@ -40,10 +41,22 @@ public sealed class RotaryEmbedding : IDisposable
     /// <summary>Positions the precomputed tables cover (<c>max_position_embeddings</c>).</summary>
     public int MaxPositions { get; }
 
+    // Every Scalar held for the call that reads it: TorchSharp frees an implicit one whenever a collection finds it.
+    static Tensor Range(int start, int stop)
+    {
+        using Scalar first = start.ToScalar(), end = stop.ToScalar();
+        return arange(first, end, Scalars.One, ScalarType.Float64);
+    }
+
     Tensor InverseFrequency(double theta)
     {
-        Tensor inverse = 1.0 / pow(theta, arange(0, _headDimension, 2, ScalarType.Float64) / _headDimension);
-        return _scaling.Type == RopeScalingType.Linear ? inverse / _scaling.Factor : inverse;
+        using Scalar zero = 0.ToScalar(), width = _headDimension.ToScalar(), two = 2.ToScalar();
+        using Tensor exponents = arange(zero, width, two, ScalarType.Float64).div_(width);
+        using Tensor @base = tensor(theta);
+        Tensor inverse = pow(@base, exponents).reciprocal_();
+        if (_scaling.Type != RopeScalingType.Linear) return inverse;
+        using Scalar factor = _scaling.Factor.ToScalar();
+        return inverse.div_(factor);
     }
 
     static Tensor Angles(Tensor positions, Tensor inverseFrequency)
@@ -89,7 +102,7 @@ public sealed class RotaryEmbedding : IDisposable
                 continue;
             }
             double theta = DynamicBase(_theta, _scaling.Factor, MaxPositions, length, _headDimension);
-            Tensor table = Angles(arange(s.Cache.Length, length, ScalarType.Float64), InverseFrequency(theta));
+            Tensor table = Angles(Range(s.Cache.Length, length), InverseFrequency(theta));
             Tensor cos = table.cos().to(ScalarType.Float32).to(x.device).unsqueeze(1);
             Tensor sin = table.sin().to(ScalarType.Float32).to(x.device).unsqueeze(1);
             parts[i] = Rotate(rows, cos, sin);

@@ -320,7 +320,7 @@ public sealed class ExpertExecutor
     /// <summary>True when the result is finite: the call is counted, and the sampled rows' routing re-checked.</summary>
     bool Passed(ExpertState state, bool replica, Tensor input, Tensor result, RoutingCheck? check, long started, ExpertLease lease)
     {
-        if (!result.isfinite().all().item<bool>()) return false;
+        if (!FiniteCheck.All(result)) return false;
         bool back;
         lock (state.Gate) back = state.Quarantine.Pass();
         if (back) _logger.LogWarning("Expert {Expert} passed its check on rank {Rank} again; back in service", state.Key, _host.Rank);

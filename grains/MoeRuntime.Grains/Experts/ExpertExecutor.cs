@@ -157,6 +157,16 @@ public sealed class ExpertExecutor
     }
 
     /// <summary>
+    /// A prefetch hint for an expert this rank computes in-process: what its grain does with a hint (register it, then let the
+    /// tier store start bringing it hot), without the message. Never waits; the store logs and counts its own failures.
+    /// </summary>
+    public void Prefetch(ExpertKey key)
+    {
+        StateOf(key);
+        _host.Store.Prefetch(key);
+    }
+
+    /// <summary>
     /// Runs the expert in-process on rows [n, hidden] of this rank's router: no message, no payload. The result [n, hidden]
     /// belongs to the caller (outside any dispose scope; the caller disposes it); <paramref name="computeTicks"/> is the
     /// Stopwatch time the call took, lease included.

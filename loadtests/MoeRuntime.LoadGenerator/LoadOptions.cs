@@ -9,13 +9,14 @@ sealed record LoadOptions
     public const string Usage = """
         usage: moe-load [--concurrency N [N ...]] [--requests-per-client K | --duration SECONDS] [--max-tokens N]
                         [--temperature T] [--seed S] [--prompts FILE] [--warmup N]
-                        [--served] [--reference] [--model DIR] [--model-name NAME]
+                        [--served] [--reference] [--reference-phases] [--model DIR] [--model-name NAME]
                         [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...]] [--json FILE]
                         [--throughput-every SECONDS]
                         [--cert CLIENT.pfx [--cert-password P] --ca CA.crt]
         [--phase PROMPTS_FILE|builtin SECONDS ...] [--sample-every SECONDS]
         [--http URL [--api-key KEY] [--view-token TOKEN] [--compare-orleans [--repeat R]]]
-          --served and --reference pick the sides to measure; neither means both.
+          --served and --reference pick the sides to measure; neither means both. --reference-phases runs each
+          reference level again with its step timed by phase (per layer attention, gate, experts; sampling).
           --http drives a silo's OpenAI front door (streamed /v1/completions) as the served side instead of the
           Orleans client. --compare-orleans then runs the same requests through both at every level, R times
           each (default 3, alternating which goes first), and reports front door / Orleans ratios.
@@ -40,6 +41,8 @@ sealed record LoadOptions
     public int Warmup { get; init; } = 2;
     public bool Served { get; init; } = true;
     public bool Reference { get; init; } = true;
+    /// <summary>After each reference level, run it again split into phases (attention, gate, experts, sampling) on stderr.</summary>
+    public bool ReferencePhases { get; init; }
     public string ModelDirectory { get; init; } = DefaultModelLocation.Directory;
     public string ModelName { get; init; } = "default";
     public MoeClientOptions Cluster { get; init; } = new();
@@ -99,6 +102,7 @@ sealed record LoadOptions
                 "--compare-orleans" => options with { CompareOrleans = true },
                 "--throughput-every" => options with { ThroughputEvery = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },
                 "--repeat" => options with { Repeat = Positive(option, int.Parse(Value())) },
+                "--reference-phases" => options with { ReferencePhases = true },
                 "--served" => Mark(ref served, options),
                 "--reference" => Mark(ref reference, options),
                 _ => throw new ArgumentException($"unknown option '{option}'\n{Usage}"),

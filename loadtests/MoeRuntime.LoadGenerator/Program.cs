@@ -55,6 +55,7 @@ foreach (int concurrency in options.Concurrency)
     // The reference runs as many requests as the cluster completed (or would have, without a cluster), batched alike.
     int requests = (int)Math.Max(servedLevel?.Requests ?? concurrency * options.RequestsPerClient, concurrency);
     ReferenceLevel? referenceLevel = reference?.Run(concurrency, requests);
+    if (reference is not null && options.ReferencePhases) Console.Error.WriteLine(reference.RunPhases(concurrency, requests).Describe(concurrency));
     var level = new LevelComparison(concurrency, servedLevel, referenceLevel);
     levels.Add(level);
     Console.Error.WriteLine($"concurrency {concurrency}: served {servedLevel?.TokensPerSecond:F1} tok/s, reference {referenceLevel?.TokensPerSecond:F1} tok/s, ratio {level.Ratio:F2}");

@@ -29,5 +29,14 @@ sealed class ReferenceLoad(string modelDirectory, IReadOnlyList<string> prompts,
         return new ReferenceLevel(concurrency, clock.Elapsed.TotalSeconds, requests, results.Sum(r => (long)r.Tokens.Count));
     }
 
+    /// <summary>The same requests again, with the step split into phases (<see cref="ReferencePhases"/>).</summary>
+    public ReferencePhaseTotals RunPhases(int concurrency, int requests)
+    {
+        var batch = Enumerable.Range(0, requests)
+            .Select(i => new GenerationRequest(_tokenizer.Encode(PromptSet.For(prompts, i)), RequestSampling.ReferenceFor(options, i)))
+            .ToArray();
+        return new ReferencePhases(_model).Run(batch, concurrency);
+    }
+
     public void Dispose() => _model.Dispose();
 }

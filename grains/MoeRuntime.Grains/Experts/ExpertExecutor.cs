@@ -157,6 +157,16 @@ public sealed class ExpertExecutor
     }
 
     /// <summary>
+    /// A prefetch hint for an expert this rank computes in-process: what its grain does with a hint (register it, then let the
+    /// tier store start bringing it hot), without the message. Never waits; the store logs and counts its own failures.
+    /// </summary>
+    public void Prefetch(ExpertKey key)
+    {
+        StateOf(key);
+        _host.Store.Prefetch(key);
+    }
+
+    /// <summary>
     /// Runs the expert in-process on rows [n, hidden] of this rank's router: no message, no payload. The result [n, hidden]
     /// belongs to the caller (outside any dispose scope; the caller disposes it); <paramref name="computeTicks"/> is the
     /// Stopwatch time the call took, lease included.
@@ -320,7 +330,7 @@ public sealed class ExpertExecutor
     /// <summary>True when the result is finite: the call is counted, and the sampled rows' routing re-checked.</summary>
     bool Passed(ExpertState state, bool replica, Tensor input, Tensor result, RoutingCheck? check, long started, ExpertLease lease)
     {
-        if (!result.isfinite().all().item<bool>()) return false;
+        if (!FiniteCheck.All(result)) return false;
         bool back;
         lock (state.Gate) back = state.Quarantine.Pass();
         if (back) _logger.LogWarning("Expert {Expert} passed its check on rank {Rank} again; back in service", state.Key, _host.Rank);

@@ -507,6 +507,13 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         return _localCopies;
     }
 
+    /// <summary>
+    /// Whether the expert is computed by this rank's executor in-process (no replicas, its default grain owned here): what
+    /// the prefetcher asks so it can hint such an expert without a message.
+    /// </summary>
+    internal bool ComputesHere(int layer, int expert) =>
+        placement.Current.For(layer, expert) is null && OwnedHere(Stopwatch.GetTimestamp())[layer * host.Config.ExpertCount + expert];
+
     bool[] OwnedHere(long now)
     {
         RefreshOwnership(now);

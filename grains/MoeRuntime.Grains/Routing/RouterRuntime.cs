@@ -47,7 +47,8 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         Shadow = shadow;
         Dispatcher = new GrainExpertDispatcher(grains, host, o, telemetry, placement, sampling, ranks, executor, loggers.CreateLogger<GrainExpertDispatcher>());
         Prefetcher = new GrainExpertPrefetcher(grains, host.ModelName, placement, prefetch,
-            new MoeRuntime.Control.Prefetch.PregatingTally(host.DenseModel.Config.LayerCount, host.DenseModel.Config.ExpertCount, PregatingMaxLookahead, telemetry));
+            new MoeRuntime.Control.Prefetch.PregatingTally(host.DenseModel.Config.LayerCount, host.DenseModel.Config.ExpertCount, PregatingMaxLookahead, telemetry),
+            executor, Dispatcher.ComputesHere);
         IExpertDispatcher dispatcher = Dispatcher;
         if (!string.IsNullOrWhiteSpace(o.RoutingTracePath))
         {

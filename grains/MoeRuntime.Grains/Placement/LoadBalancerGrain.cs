@@ -20,6 +20,8 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
     public const string Controller = "balancer";
     const int KeptDecisions = 100;
     readonly List<BalanceDecision> _decisions = [];
+    /// <summary>Each router rank's cumulative rows at the previous balancing that read them (locality on).</summary>
+    readonly Dictionary<int, long[]> _demandRead = [];
 
     public async Task<BalanceDecision> BalanceAsync(bool dryRun)
     {
@@ -34,6 +36,12 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
         IExpertPlacementGrain map = GrainFactory.GetGrain<IExpertPlacementGrain>(model);
         PlacementMapView current = await map.GetAsync();
         BalancerInput input = BalancerMapping.From(view, current, live, host.Config, o);
+        Dictionary<int, long[]>? demandNow = null;
+        if (o.LocalExpertsPerLayer > 0)
+        {
+            demandNow = await ReadRouterDemandAsync(model, live);
+            input = input with { RouterDemand = BalancerMapping.RouterDemand(demandNow, _demandRead, host.Config), LocalExpertsPerLayer = o.LocalExpertsPerLayer };
+        }
         // Planning is CPU work that grows with the model (about 1.6 s for 58 layers x 256 experts on 64 ranks): off the
         // silo's scheduler, which the expert grains need meanwhile.
         PlacementPlan plan = await Task.Run(() => ExpertBalancer.Plan(input));
@@ -41,6 +49,9 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
         long version = current.Version;
         bool apply = plan.Changed && !dryRun;
         if (apply) version = (await map.ApplyAsync(BalancerMapping.ToUpdate(plan, current, live, host.Config))).Version;
+        // A dry run leaves the window of demand open: the next real balancing sees the same rows and more.
+        if (demandNow is not null && !dryRun)
+            foreach (var (rank, rows) in demandNow) _demandRead[rank] = rows;
         var decision = new BalanceDecision
         {
             At = time.GetUtcNow(),
@@ -58,18 +69,40 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
                 SlotsPerRank = input.SlotsPerRank,
                 MaxChanges = input.MaxChanges,
                 MapVersion = current.Version,
+                LocalExpertsPerLayer = input.LocalExpertsPerLayer,
+                RouterRows = BalancerMapping.RouterRows(input, model),
             },
             Changes = plan.Changes.Select(c => c.ToString()).ToArray(),
             RankLoadAfter = plan.RankLoadAfter.ToDictionary(),
             ImbalanceBefore = plan.ImbalanceBefore,
             ImbalanceAfter = plan.ImbalanceAfter,
             MapVersion = version,
+            RemoteRowsBefore = plan.RemoteRowsBefore,
+            RemoteRowsAfter = plan.RemoteRowsAfter,
         };
         _decisions.Add(decision);
         if (_decisions.Count > KeptDecisions) _decisions.RemoveAt(0);
         logger.LogInformation("Balancer {Model} ({Mode}): {Reason}; {Changes} changes, map v{Version}",
             model, dryRun ? "dry run" : apply ? "applied" : "kept", plan.Reason, plan.Changes.Count, version);
         return decision;
+    }
+
+    /// <summary>Each live rank's cumulative router rows; a rank that cannot be asked is left out (its router's demand is not used).</summary>
+    async Task<Dictionary<int, long[]>> ReadRouterDemandAsync(string model, int[] live)
+    {
+        var read = await Task.WhenAll(live.Select(async rank =>
+        {
+            try
+            {
+                return (rank, rows: await GrainFactory.GetGrain<IRouterDemandGrain>(Experts.GrainKeys.Rank(model, rank)).GetRowsAsync());
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException)
+            {
+                logger.LogWarning("Balancer {Model}: could not read the router demand of rank {Rank} ({Error}); locality leaves it out", model, rank, e.Message);
+                return (rank, rows: (long[]?)null);
+            }
+        }));
+        return read.Where(r => r.rows is not null).ToDictionary(r => r.rank, r => r.rows!);
     }
 
     public Task<BalanceDecision[]> GetDecisionsAsync(int maxDecisions) =>

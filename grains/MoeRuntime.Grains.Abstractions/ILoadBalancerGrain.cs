@@ -41,6 +41,8 @@ public sealed record BalanceDecision
     [Id(11)] public double RemoteRowsBefore { get; init; }
     /// <summary>The same, predicted under the plan.</summary>
     [Id(12)] public double RemoteRowsAfter { get; init; }
+    /// <summary>The canary trial the plan became (<c>Moe:Control:Canary:PlacementTrials</c>); null when written directly or not at all.</summary>
+    [Id(13)] public long? CanaryTrial { get; init; }
 }
 
 /// <summary>The numbers a balancing decision was made from.</summary>

@@ -34,6 +34,18 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
         byte[] json = await GrainFactory.GetGrain<IClusterAggregatorGrain>(0).GetViewAsync(TelemetryWindows.Name(o.LoadWindow));
         TelemetryView view = JsonSerializer.Deserialize<TelemetryView>(json, TelemetryJson.Options)!;
         IExpertPlacementGrain map = GrainFactory.GetGrain<IExpertPlacementGrain>(model);
+        ICanaryGrain canary = GrainFactory.GetGrain<ICanaryGrain>(model);
+        // A placement trial under way owns the map until it ends: balancing now would rebalance the canary away.
+        string? held = null;
+        try
+        {
+            if ((await canary.GetStatusAsync()).Trial is { Kind: CanaryKinds.Placement } trial)
+                held = $"placement canary trial {trial.Id} is under way; balancing waits for it to end";
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException)
+        {
+            held = $"the canary grain could not be asked whether a placement trial is under way ({e.Message})";
+        }
         PlacementMapView current = await map.GetAsync();
         BalancerInput input = BalancerMapping.From(view, current, live, host.Config, o);
         Dictionary<int, long[]>? demandNow = null;
@@ -47,10 +59,35 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
         PlacementPlan plan = await Task.Run(() => ExpertBalancer.Plan(input));
 
         long version = current.Version;
-        bool apply = plan.Changed && !dryRun;
-        if (apply) version = (await map.ApplyAsync(BalancerMapping.ToUpdate(plan, current, live, host.Config))).Version;
+        bool apply = plan.Changed && !dryRun && held is null;
+        string reason = plan.Changed && !dryRun && held is not null ? $"{plan.Reason}; not written: {held}" : plan.Reason;
+        long? trialId = null;
+        if (apply && options.Value.Control.Canary.PlacementTrials)
+        {
+            PlacementMapUpdate update = BalancerMapping.ToUpdate(plan, current, live, host.Config);
+            CanaryPlanOutcome outcome = await canary.SubmitPlacementAsync(new CanaryPlacementPlan
+            {
+                Replicas = update.Replicas,
+                ExpectedVersion = current.Version,
+                By = Controller,
+                Reason = plan.Reason,
+                Changes = update.Changes,
+            });
+            if (outcome.TrialId is { } id)
+            {
+                trialId = id;
+                version = outcome.Version;
+                reason = $"{plan.Reason}; tried first as canary trial {id} on the canary ranks' routers";
+            }
+            else
+            {
+                apply = false;
+                reason = $"{plan.Reason}; not written: the canary refused the placement trial ({outcome.Refusal})";
+            }
+        }
+        else if (apply) version = (await map.ApplyAsync(BalancerMapping.ToUpdate(plan, current, live, host.Config))).Version;
         // A dry run leaves the window of demand open: the next real balancing sees the same rows and more.
-        if (demandNow is not null && !dryRun)
+        if (demandNow is not null && apply)
             foreach (var (rank, rows) in demandNow) _demandRead[rank] = rows;
         var decision = new BalanceDecision
         {
@@ -58,7 +95,7 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
             Controller = Controller,
             DryRun = dryRun,
             Applied = apply,
-            Reason = plan.Reason,
+            Reason = reason,
             Inputs = new BalanceDecisionInputs
             {
                 Window = TelemetryWindows.Name(o.LoadWindow),
@@ -79,11 +116,12 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
             MapVersion = version,
             RemoteRowsBefore = plan.RemoteRowsBefore,
             RemoteRowsAfter = plan.RemoteRowsAfter,
+            CanaryTrial = trialId,
         };
         _decisions.Add(decision);
         if (_decisions.Count > KeptDecisions) _decisions.RemoveAt(0);
         logger.LogInformation("Balancer {Model} ({Mode}): {Reason}; {Changes} changes, map v{Version}",
-            model, dryRun ? "dry run" : apply ? "applied" : "kept", plan.Reason, plan.Changes.Count, version);
+            model, dryRun ? "dry run" : apply ? "applied" : "kept", reason, plan.Changes.Count, version);
         return decision;
     }
 

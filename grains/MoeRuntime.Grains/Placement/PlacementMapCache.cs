@@ -49,8 +49,9 @@ public sealed class PlacementMapCache
             Version = view.Version,
             Here = _preferLocal ? new bool[_host.Config.LayerCount * _host.Config.ExpertCount] : null,
         };
-        foreach (var (key, ranks) in view.Replicas)
+        foreach (string key in view.KeysFor(_host.Rank))
         {
+            int[] ranks = view.ReplicasFor(key, _host.Rank);
             var (expert, _) = GrainKeys.ParseExpert(key);
             if (ranks.Length == 0 || (uint)expert.Layer >= (uint)_host.Config.LayerCount || (uint)expert.Expert >= (uint)_host.Config.ExpertCount) continue;
             int slot = expert.Layer * _host.Config.ExpertCount + expert.Expert;

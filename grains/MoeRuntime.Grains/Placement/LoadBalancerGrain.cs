@@ -62,7 +62,8 @@ public sealed class LoadBalancerGrain(ModelHost host, RankDirectory ranks, IOpti
         bool apply = plan.Changed && !dryRun && held is null;
         string reason = plan.Changed && !dryRun && held is not null ? $"{plan.Reason}; not written: {held}" : plan.Reason;
         long? trialId = null;
-        if (apply && options.Value.Control.Canary.PlacementTrials)
+        // A lone rank has nothing to judge a trial against, and with trials off there is no one to judge it: written directly.
+        if (apply && options.Value.Control.Canary is { Enabled: true, PlacementTrials: true } && live.Length > 1)
         {
             PlacementMapUpdate update = BalancerMapping.ToUpdate(plan, current, live, host.Config);
             CanaryPlanOutcome outcome = await canary.SubmitPlacementAsync(new CanaryPlacementPlan

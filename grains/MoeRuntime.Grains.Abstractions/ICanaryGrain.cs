@@ -34,9 +34,33 @@ public interface ICanaryGrain : IGrainWithStringKey
     /// </summary>
     Task<CanaryPlanOutcome> SubmitPlanAsync(CanaryPlan plan);
 
+    /// <summary>
+    /// The balancer's placement plan (with <c>Moe:Control:Canary:PlacementTrials</c>): written as a new placement map
+    /// version, checked against the version the plan was made from, whose new replicas only the canary ranks' routers use;
+    /// judged canary routers against the others. Promoted, the plan is written for every router as the next version;
+    /// rolled back, the replaced placements are written back as a new version. Refused while any trial is under way.
+    /// </summary>
+    Task<CanaryPlanOutcome> SubmitPlacementAsync(CanaryPlacementPlan plan);
+
     /// <summary>The ranks carrying a TierSet change under trial: the tier controllers do not write them meanwhile.</summary>
     [AlwaysInterleave]
     Task<int[]> GetHeldRanksAsync();
+}
+
+/// <summary>A placement plan to try on the canary ranks' routers first.</summary>
+[GenerateSerializer, Immutable, Alias("moe.CanaryPlacementPlan")]
+public sealed record CanaryPlacementPlan
+{
+    /// <summary>Expert key to its replicas under the plan (an empty list: back to the default placement).</summary>
+    [Id(0)] public Dictionary<string, int[]> Replicas { get; init; } = [];
+    /// <summary>The placement map version the plan was made from.</summary>
+    [Id(1)] public long ExpectedVersion { get; init; }
+    [Id(2)] public required string By { get; init; }
+    [Id(3)] public required string Reason { get; init; }
+    /// <summary>The plan's changes in words.</summary>
+    [Id(4)] public string[] Changes { get; init; } = [];
+    /// <summary>Metrics to judge on (names); empty: inter-token p95, TTFT p95 and hot hit ratio.</summary>
+    [Id(5)] public string[] Metrics { get; init; } = [];
 }
 
 /// <summary>A TierSet change to try on a canary first.</summary>
@@ -124,6 +148,10 @@ public sealed record CanaryTrialView
     [Id(15)] public PrefetchSettingsChange? Prefetch { get; init; }
     /// <summary>The hot limit a controller's plan wrote with its moves (kind <c>plan</c>).</summary>
     [Id(16)] public long? HotLimitBytes { get; init; }
+    /// <summary>A placement trial's plan: expert key to its replicas under the plan.</summary>
+    [Id(17)] public Dictionary<string, int[]> Placement { get; init; } = [];
+    /// <summary>A placement trial's map versions: the one it replaced and the one it wrote.</summary>
+    [Id(18)] public long[] PlacementVersions { get; init; } = [];
 }
 
 /// <summary>The kinds of change a canary trial carries.</summary>
@@ -132,6 +160,7 @@ public static class CanaryKinds
     public const string Tiers = "tiers";
     public const string Plan = "plan";
     public const string Prefetch = "prefetch";
+    public const string Placement = "placement";
 }
 
 /// <summary>One metric as last judged: the canary's and the control's medians, the control's MAD, the threshold and the harm.</summary>

@@ -35,6 +35,13 @@ public sealed record PlacementMapUpdate
     [Id(3)] public long? ExpectedVersion { get; init; }
     /// <summary>The individual changes in words (replicate, move, drop, with their numbers), kept with the version.</summary>
     [Id(4)] public string[] Changes { get; init; } = [];
+    /// <summary>
+    /// A placement trial's version: only the routers of these ranks use <see cref="Replicas"/> for the experts of
+    /// <see cref="TrialBefore"/>; every other router keeps their placements before the trial. Empty: no trial.
+    /// </summary>
+    [Id(5)] public int[] TrialRanks { get; init; } = [];
+    /// <summary>The trial's experts as they were before it (an empty list: the default placement).</summary>
+    [Id(6)] public Dictionary<string, int[]> TrialBefore { get; init; } = [];
 }
 
 /// <summary>One version of a placement map.</summary>
@@ -49,4 +56,17 @@ public sealed record PlacementMapView
     [Id(4)] public DateTimeOffset ChangedAt { get; init; }
     [Id(5)] public required string Reason { get; init; }
     [Id(6)] public string[] Changes { get; init; } = [];
+    /// <summary>Under a placement trial, the canary ranks, whose routers alone use the trial's replicas (see <see cref="PlacementMapUpdate.TrialRanks"/>).</summary>
+    [Id(7)] public int[] TrialRanks { get; init; } = [];
+    /// <summary>Under a placement trial, the placements its experts had before it, which the other routers keep using.</summary>
+    [Id(8)] public Dictionary<string, int[]> TrialBefore { get; init; } = [];
+
+    /// <summary>The replicas the router of <paramref name="rank"/> uses for <paramref name="expertKey"/> (empty: the default grain).</summary>
+    public int[] ReplicasFor(string expertKey, int rank) =>
+        TrialRanks.Length > 0 && !TrialRanks.Contains(rank) && TrialBefore.TryGetValue(expertKey, out int[]? before)
+            ? before
+            : Replicas.GetValueOrDefault(expertKey, []);
+
+    /// <summary>Expert keys whose replicas the router of <paramref name="rank"/> sees in this version.</summary>
+    public IEnumerable<string> KeysFor(int rank) => TrialRanks.Length > 0 && !TrialRanks.Contains(rank) ? Replicas.Keys.Union(TrialBefore.Keys) : Replicas.Keys;
 }

@@ -34,6 +34,15 @@ public sealed record BalanceDecision
     [Id(9)] public double ImbalanceAfter { get; init; }
     /// <summary>The placement map's version after the decision (unchanged by a dry run).</summary>
     [Id(10)] public long MapVersion { get; init; }
+    /// <summary>
+    /// Rows routers sent to experts with no replica on the router's own rank since the previous balancing, under the map
+    /// before (0 when locality is off: router demand is then not read).
+    /// </summary>
+    [Id(11)] public double RemoteRowsBefore { get; init; }
+    /// <summary>The same, predicted under the plan.</summary>
+    [Id(12)] public double RemoteRowsAfter { get; init; }
+    /// <summary>The canary trial the plan became (<c>Moe:Control:Canary:PlacementTrials</c>); null when written directly or not at all.</summary>
+    [Id(13)] public long? CanaryTrial { get; init; }
 }
 
 /// <summary>The numbers a balancing decision was made from.</summary>
@@ -50,4 +59,8 @@ public sealed record BalanceDecisionInputs
     [Id(5)] public int SlotsPerRank { get; init; }
     [Id(6)] public int MaxChanges { get; init; }
     [Id(7)] public long MapVersion { get; init; }
+    /// <summary>Locality's experts per layer and router rank (0 = off).</summary>
+    [Id(8)] public int LocalExpertsPerLayer { get; init; }
+    /// <summary>Rows each router rank sent per expert key since the previous balancing (empty when locality is off).</summary>
+    [Id(9)] public Dictionary<int, Dictionary<string, long>> RouterRows { get; init; } = [];
 }

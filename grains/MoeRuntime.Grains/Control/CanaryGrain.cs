@@ -33,6 +33,9 @@ public sealed class CanaryGrain(
     /// <summary>The metrics a prefetch trial is judged on when its request names none: what prefetching is for.</summary>
     public static readonly CanaryMetric[] PrefetchMetrics = [CanaryMetric.FetchStallPerThousandCalls, CanaryMetric.InterTokenP95];
 
+    /// <summary>The metrics a placement trial is judged on when its plan names none: what placement changes for a router.</summary>
+    public static readonly CanaryMetric[] PlacementMetrics = [CanaryMetric.InterTokenP95, CanaryMetric.TimeToFirstTokenP95, CanaryMetric.HotHitRatio];
+
     /// <summary>The metrics judged when a request names none.</summary>
     public static readonly CanaryMetric[] DefaultMetrics =
         [CanaryMetric.InterTokenP95, CanaryMetric.TimeToFirstTokenP95, CanaryMetric.HotHitRatio, CanaryMetric.FetchStallPerThousandCalls];
@@ -51,6 +54,8 @@ public sealed class CanaryGrain(
     CanaryTrialState? Trial => saved.State.Trial;
 
     IControlDecisionLogGrain Log => GrainFactory.GetGrain<IControlDecisionLogGrain>(Model);
+
+    IExpertPlacementGrain Map => GrainFactory.GetGrain<IExpertPlacementGrain>(Model);
 
     IPrefetchControllerGrain Prefetch => GrainFactory.GetGrain<IPrefetchControllerGrain>(Model);
 
@@ -230,6 +235,72 @@ public sealed class CanaryGrain(
         return new() { TrialId = id, Version = written.Version };
     }
 
+    public async Task<CanaryPlanOutcome> SubmitPlacementAsync(CanaryPlacementPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        if (!Options.Enabled) return new() { Refusal = "canary trials are off (Moe:Control:Canary:Enabled is false)" };
+        if (Trial is { } running)
+            return new() { Refusal = $"canary trial {running.View.Id} is under way (one at a time)" };
+        if (plan.Replicas.Count == 0) return new() { Refusal = "the placement plan changes no expert" };
+        string by = MoeCaller.Author(plan.By);
+        if (string.IsNullOrWhiteSpace(by) || string.IsNullOrWhiteSpace(plan.Reason)) return new() { Refusal = "a placement trial needs who made the plan and why" };
+        CanaryMetric[] metrics;
+        CanaryRanks chosen;
+        try
+        {
+            metrics = plan.Metrics.Length == 0 ? PlacementMetrics : [.. plan.Metrics.Select(CanaryMetrics.Parse).Distinct()];
+            chosen = CanaryRanks.Choose(ranks.LiveRanks(), Options);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return new() { Refusal = e.Message };
+        }
+        long id = saved.State.NextId;
+        PlacementMapView current = await Map.GetAsync();
+        if (current.TrialRanks.Length > 0) return new() { Refusal = $"placement map v{current.Version} is still a trial's version" };
+        Dictionary<string, int[]> before = plan.Replicas.Keys.ToDictionary(k => k, k => current.Replicas.GetValueOrDefault(k, []), StringComparer.Ordinal);
+        PlacementMapView written;
+        try
+        {
+            written = await Map.ApplyAsync(new PlacementMapUpdate
+            {
+                Replicas = plan.Replicas,
+                ChangedBy = $"canary:{by}",
+                Reason = $"canary trial {id}: {plan.Reason}",
+                ExpectedVersion = plan.ExpectedVersion,
+                Changes = plan.Changes,
+                TrialRanks = [.. chosen.Canary],
+                TrialBefore = before,
+            });
+        }
+        catch (MoeRequestException e)
+        {
+            return new() { Refusal = e.Message };
+        }
+        string described = DescribePlacement(plan.Replicas, before);
+        List<ControlDecisionRecord> records = [.. chosen.Canary.Select(rank => Record($"canary trial {id} started: placement plan of {plan.Changes.Length} change(s) for this rank's router: {described}",
+            $"{by}: {plan.Reason}", rank, written.Version,
+            new() { ["experts"] = plan.Replicas.Count, ["replaced_version"] = current.Version, ["canary_ranks"] = chosen.Canary.Count, ["control_ranks"] = chosen.Control.Count }))];
+        await BeginAsync(new CanaryTrialView
+        {
+            Id = id,
+            StartedAt = time.GetUtcNow(),
+            By = by,
+            Reason = plan.Reason,
+            Kind = CanaryKinds.Placement,
+            Placement = plan.Replicas,
+            PlacementVersions = [current.Version, written.Version],
+            CanaryRanks = [.. chosen.Canary],
+            ControlRanks = [.. chosen.Control],
+            Metrics = [.. metrics.Select(CanaryMetrics.Name)],
+            Verdict = "continue",
+            Judgement = "started: the first interval is measured from now",
+        }, [], records, described);
+        saved.State.Trial!.PlacementBefore = before;
+        await saved.WriteStateAsync();
+        return new() { TrialId = id, Version = written.Version };
+    }
+
     /// <summary>Makes <paramref name="view"/> the trial under way: interval 1 starts after the change, from every trial rank's counters now.</summary>
     async Task BeginAsync(CanaryTrialView view, List<CanaryRankBefore> before, List<ControlDecisionRecord> records, string described)
     {
@@ -275,7 +346,8 @@ public sealed class CanaryGrain(
 
     public Task<CanaryStatus> GetStatusAsync() => Task.FromResult(Status());
 
-    public Task<int[]> GetHeldRanksAsync() => Task.FromResult(Trial is { View.Kind: not CanaryKinds.Prefetch } trial ? trial.View.CanaryRanks : []);
+    public Task<int[]> GetHeldRanksAsync() =>
+        Task.FromResult(Trial is { View.Kind: not CanaryKinds.Prefetch and not CanaryKinds.Placement } trial ? trial.View.CanaryRanks : []);
 
     public async Task<CanaryStatus> EndAsync(bool promote, string by, string reason)
     {
@@ -355,6 +427,29 @@ public sealed class CanaryGrain(
             await EndAsync(trial, "promoted", reason, records);
             return;
         }
+        if (trial.View.Kind == CanaryKinds.Placement)
+        {
+            long written = trial.View.PlacementVersions is [_, var w] ? w : 0;
+            try
+            {
+                PlacementMapView map = await Map.ApplyAsync(new PlacementMapUpdate
+                {
+                    Replicas = trial.View.Placement,
+                    ChangedBy = "canary:promote",
+                    Reason = $"canary trial {trial.View.Id} promoted: {trial.View.Reason}",
+                    ExpectedVersion = written,
+                });
+                records.Add(Record($"canary trial {trial.View.Id} promoted: the placement plan for every router ({DescribePlacement(trial.View.Placement, trial.PlacementBefore)})",
+                    reason, null, map.Version, new() { ["trial_version"] = written }));
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException)
+            {
+                // The map moved on since the trial's version (an operator's write): the trial's routing is left as written.
+                records.Add(Record($"canary trial {trial.View.Id} not promoted", $"{reason}; not written: {e.Message}", null, null, new(), DecisionOutcome.Refused));
+            }
+            await EndAsync(trial, "promoted", reason, records);
+            return;
+        }
         if (trial.View.Kind == CanaryKinds.Prefetch)
         {
             try
@@ -407,6 +502,25 @@ public sealed class CanaryGrain(
                 PrefetchSettingsView settings = await Prefetch.SetRankOverrideAsync(trial.View.CanaryRanks, null, "canary:rollback", $"canary trial {trial.View.Id} rolled back: {reason}");
                 records.AddRange(trial.View.CanaryRanks.Select(rank => Record($"canary trial {trial.View.Id} rolled back: the cluster's prefetch settings again (lookahead {settings.Lookahead})",
                     reason, rank, settings.Version, new())));
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException)
+            {
+                records.Add(Record($"canary trial {trial.View.Id} roll-back failed", $"{reason}; not written: {e.Message}", null, null, new(), DecisionOutcome.Refused));
+            }
+        }
+        if (trial.View.Kind == CanaryKinds.Placement)
+        {
+            try
+            {
+                // Versioned forward, never rewound: the replaced placements as a new version, whatever was written since.
+                PlacementMapView map = await Map.ApplyAsync(new PlacementMapUpdate
+                {
+                    Replicas = trial.PlacementBefore,
+                    ChangedBy = "canary:rollback",
+                    Reason = $"canary trial {trial.View.Id} rolled back: {reason}",
+                });
+                records.AddRange(trial.View.CanaryRanks.Select(rank => Record($"canary trial {trial.View.Id} rolled back: the placements before it again ({DescribePlacement(trial.PlacementBefore, trial.View.Placement)})",
+                    reason, rank, map.Version, new() { ["trial_version"] = trial.View.PlacementVersions is [_, var w] ? w : 0 })));
             }
             catch (Exception e) when (e is OrleansException or TimeoutException or MoeRequestException)
             {
@@ -520,6 +634,13 @@ public sealed class CanaryGrain(
     static string Describe(IReadOnlyDictionary<string, string> tiers, long? hotBudget) =>
         (tiers.Count == 0 ? "no tier moves" : string.Join(", ", tiers.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key} {t.Value}")))
         + (hotBudget is { } b ? $"; hot budget {b} bytes" : "");
+
+    /// <summary>Each expert's replicas as written, with what they were, e.g. <c>default/0/3 ranks 0,2 (was 1)</c>.</summary>
+    static string DescribePlacement(IReadOnlyDictionary<string, int[]> replicas, IReadOnlyDictionary<string, int[]> was) =>
+        string.Join(", ", replicas.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r =>
+            $"{r.Key} {Ranks(r.Value)} (was {Ranks(was.GetValueOrDefault(r.Key, []))})"));
+
+    static string Ranks(int[] ranks) => ranks.Length == 0 ? "default" : "ranks " + string.Join(",", ranks);
 
     static string DescribePrefetch(PrefetchSettingsChange change) =>
         string.Join(", ", (change.Lookahead is { } l ? [$"lookahead {l}"] : Array.Empty<string>())

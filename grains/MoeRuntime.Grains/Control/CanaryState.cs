@@ -17,6 +17,8 @@ public sealed class CanaryTrialState
     [Id(0)] public required CanaryTrialView View { get; set; }
     [Id(1)] public List<CanaryRankBefore> Before { get; set; } = [];
     [Id(2)] public List<CanaryRankSample[]> Intervals { get; set; } = [];
+    /// <summary>A placement trial's experts as they were before it (an empty list: the default placement).</summary>
+    [Id(3)] public Dictionary<string, int[]> PlacementBefore { get; set; } = [];
 }
 
 /// <summary>A canary rank before the change: the tiers of the experts it moved and its hot ceiling, and the version the change wrote.</summary>

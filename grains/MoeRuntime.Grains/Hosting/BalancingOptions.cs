@@ -21,4 +21,11 @@ public sealed class BalancingOptions
     public TelemetryWindow LoadWindow { get; set; } = TelemetryWindow.OneMinute;
     /// <summary>How often a router checks the placement map for a new version (one call, only when due).</summary>
     public TimeSpan MapRefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Locality (0 = off, today's behaviour): the balancer also gives each router rank a replica of up to this many of
+    /// the experts per layer its router sent the most rows to since the previous balancing (within the slots and the
+    /// cap on changes), and a router computes an expert in-process whenever a replica of it is on its own rank instead
+    /// of spreading that expert's rows over every replica.
+    /// </summary>
+    public int LocalExpertsPerLayer { get; set; }
 }

@@ -108,6 +108,7 @@ static class MoeOptionsValidation
             c.AtLeast(o.MaxChanges, 0, nameof(o.MaxChanges));
             c.Defined(o.LoadWindow, nameof(o.LoadWindow));
             c.Positive(o.MapRefreshInterval, nameof(o.MapRefreshInterval));
+            c.AtLeast(o.LocalExpertsPerLayer, 0, nameof(o.LocalExpertsPerLayer));
             into.Merge(c);
         }
 

@@ -83,6 +83,7 @@ public static class MoeSiloBuilderExtensions
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<TelemetryAgent>());
         builder.Services.AddSingleton(sp => new RankTelemetry(sp.GetRequiredService<RankCollector>(), sp.GetRequiredService<IOptions<TelemetryOptions>>(),
             sp.GetRequiredService<LatencyExemplars>(), sp.GetRequiredService<ModelHost>().Device.type == TorchSharp.DeviceType.CUDA ? "cuda" : "cpu"));
+        builder.Services.AddSingleton<RouterDemand>();
         builder.Services.AddSingleton<PlacementMapCache>();
         builder.Services.AddSingleton<TelemetrySamplingCache>();
         builder.AddPrefetchControl();

@@ -51,6 +51,30 @@ static class BalancerMapping
         Changes = plan.Changes.Select(c => c.ToString()).ToArray(),
     };
 
+    /// <summary>
+    /// Rows per router rank and expert since the counts read at the previous balancing (everything so far the first time,
+    /// and after a silo restart, when its counts went backwards).
+    /// </summary>
+    public static Dictionary<int, IReadOnlyDictionary<ExpertId, double>> RouterDemand(Dictionary<int, long[]> now, Dictionary<int, long[]> previous, ModelConfig config)
+    {
+        var demand = new Dictionary<int, IReadOnlyDictionary<ExpertId, double>>();
+        foreach (var (rank, rows) in now)
+        {
+            if (rows.Length != config.LayerCount * config.ExpertCount) continue;
+            long[]? before = previous.GetValueOrDefault(rank);
+            if (before is not null && (before.Length != rows.Length || rows.Where((r, i) => r < before[i]).Any())) before = null;
+            var experts = new Dictionary<ExpertId, double>();
+            for (int i = 0; i < rows.Length; i++)
+                if (rows[i] - (before?[i] ?? 0) is > 0 and var delta) experts[new ExpertId(i / config.ExpertCount, i % config.ExpertCount)] = delta;
+            demand[rank] = experts;
+        }
+        return demand;
+    }
+
+    public static Dictionary<int, Dictionary<string, long>> RouterRows(BalancerInput input, string model) =>
+        (input.RouterDemand ?? new Dictionary<int, IReadOnlyDictionary<ExpertId, double>>()).OrderBy(d => d.Key).ToDictionary(d => d.Key,
+            d => d.Value.OrderBy(r => r.Key).ToDictionary(r => GrainKeys.Expert(model, r.Key.Layer, r.Key.Expert), r => (long)r.Value));
+
     public static Dictionary<string, long> ExpertLoad(BalancerInput input, string model) =>
         input.Load.OrderBy(l => l.Key).ToDictionary(l => GrainKeys.Expert(model, l.Key.Layer, l.Key.Expert), l => (long)l.Value);
 }

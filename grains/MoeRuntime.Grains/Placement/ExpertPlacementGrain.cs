@@ -83,6 +83,8 @@ public sealed class ExpertPlacementGrain(
             ChangedAt = time.GetUtcNow(),
             Reason = update.Reason,
             Changes = update.Changes,
+            TrialRanks = update.TrialRanks,
+            TrialBefore = update.TrialBefore,
         };
         // Stored before it is served: a map routers saw must survive the grain moving.
         saved.State = next;

@@ -91,6 +91,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         placement.RefreshIfDue();
         ReplicaRoutes routes = placement.Current;
         int[] experts = plan.ActiveExperts().ToArray();
+        placement.Demand.Count(layer, plan, experts);
         using Activity? span = ServingTracing.Source.StartActivity("moe.expert_dispatch");
         span?.SetTag("moe.layer", layer);
         span?.SetTag("moe.experts", experts.Length);
@@ -112,7 +113,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
             {
                 int slot = layer * host.Config.ExpertCount + experts[i];
                 bool replicated = routes.For(layer, experts[i]) is not null;
-                destinations[i] = replicated ? Sent
+                destinations[i] = replicated ? (routes.ComputedHere(layer, experts[i]) ? Here : Sent)
                     : ownedHere[slot] ? Here
                     : perRank && owners[slot] >= 0 && !_detours.Avoid(_defaultKeys[slot], now) ? owners[slot]
                     : Sent;
@@ -147,7 +148,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
                 {
                     if (destinations[i] != Here) continue;
                     int slot = layer * host.Config.ExpertCount + experts[i];
-                    (calls[i], long entered, long ticks) = await InProcessAsync(slot, plan, moeInput, experts[i], checks[i], local, i, cancellationToken)
+                    (calls[i], long entered, long ticks) = await InProcessAsync(slot, routes.For(layer, experts[i]) is not null, plan, moeInput, experts[i], checks[i], local, i, cancellationToken)
                         .ConfigureAwait(false);
                     if (local[i] is not null)
                     {
@@ -342,7 +343,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     /// When this rank's copy refuses (quarantined), the rows go to the expert's other copies by the usual route and the
     /// answer is that call; with no other copy, or any other failure, the failure is the answer, for the layer to settle.
     /// </summary>
-    async Task<(Task<TensorPayload> Answer, long Entered, long Ticks)> InProcessAsync(int slot, RoutingPlan plan, Tensor moeInput, int expert, CheckedRows? rows, Tensor?[] local, int index,
+    async Task<(Task<TensorPayload> Answer, long Entered, long Ticks)> InProcessAsync(int slot, bool replica, RoutingPlan plan, Tensor moeInput, int expert, CheckedRows? rows, Tensor?[] local, int index,
         CancellationToken cancellationToken)
     {
         Tensor input;
@@ -356,7 +357,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
             RoutingCheck? check = rows is null ? null : new RoutingCheck(rows.Rows, rows.Requests, rows.Positions);
             try
             {
-                (Tensor result, long entered, long ticks) = await executor.ComputeAsync(_experts[slot], replica: false, input, check, cancellationToken).ConfigureAwait(false);
+                (Tensor result, long entered, long ticks) = await executor.ComputeAsync(_experts[slot], replica, input, check, cancellationToken).ConfigureAwait(false);
                 local[index] = result;
                 Interlocked.Increment(ref _calls);
                 Interlocked.Add(ref _callTicks, Stopwatch.GetElapsedTime(entered).Ticks);

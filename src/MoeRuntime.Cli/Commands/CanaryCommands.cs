@@ -99,7 +99,10 @@ static class CanaryCommands
     {
         Console.WriteLine($"  #{t.Id} {state}: started {t.StartedAt:u} by {t.By} ({t.Reason}); canary rank(s) {string.Join(",", t.CanaryRanks)} vs {string.Join(",", t.ControlRanks)}; " +
             $"{t.Intervals} intervals{(t.EndedAt is { } at ? $", ended {at:u}" : "")}");
-        if (t.Prefetch is { } p)
+        if (t.Kind == "placement")
+            Console.WriteLine($"    change ({t.Kind}, map v{string.Join(" -> v", t.PlacementVersions)}; only the canary ranks' routers use it): " +
+                string.Join(", ", t.Placement.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={(p.Value.Length == 0 ? "default" : string.Join(",", p.Value))}")));
+        else if (t.Prefetch is { } p)
             Console.WriteLine($"    change ({t.Kind}): prefetch" + (p.Lookahead is { } l ? $" lookahead {l}" : "")
                 + string.Concat(p.Thresholds.OrderBy(x => x.Key).Select(x => $", layer {x.Key} threshold {x.Value:0.###}")));
         else Console.WriteLine($"    change ({t.Kind}): {(t.Tiers.Count == 0 ? "no tier moves" : string.Join(", ", t.Tiers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")))}" +

@@ -26,6 +26,18 @@ public sealed record BalancerInput
     /// <summary>Most replica changes (added, moved or dropped) one plan may make: each one loads weights on a rank.</summary>
     public int MaxChanges { get; init; } = 8;
 
+    /// <summary>
+    /// Rows each router rank sent each expert over the measured interval (router rank → expert → rows); null when not
+    /// measured. Only read when <see cref="LocalExpertsPerLayer"/> is above 0.
+    /// </summary>
+    public IReadOnlyDictionary<int, IReadOnlyDictionary<ExpertId, double>>? RouterDemand { get; init; }
+
+    /// <summary>
+    /// Locality (0 = off): after balancing, each live router rank gets a replica of up to this many of its most used
+    /// experts per layer, within the slots and the cap on changes (<see cref="LocalityPass"/>).
+    /// </summary>
+    public int LocalExpertsPerLayer { get; init; }
+
     internal void Validate()
     {
         if (LiveRanks.Count == 0) throw new ArgumentException("no live rank to place experts on");
@@ -33,6 +45,13 @@ public sealed record BalancerInput
         if (SlotsPerRank < 1) throw new ArgumentException($"a rank needs at least one replica slot (has {SlotsPerRank})");
         if (!(Threshold >= 1)) throw new ArgumentException($"the max/mean threshold must be at least 1 (is {Threshold})");
         ArgumentOutOfRangeException.ThrowIfNegative(MaxChanges);
+        if (LocalExpertsPerLayer < 0) throw new ArgumentException($"local experts per layer cannot be negative (is {LocalExpertsPerLayer})");
+        foreach (var (router, demand) in RouterDemand ?? new Dictionary<int, IReadOnlyDictionary<ExpertId, double>>())
+            foreach (var (expert, rows) in demand)
+            {
+                if (!Placement.ContainsKey(expert)) throw new ArgumentException($"router rank {router} sent rows to expert {expert}, which has no placement");
+                if (!(rows >= 0) || double.IsInfinity(rows)) throw new ArgumentException($"router rank {router} sent expert {expert} {rows} rows; rows are finite and not negative");
+            }
         foreach (var (expert, load) in Load)
         {
             if (!Placement.ContainsKey(expert)) throw new ArgumentException($"expert {expert} has load but no placement");

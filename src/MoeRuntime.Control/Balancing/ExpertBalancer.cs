@@ -9,9 +9,43 @@ namespace MoeRuntime.Control.Balancing;
 /// </summary>
 public static class ExpertBalancer
 {
+    /// <summary>
+    /// The balanced plan, then, when <see cref="BalancerInput.LocalExpertsPerLayer"/> is above 0, the replicas
+    /// <see cref="LocalityPass"/> adds on the routers' own ranks with the changes balancing left over.
+    /// </summary>
     public static PlacementPlan Plan(BalancerInput input)
     {
         input.Validate();
+        PlacementPlan balanced = Balance(input);
+        int[] ranks = input.LiveRanks.Order().ToArray();
+        var current = LiveReplicas(input.Placement, ranks);
+        double remoteBefore = LocalityPass.RemoteRows(input.RouterDemand, current, ranks);
+        if (input.LocalExpertsPerLayer <= 0 || input.RouterDemand is null)
+            return balanced with { RemoteRowsBefore = remoteBefore, RemoteRowsAfter = LocalityPass.RemoteRows(input.RouterDemand, balanced.Replicas, ranks) };
+
+        var replicas = balanced.Replicas.ToDictionary(r => r.Key, r => r.Value);
+        int used = replicas.Sum(r => PlacementSteps.Cost(current[r.Key], r.Value));
+        List<LocalityPass.Addition> added = LocalityPass.Add(replicas, input, ranks, input.MaxChanges - used);
+        double remoteBalanced = LocalityPass.RemoteRows(input.RouterDemand, balanced.Replicas, ranks);
+        double remoteAfter = LocalityPass.RemoteRows(input.RouterDemand, replicas, ranks);
+        if (added.Count == 0)
+            return balanced with { RemoteRowsBefore = remoteBefore, RemoteRowsAfter = remoteAfter };
+        double kept = remoteBalanced - remoteAfter;
+        string locality = $"locality: {added.Count} replica(s) of routers' most used experts on their own ranks keep {kept:F0} of {remoteBalanced:F0} remote rows local (remote rows {remoteBefore:F0} -> {remoteAfter:F0})";
+        return balanced with
+        {
+            Replicas = replicas,
+            Changes = Describe(current, replicas, input.Load, balanced.RankLoadBefore.ToDictionary(), added),
+            RankLoadAfter = RankLoads.Of(input.Load, replicas, ranks),
+            ImbalanceAfter = RankLoads.ByLayer(input.Load, replicas, ranks).Imbalance,
+            RemoteRowsBefore = remoteBefore,
+            RemoteRowsAfter = remoteAfter,
+            Reason = $"{balanced.Reason}; {locality}",
+        };
+    }
+
+    static PlacementPlan Balance(BalancerInput input)
+    {
         int[] ranks = input.LiveRanks.Order().ToArray();
         var current = LiveReplicas(input.Placement, ranks);
         Dictionary<int, double> before = RankLoads.Of(input.Load, current, ranks);
@@ -75,7 +109,8 @@ public static class ExpertBalancer
     };
 
     /// <summary>The changes per expert, each removal paired with an addition as a move, with the numbers behind it.</summary>
-    static List<PlacementChange> Describe(Dictionary<ExpertId, int[]> current, Dictionary<ExpertId, int[]> next, IReadOnlyDictionary<ExpertId, double> load, Dictionary<int, double> before)
+    static List<PlacementChange> Describe(Dictionary<ExpertId, int[]> current, Dictionary<ExpertId, int[]> next, IReadOnlyDictionary<ExpertId, double> load, Dictionary<int, double> before,
+        IReadOnlyList<LocalityPass.Addition>? local = null)
     {
         var changes = new List<PlacementChange>();
         foreach (ExpertId expert in next.Keys.Order())
@@ -89,7 +124,10 @@ public static class ExpertBalancer
             for (int i = 0; i < moves; i++)
                 changes.Add(new(PlacementChangeKind.Move, expert, removed[i], added[i], $"{why}; rank {removed[i]} carried {before[removed[i]]:F0}, rank {added[i]} {before[added[i]]:F0}"));
             foreach (int rank in added.Skip(moves))
-                changes.Add(new(PlacementChangeKind.Replicate, expert, null, rank, $"{why}; rank {rank} carried {before[rank]:F0}"));
+                changes.Add(new(PlacementChangeKind.Replicate, expert, null, rank,
+                    local?.FirstOrDefault(a => a.Expert == expert && a.Rank == rank) is { Rows: > 0 } a
+                        ? $"{why}; local to the router of rank {rank}, which sent it {a.Rows:F0} rows"
+                        : $"{why}; rank {rank} carried {before[rank]:F0}"));
             foreach (int rank in removed.Skip(moves))
                 changes.Add(new(PlacementChangeKind.Drop, expert, rank, null, $"{why}; frees a slot on rank {rank}"));
         }

@@ -22,8 +22,21 @@ public sealed record PlacementPlan
     /// </summary>
     public double ImbalanceBefore { get; init; }
 
-    /// <summary>The same, predicted for <see cref="Replicas"/>; never above <see cref="ImbalanceBefore"/>.</summary>
+    /// <summary>
+    /// The same, predicted for <see cref="Replicas"/>; never above <see cref="ImbalanceBefore"/> from balancing alone
+    /// (replicas <see cref="LocalityPass"/> adds are counted with an even share of their expert's load like any other).
+    /// </summary>
     public double ImbalanceAfter { get; init; }
+
+    /// <summary>
+    /// Rows routers sent to an expert with no replica on the router's own rank, under today's map (from
+    /// <see cref="BalancerInput.RouterDemand"/>; 0 when no demand was given): what crosses ranks when routers use a
+    /// replica on their own rank whenever there is one.
+    /// </summary>
+    public double RemoteRowsBefore { get; init; }
+
+    /// <summary>The same under <see cref="Replicas"/>.</summary>
+    public double RemoteRowsAfter { get; init; }
 
     /// <summary>Why the plan is what it is, in one sentence.</summary>
     public required string Reason { get; init; }

@@ -30,6 +30,12 @@ public sealed record CanaryOptions
     /// </summary>
     public int AutoTrialAbove { get; init; }
 
+    /// <summary>
+    /// The balancer's placement plans (not dry runs) are tried on the canary ranks' routers first instead of written for
+    /// every router; off by default.
+    /// </summary>
+    public bool PlacementTrials { get; init; }
+
     /// <summary>Smallest worsening of p95 inter-token latency that counts, seconds.</summary>
     public double MinInterTokenSeconds { get; init; } = 0.005;
 

@@ -15,7 +15,7 @@ namespace MoeRuntime.Wire.Benchmarks;
 static class DelayRelay
 {
     const int ChunkBytes = 64 * 1024;
-    const int ChunksInFlight = 1024;
+    const int ChunksInFlight = 256;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -49,17 +49,26 @@ static class DelayRelay
         return (listen, target);
     }
 
+    /// <summary>Listens on 127.0.0.1:<paramref name="port"/> and relays every connection to <paramref name="target"/>.</summary>
     static async Task Listen(int port, int target, long delay, CancellationToken cancellationToken)
     {
         var listener = new TcpListener(IPAddress.Loopback, port);
         listener.Start();
+        using var line = delay > 0 ? new DelayLine<Chunk>(delay) : null;
+        await Serve(listener, target, line, cancellationToken);
+    }
+
+    /// <summary>Accepts on a started listener until cancelled; each connection is relayed to 127.0.0.1:target through
+    /// <paramref name="line"/> (null: no delay, every chunk written as soon as it is read).</summary>
+    public static async Task Serve(TcpListener listener, int target, DelayLine<Chunk>? line, CancellationToken cancellationToken)
+    {
         using var registration = cancellationToken.Register(listener.Stop);
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
                 Socket inbound = await listener.AcceptSocketAsync(cancellationToken);
-                _ = Task.Run(() => Connect(inbound, target, delay, cancellationToken), cancellationToken);
+                _ = Task.Run(() => Connect(inbound, target, line, cancellationToken), cancellationToken);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -67,7 +76,7 @@ static class DelayRelay
         }
     }
 
-    static async Task Connect(Socket inbound, int target, long delay, CancellationToken cancellationToken)
+    static async Task Connect(Socket inbound, int target, DelayLine<Chunk>? line, CancellationToken cancellationToken)
     {
         using (inbound)
         using (var outbound = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
@@ -78,7 +87,7 @@ static class DelayRelay
                 await outbound.ConnectAsync(new IPEndPoint(IPAddress.Loopback, target), cancellationToken);
                 using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 // When one direction ends, the other is torn down with it.
-                await Task.WhenAny(Pump(inbound, outbound, delay, done.Token), Pump(outbound, inbound, delay, done.Token));
+                await Task.WhenAny(Pump(inbound, outbound, line, done.Token), Pump(outbound, inbound, line, done.Token));
                 done.Cancel();
             }
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -87,45 +96,76 @@ static class DelayRelay
         }
     }
 
-    /// <summary>Reads chunks as they arrive and writes each at its arrival + delay, in order.</summary>
-    static async Task Pump(Socket from, Socket to, long delay, CancellationToken cancellationToken)
+    /// <summary>A chunk read from one socket for another; Count 0 marks the end of the stream.</summary>
+    public readonly record struct Chunk(byte[] Buffer, int Count);
+
+    /// <summary>
+    /// One direction. Without a delay, each chunk is written by the task that read it (no hand-off between threads: an
+    /// earlier version queued every chunk to a second task, which cost two thread-pool hops per direction). With one,
+    /// each chunk goes through the shared delay line, which hands it to this direction's writer at arrival + d, in order;
+    /// at most <see cref="ChunksInFlight"/> chunks are in flight per direction.
+    /// </summary>
+    static async Task Pump(Socket from, Socket to, DelayLine<Chunk>? line, CancellationToken cancellationToken)
     {
-        var chunks = Channel.CreateBounded<(long Due, byte[] Buffer, int Count)>(new BoundedChannelOptions(ChunksInFlight) { SingleReader = true, SingleWriter = true });
-        async Task Read()
+        if (line is null)
         {
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
             try
             {
                 while (true)
                 {
-                    byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
                     int count = await from.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
-                    if (count == 0)
-                    {
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        break;
-                    }
-                    await chunks.Writer.WriteAsync((Stopwatch.GetTimestamp() + delay, buffer, count), cancellationToken);
+                    if (count == 0) break;
+                    await SendAll(to, buffer.AsMemory(0, count), cancellationToken);
                 }
+                to.Shutdown(SocketShutdown.Send);
             }
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
             {
             }
             finally
             {
-                chunks.Writer.TryComplete();
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+            return;
+        }
+
+        var ready = Channel.CreateUnbounded<Chunk>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var inFlight = new SemaphoreSlim(ChunksInFlight, ChunksInFlight);
+        async Task Read()
+        {
+            try
+            {
+                while (true)
+                {
+                    await inFlight.WaitAsync(cancellationToken);
+                    byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+                    int count = await from.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+                    line.Schedule(ready.Writer, new Chunk(buffer, count));
+                    if (count == 0) break;
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                ready.Writer.TryComplete();
             }
         }
         async Task Write()
         {
             try
             {
-                await foreach (var (due, buffer, count) in chunks.Reader.ReadAllAsync(cancellationToken))
+                await foreach (var chunk in ready.Reader.ReadAllAsync(cancellationToken))
                 {
-                    await WaitUntil(due, cancellationToken);
-                    await to.SendAsync(buffer.AsMemory(0, count), SocketFlags.None, cancellationToken);
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    if (chunk.Count == 0)
+                    {
+                        ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                        to.Shutdown(SocketShutdown.Send);
+                        break;
+                    }
+                    await SendAll(to, chunk.Buffer.AsMemory(0, chunk.Count), cancellationToken);
+                    ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                    inFlight.Release();
                 }
-                to.Shutdown(SocketShutdown.Send);
             }
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
             {
@@ -134,20 +174,12 @@ static class DelayRelay
         await Task.WhenAll(Read(), Write());
     }
 
-    /// <summary>
-    /// Sleeps while more than 1.5 ms remain (timers are millisecond-grained), then yields the core until the deadline, so
-    /// sub-millisecond delays are kept without holding a core when another thread wants it.
-    /// </summary>
-    static async Task WaitUntil(long due, CancellationToken cancellationToken)
+    static async ValueTask SendAll(Socket to, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        long remaining = due - Stopwatch.GetTimestamp();
-        long sleepable = remaining - Stopwatch.Frequency * 3 / 2000;
-        if (sleepable > 0) await Task.Delay(TimeSpan.FromSeconds((double)sleepable / Stopwatch.Frequency), cancellationToken);
-        for (int spins = 0; Stopwatch.GetTimestamp() < due; spins++)
+        while (!data.IsEmpty)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            Thread.Yield();
-            if (spins > 1_000_000) break;  // bounded: a clock that stalls never holds the relay
+            int sent = await to.SendAsync(data, SocketFlags.None, cancellationToken);
+            data = data[sent..];
         }
     }
 }

@@ -32,6 +32,10 @@ public sealed class MoeModel : IDisposable
     public IReadOnlyList<DecoderLayer> Layers { get; }
     public RotaryEmbedding Rope { get; }
 
+    /// <summary>Steps <see cref="ForwardAsync"/> ran split into micro-batches (see <see cref="OverlapOptions"/>) since the model was built.</summary>
+    public long SplitSteps => Interlocked.Read(ref _splitSteps);
+    long _splitSteps;
+
     /// <param name="positions">The most positions the sequence will cache (its buffers never grow past it); the model's maximum when null.</param>
     public KvCache CreateCache(int? positions = null) =>
         new(Config.LayerCount, Config.KeyValueHeadCount, Config.HeadDimension, Math.Min(positions ?? Config.MaxSequenceLength, Config.MaxSequenceLength), Device);
@@ -167,6 +171,7 @@ public sealed class MoeModel : IDisposable
     async Task<Tensor> ForwardSplitAsync(IReadOnlyList<SequenceStep> batch, int[] starts, IExpertDispatcher dispatcher, CancellationToken cancellationToken,
         Action<int, TimeSpan, TimeSpan, int>? layerTimed, IRoutingBias? routingBias, IExpertLookahead? lookahead, StepFailures? failures)
     {
+        Interlocked.Increment(ref _splitSteps);
         int count = starts.Length - 1, total = 0;
         foreach (SequenceStep step in batch) total += step.Tokens.Length;
         failures?.Reset(total);

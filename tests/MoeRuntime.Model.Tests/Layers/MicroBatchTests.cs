@@ -153,6 +153,7 @@ public class MicroBatchTests
                 AssertClose(Floats(expected), Floats(actual), $"step of {tokens.Sum(t => t.Length)} tokens");
             }
             Assert.Equal(whole.Select(c => c.Length), split.Select(c => c.Length));
+            Assert.Equal(steps.Length, model.SplitSteps);
             if (dispatcher is DelayedDispatcher d)
             {
                 // Two micro-batches per layer per step, and the second's dispatch started while the first's was in flight.

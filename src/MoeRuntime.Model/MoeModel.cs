@@ -189,7 +189,10 @@ public sealed class MoeModel : IDisposable
                 foreach (MicroBatch part in parts)
                 {
                     await part.SettleAsync().ConfigureAwait(false);
-                    part.Start(layer, dispatcher, cancellationToken, layerTimed, routingBias, lookahead);
+                    // Pre-gating follows the first micro-batch only: a lookahead scores each layer's prediction against the next
+                    // choice it is told, which interleaved micro-batches would mix; the others' experts of a layer are dispatched
+                    // after the first's, which has already made them hot.
+                    part.Start(layer, dispatcher, cancellationToken, layerTimed, routingBias, part == parts[0] ? lookahead : null);
                 }
             foreach (MicroBatch part in parts) await part.SettleAsync().ConfigureAwait(false);
             foreach (SequenceStep step in batch) step.Cache.Advance(step.Tokens.Length);

@@ -182,6 +182,38 @@ public class MicroBatchTests
             Assert.Equal([4, 5], timed.Where(t => t.Layer == layer).Select(t => t.Tokens));
     }
 
+    /// <summary>Records the layers a lookahead is asked about and told the choices of, and the rows of each choice.</summary>
+    sealed class Lookahead : IExpertLookahead
+    {
+        public List<int> Asked { get; } = [];
+        public List<(int Layer, int Tokens)> Chosen { get; } = [];
+        public int LayersAhead(int layer)
+        {
+            Asked.Add(layer);
+            return 1;
+        }
+
+        public float Threshold(int layer) => 0f;
+        public void Predicted(int layer, ReadOnlySpan<long> experts)
+        {
+        }
+
+        void IExpertLookahead.Chosen(int layer, RoutingPlan plan) => Chosen.Add((layer, plan.TokenCount));
+    }
+
+    [Fact]
+    public async Task PreGatingFollowsTheFirstMicroBatchOnlySoItsPredictionsAreScoredAgainstOneSeriesOfChoices()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 76).BuildModel();
+        KvCache[] caches = Enumerable.Range(0, 4).Select(_ => model.CreateCache()).ToArray();
+        var lookahead = new Lookahead();
+        using Tensor logits = await model.ForwardAsync(Steps(caches, [[1, 2, 3], [4], [5, 6], [7, 8, 9]]), new DelayedDispatcher(model),
+            lookahead: lookahead, overlap: Two);
+        foreach (KvCache cache in caches) cache.Dispose();
+        Assert.Equal(Enumerable.Range(0, Config.LayerCount), lookahead.Asked);
+        Assert.Equal(Enumerable.Range(0, Config.LayerCount).Select(layer => (layer, 4)), lookahead.Chosen);
+    }
+
     [Fact]
     public async Task AnExpertFaultInOneMicroBatchFailsOnlyItsSequencesRows()
     {

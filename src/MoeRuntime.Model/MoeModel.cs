@@ -32,6 +32,10 @@ public sealed class MoeModel : IDisposable
     public IReadOnlyList<DecoderLayer> Layers { get; }
     public RotaryEmbedding Rope { get; }
 
+    /// <summary>Steps <see cref="ForwardAsync"/> ran split into micro-batches (see <see cref="OverlapOptions"/>) since the model was built.</summary>
+    public long SplitSteps => Interlocked.Read(ref _splitSteps);
+    long _splitSteps;
+
     /// <param name="positions">The most positions the sequence will cache (its buffers never grow past it); the model's maximum when null.</param>
     public KvCache CreateCache(int? positions = null) =>
         new(Config.LayerCount, Config.KeyValueHeadCount, Config.HeadDimension, Math.Min(positions ?? Config.MaxSequenceLength, Config.MaxSequenceLength), Device);
@@ -63,15 +67,36 @@ public sealed class MoeModel : IDisposable
     /// (the router's path: experts live in other grains). Returns float32 logits [sequences, vocab] on the CPU.
     /// TorchSharp dispose scopes are thread-bound, so tensors that live across an await are disposed by hand.
     /// </summary>
-    /// <param name="layerTimed">Told, per layer, the time of attention (with its norms) and of the gate (with any shared expert).</param>
+    /// <param name="layerTimed">Told, per layer, the time of attention (with its norms) and of the gate (with any shared expert), and the
+    /// tokens they ran on (the step's, or one micro-batch's when the step is split).</param>
     /// <param name="routingBias">Steers each layer's top-k (see <see cref="IRoutingBias"/>); null routes as trained.</param>
     /// <param name="lookahead">Told, before each layer's dispatch, the experts the next layers' gates pick (pre-gating); null predicts nothing.</param>
     /// <param name="failures">Collects rows whose expert failed (see <see cref="StepFailures"/>) so the caller can fail only their
     /// sequences; null makes a failed expert fail the whole step.</param>
-    public async Task<Tensor> ForwardAsync(IReadOnlyList<SequenceStep> batch, IExpertDispatcher dispatcher, CancellationToken cancellationToken = default,
-        Action<int, TimeSpan, TimeSpan>? layerTimed = null, IRoutingBias? routingBias = null, IExpertLookahead? lookahead = null, StepFailures? failures = null)
+    /// <param name="overlap">Splits a step of enough sequences into micro-batches whose dispatch overlaps the others' compute
+    /// (see <see cref="OverlapOptions"/>); null or one micro-batch runs the step unsplit.</param>
+    public Task<Tensor> ForwardAsync(IReadOnlyList<SequenceStep> batch, IExpertDispatcher dispatcher, CancellationToken cancellationToken = default,
+        Action<int, TimeSpan, TimeSpan, int>? layerTimed = null, IRoutingBias? routingBias = null, IExpertLookahead? lookahead = null, StepFailures? failures = null,
+        OverlapOptions? overlap = null)
     {
         if (batch.Count == 0) throw new ArgumentException("a forward pass needs at least one sequence", nameof(batch));
+        if (overlap is null || !overlap.Splits(batch.Count))
+            return ForwardWholeAsync(batch, dispatcher, cancellationToken, layerTimed, routingBias, lookahead, failures);
+        var tokenCounts = new int[batch.Count];
+        for (int i = 0; i < tokenCounts.Length; i++)
+        {
+            tokenCounts[i] = batch[i].Tokens.Length;
+            if (tokenCounts[i] == 0) throw new ArgumentException("every sequence in a step needs at least one token", nameof(batch));
+        }
+        int[] starts = MicroBatchSplit.Starts(tokenCounts, overlap.MicroBatches);
+        return starts.Length <= 2
+            ? ForwardWholeAsync(batch, dispatcher, cancellationToken, layerTimed, routingBias, lookahead, failures)
+            : ForwardSplitAsync(batch, starts, dispatcher, cancellationToken, layerTimed, routingBias, lookahead, failures);
+    }
+
+    async Task<Tensor> ForwardWholeAsync(IReadOnlyList<SequenceStep> batch, IExpertDispatcher dispatcher, CancellationToken cancellationToken,
+        Action<int, TimeSpan, TimeSpan, int>? layerTimed, IRoutingBias? routingBias, IExpertLookahead? lookahead, StepFailures? failures)
+    {
         Tensor tokens, positions, hidden;
         SequenceSlice[] slices;
         DispatchRows rows = Rows(batch, failures);
@@ -98,7 +123,7 @@ public sealed class MoeModel : IDisposable
                     output = (layer.Moe.Shared?.Forward(moeInput) ?? zeros_like(moeInput)).DetachFromDisposeScope();
                 }
                 layerTimed?.Invoke(layer.Index, System.Diagnostics.Stopwatch.GetElapsedTime(started, attentionDone),
-                    System.Diagnostics.Stopwatch.GetElapsedTime(attentionDone));
+                    System.Diagnostics.Stopwatch.GetElapsedTime(attentionDone), rows.Count);
                 if (lookahead is not null)
                 {
                     lookahead.Chosen(layer.Index, plan);
@@ -134,6 +159,176 @@ public sealed class MoeModel : IDisposable
         {
             hidden.Dispose();
             positions.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The step split into micro-batches at <paramref name="starts"/> (sequence indices, see <see cref="MicroBatchSplit"/>) and
+    /// pipelined: layer by layer, each micro-batch waits for its own previous dispatch, computes attention and gate, and starts
+    /// its dispatch without waiting, so one micro-batch's experts are in flight while the next one computes. The only awaits are
+    /// the dispatches; the compute stays on one logical thread. See docs/step-breakdown.md, "Overlap".
+    /// </summary>
+    async Task<Tensor> ForwardSplitAsync(IReadOnlyList<SequenceStep> batch, int[] starts, IExpertDispatcher dispatcher, CancellationToken cancellationToken,
+        Action<int, TimeSpan, TimeSpan, int>? layerTimed, IRoutingBias? routingBias, IExpertLookahead? lookahead, StepFailures? failures)
+    {
+        Interlocked.Increment(ref _splitSteps);
+        int count = starts.Length - 1, total = 0;
+        foreach (SequenceStep step in batch) total += step.Tokens.Length;
+        failures?.Reset(total);
+        var parts = new MicroBatch[count];
+        try
+        {
+            for (int g = 0, row = 0; g < count; g++)
+            {
+                var steps = new SequenceStep[starts[g + 1] - starts[g]];
+                for (int i = 0; i < steps.Length; i++) steps[i] = batch[starts[g] + i];
+                parts[g] = new MicroBatch(this, steps, row, failures is null ? null : new StepFailures());
+                row += parts[g].Rows.Count;
+            }
+            foreach (DecoderLayer layer in Layers)
+                foreach (MicroBatch part in parts)
+                {
+                    await part.SettleAsync().ConfigureAwait(false);
+                    // Pre-gating follows the first micro-batch only: a lookahead scores each layer's prediction against the next
+                    // choice it is told, which interleaved micro-batches would mix; the others' experts of a layer are dispatched
+                    // after the first's, which has already made them hot.
+                    part.Start(layer, dispatcher, cancellationToken, layerTimed, routingBias, part == parts[0] ? lookahead : null);
+                }
+            foreach (MicroBatch part in parts) await part.SettleAsync().ConfigureAwait(false);
+            foreach (SequenceStep step in batch) step.Cache.Advance(step.Tokens.Length);
+            if (failures is not null)
+                foreach (MicroBatch part in parts) failures.Include(part.Failures!, part.RowOffset, part.Rows.Count);
+            using (var scope = NewDisposeScope())
+            {
+                var lastRows = new Tensor[count];
+                for (int g = 0; g < count; g++)
+                {
+                    long[] last = parts[g].Slices.Select(s => (long)(s.Start + s.Count - 1)).ToArray();
+                    lastRows[g] = parts[g].Hidden.index_select(0, tensor(last, device: Device));
+                }
+                return Logits(cat(lastRows, 0)).cpu().contiguous().MoveToOuterDisposeScope();
+            }
+        }
+        finally
+        {
+            // A failed step still waits for the other micro-batches' dispatches: their tensors must outlive them.
+            foreach (MicroBatch? part in parts)
+                if (part is not null)
+                {
+                    await part.DrainAsync().ConfigureAwait(false);
+                    part.Dispose();
+                }
+        }
+    }
+
+    /// <summary>One micro-batch of a split step: its rows, its residual stream and its dispatch in flight.</summary>
+    sealed class MicroBatch : IDisposable
+    {
+        readonly MoeModel _model;
+        readonly Tensor _positions;
+        Tensor _hidden;
+        Task? _pending;
+        Tensor? _attended, _moeInput, _output;
+        RoutingPlan? _plan;
+
+        public MicroBatch(MoeModel model, SequenceStep[] steps, int rowOffset, StepFailures? failures)
+        {
+            _model = model;
+            RowOffset = rowOffset;
+            Failures = failures;
+            Rows = MoeModel.Rows(steps, failures);
+            using var scope = NewDisposeScope();
+            (Tensor tokens, _positions, Slices) = model.Flatten(steps);
+            _hidden = model.Embed(tokens).DetachFromDisposeScope();
+            _positions.DetachFromDisposeScope();
+        }
+
+        public int RowOffset { get; }
+        public DispatchRows Rows { get; }
+        public StepFailures? Failures { get; }
+        public SequenceSlice[] Slices { get; }
+        public Tensor Hidden => _hidden;
+
+        /// <summary>Runs the layer's attention, norms, gate and shared expert on this micro-batch and starts its dispatch.</summary>
+        public void Start(DecoderLayer layer, IExpertDispatcher dispatcher, CancellationToken cancellationToken,
+            Action<int, TimeSpan, TimeSpan, int>? layerTimed, IRoutingBias? routingBias, IExpertLookahead? lookahead)
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp(), attentionDone;
+            using (var scope = NewDisposeScope())
+            {
+                _attended = layer.AttentionStep(_hidden, _positions, Slices, _model.Rope).DetachFromDisposeScope();
+                _moeInput = layer.MoeInput(_attended).DetachFromDisposeScope();
+                attentionDone = System.Diagnostics.Stopwatch.GetTimestamp();
+                _plan = layer.Moe.Gate.Plan(_moeInput, layer.Index, routingBias);
+                _plan.DetachFromDisposeScope();
+                _output = (layer.Moe.Shared?.Forward(_moeInput) ?? zeros_like(_moeInput)).DetachFromDisposeScope();
+            }
+            layerTimed?.Invoke(layer.Index, System.Diagnostics.Stopwatch.GetElapsedTime(started, attentionDone),
+                System.Diagnostics.Stopwatch.GetElapsedTime(attentionDone), Rows.Count);
+            try
+            {
+                if (lookahead is not null)
+                {
+                    lookahead.Chosen(layer.Index, _plan);
+                    _model.PredictNextLayers(layer.Index, _moeInput, lookahead);
+                }
+                _pending = dispatcher.DispatchAsync(layer.Index, _plan, _moeInput, _output, Rows, cancellationToken);
+            }
+            catch (Exception e)
+            {
+                _pending = Task.FromException(e);
+            }
+        }
+
+        /// <summary>Waits for the dispatch in flight, if any, and adds its experts' output to the residual stream.</summary>
+        public async ValueTask SettleAsync()
+        {
+            if (_pending is not { } pending) return;
+            try
+            {
+                await pending.ConfigureAwait(false);
+                _hidden.Dispose();
+                _hidden = _attended!.add_(_output!, Scalars.One);
+                _attended = null;
+            }
+            finally
+            {
+                _pending = null;
+                Release();
+            }
+        }
+
+        /// <summary>Waits for the dispatch in flight, if any, and forgets its outcome: the step has already failed.</summary>
+        public async ValueTask DrainAsync()
+        {
+            if (_pending is not { } pending) return;
+            try
+            {
+                await pending.ConfigureAwait(false);
+            }
+            catch
+            {
+                // The step's first failure is the one reported.
+            }
+            _pending = null;
+            Release();
+        }
+
+        void Release()
+        {
+            _attended?.Dispose();
+            _moeInput?.Dispose();
+            _output?.Dispose();
+            _plan?.Dispose();
+            _attended = _moeInput = _output = null;
+            _plan = null;
+        }
+
+        public void Dispose()
+        {
+            Release();
+            _hidden.Dispose();
+            _positions.Dispose();
         }
     }
 

@@ -25,6 +25,7 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:DrainTimeout", "-00:00:05"), ("Moe:BatcherRestartDelay", "00:00:00"), ("Moe:BatcherMaxRestartDelay", "-00:00:01"), ("Moe:PrefetchLookahead", "-1"), ("Moe:ExpertCallTimeout", "00:00:00"),
         ("Moe:ExpertCallRetryWindow", "-00:00:01"), ("Moe:ExpertCallHedgeAfter", "00:00:06"), ("Moe:ExpertDetourPeriod", "00:00:00"), ("Moe:WireFormat", "7"), ("Moe:ExpertCallsPerRank", "maybe"), ("Moe:RoutingCheckEveryNTokens", "0"), ("Moe:RoutingTracePath", "{directory}"),
         ("Moe:SuccessLogSampleRatio", "1.5"),
+        ("Moe:Overlap:MicroBatches", "0"), ("Moe:Overlap:MinSequences", "1"),
         ("Moe:Limits:MaxTokens", "0"), ("Moe:Limits:MaxPromptCharacters", "0"), ("Moe:Limits:KvCacheBudgetBytes", "0"),
         ("Moe:Limits:AllowLogitsCapture", "maybe"), ("Moe:Limits:MaxLogitsCaptureTokens", "0"), ("Moe:Limits:MaxStopTokens", "-1"),
         ("Moe:Limits:MaxStopStrings", "-1"), ("Moe:Limits:MaxStopStringCharacters", "0"), ("Moe:Limits:TokenizerRegexTimeout", "00:00:00"),

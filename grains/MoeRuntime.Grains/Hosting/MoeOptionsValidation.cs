@@ -57,6 +57,7 @@ static class MoeOptionsValidation
             c.Share(o.SuccessLogSampleRatio, nameof(o.SuccessLogSampleRatio));
             c.Library(() => o.CostAwareRouting.Validate(), ("CostAwareRoutingOptions.", c.Key(nameof(o.CostAwareRouting)) + ":"));
             c.Library(() => o.Limits.Validate(), ("RequestLimits.", c.Key(nameof(o.Limits)) + ":"));
+            c.Library(() => o.Overlap.Validate(), ("OverlapOptions.", c.Key(nameof(o.Overlap)) + ":"));
             Balancing(new OptionChecks(c.Key(nameof(o.Balancing))), o.Balancing, c);
             FailureDetection(new OptionChecks(c.Key(nameof(o.FailureDetection))), o.FailureDetection, c);
             Control(new OptionChecks(c.Key(nameof(o.Control))), o.Control, c);

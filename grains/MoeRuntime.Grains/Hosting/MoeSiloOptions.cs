@@ -92,6 +92,12 @@ public sealed class MoeSiloOptions
     /// </summary>
     public bool ExpertCallsPerRank { get; set; }
     /// <summary>
+    /// Micro-batch overlap (section <c>Moe:Overlap</c>, the library's record bound directly): a step of at least
+    /// <c>MinSequences</c> sequences is split into <c>MicroBatches</c> groups whose expert dispatch overlaps the other
+    /// groups' attention and gate. One micro-batch (the default) runs steps unsplit.
+    /// </summary>
+    public MoeRuntime.Model.Layers.OverlapOptions Overlap { get; set; } = new();
+    /// <summary>
     /// Every how many token positions the router records a routing digest and asks the expert's rank to
     /// re-check it. Mismatch detection needs only a sample; re-checking costs a small gate computation
     /// on the expert's rank, so a sparse sample keeps it well inside the telemetry budget.

@@ -19,6 +19,8 @@ public sealed record BatcherOptions
     public TimeSpan RestartDelay { get; init; } = TimeSpan.FromMilliseconds(100);
     /// <summary>The longest wait between restarts, however many failures came in a row.</summary>
     public TimeSpan MaxRestartDelay { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Micro-batch overlap of each step (see <see cref="Layers.OverlapOptions"/>); the default runs steps unsplit.</summary>
+    public Layers.OverlapOptions Overlap { get; init; } = new();
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first limit out of range.</summary>
     public void Validate()
@@ -30,6 +32,8 @@ public sealed record BatcherOptions
         if (RestartDelay <= TimeSpan.Zero) throw new ArgumentException($"RestartDelay must be positive (is {RestartDelay})");
         if (MaxRestartDelay < RestartDelay)
             throw new ArgumentException($"MaxRestartDelay ({MaxRestartDelay}) must be at least RestartDelay ({RestartDelay})");
+        ArgumentNullException.ThrowIfNull(Overlap);
+        Overlap.Validate();
     }
 
     /// <summary>The wait before restarting after <paramref name="faultsInARow"/> failures in a row (1 or more).</summary>

@@ -36,8 +36,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
     readonly IBatcherObserver? _observer;
     readonly IRoutingBias? _routingBias;
     readonly IExpertLookahead? _lookahead;
-    readonly Action<int, TimeSpan, TimeSpan>? _layerTimed;
-    int _stepTokens;
+    readonly Action<int, TimeSpan, TimeSpan, int>? _layerTimed;
     readonly StepFailures _failures = new();
 
     /// <param name="routingBias">Steers the gates' top-k (cost-adaptive routing); null routes as trained.</param>
@@ -48,9 +47,9 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _routingBias = routingBias;
         _lookahead = lookahead;
         _observer = observer;
-        _layerTimed = observer is null ? null : (layer, attention, gate) =>
+        _layerTimed = observer is null ? null : (layer, attention, gate, tokens) =>
         {
-            observer.AttentionComputed(layer, attention + gate, _stepTokens);
+            observer.AttentionComputed(layer, attention + gate, tokens);
             observer.LayerPhases(layer, attention, gate);
         };
         _model = model;
@@ -343,10 +342,9 @@ public sealed class ContinuousBatcher : IAsyncDisposable
             cached += (long)s.Cache.Length * s.Tokens.Length;
             longestContext = Math.Max(longestContext, s.Cache.Length + s.Tokens.Length);
         }
-        _stepTokens = newTokens;
         try
         {
-            logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token, _layerTimed, _routingBias, _lookahead, _failures).ConfigureAwait(false);
+            logits = await _model.ForwardAsync(steps, _dispatcher, _stopping.Token, _layerTimed, _routingBias, _lookahead, _failures, _options.Overlap).ConfigureAwait(false);
         }
         catch (Exception e) when (!_stopping.IsCancellationRequested)
         {

@@ -39,6 +39,24 @@ public sealed class StepFailures
         }
     }
 
+    /// <summary>
+    /// Records the failures of a micro-batch's <paramref name="rows"/> rows (<paramref name="part"/>, indexed from its first row)
+    /// as the step's rows from <paramref name="offset"/> on, so the caller sees the step's rows as if it had not been split.
+    /// </summary>
+    public void Include(StepFailures part, int offset, int rows)
+    {
+        ArgumentNullException.ThrowIfNull(part);
+        if (!part.Any) return;
+        if (offset < 0 || rows < 0 || rows > part._rows.Length || (long)offset + rows > _rows.Length)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"rows {offset}..{(long)offset + rows - 1} are outside the step's {_rows.Length} rows");
+        lock (_lock)
+        {
+            for (int row = 0; row < rows; row++)
+                if (part._rows[row] is { } reason) _rows[offset + row] ??= reason;
+            _failed += part._failed;
+        }
+    }
+
     /// <summary>The failure of the first failed row in [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>), or null.</summary>
     public Exception? FirstIn(int start, int count)
     {

@@ -30,7 +30,7 @@ sealed class ReferencePhases(MoeModel model)
                 long started = Stopwatch.GetTimestamp();
                 long before = dispatcher.Ticks, attention = totals.AttentionTicks, gate = totals.GateTicks;
                 // LocalExpertDispatcher completes synchronously, so the forward runs on this thread to the end.
-                Task<TorchSharp.torch.Tensor> forward = model.ForwardAsync(steps, dispatcher, layerTimed: (_, a, g) =>
+                Task<TorchSharp.torch.Tensor> forward = model.ForwardAsync(steps, dispatcher, layerTimed: (_, a, g, _) =>
                 {
                     totals.AttentionTicks += a.Ticks;
                     totals.GateTicks += g.Ticks;

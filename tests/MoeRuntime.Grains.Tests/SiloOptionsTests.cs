@@ -31,6 +31,7 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Limits:MaxStopStrings", "-1"), ("Moe:Limits:MaxStopStringCharacters", "0"), ("Moe:Limits:TokenizerRegexTimeout", "00:00:00"),
         ("Moe:CostAwareRouting:Enabled", "maybe"), ("Moe:CostAwareRouting:ColdPenalty", "-1"), ("Moe:CostAwareRouting:TopK", "0"),
         ("Moe:CostAwareRouting:MaxChangedShare", "2"),
+        ("Moe:Compute:IntraOpThreads", "-1"), ("Moe:Compute:InterOpThreads", "257"),
         ("Moe:FailureDetection:ProbeTimeout", "00:00:00"), ("Moe:FailureDetection:NumMissedProbesLimit", "0"),
         ("Moe:FailureDetection:NumVotesForDeathDeclaration", "0"), ("Moe:FailureDetection:DeathVoteExpirationTimeout", "00:00:01"),
         ("Moe:FailureDetection:IAmAliveTablePublishTimeout", "-00:00:01"),
@@ -237,6 +238,14 @@ public sealed class SiloOptionsTests : IDisposable
         Assert.Contains("Moe:Rank must be at least 0, was -1", failure);
         Assert.Contains("Moe:Telemetry:Shards must be at least 1, was 0", failure);
         Assert.Contains("Silo:HttpPort must be between 0 and 65535, was 70000", failure);
+    }
+
+    [Fact]
+    public void ComputeThreadsAreRefusedBelowZeroAndAboveTheBoundWithTheirKeyAndValue()
+    {
+        Assert.Null(CheckFails(Configuration(("Moe:Compute:IntraOpThreads", "1"), ("Moe:Compute:InterOpThreads", "256"))));
+        Assert.Contains("Moe:Compute:IntraOpThreads must be between 0 and 256, was 257", CheckFails(Configuration(("Moe:Compute:IntraOpThreads", "257"))));
+        Assert.Contains("Moe:Compute:InterOpThreads must be between 0 and 256, was -1", CheckFails(Configuration(("Moe:Compute:InterOpThreads", "-1"))));
     }
 
     [Fact]

@@ -26,6 +26,8 @@ public sealed class ModelHost : IDisposable
         ModelName = o.ModelName;
         Revision = o.ModelRevision;
         Rank = o.Rank;
+        // libtorch's pools are sized before the first tensor is made (the built-in model's, the dense model's).
+        ComputeThreads = Hosting.ComputeThreads.Apply(o.Compute, o.Rank, logger);
         Directory = string.IsNullOrWhiteSpace(o.ModelPath) ? DefaultModelLocation.Directory : Path.GetFullPath(o.ModelPath);
         if (string.IsNullOrWhiteSpace(o.ModelPath) && !DefaultModelWriter.Exists(Directory))
         {
@@ -65,6 +67,8 @@ public sealed class ModelHost : IDisposable
     /// <summary>The operator's name for the checkpoint's revision (<see cref="MoeSiloOptions.ModelRevision"/>); may be blank.</summary>
     public string Revision { get; }
     public int Rank { get; }
+    /// <summary>The libtorch threads this rank computes with (<see cref="MoeSiloOptions.Compute"/>), as libtorch reported them at load.</summary>
+    public ComputeThreadCounts ComputeThreads { get; }
     public string Directory { get; }
     public Device Device { get; }
     public ModelConfig Config { get; }

@@ -60,6 +60,10 @@ static class MoeOptionsValidation
             c.Library(() => o.Overlap.Validate(), ("OverlapOptions.", c.Key(nameof(o.Overlap)) + ":"));
             Balancing(new OptionChecks(c.Key(nameof(o.Balancing))), o.Balancing, c);
             FailureDetection(new OptionChecks(c.Key(nameof(o.FailureDetection))), o.FailureDetection, c);
+            var compute = new OptionChecks(c.Key(nameof(o.Compute)));
+            compute.Between(o.Compute.IntraOpThreads, 0, ComputeOptions.MaxThreads, nameof(o.Compute.IntraOpThreads));
+            compute.Between(o.Compute.InterOpThreads, 0, ComputeOptions.MaxThreads, nameof(o.Compute.InterOpThreads));
+            c.Merge(compute);
             Control(new OptionChecks(c.Key(nameof(o.Control))), o.Control, c);
             Shadow(new OptionChecks(c.Key(nameof(o.Shadow))), o.Shadow, c);
             return c.Result;

@@ -123,6 +123,8 @@ public sealed class MoeSiloOptions
     public RequestLimits Limits { get; set; } = new();
     /// <summary>Expert replicas and load balancing over ranks.</summary>
     public BalancingOptions Balancing { get; set; } = new();
+    /// <summary>The rank's libtorch thread pools (section <c>Moe:Compute</c>), applied once at start.</summary>
+    public ComputeOptions Compute { get; set; } = new();
     /// <summary>How fast the cluster declares a lost rank dead (section <c>Moe:FailureDetection</c>).</summary>
     public FailureDetectionOptions FailureDetection { get; set; } = new();
     /// <summary>The tier controllers' loop (section <c>Moe:Control</c>).</summary>

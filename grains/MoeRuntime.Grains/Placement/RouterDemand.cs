@@ -11,7 +11,7 @@ public sealed class RouterDemand(ModelHost host)
 {
     readonly long[] _rows = new long[host.Config.LayerCount * host.Config.ExpertCount];
 
-    public void Count(int layer, RoutingPlan plan, int[] experts)
+    public void Count(int layer, RoutingPlan plan, ReadOnlySpan<int> experts)
     {
         int first = layer * host.Config.ExpertCount;
         foreach (int expert in experts) Interlocked.Add(ref _rows[first + expert], plan.TokenCountFor(expert));

@@ -90,11 +90,19 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         long started = Stopwatch.GetTimestamp();
         placement.RefreshIfDue();
         ReplicaRoutes routes = placement.Current;
-        int[] experts = plan.ActiveExperts().ToArray();
-        placement.Demand.Count(layer, plan, experts);
+        // The layer's arrays come from the shared pools (a router may run steps side by side, so nothing per dispatcher):
+        // the active experts, where each goes, its payload, its call and when it answered. Each holds the layer's n
+        // experts in its first n entries. They go back only once every call has settled (a call still running would
+        // write its answer time into an array another layer had taken), so a layer that fails before then leaves them
+        // to the garbage collector.
+        int[] experts = ArrayPool<int>.Shared.Rent(plan.ExpertCount);
+        int n = 0;
+        for (int e = 0; e < plan.ExpertCount; e++)
+            if (plan.TokenCountFor(e) > 0) experts[n++] = e;
+        placement.Demand.Count(layer, plan, experts.AsSpan(0, n));
         using Activity? span = ServingTracing.Source.StartActivity("moe.expert_dispatch");
         span?.SetTag("moe.layer", layer);
-        span?.SetTag("moe.experts", experts.Length);
+        span?.SetTag("moe.experts", n);
         span?.SetTag("moe.tokens", plan.TokenCount);
         long now = Stopwatch.GetTimestamp();
         bool[] ownedHere = OwnedHere(now);
@@ -104,12 +112,12 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         // (their rows stay tensors); with calls per rank, those owned by another rank go with that rank's other experts
         // in one call (unless the expert is detoured after its rank failed); the others are sent one call each, their rows
         // copied into payloads.
-        int[] destinations = ArrayPool<int>.Shared.Rent(experts.Length);
-        var payloads = new TensorPayload?[experts.Length];
+        int[] destinations = ArrayPool<int>.Shared.Rent(n);
+        TensorPayload?[] payloads = ArrayPool<TensorPayload?>.Shared.Rent(n);
         int inProcess = 0, rankBound = 0;
         using (var scope = NewDisposeScope())
         {
-            for (int i = 0; i < experts.Length; i++)
+            for (int i = 0; i < n; i++)
             {
                 int slot = layer * host.Config.ExpertCount + experts[i];
                 bool replicated = routes.For(layer, experts[i]) is not null;
@@ -117,38 +125,42 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
                     : ownedHere[slot] ? Here
                     : perRank && owners[slot] >= 0 && !_detours.Avoid(_defaultKeys[slot], now) ? owners[slot]
                     : Sent;
+                payloads[i] = null;
                 if (destinations[i] == Here) inProcess++;
                 else if (destinations[i] >= 0) rankBound++;
                 else payloads[i] = TensorPayloads.FromTensor(plan.Gather(moeInput, experts[i]), options.WireFormat);
             }
         }
 
-        CheckedRows?[] checks = RecordDigests(layer, plan, experts, rows);
-        var calls = new Task<TensorPayload>[experts.Length];
-        var answered = new long[experts.Length];
+        CheckedRows?[]? checks = RecordDigests(layer, plan, experts, n, rows);
+        Task<TensorPayload>[] calls = ArrayPool<Task<TensorPayload>>.Shared.Rent(n);
+        long[] answered = ArrayPool<long>.Shared.Rent(n);
+        Array.Clear(answered, 0, n);
+        bool settledAll = false;
         long sent = Stopwatch.GetTimestamp();
         long rankBytes = 0;
-        for (int i = 0; i < experts.Length; i++)
-        {
-            if (destinations[i] >= 0 && Array.IndexOf(destinations, destinations[i], 0, i) < 0)
-                rankBytes += CallRank(layer, destinations[i], i, plan, moeInput, experts, destinations, checks, calls, answered, cancellationToken);
-            if (payloads[i] is not { } payload) continue;
-            int slot = layer * host.Config.ExpertCount + experts[i];
-            calls[i] = Stamped(routes.For(layer, experts[i]) is { } replicas
-                ? SpreadAsync(replicas, slot, payload, checks[i], cancellationToken)
-                : CallAsync(slot, RouteOf(slot), payload, checks[i], cancellationToken), answered, i);
-        }
-        // While the other ranks work, this rank computes its own experts, one after another, as the batched reference does.
-        Tensor?[]? local = inProcess > 0 ? ArrayPool<Tensor?>.Shared.Rent(experts.Length) : null;
-        LocalTiming slowestLocal = default;
+        Tensor?[]? local = null;
         try
         {
+            for (int i = 0; i < n; i++)
+            {
+                if (destinations[i] >= 0 && Array.IndexOf(destinations, destinations[i], 0, i) < 0)
+                    rankBytes += CallRank(layer, destinations[i], i, n, plan, moeInput, experts, destinations, checks, calls, answered, cancellationToken);
+                if (payloads[i] is not { } payload) continue;
+                int slot = layer * host.Config.ExpertCount + experts[i];
+                calls[i] = Stamped(routes.For(layer, experts[i]) is { } replicas
+                    ? SpreadAsync(replicas, slot, payload, checks?[i], cancellationToken)
+                    : CallAsync(slot, RouteOf(slot), payload, checks?[i], cancellationToken), answered, i);
+            }
+            // While the other ranks work, this rank computes its own experts, one after another, as the batched reference does.
+            local = inProcess > 0 ? ArrayPool<Tensor?>.Shared.Rent(n) : null;
+            LocalTiming slowestLocal = default;
             if (local is not null)
-                for (int i = 0; i < experts.Length; i++)
+                for (int i = 0; i < n; i++)
                 {
                     if (destinations[i] != Here) continue;
                     int slot = layer * host.Config.ExpertCount + experts[i];
-                    (calls[i], long entered, long ticks) = await InProcessAsync(slot, routes.For(layer, experts[i]) is not null, plan, moeInput, experts[i], checks[i], local, i, cancellationToken)
+                    (calls[i], long entered, long ticks) = await InProcessAsync(slot, routes.For(layer, experts[i]) is not null, plan, moeInput, experts[i], checks?[i], local, i, cancellationToken)
                         .ConfigureAwait(false);
                     if (local[i] is not null)
                     {
@@ -157,10 +169,19 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
                     }
                     else calls[i] = Stamped(calls[i], answered, i);
                 }
-            TensorPayload?[] results = await SettleAsync(calls, plan, experts, rows).ConfigureAwait(false);
+            TensorPayload?[] results;
+            try
+            {
+                results = await SettleAsync(calls, n, plan, experts, rows).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Succeeded or failed, every call has finished: none writes into the layer's arrays any more.
+                settledAll = true;
+            }
             long settled = Stopwatch.GetTimestamp();
             long bytesSent = rankBytes, bytesReceived = 0;
-            for (int i = 0; i < experts.Length; i++)
+            for (int i = 0; i < n; i++)
             {
                 bytesSent += payloads[i]?.Data.Length ?? 0;
                 bytesReceived += results[i]?.Data.Length ?? 0;
@@ -169,7 +190,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
 
             using (var scope = NewDisposeScope())
             {
-                for (int i = 0; i < experts.Length; i++)
+                for (int i = 0; i < n; i++)
                 {
                     if (local?[i] is { } computed) plan.Accumulate(output, experts[i], computed);
                     else if (results[i] is { } result && !ReferenceEquals(result, InProcess))
@@ -183,8 +204,17 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
             ArrayPool<int>.Shared.Return(destinations);
             if (local is not null)
             {
-                for (int i = 0; i < experts.Length; i++) local[i]?.Dispose();
+                for (int i = 0; i < n; i++) local[i]?.Dispose();
                 ArrayPool<Tensor?>.Shared.Return(local, clearArray: true);
+            }
+            if (settledAll)
+            {
+                ArrayPool<int>.Shared.Return(experts);
+                Array.Clear(payloads, 0, n);
+                ArrayPool<TensorPayload?>.Shared.Return(payloads);
+                Array.Clear(calls, 0, n);
+                ArrayPool<Task<TensorPayload>>.Shared.Return(calls);
+                ArrayPool<long>.Shared.Return(answered);
             }
         }
     }
@@ -198,18 +228,18 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     /// Sends <paramref name="rank"/> the rows of every expert of the layer bound for it (from index <paramref name="first"/>
     /// on) in one call, and sets each such expert's answer in <paramref name="calls"/>. Returns the bytes sent.
     /// </summary>
-    long CallRank(int layer, int rank, int first, RoutingPlan plan, Tensor moeInput, int[] experts, int[] destinations, CheckedRows?[] checks,
+    long CallRank(int layer, int rank, int first, int n, RoutingPlan plan, Tensor moeInput, int[] experts, int[] destinations, CheckedRows?[]? checks,
         Task<TensorPayload>[] calls, long[] answered, CancellationToken cancellationToken)
     {
         int count = 0;
         bool checkedAny = false;
-        for (int i = first; i < experts.Length; i++)
+        for (int i = first; i < n; i++)
             if (destinations[i] == rank)
             {
                 count++;
-                checkedAny |= checks[i] is not null;
+                checkedAny |= checks?[i] is not null;
             }
-        var members = new int[count];
+        Span<int> members = stackalloc int[count];
         var ids = new int[count];
         var rowCounts = new int[count];
         RoutingCheck?[]? rankChecks = checkedAny ? new RoutingCheck?[count] : null;
@@ -217,13 +247,13 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         using (var scope = NewDisposeScope())
         {
             var parts = new Tensor[count];
-            for (int i = first, k = 0; i < experts.Length; i++)
+            for (int i = first, k = 0; i < n; i++)
             {
                 if (destinations[i] != rank) continue;
                 members[k] = i;
                 ids[k] = experts[i];
                 rowCounts[k] = plan.TokenCountFor(experts[i]);
-                if (checks[i] is { } c && rankChecks is not null) rankChecks[k] = new RoutingCheck(c.Rows, c.Requests, c.Positions);
+                if (checks?[i] is { } c && rankChecks is not null) rankChecks[k] = new RoutingCheck(c.Rows, c.Requests, c.Positions);
                 parts[k++] = plan.Gather(moeInput, experts[i]);
             }
             payload = TensorPayloads.FromTensor(count == 1 ? parts[0] : cat(parts, 0), options.WireFormat);
@@ -233,7 +263,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         for (int k = 0, row = 0; k < count; row += rowCounts[k], k++)
         {
             int i = members[k];
-            calls[i] = Stamped(FromRankAsync(answer, call, k, row, layer * host.Config.ExpertCount + experts[i], checks[i], cancellationToken), answered, i);
+            calls[i] = Stamped(FromRankAsync(answer, call, k, row, layer * host.Config.ExpertCount + experts[i], checks?[i], cancellationToken), answered, i);
         }
         return payload.Data.Length;
     }
@@ -249,43 +279,11 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         long started = Stopwatch.GetTimestamp();
         string key = _rankKeys.GetOrAdd(rank, static (r, model) => GrainKeys.Rank(model, r), host.ModelName);
         Task<RankExpertsAnswer> primary = grains.GetGrain<IRankExpertsGrain>(key).ComputeAsync(call, attempt.Token);
-        RankExpertsAnswer result;
-        if (_hedge is null || primary.IsCompleted)
-        {
-            result = await primary.ConfigureAwait(false);
-            _hedge?.Record(Stopwatch.GetElapsedTime(started), Stopwatch.GetTimestamp());
-            return Counted(call, result, started);
-        }
-        using var hedged = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task wait = Task.Delay(_hedge.DelayAt(started), hedged.Token);
-        if (await Task.WhenAny(primary, wait).ConfigureAwait(false) == primary || cancellationToken.IsCancellationRequested)
-        {
-            await hedged.CancelAsync().ConfigureAwait(false);
-            result = await primary.ConfigureAwait(false);
-            _hedge.Record(Stopwatch.GetElapsedTime(started), Stopwatch.GetTimestamp());
-            return Counted(call, result, started);
-        }
-        Interlocked.Increment(ref _hedges);
-        telemetry.ExpertHedged();
         // The local copies, without the routing checks so nothing is counted twice.
-        Task<RankExpertsAnswer> copy = executor.ComputeManyAsync(call with { Checks = null }, replica: true, hedged.Token);
-        Task<RankExpertsAnswer> first = await Task.WhenAny(primary, copy).ConfigureAwait(false);
-        Task<RankExpertsAnswer> second = first == primary ? copy : primary;
-        if (first.IsCompletedSuccessfully)
-        {
-            if (first == primary) await hedged.CancelAsync().ConfigureAwait(false);
-            else await attempt.CancelAsync().ConfigureAwait(false);
-            Observe(second);
-            return Counted(call, first.Result, started);
-        }
-        try
-        {
-            return Counted(call, await second.ConfigureAwait(false), started);
-        }
-        catch when (!cancellationToken.IsCancellationRequested)
-        {
-            return Counted(call, await first.ConfigureAwait(false), started);
-        }
+        RankExpertsAnswer result = await RaceAsync(primary, hedgeable: true, started, attempt, cancellationToken,
+            static (state, token) => state.Executor.ComputeManyAsync(state.Call with { Checks = null }, replica: true, token), (Executor: executor, Call: call))
+            .ConfigureAwait(false);
+        return Counted(call, result, started);
     }
 
     RankExpertsAnswer Counted(RankExpertsCall call, RankExpertsAnswer answer, long started)
@@ -407,16 +405,16 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     /// failed call is the expert's own fault (NaN or infinity, an integrity failure), the rows routed to those experts are
     /// recorded as failed and left without their output, so only their sequences fail; any other failure fails the step.
     /// </summary>
-    static async Task<TensorPayload?[]> SettleAsync(Task<TensorPayload>[] calls, RoutingPlan plan, int[] experts, DispatchRows rows)
+    static async Task<TensorPayload?[]> SettleAsync(Task<TensorPayload>[] calls, int n, RoutingPlan plan, int[] experts, DispatchRows rows)
     {
         try
         {
-            return await Task.WhenAll(calls).ConfigureAwait(false);
+            return await Task.WhenAll(new ReadOnlySpan<Task<TensorPayload>>(calls, 0, n)).ConfigureAwait(false);
         }
-        catch (MoeRequestException) when (rows.Failures is not null && calls.All(c => c.IsCompletedSuccessfully || IsExpertFault(c)))
+        catch (MoeRequestException) when (rows.Failures is not null && calls.Take(n).All(c => c.IsCompletedSuccessfully || IsExpertFault(c)))
         {
-            var results = new TensorPayload?[calls.Length];
-            for (int i = 0; i < calls.Length; i++)
+            var results = new TensorPayload?[n];
+            for (int i = 0; i < n; i++)
             {
                 if (calls[i].IsCompletedSuccessfully) results[i] = calls[i].Result;
                 else rows.Failures.Fail(RowsRoutedTo(plan, experts[i]), calls[i].Exception!.InnerException!);
@@ -445,15 +443,16 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
 
     /// <summary>
     /// Records the router's digest of every sampled token (every <see cref="TelemetrySamplingCache.RoutingCheckEveryNTokens"/>-th
-    /// position: the configured interval, stretched by the controllers under latency pressure) and builds, per expert, the list of those tokens its rank re-checks.
+    /// position: the configured interval, stretched by the controllers under latency pressure) and builds, per expert of the
+    /// first <paramref name="n"/> of <paramref name="experts"/>, the list of those tokens its rank re-checks (null when no token is sampled).
     /// </summary>
-    CheckedRows?[] RecordDigests(int layer, RoutingPlan plan, int[] experts, DispatchRows rows)
+    CheckedRows?[]? RecordDigests(int layer, RoutingPlan plan, int[] experts, int n, DispatchRows rows)
     {
         sampling.RefreshIfDue();
         int every = sampling.RoutingCheckEveryNTokens, k = plan.TopK;
         // A biased plan differs from the trained gate by design; re-checking it would report mismatches that are not faults.
         if (!telemetry.Enabled || rows.Count != plan.TokenCount || plan.Biased || CheckedRows.Sample(rows, every) is not { } sampled)
-            return new CheckedRows?[experts.Length];
+            return null;
         Span<int> chosen = stackalloc int[k];
         Span<float> weights = stackalloc float[k];
         for (int row = 0; row < plan.TokenCount; row++)
@@ -466,7 +465,7 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
             }
             telemetry.Collector.RecordRoutingDigest(rows.Requests[row], layer, (int)rows.Positions[row], RoutingDigest.Compute(chosen, weights));
         }
-        return CheckedRows.ForExperts(plan, experts, sampled, rows);
+        return CheckedRows.ForExperts(plan, new ArraySegment<int>(experts, 0, n), sampled, rows);
     }
 
     /// <summary>Splits the rows over the replicas in contiguous chunks, calls them concurrently and joins the results in row order.</summary>
@@ -617,18 +616,29 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
     /// twice; the first answer wins and the other call is cancelled (a copy's win cancels <paramref name="attempt"/>).
     /// Expert calls are pure, so both answers are the same.
     /// </summary>
-    async Task<TensorPayload> ComputeAsync(int slot, string key, string? local, TensorPayload payload, RoutingCheck? check, long started, CancellationTokenSource attempt)
+    Task<TensorPayload> ComputeAsync(int slot, string key, string? local, TensorPayload payload, RoutingCheck? check, long started, CancellationTokenSource attempt) =>
+        // The copy without its routing check, so nothing is counted twice.
+        RaceAsync(Invoke(slot, key, payload, check, attempt.Token), hedgeable: local is not null && key != local, started, attempt, attempt.Token,
+            static (state, token) => state.Dispatcher.Invoke(state.Slot, state.Local!, state.Payload, null, token), (Dispatcher: this, Slot: slot, Local: local, Payload: payload));
+
+    /// <summary>
+    /// The hedge race of one call. <paramref name="primary"/> alone when hedging is off, the call cannot be hedged or it
+    /// answers within the hedge delay (its time then feeds the delay); otherwise <paramref name="copy"/> is started too,
+    /// with a token of its own under <paramref name="cancellationToken"/>, and the first answer wins: the loser is cancelled
+    /// (the copy through its token, the primary through <paramref name="attempt"/>) and its failure observed. When the first
+    /// to finish failed, the other's answer is taken; when both fail, the first failure is the one reported. The copy's
+    /// arguments come in <paramref name="state"/>, so a call that is not hedged allocates no closure.
+    /// </summary>
+    async Task<T> RaceAsync<T, TState>(Task<T> primary, bool hedgeable, long started, CancellationTokenSource attempt, CancellationToken cancellationToken,
+        Func<TState, CancellationToken, Task<T>> copy, TState state)
     {
-        CancellationToken cancellationToken = attempt.Token;
-        Task<TensorPayload> primary = Invoke(slot, key, payload, check, cancellationToken);
-        TensorPayload result;
-        if (_hedge is null || local is null || key == local || primary.IsCompleted)
+        T result;
+        if (_hedge is null || !hedgeable || primary.IsCompleted)
         {
             result = await primary.ConfigureAwait(false);
             _hedge?.Record(Stopwatch.GetElapsedTime(started), Stopwatch.GetTimestamp());
             return result;
         }
-
         using var hedged = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task wait = Task.Delay(_hedge.DelayAt(started), hedged.Token);
         if (await Task.WhenAny(primary, wait).ConfigureAwait(false) == primary || cancellationToken.IsCancellationRequested)
@@ -640,9 +650,9 @@ internal sealed class GrainExpertDispatcher(IGrainFactory grains, ModelHost host
         }
         Interlocked.Increment(ref _hedges);
         telemetry.ExpertHedged();
-        Task<TensorPayload> copy = Invoke(slot, local, payload, null, hedged.Token);
-        Task<TensorPayload> first = await Task.WhenAny(primary, copy).ConfigureAwait(false);
-        Task<TensorPayload> second = first == primary ? copy : primary;
+        Task<T> other = copy(state, hedged.Token);
+        Task<T> first = await Task.WhenAny(primary, other).ConfigureAwait(false);
+        Task<T> second = first == primary ? other : primary;
         if (first.IsCompletedSuccessfully)
         {
             // Cancel the loser: the copy through its own token, the call it raced through the attempt's.

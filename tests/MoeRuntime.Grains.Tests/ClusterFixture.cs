@@ -102,3 +102,13 @@ public abstract class ClusterFixture : IAsyncLifetime
 public sealed class OneRankFixture() : ClusterFixture(1);
 
 public sealed class ThreeRankFixture() : ClusterFixture(3);
+
+/// <summary>
+/// Three ranks without hedged expert calls, for tests that count expert hits exactly: under a loaded machine a call can
+/// outlast the hedge delay, and the hedge computes the same rows again on the router's rank (two hits, one on a rank
+/// that does not own the expert), which is what hedging is for and not what these tests count.
+/// </summary>
+public sealed class UnhedgedThreeRankFixture() : ClusterFixture(3)
+{
+    protected override void Configure(MoeSiloOptions options) => options.ExpertCallHedgeAfter = TimeSpan.Zero;
+}

@@ -35,7 +35,7 @@ static class Views
     }
 }
 
-public sealed class TelemetryAggregationTests(ThreeRankFixture fixture) : IClassFixture<ThreeRankFixture>
+public sealed class TelemetryAggregationTests(UnhedgedThreeRankFixture fixture) : IClassFixture<UnhedgedThreeRankFixture>
 {
     [Fact]
     public async Task TheClusterViewCountsEveryRequestTokenAndExpertHitExactly()

@@ -29,6 +29,7 @@ public static class GrainRoleTable
         ["IClusterGrain"] = Merge(Methods(MoeRole.Client, "GetRanksAsync"), Methods(MoeRole.Operator, "GetOwnershipAsync")),
         ["IExpertGrain"] = Merge(Methods(MoeRole.Internal, "ComputeAsync", "PrefetchAsync"), Methods(MoeRole.Operator, "GetInfoAsync")),
         ["IRankExpertsGrain"] = Methods(MoeRole.Internal, "ComputeAsync"),
+        ["IRouterDemandGrain"] = Methods(MoeRole.Internal, "GetRowsAsync"),
         ["IExpertPlacementGrain"] = Methods(MoeRole.Operator, "GetAsync", "GetIfChangedAsync", "ApplyAsync", "GetHistoryAsync"),
         ["ILoadBalancerGrain"] = Methods(MoeRole.Operator, "BalanceAsync", "GetDecisionsAsync"),
         ["IPrefetchStatsGrain"] = Methods(MoeRole.Operator, "GetAsync"),
@@ -39,7 +40,7 @@ public static class GrainRoleTable
         ["ITierSetGrain"] = Methods(MoeRole.Operator, "GetAsync", "UpdateAsync", "GetHistoryAsync", "GetStoreStatsAsync", "GetControlStateAsync"),
         ["IShardAggregatorGrain"] = Merge(Methods(MoeRole.Internal, "ReportAsync", "ReportDigestsAsync"), Methods(MoeRole.Operator, "GetRankViewAsync")),
         ["IClusterAggregatorGrain"] = Merge(Methods(MoeRole.Internal, "ReportShardAsync"), Methods(MoeRole.Operator, "GetViewAsync")),
-        ["ICanaryGrain"] = Merge(Methods(MoeRole.Internal, "SubmitPlanAsync"),
+        ["ICanaryGrain"] = Merge(Methods(MoeRole.Internal, "SubmitPlanAsync", "SubmitPlacementAsync"),
             Methods(MoeRole.Operator, "StartAsync", "TickAsync", "GetStatusAsync", "EndAsync", "GetHeldRanksAsync")),
         ["IControlDecisionLogGrain"] = Merge(Methods(MoeRole.Internal, "RecordAsync"), Methods(MoeRole.Operator, "GetDecisionsAsync")),
     }.ToFrozenDictionary(StringComparer.Ordinal);

@@ -94,6 +94,30 @@ public sealed class MoeModel : IDisposable
             : ForwardSplitAsync(batch, starts, dispatcher, cancellationToken, layerTimed, routingBias, lookahead, failures);
     }
 
+    /// <summary>
+    /// A layer up to its routed experts: attention, the MoE block's input, the gate's plan and the shared expert's output
+    /// (zeros without one), each detached from the scope the step owns; reports the attention and gate times.
+    /// </summary>
+    (Tensor Attended, Tensor MoeInput, RoutingPlan Plan, Tensor Output) Front(DecoderLayer layer, Tensor hidden, Tensor positions,
+        SequenceSlice[] slices, IRoutingBias? routingBias, Action<int, TimeSpan, TimeSpan, int>? layerTimed, int rowCount)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp(), attentionDone;
+        Tensor attended, moeInput, output;
+        RoutingPlan plan;
+        using (var scope = NewDisposeScope())
+        {
+            attended = layer.AttentionStep(hidden, positions, slices, Rope).DetachFromDisposeScope();
+            moeInput = layer.MoeInput(attended).DetachFromDisposeScope();
+            attentionDone = System.Diagnostics.Stopwatch.GetTimestamp();
+            plan = layer.Moe.Gate.Plan(moeInput, layer.Index, routingBias);
+            plan.DetachFromDisposeScope();
+            output = (layer.Moe.Shared?.Forward(moeInput) ?? zeros_like(moeInput)).DetachFromDisposeScope();
+        }
+        layerTimed?.Invoke(layer.Index, System.Diagnostics.Stopwatch.GetElapsedTime(started, attentionDone),
+            System.Diagnostics.Stopwatch.GetElapsedTime(attentionDone), rowCount);
+        return (attended, moeInput, plan, output);
+    }
+
     async Task<Tensor> ForwardWholeAsync(IReadOnlyList<SequenceStep> batch, IExpertDispatcher dispatcher, CancellationToken cancellationToken,
         Action<int, TimeSpan, TimeSpan, int>? layerTimed, IRoutingBias? routingBias, IExpertLookahead? lookahead, StepFailures? failures)
     {
@@ -112,18 +136,7 @@ public sealed class MoeModel : IDisposable
             {
                 Tensor attended, moeInput, output;
                 RoutingPlan plan;
-                long started = System.Diagnostics.Stopwatch.GetTimestamp(), attentionDone;
-                using (var scope = NewDisposeScope())
-                {
-                    attended = layer.AttentionStep(hidden, positions, slices, Rope).DetachFromDisposeScope();
-                    moeInput = layer.MoeInput(attended).DetachFromDisposeScope();
-                    attentionDone = System.Diagnostics.Stopwatch.GetTimestamp();
-                    plan = layer.Moe.Gate.Plan(moeInput, layer.Index, routingBias);
-                    plan.DetachFromDisposeScope();
-                    output = (layer.Moe.Shared?.Forward(moeInput) ?? zeros_like(moeInput)).DetachFromDisposeScope();
-                }
-                layerTimed?.Invoke(layer.Index, System.Diagnostics.Stopwatch.GetElapsedTime(started, attentionDone),
-                    System.Diagnostics.Stopwatch.GetElapsedTime(attentionDone), rows.Count);
+                (attended, moeInput, plan, output) = Front(layer, hidden, positions, slices, routingBias, layerTimed, rows.Count);
                 if (lookahead is not null)
                 {
                     lookahead.Chosen(layer.Index, plan);
@@ -253,18 +266,7 @@ public sealed class MoeModel : IDisposable
         public void Start(DecoderLayer layer, IExpertDispatcher dispatcher, CancellationToken cancellationToken,
             Action<int, TimeSpan, TimeSpan, int>? layerTimed, IRoutingBias? routingBias, IExpertLookahead? lookahead)
         {
-            long started = System.Diagnostics.Stopwatch.GetTimestamp(), attentionDone;
-            using (var scope = NewDisposeScope())
-            {
-                _attended = layer.AttentionStep(_hidden, _positions, Slices, _model.Rope).DetachFromDisposeScope();
-                _moeInput = layer.MoeInput(_attended).DetachFromDisposeScope();
-                attentionDone = System.Diagnostics.Stopwatch.GetTimestamp();
-                _plan = layer.Moe.Gate.Plan(_moeInput, layer.Index, routingBias);
-                _plan.DetachFromDisposeScope();
-                _output = (layer.Moe.Shared?.Forward(_moeInput) ?? zeros_like(_moeInput)).DetachFromDisposeScope();
-            }
-            layerTimed?.Invoke(layer.Index, System.Diagnostics.Stopwatch.GetElapsedTime(started, attentionDone),
-                System.Diagnostics.Stopwatch.GetElapsedTime(attentionDone), Rows.Count);
+            (_attended, _moeInput, _plan, _output) = _model.Front(layer, _hidden, _positions, Slices, routingBias, layerTimed, Rows.Count);
             try
             {
                 if (lookahead is not null)

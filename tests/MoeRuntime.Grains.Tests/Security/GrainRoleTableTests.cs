@@ -69,6 +69,8 @@ public sealed class GrainRoleTableTests
     [InlineData("ICanaryGrain", "StartAsync", MoeRole.Operator)]
     [InlineData("ICanaryGrain", "EndAsync", MoeRole.Operator)]
     [InlineData("ICanaryGrain", "SubmitPlanAsync", MoeRole.Internal)]
+    [InlineData("ICanaryGrain", "SubmitPlacementAsync", MoeRole.Internal)]
+    [InlineData("IRouterDemandGrain", "GetRowsAsync", MoeRole.Internal)]
     [InlineData("IPrefetchControllerGrain", "SetRankOverrideAsync", MoeRole.Internal)]
     [InlineData("IPrefetchControllerGrain", "GetRankSettingsAsync", MoeRole.Operator)]
     [InlineData("IGrainManagementExtension", "DeactivateOnIdle", MoeRole.Operator)]

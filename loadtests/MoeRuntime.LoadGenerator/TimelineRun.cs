@@ -24,6 +24,9 @@ sealed class TimelineRun(IClusterClient cluster, LoadOptions options)
         {
             LoadPhase phase = options.Phases[p];
             IReadOnlyList<string> prompts = PromptSet.Load(phase.PromptsPath);
+            // On stderr with the wall clock, so that a scenario can line the phases up with other clocks (Prometheus's).
+            Console.Error.WriteLine(FormattableString.Invariant(
+                $"phase {p + 1} prompts={phase.PromptsPath ?? "builtin"} started_unix={DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0:F3}"));
             var phaseClock = Stopwatch.StartNew();
             int issued = -1;
             int? Next() => phaseClock.Elapsed < phase.Duration ? Interlocked.Increment(ref issued) : null;

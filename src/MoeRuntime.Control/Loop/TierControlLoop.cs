@@ -38,9 +38,17 @@ public sealed class TierControlLoop
         _port = port ?? throw new ArgumentNullException(nameof(port));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
-        _latency = new LatencyController(options.Latency);
         _cost = new CostController(options.Cost);
+        // The latency controller promotes nothing the cost controller would demote again: the two share one band.
+        _latency = new LatencyController(options.Latency, new CostFloorWhenEnabled(this));
         _startedAt = time.GetUtcNow();
+    }
+
+    /// <summary>The cost controller's promotion floor while it runs (<see cref="TierControlLoopOptions.CostEnabled"/>), else none.</summary>
+    sealed class CostFloorWhenEnabled(TierControlLoop loop) : IPromotionFloor
+    {
+        public bool Admits(ExpertState expert, Tier to, double uses, ControlInput input) =>
+            !loop._options.CostEnabled || loop._cost.Admits(expert, to, uses, input);
     }
 
     /// <summary>Only propose: decisions are recorded as proposed and nothing is written.</summary>

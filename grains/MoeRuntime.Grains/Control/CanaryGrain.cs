@@ -91,16 +91,18 @@ public sealed class CanaryGrain(
         var tiers = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (expert, tier) in request.Tiers)
             tiers[GrainKeys.ExpertOfModel(expert, Model, host.Config).ToString()] = TierNames.Of(ControlRequests.Tier(tier));
-        CanaryMetric[] metrics = MetricsOf(request, DefaultMetrics);
-        CanaryRanks chosen = Choose();
-
-        long id = saved.State.NextId;
+        CanaryTrialView view = Starting(by, request.Reason, Choose(), MetricsOf(request, DefaultMetrics)) with
+        {
+            Tiers = tiers,
+            HotBudgetBytes = request.HotBudgetBytes,
+        };
+        long id = view.Id;
         string why = $"{by}: {request.Reason}";
         var before = new List<CanaryRankBefore>();
         var records = new List<ControlDecisionRecord>();
         try
         {
-            foreach (int rank in chosen.Canary)
+            foreach (int rank in view.CanaryRanks)
             {
                 TierControlState state = await TierSet(rank).GetControlStateAsync();
                 Dictionary<string, string> held = state.Experts.ToDictionary(e => e.Expert, e => e.Tier, StringComparer.Ordinal);
@@ -121,7 +123,7 @@ public sealed class CanaryGrain(
                     WrittenVersion = written.Version,
                 });
                 records.Add(Record($"canary trial {id} started: {Describe(change, request.HotBudgetBytes)}", why, rank, written.Version,
-                    new() { ["moved"] = change.Count, ["canary_ranks"] = chosen.Canary.Count, ["control_ranks"] = chosen.Control.Count }));
+                    new() { ["moved"] = change.Count, ["canary_ranks"] = view.CanaryRanks.Length, ["control_ranks"] = view.ControlRanks.Length }));
             }
         }
         catch (MoeRequestException e)
@@ -131,20 +133,7 @@ public sealed class CanaryGrain(
             throw Invalid($"canary trial not started: {e.Message}");
         }
 
-        await BeginAsync(new CanaryTrialView
-        {
-            Id = id,
-            StartedAt = time.GetUtcNow(),
-            By = by,
-            Reason = request.Reason,
-            Tiers = tiers,
-            HotBudgetBytes = request.HotBudgetBytes,
-            CanaryRanks = [.. chosen.Canary],
-            ControlRanks = [.. chosen.Control],
-            Metrics = [.. metrics.Select(CanaryMetrics.Name)],
-            Verdict = "continue",
-            Judgement = "started: the first interval is measured from now",
-        }, before, records, Describe(tiers, request.HotBudgetBytes));
+        await BeginAsync(view, before, records, Describe(tiers, request.HotBudgetBytes));
         return Status();
     }
 
@@ -152,27 +141,12 @@ public sealed class CanaryGrain(
     async Task<CanaryStatus> StartPrefetchAsync(CanaryRequest request, PrefetchSettingsChange change, string by)
     {
         if (change.Lookahead is null && change.Thresholds.Count == 0) throw Invalid("a prefetch canary trial needs a lookahead or thresholds");
-        CanaryMetric[] metrics = MetricsOf(request, PrefetchMetrics);
-        CanaryRanks chosen = Choose();
-        long id = saved.State.NextId;
+        CanaryTrialView view = Starting(by, request.Reason, Choose(), MetricsOf(request, PrefetchMetrics)) with { Kind = CanaryKinds.Prefetch, Prefetch = change };
         string described = $"prefetch {DescribePrefetch(change)}";
-        PrefetchSettingsView written = await Prefetch.SetRankOverrideAsync([.. chosen.Canary], change, $"canary:{by}", $"canary trial {id}: {request.Reason}");
-        List<ControlDecisionRecord> records = [.. chosen.Canary.Select(rank => Record($"canary trial {id} started: {described}", $"{by}: {request.Reason}", rank, written.Version,
-            new() { ["lookahead"] = written.Lookahead, ["canary_ranks"] = chosen.Canary.Count, ["control_ranks"] = chosen.Control.Count }))];
-        await BeginAsync(new CanaryTrialView
-        {
-            Id = id,
-            StartedAt = time.GetUtcNow(),
-            By = by,
-            Reason = request.Reason,
-            Kind = CanaryKinds.Prefetch,
-            Prefetch = change,
-            CanaryRanks = [.. chosen.Canary],
-            ControlRanks = [.. chosen.Control],
-            Metrics = [.. metrics.Select(CanaryMetrics.Name)],
-            Verdict = "continue",
-            Judgement = "started: the first interval is measured from now",
-        }, [], records, described);
+        PrefetchSettingsView written = await Prefetch.SetRankOverrideAsync(view.CanaryRanks, change, $"canary:{by}", $"canary trial {view.Id}: {request.Reason}");
+        List<ControlDecisionRecord> records = [.. view.CanaryRanks.Select(rank => Record($"canary trial {view.Id} started: {described}", $"{by}: {request.Reason}", rank, written.Version,
+            new() { ["lookahead"] = written.Lookahead, ["canary_ranks"] = view.CanaryRanks.Length, ["control_ranks"] = view.ControlRanks.Length }))];
+        await BeginAsync(view, [], records, described);
         return Status();
     }
 
@@ -185,7 +159,13 @@ public sealed class CanaryGrain(
         int[] live = [.. ranks.LiveRanks().Distinct().Order()];
         if (!live.Contains(plan.Rank) || live.Length < 2)
             return new() { Refusal = $"rank {plan.Rank} has no live control rank to be judged against" };
-        long id = saved.State.NextId;
+        CanaryTrialView view = Starting(plan.Controller, plan.Reason, new CanaryRanks([plan.Rank], [.. live.Where(r => r != plan.Rank)]), DefaultMetrics) with
+        {
+            Kind = CanaryKinds.Plan,
+            Tiers = plan.Tiers,
+            HotLimitBytes = plan.HotLimitBytes,
+        };
+        long id = view.Id;
         TierControlState state = await TierSet(plan.Rank).GetControlStateAsync();
         Dictionary<string, string> held = state.Experts.ToDictionary(e => e.Expert, e => e.Tier, StringComparer.Ordinal);
         TierSetView written;
@@ -214,24 +194,9 @@ public sealed class CanaryGrain(
             HotLimitBytes = plan.HotLimitBytes is null ? null : state.View.HotBudgetBytes,
             WrittenVersion = written.Version,
         };
-        int[] control = [.. live.Where(r => r != plan.Rank)];
         ControlDecisionRecord record = Record($"canary trial {id} started: {plan.Controller}'s plan of {plan.Tiers.Count} moves (over {Options.AutoTrialAbove}): {described}",
-            $"{plan.Controller}: {plan.Reason}", plan.Rank, written.Version, new() { ["moved"] = plan.Tiers.Count, ["auto_trial_above"] = Options.AutoTrialAbove, ["control_ranks"] = control.Length });
-        await BeginAsync(new CanaryTrialView
-        {
-            Id = id,
-            StartedAt = time.GetUtcNow(),
-            By = plan.Controller,
-            Reason = plan.Reason,
-            Kind = CanaryKinds.Plan,
-            Tiers = plan.Tiers,
-            HotLimitBytes = plan.HotLimitBytes,
-            CanaryRanks = [plan.Rank],
-            ControlRanks = control,
-            Metrics = [.. DefaultMetrics.Select(CanaryMetrics.Name)],
-            Verdict = "continue",
-            Judgement = "started: the first interval is measured from now",
-        }, [before], [record], described);
+            $"{plan.Controller}: {plan.Reason}", plan.Rank, written.Version, new() { ["moved"] = plan.Tiers.Count, ["auto_trial_above"] = Options.AutoTrialAbove, ["control_ranks"] = view.ControlRanks.Length });
+        await BeginAsync(view, [before], [record], described);
         return new() { TrialId = id, Version = written.Version };
     }
 
@@ -244,18 +209,17 @@ public sealed class CanaryGrain(
         if (plan.Replicas.Count == 0) return new() { Refusal = "the placement plan changes no expert" };
         string by = MoeCaller.Author(plan.By);
         if (string.IsNullOrWhiteSpace(by) || string.IsNullOrWhiteSpace(plan.Reason)) return new() { Refusal = "a placement trial needs who made the plan and why" };
-        CanaryMetric[] metrics;
-        CanaryRanks chosen;
+        CanaryTrialView view;
         try
         {
-            metrics = plan.Metrics.Length == 0 ? PlacementMetrics : [.. plan.Metrics.Select(CanaryMetrics.Parse).Distinct()];
-            chosen = CanaryRanks.Choose(ranks.LiveRanks(), Options);
+            CanaryMetric[] metrics = plan.Metrics.Length == 0 ? PlacementMetrics : [.. plan.Metrics.Select(CanaryMetrics.Parse).Distinct()];
+            view = Starting(by, plan.Reason, CanaryRanks.Choose(ranks.LiveRanks(), Options), metrics) with { Kind = CanaryKinds.Placement, Placement = plan.Replicas };
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
             return new() { Refusal = e.Message };
         }
-        long id = saved.State.NextId;
+        long id = view.Id;
         PlacementMapView current = await Map.GetAsync();
         if (current.TrialRanks.Length > 0) return new() { Refusal = $"placement map v{current.Version} is still a trial's version" };
         Dictionary<string, int[]> before = plan.Replicas.Keys.ToDictionary(k => k, k => current.Replicas.GetValueOrDefault(k, []), StringComparer.Ordinal);
@@ -269,7 +233,7 @@ public sealed class CanaryGrain(
                 Reason = $"canary trial {id}: {plan.Reason}",
                 ExpectedVersion = plan.ExpectedVersion,
                 Changes = plan.Changes,
-                TrialRanks = [.. chosen.Canary],
+                TrialRanks = view.CanaryRanks,
                 TrialBefore = before,
             });
         }
@@ -278,28 +242,31 @@ public sealed class CanaryGrain(
             return new() { Refusal = e.Message };
         }
         string described = DescribePlacement(plan.Replicas, before);
-        List<ControlDecisionRecord> records = [.. chosen.Canary.Select(rank => Record($"canary trial {id} started: placement plan of {plan.Changes.Length} change(s) for this rank's router: {described}",
+        List<ControlDecisionRecord> records = [.. view.CanaryRanks.Select(rank => Record($"canary trial {id} started: placement plan of {plan.Changes.Length} change(s) for this rank's router: {described}",
             $"{by}: {plan.Reason}", rank, written.Version,
-            new() { ["experts"] = plan.Replicas.Count, ["replaced_version"] = current.Version, ["canary_ranks"] = chosen.Canary.Count, ["control_ranks"] = chosen.Control.Count }))];
-        await BeginAsync(new CanaryTrialView
-        {
-            Id = id,
-            StartedAt = time.GetUtcNow(),
-            By = by,
-            Reason = plan.Reason,
-            Kind = CanaryKinds.Placement,
-            Placement = plan.Replicas,
-            PlacementVersions = [current.Version, written.Version],
-            CanaryRanks = [.. chosen.Canary],
-            ControlRanks = [.. chosen.Control],
-            Metrics = [.. metrics.Select(CanaryMetrics.Name)],
-            Verdict = "continue",
-            Judgement = "started: the first interval is measured from now",
-        }, [], records, described);
+            new() { ["experts"] = plan.Replicas.Count, ["replaced_version"] = current.Version, ["canary_ranks"] = view.CanaryRanks.Length, ["control_ranks"] = view.ControlRanks.Length }))];
+        await BeginAsync(view with { PlacementVersions = [current.Version, written.Version] }, [], records, described);
         saved.State.Trial!.PlacementBefore = before;
         await saved.WriteStateAsync();
         return new() { TrialId = id, Version = written.Version };
     }
+
+    /// <summary>
+    /// The view of a trial starting now, whatever it changes: the next id, who and why, its canary and control ranks and
+    /// the metrics it is judged on; the caller adds its kind and change.
+    /// </summary>
+    CanaryTrialView Starting(string by, string reason, CanaryRanks chosen, IEnumerable<CanaryMetric> metrics) => new()
+    {
+        Id = saved.State.NextId,
+        StartedAt = time.GetUtcNow(),
+        By = by,
+        Reason = reason,
+        CanaryRanks = [.. chosen.Canary],
+        ControlRanks = [.. chosen.Control],
+        Metrics = [.. metrics.Select(CanaryMetrics.Name)],
+        Verdict = "continue",
+        Judgement = "started: the first interval is measured from now",
+    };
 
     /// <summary>Makes <paramref name="view"/> the trial under way: interval 1 starts after the change, from every trial rank's counters now.</summary>
     async Task BeginAsync(CanaryTrialView view, List<CanaryRankBefore> before, List<ControlDecisionRecord> records, string described)

@@ -223,7 +223,8 @@ public sealed class TierControllerGrain(
 
     /// <summary>
     /// Writes a controller's plan, or — when it moves more than <c>Moe:Control:Canary:AutoTrialAbove</c> experts
-    /// (<see cref="AutoTrial"/>) — submits it to the canary grain as a trial on this rank. While a trial is under way such
+    /// (<see cref="AutoTrial"/>) — submits it to the canary grain as a trial on this rank, unless nothing could judge it (the
+    /// rank or every other rank called no expert in its last interval: written directly). While a trial is under way such
     /// a plan is refused (not written; planned again next interval), and a rank that just became a canary is not written
     /// by the next controller of the same interval.
     /// </summary>
@@ -231,8 +232,14 @@ public sealed class TierControllerGrain(
     {
         if (_held.Contains(rank)) throw new TierWriteRefusedException($"rank {rank} carries a canary trial; the controllers leave it alone until the trial ends");
         CanaryOptions canary = _options.Canary;
-        if (AutoTrial.Route(write.Tiers.Count, ranks.LiveRanks().Length, canary) == PlanRoute.Write)
+        int[] live = ranks.LiveRanks();
+        if (AutoTrial.Route(write.Tiers.Count, live.Length, canary) == PlanRoute.Write)
             return await TierControlViews.WriteAsync(TierSet(rank), write);
+        if (AutoTrial.Unjudgeable(rank, live, write.IdleRanks) is { } unjudgeable)
+        {
+            logger.LogInformation("Tier controllers of {Model}: {Writer}'s plan of {Moves} moves on rank {Rank} written without a trial: {Why}", Model, write.ChangedBy, write.Tiers.Count, rank, unjudgeable);
+            return await TierControlViews.WriteAsync(TierSet(rank), write with { Reason = $"{write.Reason}; no canary trial (nothing could judge it: {unjudgeable})" });
+        }
         CanaryPlanOutcome outcome = await GrainFactory.GetGrain<ICanaryGrain>(Model).SubmitPlanAsync(new CanaryPlan
         {
             Rank = rank,

@@ -8,9 +8,11 @@ namespace MoeRuntime.Control.Cost;
 /// interval, the tier's keep cost plus the expected miss cost there (expected uses × the dollars of one fetch from
 /// that tier, priced from the observed bytes per fetch and fetch latency) with the same sum in each lower tier, and
 /// moves the expert down when a lower tier is cheaper by the demote margin. It never promotes: that is the latency
-/// controller's job. It also reports what the interval cost per 1k tokens.
+/// controller's job, and it answers the latency controller which promotions it would undo (<see cref="Admits"/>).
+/// An interval in which the rank called no expert (<see cref="RankState.Idle"/>) moves nothing. It also reports what
+/// the interval cost per 1k tokens.
 /// </summary>
-public sealed class CostController : ITierController
+public sealed class CostController : ITierController, IPromotionFloor
 {
     CostControllerOptions _options;
     readonly RankDemand _demand;
@@ -62,26 +64,18 @@ public sealed class CostController : ITierController
     {
         ArgumentNullException.ThrowIfNull(input);
         RankState rank = input.Rank;
-        DemandTracker demand = _demand.Observe(rank);
+        // An idle interval teaches demand nothing: it is neither folded in nor acted on.
+        DemandTracker demand = _demand.Observe(rank, fold: !rank.Idle);
 
         var moves = new List<TierMove>();
         long warmRoom = rank.Budgets.WarmBytes - rank.BytesUsed(Tier.Warm);
         // Warm experts first: demoting them to cold frees warm room for hot experts worth keeping warm.
         foreach (ExpertState expert in rank.Experts.Where(e => e.Pinned is null).OrderByDescending(e => e.Tier))
         {
-            if (expert.Tier == Tier.Cold) continue;
+            if (expert.Tier == Tier.Cold || rank.Idle) continue;
             double uses = demand.Of(expert.Key);
-            double here = Total(expert, expert.Tier, uses, input);
-            Tier? best = null;
-            double bestTotal = here;
-            for (Tier lower = expert.Tier + 1; lower <= Tier.Cold; lower++)
-            {
-                if (lower == Tier.Warm && expert.WarmBytes > warmRoom) continue;
-                double total = Total(expert, lower, uses, input);
-                if (total * (1 + _options.DemoteMargin) < here && total < bestTotal)
-                    (best, bestTotal) = (lower, total);
-            }
-            if (best is not Tier to) continue;
+            if (Cheaper(expert, uses, input, warmRoom) is not { } cheaper) continue;
+            var (to, bestTotal) = cheaper;
             if (expert.Tier == Tier.Warm) warmRoom += expert.WarmBytes;
             if (to == Tier.Warm) warmRoom -= expert.WarmBytes;
             double keep = _options.Model.KeepDollars(expert.Tier, expert.Bytes(expert.Tier), input.Interval);
@@ -101,9 +95,44 @@ public sealed class CostController : ITierController
         };
         if (report.DollarsPerThousandTokens is { } perThousand) inputs["dollars_per_1k_tokens"] = perThousand;
         var decision = new ControlDecision(input.At, Name, rank.Rank, inputs, $"{moves.Count} demotions",
-            report.DollarsPerThousandTokens is { } p ? $"interval cost ${report.TotalDollars:G3}, ${p:G3} per 1k tokens" : $"interval cost ${report.TotalDollars:G3}, no tokens served",
+            (report.DollarsPerThousandTokens is { } p ? $"interval cost ${report.TotalDollars:G3}, ${p:G3} per 1k tokens" : $"interval cost ${report.TotalDollars:G3}, no tokens served")
+                + (rank.Idle ? "; no expert called: TierSet held" : ""),
             DecisionOutcome.Proposed);
         return new TierPlan(Name, rank.Rank, input.At, moves, [decision]);
+    }
+
+    /// <summary>
+    /// True unless the expert, once in <paramref name="to"/>, would be demoted by this controller at
+    /// <paramref name="uses"/> less the demote margin: promotions must clear the break-even by the same margin demotions
+    /// fall under it, so demand near it moves an expert neither way.
+    /// </summary>
+    public bool Admits(ExpertState expert, Tier to, double uses, ControlInput input)
+    {
+        ArgumentNullException.ThrowIfNull(expert);
+        ArgumentNullException.ThrowIfNull(input);
+        if (to == Tier.Cold || to >= expert.Tier) return true;
+        RankState rank = input.Rank;
+        long warmRoom = rank.Budgets.WarmBytes - rank.BytesUsed(Tier.Warm) + (expert.Tier == Tier.Warm ? expert.WarmBytes : 0);
+        return Cheaper(expert with { Tier = to }, uses / (1 + _options.DemoteMargin), input, warmRoom) is null;
+    }
+
+    /// <summary>
+    /// The lower tier that costs least with the expert's expected misses, when it is cheaper than where the expert is by
+    /// the demote margin (warm only if it has room); null when the expert pays for its tier.
+    /// </summary>
+    (Tier To, double Total)? Cheaper(ExpertState expert, double uses, ControlInput input, long warmRoom)
+    {
+        double here = Total(expert, expert.Tier, uses, input);
+        (Tier, double)? best = null;
+        double bestTotal = here;
+        for (Tier lower = expert.Tier + 1; lower <= Tier.Cold; lower++)
+        {
+            if (lower == Tier.Warm && expert.WarmBytes > warmRoom) continue;
+            double total = Total(expert, lower, uses, input);
+            if (total * (1 + _options.DemoteMargin) < here && total < bestTotal)
+                (best, bestTotal) = ((lower, total), total);
+        }
+        return best;
     }
 
     /// <summary>Dollars per interval of holding the expert in <paramref name="tier"/> and serving its expected misses from there.</summary>

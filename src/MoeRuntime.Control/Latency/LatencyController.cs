@@ -8,7 +8,9 @@ namespace MoeRuntime.Control.Latency;
 /// next in warm, and the rest cold. Per rank it remembers each expert's decayed demand and its hot allowance: the
 /// share of the hot budget it uses, grown while latency is over target and given back while every target holds with
 /// margin. Without latency measurements the allowance holds, so a rank never measured (replay of routing traces)
-/// uses its whole hot budget.
+/// uses its whole hot budget. An interval in which the rank called no expert (<see cref="RankState.Idle"/>) moves
+/// nothing and leaves demand as it was; with a <see cref="IPromotionFloor"/> (the cost controller, in the loop) it
+/// promotes no expert into a tier the floor would demote it from.
 /// State is plain data per rank and rebuilds itself within a few demand half-lives after a restart.
 /// </summary>
 public sealed class LatencyController : ITierController
@@ -18,13 +20,16 @@ public sealed class LatencyController : ITierController
     readonly Dictionary<int, long> _allowance = [];
     readonly Dictionary<int, double> _transientYield = [];
     readonly double _retained;
+    readonly IPromotionFloor? _floor;
 
+    /// <param name="floor">What a promotion must clear besides the ranking (the cost controller's break-even); null none.</param>
     /// <exception cref="ArgumentException">The options are out of range.</exception>
-    public LatencyController(LatencyControllerOptions options)
+    public LatencyController(LatencyControllerOptions options, IPromotionFloor? floor = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
+        _floor = floor;
         _demand = new RankDemand(options.DemandHalfLifeIntervals);
         _retained = Math.Pow(0.5, 1 / options.DemandHalfLifeIntervals);
     }
@@ -69,7 +74,9 @@ public sealed class LatencyController : ITierController
     {
         ArgumentNullException.ThrowIfNull(input);
         RankState rank = input.Rank;
-        DemandTracker demand = _demand.Observe(rank);
+        // An idle interval teaches demand nothing: it is neither folded in nor acted on (moves would only follow the decay).
+        bool idle = rank.Idle;
+        DemandTracker demand = _demand.Observe(rank, fold: !idle);
 
         double? pressure = LatencyPressure.Of(input.Latency, _options);
         long hotUsed = rank.BytesUsed(Tier.Hot), hotBudget = rank.Budgets.HotBytes;
@@ -79,7 +86,10 @@ public sealed class LatencyController : ITierController
         double warmSeconds = _options.FetchPriors.Seconds(Tier.Warm, input.WarmFetch);
         double coldSeconds = _options.FetchPriors.Seconds(Tier.Cold, input.ColdFetch);
         double? yieldPerByte = ObserveTransient(rank) * _options.TransientYieldWeight;
-        Dictionary<ExpertKey, Tier> target = TierRanking.Assign(rank.Experts, demand, allowance, rank.Budgets.WarmBytes, _options.MinDemand, yieldPerByte ?? 0);
+        Func<ExpertState, Tier, bool>? admits = _floor is { } floor ? (e, to) => floor.Admits(e, to, demand.Of(e.Key), input) : null;
+        Dictionary<ExpertKey, Tier> target = idle
+            ? rank.Experts.ToDictionary(e => e.Key, e => e.Tier)
+            : TierRanking.Assign(rank.Experts, demand, allowance, rank.Budgets.WarmBytes, _options.MinDemand, yieldPerByte ?? 0, admits);
         bool givingBack = LatencyPressure.HoldsWithMargin(pressure, _options) && allowance < hotUsed;
 
         var ranked = new List<(TierMove Move, double PerByte)>();
@@ -123,7 +133,8 @@ public sealed class LatencyController : ITierController
         double? sampleRatio = LatencyPressure.SampleRatio(input.TelemetrySampleRatio, pressure, _options);
         string change = $"hot allowance {allowance} of {hotBudget} bytes; {inputs["promotions"]} promotions, {inputs["demotions"]} demotions"
             + (sampleRatio is { } r ? $"; telemetry sampling {input.TelemetrySampleRatio:G3} → {r:G3}" : "");
-        string why = pressure switch
+        if (idle) inputs["idle"] = 1;
+        string why = idle ? "no expert called this interval: demand learnt nothing, TierSet held" : pressure switch
         {
             null => "no latency measured: holding the hot allowance",
             > 1 => $"latency at {pressure:P0} of target: taking more hot memory",

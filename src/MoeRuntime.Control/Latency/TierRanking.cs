@@ -16,9 +16,15 @@ static class TierRanking
     /// <param name="hotFloorPerByte">
     /// Demand per hot byte an expert must exceed to be assigned hot (what a hot byte of transient copies earns); 0 for none.
     /// </param>
+    /// <param name="admits">
+    /// Whether an expert may be promoted into a tier (the cost controller's break-even, <see cref="Planning.IPromotionFloor"/>);
+    /// asked only for experts now in a slower tier; null admits every promotion.
+    /// </param>
     public static Dictionary<ExpertKey, Tier> Assign(
-        IReadOnlyList<ExpertState> experts, DemandTracker demand, long hotAllowance, long warmBudget, double minDemand, double hotFloorPerByte = 0)
+        IReadOnlyList<ExpertState> experts, DemandTracker demand, long hotAllowance, long warmBudget, double minDemand, double hotFloorPerByte = 0,
+        Func<ExpertState, Tier, bool>? admits = null)
     {
+        bool Admits(ExpertState e, Tier to) => e.Tier <= to || admits is null || admits(e, to);
         var target = new Dictionary<ExpertKey, Tier>(experts.Count);
         long hotFree = hotAllowance, warmFree = warmBudget;
         foreach (ExpertState pinned in experts.Where(e => e.Pinned is not null))
@@ -30,13 +36,13 @@ static class TierRanking
 
         var wanted = experts.Where(e => e.Pinned is null && demand.Of(e.Key) > 0 && demand.Of(e.Key) >= minDemand).ToList();
         foreach (ExpertState expert in Ranked(wanted, demand, Tier.Hot))
-            if (expert.HotBytes <= hotFree && demand.Of(expert.Key) / expert.HotBytes > hotFloorPerByte)
+            if (expert.HotBytes <= hotFree && demand.Of(expert.Key) / expert.HotBytes > hotFloorPerByte && Admits(expert, Tier.Hot))
             {
                 target[expert.Key] = Tier.Hot;
                 hotFree -= expert.HotBytes;
             }
         foreach (ExpertState expert in Ranked(wanted.Where(e => !target.ContainsKey(e.Key)), demand, Tier.Warm))
-            if (expert.WarmBytes <= warmFree)
+            if (expert.WarmBytes <= warmFree && Admits(expert, Tier.Warm))
             {
                 target[expert.Key] = Tier.Warm;
                 warmFree -= expert.WarmBytes;

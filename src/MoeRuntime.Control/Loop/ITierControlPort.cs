@@ -78,7 +78,15 @@ public sealed record RankReading(
 /// A new TierSet version: tiers by expert key (hot, warm, cold), a new hot limit under the ceiling (null keeps it),
 /// who wrote it and why, and the version it was computed against.
 /// </summary>
-public sealed record TierSetWrite(IReadOnlyDictionary<string, string> Tiers, long? HotLimitBytes, string ChangedBy, string Reason, long ExpectedVersion);
+public sealed record TierSetWrite(IReadOnlyDictionary<string, string> Tiers, long? HotLimitBytes, string ChangedBy, string Reason, long ExpectedVersion)
+{
+    /// <summary>
+    /// The ranks that called no expert in their latest interval the loop read (this interval's for the ranks read so far,
+    /// the one before for the rest; a rank not read yet is not among them). A canary trial of the write could not be
+    /// judged with the rank, or every other live rank, among them (<see cref="Canary.AutoTrial.Unjudgeable"/>).
+    /// </summary>
+    public IReadOnlySet<int> IdleRanks { get; init; } = new HashSet<int>();
+}
 
 /// <summary>The cluster's telemetry sampling: its version and the share of configured sampling in force.</summary>
 public readonly record struct SamplingSetting(long Version, double Ratio);

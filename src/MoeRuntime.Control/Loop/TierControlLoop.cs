@@ -26,6 +26,7 @@ public sealed class TierControlLoop
     readonly DateTimeOffset _startedAt;
     readonly Dictionary<int, RankCounters> _counters = [];
     readonly Dictionary<int, RankControlReport> _ranks = [];
+    readonly HashSet<int> _idle = [];
     readonly DriftHalfLife _drift = new();
 
     /// <param name="model">Names the model in log lines.</param>
@@ -38,9 +39,17 @@ public sealed class TierControlLoop
         _port = port ?? throw new ArgumentNullException(nameof(port));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
-        _latency = new LatencyController(options.Latency);
         _cost = new CostController(options.Cost);
+        // The latency controller promotes nothing the cost controller would demote again: the two share one band.
+        _latency = new LatencyController(options.Latency, new CostFloorWhenEnabled(this));
         _startedAt = time.GetUtcNow();
+    }
+
+    /// <summary>The cost controller's promotion floor while it runs (<see cref="TierControlLoopOptions.CostEnabled"/>), else none.</summary>
+    sealed class CostFloorWhenEnabled(TierControlLoop loop) : IPromotionFloor
+    {
+        public bool Admits(ExpertState expert, Tier to, double uses, ControlInput input) =>
+            !loop._options.CostEnabled || loop._cost.Admits(expert, to, uses, input);
     }
 
     /// <summary>Only propose: decisions are recorded as proposed and nothing is written.</summary>
@@ -180,6 +189,8 @@ public sealed class TierControlLoop
         records.AddRange(read.PinRecords);
         RankInterval delta = RankInterval.Between(_counters.GetValueOrDefault(rank), read.Counters);
         _counters[rank] = read.Counters;
+        if (delta.Uses.Values.Any(u => u > 0)) _idle.Remove(rank);
+        else _idle.Add(rank);
         // Controllers plan within the ceiling; the TierSet's hot budget is the limit they keep under it.
         long ceiling = read.Ceiling;
         RankState before = RankStates.Build(rank, new TierBudgets(ceiling, read.WarmBudgetBytes), read.Experts, delta, step.Pins,
@@ -229,7 +240,7 @@ public sealed class TierControlLoop
                 writtenLimit,
                 $"controller:{controller.Name}",
                 TierWrites.Reason(admitted) + (writtenLimit is { } w ? $"; hot limit {limit!.Current} → {w} bytes" : ""),
-                version), cancellationToken);
+                version) { IdleRanks = _idle.ToHashSet() }, cancellationToken);
             records.AddRange(admitted.Decisions.Select(d => new ControlRecord(d, written)));
             if (writtenLimit is { } applied) records.Add(LimitRecord(controller, input, limit!.Current, applied, written));
             return new RankWrite(admitted.Moves, written, false, admitted.RecommendedSampleRatio, writtenLimit);

@@ -22,12 +22,13 @@ public sealed class RankDemand
     }
 
     /// <summary>Folds the rank's interval into its demand (call once per interval) and returns the rank's tracker.</summary>
-    public DemandTracker Observe(RankState rank)
+    /// <param name="fold">False leaves the demand as it was (an idle interval): only a rank seen for the first time gets a tracker.</param>
+    public DemandTracker Observe(RankState rank, bool fold = true)
     {
         ArgumentNullException.ThrowIfNull(rank);
         if (!_trackers.TryGetValue(rank.Rank, out DemandTracker? demand))
             _trackers[rank.Rank] = demand = new DemandTracker(HalfLifeIntervals);
-        demand.Observe(rank.Experts);
+        if (fold) demand.Observe(rank.Experts);
         return demand;
     }
 }

@@ -32,6 +32,12 @@ public sealed record RankState
     public TierBudgets Budgets { get; }
     public IReadOnlyList<ExpertState> Experts { get; }
 
+    /// <summary>
+    /// No expert of the rank was called in the interval: its demand learnt nothing, and decaying it only walks every
+    /// expert towards the thresholds at the same pace, so the controllers hold the TierSet.
+    /// </summary>
+    public bool Idle => Experts.All(e => e.Uses == 0);
+
     /// <summary>What the rank's transient copies earned in the interval; null when the rank does not count them.</summary>
     public TransientUse? Transient { get; init; }
 

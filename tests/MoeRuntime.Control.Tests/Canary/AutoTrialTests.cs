@@ -27,6 +27,19 @@ public sealed class AutoTrialTests
         Assert.Equal(PlanRoute.Write, AutoTrial.Route(100, liveRanks: 1, AboveEight));
 
     [Fact]
+    public void APlanIsJudgeableOnlyWhenItsRankAndAnotherCalledExperts()
+    {
+        int[] live = [0, 1, 2];
+        Assert.Null(AutoTrial.Unjudgeable(0, live, new HashSet<int>()));
+        // One busy control rank is enough; ranks not measured yet are not idle.
+        Assert.Null(AutoTrial.Unjudgeable(0, live, new HashSet<int> { 1 }));
+        Assert.Null(AutoTrial.Unjudgeable(0, live, new HashSet<int> { 7 }));
+        Assert.Contains("rank 0 called no expert", AutoTrial.Unjudgeable(0, live, new HashSet<int> { 0 }));
+        Assert.Contains("no other live rank called an expert", AutoTrial.Unjudgeable(0, live, new HashSet<int> { 1, 2 }));
+        Assert.NotNull(AutoTrial.Unjudgeable(2, [2], new HashSet<int>()));
+    }
+
+    [Fact]
     public void ANegativeSizeIsRefusedNamingTheOption()
     {
         var e = Assert.Throws<ArgumentException>(new CanaryOptions { AutoTrialAbove = -1 }.Validate);

@@ -20,8 +20,10 @@ public sealed class CostControllerTests
         DemoteMargin = 0.1,
     };
 
+    /// <summary>The experts, and a cold one called once so that the interval is not idle (an idle one moves nothing).</summary>
     static ControlInput HourLong(params ExpertState[] experts) =>
-        Input(new RankState(0, new TierBudgets(10 * Gb, 10 * Gb), experts)) with { Interval = TimeSpan.FromHours(1) };
+        Input(new RankState(0, new TierBudgets(10 * Gb, 10 * Gb), [.. experts, Expert(9, Tier.Cold, uses: 1, hotBytes: Gb, warmBytes: Gb / 2)]))
+            with { Interval = TimeSpan.FromHours(1) };
 
     static ExpertState HotExpert(int expert, long uses) => Expert(expert, Tier.Hot, uses, hotBytes: Gb, warmBytes: Gb / 2);
 
@@ -35,6 +37,40 @@ public sealed class CostControllerTests
         TierPlan plan = new CostController(Options).Plan(HourLong(HotExpert(0, uses)));
 
         Assert.Equal(to, plan.Moves.SingleOrDefault()?.To);
+    }
+
+    [Fact]
+    public void An_idle_interval_moves_nothing_and_teaches_demand_nothing()
+    {
+        var controller = new CostController(Options with { DemandHalfLifeIntervals = 1 });
+        var busy = Input(new RankState(0, new TierBudgets(10 * Gb, 10 * Gb), [HotExpert(0, 2000)])) with { Interval = TimeSpan.FromHours(1) };
+        var idle = busy with { Rank = new RankState(0, busy.Rank.Budgets, [HotExpert(0, 0)]) };
+        Assert.Empty(controller.Plan(busy).Moves);
+
+        // Keeping it hot costs $1, 1000 expected misses from warm $7; decayed over four idle intervals (to 62.5) it would
+        // go warm. Idle intervals leave the demand at 1000.
+        for (int i = 0; i < 5; i++)
+        {
+            TierPlan plan = controller.Plan(idle);
+            Assert.Empty(plan.Moves);
+            Assert.Contains("TierSet held", plan.Decisions.Single().Reason, StringComparison.Ordinal);
+        }
+        Assert.True(controller.Admits(HotExpert(0, 0) with { Tier = Tier.Warm }, Tier.Hot, 1000, idle));
+    }
+
+    [Theory]
+    [InlineData(120, false)]  // the cost controller demotes a hot expert at 120 (under 123.4): no promotion
+    [InlineData(130, false)]  // kept hot at 130, but not promoted: 130 / 1.1 = 118 is under the break-even
+    [InlineData(140, true)]   // 140 / 1.1 = 127 clears it: promoted, and not demoted again at 140
+    public void A_promotion_must_clear_the_break_even_by_the_margin_a_demotion_falls_under_it(double uses, bool admitted)
+    {
+        var controller = new CostController(Options);
+        ExpertState warm = HotExpert(0, 0) with { Tier = Tier.Warm };
+        ControlInput input = HourLong(warm);
+
+        Assert.Equal(admitted, controller.Admits(warm, Tier.Hot, uses, input));
+        Assert.True(controller.Admits(warm, Tier.Cold, 0, input));
+        Assert.True(controller.Admits(warm, Tier.Warm, 0, input));
     }
 
     [Fact]

@@ -5,10 +5,11 @@ using MoeRuntime.Serving.Tiers;
 
 namespace MoeRuntime.Control.Tests.Loop;
 
-/// <summary>One rank's TierSet and cumulative counters as the fake port keeps them; every expert takes 1000 hot and 500 warm bytes.</summary>
+/// <summary>One rank's TierSet and cumulative counters as the fake port keeps them; every expert takes 1000 hot and 500 warm bytes unless set.</summary>
 sealed class FakeRank
 {
-    public const long ExpertHotBytes = 1000, ExpertWarmBytes = 500;
+    public long ExpertHotBytes { get; init; } = 1000;
+    public long ExpertWarmBytes { get; init; } = 500;
 
     public long Version { get; set; } = 1;
     public long HotCeilingBytes { get; set; } = 10_000;

@@ -182,7 +182,7 @@ public sealed class PlacementCanaryTests(PlacementCanaryFixture fixture, ITestOu
         Assert.Equal([PlacementCanaryFixture.CanaryRank], trial.CanaryRanks);
         Assert.Equal([0, 1], trial.Placement["default/1/3"]);
         PlacementMapView trialMap = await Map.GetAsync();
-        Assert.Equal(trial.PlacementVersions, [start.Version, trialMap.Version]);
+        Assert.Equal(new long[] { start.Version, trialMap.Version }, trial.PlacementVersions);
         Assert.Equal([0], trialMap.ReplicasFor(GrainKeys.Expert(ClusterFixture.ModelName, 0, 0), PlacementCanaryFixture.CanaryRank));
         Assert.Empty(trialMap.ReplicasFor(GrainKeys.Expert(ClusterFixture.ModelName, 0, 0), 0));
 

@@ -12,7 +12,10 @@ namespace MoeRuntime.Grains;
 /// </summary>
 public interface ICanaryGrain : IGrainWithStringKey
 {
-    /// <summary>Writes the change on the canary ranks and starts judging it; refused when a trial is under way, canaries are off, or fewer than two ranks are live.</summary>
+    /// <summary>
+    /// Writes the change (tiers, prefetch settings, or a placement plan for the canary ranks' routers) on the canary ranks and
+    /// starts judging it; refused when a trial is under way, canaries are off, or fewer than two ranks are live.
+    /// </summary>
     Task<CanaryStatus> StartAsync(CanaryRequest request);
 
     /// <summary>Judges one interval now (the timer does so every control interval); returns the status after it.</summary>
@@ -80,6 +83,12 @@ public sealed record CanaryRequest
     /// promoted, they become the cluster's settings; rolled back, the canary ranks use the cluster's again.
     /// </summary>
     [Id(5)] public PrefetchSettingsChange? Prefetch { get; init; }
+    /// <summary>
+    /// A placement plan instead (expert key to the ranks of its replicas, an empty list: its default grain): an operator's
+    /// placement trial, tried as the balancer's plans are (<see cref="ICanaryGrain.SubmitPlacementAsync"/>): only the canary
+    /// ranks' routers route those experts by it until it is promoted or rolled back.
+    /// </summary>
+    [Id(6)] public Dictionary<string, int[]> Placement { get; init; } = [];
 }
 
 /// <summary>A tier controller's plan for one rank, sent to a canary trial because of its size.</summary>

@@ -154,6 +154,47 @@ public sealed class PlacementCanaryTests(PlacementCanaryFixture fixture, ITestOu
         await DriveAsync();
     }
 
+    [Fact]
+    public async Task AnOperatorStartsAPlacementTrialForTheCanaryRoutersAndABadPlanIsRefusedByName()
+    {
+        PlacementMapView start = await ResetAsync(Every([]), slow: false);
+        var bad = new CanaryRequest { Placement = new() { ["default/0/0"] = [7] }, By = "test", Reason = "a rank that does not exist" };
+        MoeRequestException refused = await Assert.ThrowsAsync<MoeRequestException>(() => Canary.StartAsync(bad));
+        Assert.Contains("rank 7 is not an active rank", refused.Message, StringComparison.Ordinal);
+        MoeRequestException mixed = await Assert.ThrowsAsync<MoeRequestException>(() => Canary.StartAsync(bad with
+        {
+            Placement = new() { ["default/0/0"] = [1] },
+            Tiers = new() { ["default/0/1"] = "cold" },
+        }));
+        Assert.Contains("changes one thing", mixed.Message, StringComparison.Ordinal);
+        Assert.Null((await Canary.GetStatusAsync()).Trial);
+        Assert.Equal(start.Version, (await Map.GetAsync()).Version);
+
+        CanaryStatus started = await Canary.StartAsync(new CanaryRequest
+        {
+            Placement = new() { ["default/0/0"] = [0], ["default/1/3"] = [0, 1] },
+            Metrics = Metrics,
+            By = "test",
+            Reason = "two experts onto other ranks",
+        });
+        CanaryTrialView trial = Assert.IsType<CanaryTrialView>(started.Trial);
+        Assert.Equal("placement", trial.Kind);
+        Assert.Equal([PlacementCanaryFixture.CanaryRank], trial.CanaryRanks);
+        Assert.Equal([0, 1], trial.Placement["default/1/3"]);
+        PlacementMapView trialMap = await Map.GetAsync();
+        Assert.Equal(new long[] { start.Version, trialMap.Version }, trial.PlacementVersions);
+        Assert.Equal([0], trialMap.ReplicasFor(GrainKeys.Expert(ClusterFixture.ModelName, 0, 0), PlacementCanaryFixture.CanaryRank));
+        Assert.Empty(trialMap.ReplicasFor(GrainKeys.Expert(ClusterFixture.ModelName, 0, 0), 0));
+
+        CanaryStatus ended = await Canary.EndAsync(promote: false, "test", "cancelled by the test");
+        Assert.Null(ended.Trial);
+        PlacementMapView after = await Map.GetAsync();
+        Assert.Equal("canary:rollback", after.ChangedBy);
+        Assert.Empty(after.Replicas);
+        await RefreshAsync();
+        await DriveAsync();
+    }
+
     /// <summary>Ends any trial, writes <paramref name="replicas"/> as an operator would, and waits for every router to use it.</summary>
     async Task<PlacementMapView> ResetAsync(Dictionary<string, int[]> replicas, bool slow)
     {

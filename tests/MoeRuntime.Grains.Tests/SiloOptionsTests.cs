@@ -58,7 +58,7 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Control:Canary:MinDollarsPerThousandTokens", "-1"),
         ("Moe:Shadow:CandidatePath", "{file}"), ("Moe:Shadow:Share", "1.5"), ("Moe:Shadow:MaxQueue", "0"),
         ("Moe:Shadow:Gate:MinGreedyAgreement", "1.5"), ("Moe:Shadow:Gate:MaxMeanLogProbDivergence", "-1"),
-        ("Moe:Shadow:Gate:MinRoutingAgreement", "-0.1"), ("Moe:Shadow:Gate:MaxLatencyRatio", "0"), ("Moe:Shadow:Gate:MinTokens", "0"),
+        ("Moe:Shadow:Gate:MinRoutingAgreement", "-0.1"), ("Moe:Shadow:Gate:MaxLatencyRatio", "0"), ("Moe:Shadow:Gate:MinTokens", "0"), ("Moe:FaultInjection:PinnedReplicaDelay", "00:00:03"),
         ("Moe:Control:Prefetch:Enabled", "maybe"), ("Moe:Control:Prefetch:DryRun", "maybe"), ("Moe:Control:Prefetch:Interval", "00:00:00"),
         ("Moe:Control:Prefetch:SettingsRefreshInterval", "00:00:00"), ("Moe:Control:Prefetch:RankTimeout", "00:00:00"),
         ("Moe:Control:Prefetch:MaxLookahead", "-1"), ("Moe:Control:Prefetch:MinThreshold", "-0.1"),

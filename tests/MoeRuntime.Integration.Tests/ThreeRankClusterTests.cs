@@ -136,6 +136,39 @@ public sealed class ThreeRankClusterTests(ProcessCluster cluster) : IClassFixtur
         }
     }
 
+    [Fact]
+    public async Task MoeControlCanaryStartsAndShowsAPlacementTrialForTheCanaryRoutersOnly()
+    {
+        const string expert = "default/2/5";
+        string[] onRedis = ["--clustering", "redis", "--redis", cluster.Redis];
+        MoeCli.Outcome malformed = await MoeCli.RunAsync(cluster.LogDirectory, CommandLimit,
+            ["control", "canary", "start", "--placement", $"{expert}=x", "--reason", "a malformed plan", .. onRedis]);
+        Assert.NotEqual(0, malformed.ExitCode);
+        Assert.Contains($"--placement '{expert}=x' is not", malformed.Stdout + malformed.StderrTail, StringComparison.Ordinal);
+
+        IExpertPlacementGrain placement = cluster.Connection.Client.GetGrain<IExpertPlacementGrain>(ProcessCluster.ModelName);
+        long before = (await placement.GetAsync()).Version;
+        MoeCli.Outcome started = await MoeCli.RunAsync(cluster.LogDirectory, CommandLimit,
+            ["control", "canary", "start", "--placement", $"{expert}=0,1", "--metric", "itl_p95_s", "--reason", "a placement plan from the command line", .. onRedis]);
+        Assert.True(started.ExitCode == 0, $"canary start exited with {started.ExitCode}\n{started.StderrTail}\n{cluster.Diagnostics()}");
+        PlacementMapView trialMap = await placement.GetAsync();
+        // The trial is shown as it started: kind, the map versions it replaced and wrote, the plan, canary against control.
+        Assert.Contains("under trial: started", started.Stdout, StringComparison.Ordinal);
+        Assert.Contains("canary rank(s) 2 vs 0,1", started.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"change (placement, map v{before} -> v{trialMap.Version}; only the canary ranks' routers use it): {expert}=0,1", started.Stdout, StringComparison.Ordinal);
+        Assert.Equal([2], trialMap.TrialRanks);
+
+        // Cancelled by hand (or, if the machine is slow, ended by itself: nothing to judge without requests); either way rolled back.
+        await MoeCli.RunAsync(cluster.LogDirectory, CommandLimit, ["control", "canary", "rollback", "--reason", "the test is done", .. onRedis]);
+        MoeCli.Outcome shown = await MoeCli.RunAsync(cluster.LogDirectory, CommandLimit, ["control", "canary", .. onRedis]);
+        Assert.True(shown.ExitCode == 0, $"canary exited with {shown.ExitCode}\n{shown.StderrTail}");
+        Assert.Contains("no trial under way", shown.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"#\d+ rolled back: started .*\(a placement plan from the command line\)", shown.Stdout);
+        PlacementMapView after = await placement.GetAsync();
+        Assert.Equal("canary:rollback", after.ChangedBy);
+        Assert.False(after.Replicas.ContainsKey(expert), $"{expert} still has replicas {string.Join(",", after.Replicas.GetValueOrDefault(expert, []))}");
+    }
+
     async Task RunAsync(string[] arguments)
     {
         MoeCli.Outcome outcome = await MoeCli.RunAsync(cluster.LogDirectory, CommandLimit, arguments);

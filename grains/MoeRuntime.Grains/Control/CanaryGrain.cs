@@ -80,6 +80,12 @@ public sealed class CanaryGrain(
             throw Invalid($"canary trial {running.View.Id} is under way; end it first (moe control canary promote|rollback)");
         string by = MoeCaller.Author(request.By);
         if (string.IsNullOrWhiteSpace(by) || string.IsNullOrWhiteSpace(request.Reason)) throw Invalid("a canary trial needs who started it and why");
+        if (request.Placement.Count > 0)
+        {
+            if (request.Tiers.Count > 0 || request.HotBudgetBytes is not null || request.Prefetch is not null)
+                throw Invalid("a canary trial changes one thing: a placement plan, prefetch settings, or tiers and hot budget");
+            return await StartPlacementAsync(request, by);
+        }
         if (request.Prefetch is { } prefetch)
         {
             if (request.Tiers.Count > 0 || request.HotBudgetBytes is not null)
@@ -267,6 +273,25 @@ public sealed class CanaryGrain(
         Verdict = "continue",
         Judgement = "started: the first interval is measured from now",
     };
+
+    /// <summary>An operator's placement plan, tried as the balancer's are: from the map's current version, refusals as errors.</summary>
+    async Task<CanaryStatus> StartPlacementAsync(CanaryRequest request, string by)
+    {
+        var replicas = new Dictionary<string, int[]>(StringComparer.Ordinal);
+        foreach (var (expert, ranksOf) in request.Placement)
+            replicas[GrainKeys.ExpertOfModel(expert, Model, host.Config).ToString()] = [.. ranksOf ?? []];
+        PlacementMapView current = await Map.GetAsync();
+        CanaryPlanOutcome outcome = await SubmitPlacementAsync(new CanaryPlacementPlan
+        {
+            Replicas = replicas,
+            ExpectedVersion = current.Version,
+            By = by,
+            Reason = request.Reason,
+            Changes = [.. replicas.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key} -> {(r.Value.Length == 0 ? "default" : string.Join(",", r.Value))}")],
+            Metrics = request.Metrics,
+        });
+        return outcome.Refusal.Length > 0 ? throw Invalid($"placement trial refused: {outcome.Refusal}") : Status();
+    }
 
     /// <summary>Makes <paramref name="view"/> the trial under way: interval 1 starts after the change, from every trial rank's counters now.</summary>
     async Task BeginAsync(CanaryTrialView view, List<CanaryRankBefore> before, List<ControlDecisionRecord> records, string described)

@@ -58,6 +58,9 @@ static class MoeOptionsValidation
             c.Library(() => o.CostAwareRouting.Validate(), ("CostAwareRoutingOptions.", c.Key(nameof(o.CostAwareRouting)) + ":"));
             c.Library(() => o.Limits.Validate(), ("RequestLimits.", c.Key(nameof(o.Limits)) + ":"));
             c.Library(() => o.Overlap.Validate(), ("OverlapOptions.", c.Key(nameof(o.Overlap)) + ":"));
+            TimeSpan delay = o.FaultInjection.PinnedReplicaDelay;
+            if (delay < TimeSpan.Zero || delay > FaultInjectionOptions.MaxDelay)
+                c.Fail($"{nameof(o.FaultInjection)}:{nameof(o.FaultInjection.PinnedReplicaDelay)}", $"must be between 0 (off) and {FaultInjectionOptions.MaxDelay}, was {delay}");
             Balancing(new OptionChecks(c.Key(nameof(o.Balancing))), o.Balancing, c);
             FailureDetection(new OptionChecks(c.Key(nameof(o.FailureDetection))), o.FailureDetection, c);
             var compute = new OptionChecks(c.Key(nameof(o.Compute)));

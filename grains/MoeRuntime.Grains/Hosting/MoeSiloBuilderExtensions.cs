@@ -43,6 +43,7 @@ public static class MoeSiloBuilderExtensions
         builder.Services.AddSingleton<CallerAuthentication>();
         builder.AddIncomingGrainCallFilter<RoleCallFilter>();
         builder.AddOutgoingGrainCallFilter<InternalProofFilter>();
+        builder.AddIncomingGrainCallFilter<PinnedReplicaDelayFilter>();  // Moe:FaultInjection: passes every call through unless set
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton(TenantPrivacy.Pseudonyms);
         builder.Services.AddSingleton<ModelHost>();

@@ -131,4 +131,6 @@ public sealed class MoeSiloOptions
     public ControlOptions Control { get; set; } = new();
     /// <summary>Shadow evaluation of a candidate checkpoint on a share of live requests (section <c>Moe:Shadow</c>); off by default.</summary>
     public ShadowOptions Shadow { get; set; } = new();
+    /// <summary>Faults for load tests (section <c>Moe:FaultInjection</c>): all off by default.</summary>
+    public FaultInjectionOptions FaultInjection { get; set; } = new();
 }

@@ -6,7 +6,7 @@ namespace MoeRuntime.Cli.Commands;
 
 /// <summary>
 /// <c>moe control canary ...</c>: the canary trial under way and the recent verdicts; start a trial of a TierSet change,
-/// prefetch settings, judge an interval now, or end a trial by hand (promote, or roll back to cancel it).
+/// prefetch settings or a placement plan, judge an interval now, or end a trial by hand (promote, or roll back to cancel it).
 /// </summary>
 static class CanaryCommands
 {
@@ -16,7 +16,7 @@ static class CanaryCommands
         command.Subcommands.Add(Start());
         command.Subcommands.Add(Canary("tick", "Judge one interval of the trial now and show the status after it", (canary, _) => canary.TickAsync()));
         command.Subcommands.Add(End("promote", "End the trial now by writing its change on every rank", promote: true));
-        command.Subcommands.Add(End("rollback", "End the trial now by restoring the canary ranks' previous tiers or prefetch settings (cancels it)", promote: false));
+        command.Subcommands.Add(End("rollback", "End the trial now by restoring the canary ranks' previous tiers, prefetch settings or placements (cancels it)", promote: false));
         return command;
     }
 
@@ -31,7 +31,17 @@ static class CanaryCommands
             Description = "Prefetch settings under trial: a layer's confidence threshold on the canary ranks as LAYER=X (repeatable)",
             AllowMultipleArgumentsPerToken = true,
         };
+        var placement = new Option<string[]>("--placement")
+        {
+            Description = "A placement plan under trial instead of tiers: model/layer/expert=RANK[,RANK...] or =default (repeatable); only the canary ranks' routers use it",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var reason = new Option<string>("--reason") { Description = "Why; kept with the trial and the TierSet versions", Required = true };
+        placement.Validators.Add(result =>
+        {
+            foreach (string pair in result.GetValueOrDefault<string[]>() ?? [])
+                if (Placement(pair) is null) result.AddError($"--placement '{pair}' is not model/layer/expert=RANK[,RANK...] or model/layer/expert=default");
+        });
         set.Validators.Add(result =>
         {
             foreach (string pair in result.GetValueOrDefault<string[]>() ?? [])
@@ -42,7 +52,7 @@ static class CanaryCommands
             foreach (string text in result.GetValueOrDefault<string[]>() ?? [])
                 if (Threshold(text) is null) result.AddError($"--prefetch-threshold '{text}' is not LAYER=X, for example 2=0.3");
         });
-        return Canary("start", "Try a TierSet change or prefetch settings on the canary ranks first; promoted or rolled back by the noise rule",
+        return Canary("start", "Try a TierSet change, prefetch settings or a placement plan on the canary ranks first; promoted or rolled back by the noise rule",
             (canary, result) =>
             {
                 Dictionary<int, double> thresholds = (result.GetValue(threshold) ?? []).Select(t => Threshold(t)!.Value).ToDictionary(t => t.Key, t => t.Value);
@@ -52,11 +62,26 @@ static class CanaryCommands
                     Tiers = (result.GetValue(set) ?? []).Select(p => p.Split('=')).ToDictionary(p => p[0], p => p[1]),
                     HotBudgetBytes = result.GetValue(hotBudget),
                     Prefetch = ahead is null && thresholds.Count == 0 ? null : new PrefetchSettingsChange { Lookahead = ahead, Thresholds = thresholds },
+                    Placement = (result.GetValue(placement) ?? []).Select(p => Placement(p)!.Value).ToDictionary(p => p.Key, p => p.Value),
                     Metrics = result.GetValue(metric) ?? [],
                     By = Environment.UserName,
                     Reason = result.GetValue(reason)!,
                 });
-            }, set, hotBudget, lookahead, threshold, metric, reason);
+            }, set, hotBudget, lookahead, threshold, placement, metric, reason);
+    }
+
+    /// <summary><c>model/layer/expert=1,2</c> or <c>=default</c> (no replicas: the expert's default grain); null if malformed.</summary>
+    internal static KeyValuePair<string, int[]>? Placement(string text)
+    {
+        if (text.Split('=') is not [{ Length: > 0 } expert, { Length: > 0 } ranks]) return null;
+        if (ranks == "default") return new(expert, []);
+        var parsed = new List<int>();
+        foreach (string rank in ranks.Split(','))
+        {
+            if (!int.TryParse(rank, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int r)) return null;
+            parsed.Add(r);
+        }
+        return new(expert, [.. parsed]);
     }
 
     static KeyValuePair<int, double>? Threshold(string text) =>

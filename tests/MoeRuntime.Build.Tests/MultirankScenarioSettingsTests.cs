@@ -21,6 +21,7 @@ public class MultirankScenarioSettingsTests
     [InlineData("MOE_REQUESTS", "0", "MOE_REQUESTS must be at least 1 (got 0)")]
     [InlineData("MOE_WARMUP_REQUESTS", "x", "MOE_WARMUP_REQUESTS must be a whole number (got 'x')")]
     [InlineData("MOE_CONCURRENCY", "8;32", "MOE_CONCURRENCY must be a number of streams")]
+    [InlineData("MOE_SPREAD", "all", "MOE_SPREAD must be routers or one (got 'all')")]
     [InlineData("MOE_RANK_THREADS", "half", "MOE_RANK_THREADS / MOE_BASELINE_THREADS must be a number of threads")]
     public void A_bad_value_fails_before_anything_starts_naming_it(string variable, string value, string expected)
     {
@@ -52,7 +53,7 @@ public class MultirankScenarioSettingsTests
     {
         string script = Path.Combine(FindRepositoryRoot(), "loadtests", "multirank-scenario");
         var start = new ProcessStartInfo("bash", [script]) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (string name in new[] { "MOE_RANKS", "MOE_CONCURRENCY", "MOE_REQUESTS", "MOE_RUNS", "MOE_PORT_BASE", "MOE_WARMUP_REQUESTS", "MOE_LOCAL_EXPERTS", "MOE_RANK_THREADS", "MOE_BASELINE_THREADS" })
+        foreach (string name in new[] { "MOE_RANKS", "MOE_CONCURRENCY", "MOE_REQUESTS", "MOE_RUNS", "MOE_PORT_BASE", "MOE_WARMUP_REQUESTS", "MOE_LOCAL_EXPERTS", "MOE_RANK_THREADS", "MOE_BASELINE_THREADS", "MOE_SPREAD" })
             start.Environment.Remove(name);
         foreach (var (name, value) in environment) start.Environment[name] = value;
         start.Environment["MOE_CHECK_ONLY"] = "1";

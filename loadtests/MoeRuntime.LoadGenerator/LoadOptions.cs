@@ -10,7 +10,7 @@ sealed record LoadOptions
         usage: moe-load [--concurrency N [N ...]] [--requests-per-client K | --duration SECONDS] [--max-tokens N]
                         [--temperature T] [--seed S] [--prompts FILE] [--warmup N]
                         [--served] [--reference] [--reference-phases] [--model DIR] [--model-name NAME]
-                        [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...]] [--json FILE]
+                        [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...] [--router-per-gateway]] [--json FILE]
                         [--throughput-every SECONDS]
                         [--cert CLIENT.pfx [--cert-password P] --ca CA.crt]
         [--phase PROMPTS_FILE|builtin SECONDS ...] [--sample-every SECONDS]
@@ -22,6 +22,9 @@ sealed record LoadOptions
           each (default 3, alternating which goes first), and reports front door / Orleans ratios.
           --throughput-every samples the served clients' running totals (tokens streamed, requests ok / failed,
           streams resumed on another rank) at that interval, on stderr and in the JSON, for throughput over time.
+          --router-per-gateway connects one client per --gateway port (localhost clustering) and sends each
+          request to the next one's router in turn: one Orleans client reaches a single rank's router (a stateless
+          worker on the gateway its calls enter), so this spreads the load over the ranks as a load balancer would.
           --view-token is a silo viewer token (Telemetry:Tokens) for its /v1/router status.
           --phase runs a timeline instead of levels: the served side only, at the first concurrency, each
           phase's prompts for its duration in turn, without warm-up, sampling the clients and the cluster's
@@ -60,6 +63,8 @@ sealed record LoadOptions
     public int Repeat { get; init; } = 3;
     /// <summary>When set, a served level records the clients' running totals at this interval (<see cref="ThroughputSample"/>).</summary>
     public TimeSpan? ThroughputEvery { get; init; }
+    /// <summary>One client per gateway port, requests spread over their routers in turn (<see cref="SpreadTarget"/>).</summary>
+    public bool RouterPerGateway { get; init; }
 
     public static LoadOptions Parse(string[] args)
     {
@@ -103,6 +108,7 @@ sealed record LoadOptions
                 "--throughput-every" => options with { ThroughputEvery = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },
                 "--repeat" => options with { Repeat = Positive(option, int.Parse(Value())) },
                 "--reference-phases" => options with { ReferencePhases = true },
+                "--router-per-gateway" => options with { RouterPerGateway = true },
                 "--served" => Mark(ref served, options),
                 "--reference" => Mark(ref reference, options),
                 _ => throw new ArgumentException($"unknown option '{option}'\n{Usage}"),
@@ -110,6 +116,10 @@ sealed record LoadOptions
         }
         if (options.CompareOrleans && options.HttpUrl is null) throw new ArgumentException($"--compare-orleans needs --http URL\n{Usage}");
         if (options.CompareOrleans && options.Phases.Count > 0) throw new ArgumentException($"--compare-orleans runs levels, not --phase timelines\n{Usage}");
+        if (options.RouterPerGateway && (!string.Equals(options.Cluster.Clustering, "localhost", StringComparison.OrdinalIgnoreCase) || options.Cluster.GatewayPorts.Length < 2))
+            throw new ArgumentException($"--router-per-gateway needs --clustering localhost and at least two --gateway ports (has {options.Cluster.Clustering}, {options.Cluster.GatewayPorts.Length} port(s))\n{Usage}");
+        if (options.RouterPerGateway && (options.HttpUrl is not null || options.Phases.Count > 0))
+            throw new ArgumentException($"--router-per-gateway drives the Orleans routers' levels; it does not combine with --http or --phase\n{Usage}");
         return served || reference ? options with { Served = served, Reference = reference } : options;
     }
 

@@ -18,10 +18,20 @@ IReadOnlyList<string> prompts = PromptSet.Load(options.PromptsPath);
 
 bool viaHttp = options.HttpUrl is not null;
 await using MoeClusterConnection? connection = (options.Served && !viaHttp) || options.CompareOrleans || options.Phases.Count > 0
-    ? await MoeClusterConnection.ConnectAsync(options.Cluster, TimeSpan.FromSeconds(30), stop.Token)
+    ? await MoeClusterConnection.ConnectAsync(options.RouterPerGateway ? options.Cluster with { GatewayPorts = [options.Cluster.GatewayPorts[0]] } : options.Cluster, TimeSpan.FromSeconds(30), stop.Token)
     : null;
 using HttpTarget? http = viaHttp ? new HttpTarget(options.HttpUrl!, options.ApiKey, options.ViewToken, options.ModelName) : null;
 RouterTarget? orleans = connection is null ? null : new RouterTarget(connection.Client, options.ModelName);
+// With --router-per-gateway the first connection is the first gateway's; one more per further gateway.
+var spreadConnections = new List<MoeClusterConnection>();
+await using var closeSpread = new AsyncDisposables(spreadConnections);
+IServedTarget? spread = null;
+if (options.RouterPerGateway && connection is not null)
+{
+    spreadConnections.AddRange(await Task.WhenAll(options.Cluster.GatewayPorts.Skip(1).Select(port =>
+        MoeClusterConnection.ConnectAsync(options.Cluster with { GatewayPorts = [port] }, TimeSpan.FromSeconds(30), stop.Token))));
+    spread = new SpreadTarget([orleans!, .. spreadConnections.Select(c => new RouterTarget(c.Client, options.ModelName))]);
+}
 
 if (options.CompareOrleans)
 {
@@ -33,7 +43,7 @@ if (options.CompareOrleans)
 }
 
 using ReferenceLoad? reference = options.Reference ? new ReferenceLoad(options.ModelDirectory, prompts, options) : null;
-IServedTarget? target = viaHttp ? http : orleans;
+IServedTarget? target = viaHttp ? http : spread ?? orleans;
 ServedLoad? served = options.Served && target is not null ? new ServedLoad(target, prompts, options) : null;
 
 if (options.Phases.Count > 0)
@@ -65,3 +75,12 @@ foreach (int concurrency in options.Concurrency)
 Console.WriteLine(LoadReport.Table(levels));
 if (options.JsonPath is { } path) LoadReport.WriteJson(path, options, levels);
 return 0;
+
+/// <summary>Disposes the connections it is given, for <c>await using</c> over a list filled later.</summary>
+sealed class AsyncDisposables(List<MoeClusterConnection> connections) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        foreach (MoeClusterConnection c in connections) await c.DisposeAsync();
+    }
+}

@@ -135,3 +135,37 @@ sealed class HttpTarget : IServedTarget, IDisposable
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>
+/// Several routers at once, one per gateway, each request to the next in turn (<c>--router-per-gateway</c>). A router
+/// is a stateless worker activated on the silo the call enters, and an Orleans client sends every call to one grain
+/// through the same gateway; so one client reaches one rank's router however many ranks there are. Spreading requests
+/// over one client per gateway does what a load balancer in front of every silo's front door does.
+/// </summary>
+sealed class SpreadTarget(IReadOnlyList<IServedTarget> targets) : IServedTarget
+{
+    int _next = -1;
+
+    public string Name => $"{targets[0].Name} x{targets.Count}";
+
+    public IAsyncEnumerable<Streamed> StreamAsync(GenerateRequest request, Action resumed, CancellationToken cancellationToken) =>
+        targets[(int)((uint)Interlocked.Increment(ref _next) % (uint)targets.Count)].StreamAsync(request, resumed, cancellationToken);
+
+    /// <summary>Every router's counters summed (the rank is the first router's); the levels report differences of them.</summary>
+    public async Task<RouterStatus> StatusAsync(CancellationToken cancellationToken)
+    {
+        RouterStatus[] all = await Task.WhenAll(targets.Select(t => t.StatusAsync(cancellationToken)));
+        return all.Aggregate((a, b) => a with
+        {
+            QueueDepth = a.QueueDepth + b.QueueDepth,
+            ActiveSequences = a.ActiveSequences + b.ActiveSequences,
+            ExpertCalls = a.ExpertCalls + b.ExpertCalls,
+            BytesSent = a.BytesSent + b.BytesSent,
+            BytesReceived = a.BytesReceived + b.BytesReceived,
+            ExpertCallSeconds = a.ExpertCallSeconds + b.ExpertCallSeconds,
+            PrefetchHints = a.PrefetchHints + b.PrefetchHints,
+            CostAwareRoutingApplied = a.CostAwareRoutingApplied + b.CostAwareRoutingApplied,
+            CostAwareRoutingRefused = a.CostAwareRoutingRefused + b.CostAwareRoutingRefused,
+        });
+    }
+}

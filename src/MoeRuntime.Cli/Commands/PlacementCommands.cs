@@ -47,6 +47,8 @@ static class PlacementCommands
             Console.WriteLine($"  load per rank over {decision.Inputs.Window}: {Loads(decision.Inputs.RankLoad)}  (max/mean per layer {decision.ImbalanceBefore:F2}, threshold {decision.Inputs.Threshold:F2})");
             if (decision.Changes.Length > 0)
                 Console.WriteLine($"  predicted after:   {Loads(decision.RankLoadAfter)}  (max/mean per layer {decision.ImbalanceAfter:F2})");
+            if (decision.Inputs.LocalExpertsPerLayer > 0)
+                Console.WriteLine($"  locality, {decision.Inputs.LocalExpertsPerLayer} local experts per layer: remote rows {decision.RemoteRowsBefore:F0} -> {decision.RemoteRowsAfter:F0}");
             foreach (string change in decision.Changes) Console.WriteLine($"  - {change}");
             return 0;
         });

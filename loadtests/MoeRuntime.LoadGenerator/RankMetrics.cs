@@ -16,6 +16,9 @@ sealed class RankMetrics(string url, string? viewToken) : IDisposable
         "moe_decode_step_duration_seconds", "moe_batch_size",
     ];
 
+    /// <summary>Counters read as they are (added over label sets).</summary>
+    static readonly string[] Counters = ["moe_tier_misses_total", "moe_tier_fetch_time_seconds_total"];
+
     readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
     public async Task<IReadOnlyDictionary<string, double>> ReadAsync(CancellationToken cancellationToken)
@@ -39,8 +42,9 @@ sealed class RankMetrics(string url, string? viewToken) : IDisposable
             int valueStart = line.LastIndexOf(' ');
             if (nameEnd <= 0 || valueStart <= 0) continue;
             string name = line[..nameEnd];
-            if (!(name.EndsWith("_sum", StringComparison.Ordinal) || name.EndsWith("_count", StringComparison.Ordinal))) continue;
-            if (!Histograms.Contains(name[..name.LastIndexOf('_')])) continue;
+            bool histogram = (name.EndsWith("_sum", StringComparison.Ordinal) || name.EndsWith("_count", StringComparison.Ordinal))
+                && Histograms.Contains(name[..name.LastIndexOf('_')]);
+            if (!histogram && !Counters.Contains(name)) continue;
             if (!double.TryParse(line.AsSpan(valueStart + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) continue;
             values[name] = values.GetValueOrDefault(name) + value;
         }
@@ -52,9 +56,11 @@ sealed class RankMetrics(string url, string? viewToken) : IDisposable
 
 /// <summary>
 /// The rank's means over one level (milliseconds): queue wait before admission, receipt to first token, receipt to last
-/// token, one prefill step, one decode step, and the decode steps' mean batch size and count.
+/// token, one prefill step, one decode step, the decode steps' mean batch size and count, and the hot-tier misses with
+/// their fetch seconds (a miss fetches on the request path).
 /// </summary>
-sealed record RankLevel(double QueueWaitMs, double FirstTokenMs, double RequestMs, double PrefillStepMs, double DecodeStepMs, double MeanBatch, long DecodeSteps, long Requests)
+sealed record RankLevel(double QueueWaitMs, double FirstTokenMs, double RequestMs, double PrefillStepMs, double DecodeStepMs, double MeanBatch, long DecodeSteps, long Requests,
+    long TierMisses, double TierFetchSeconds)
 {
     public static RankLevel Between(IReadOnlyDictionary<string, double> before, IReadOnlyDictionary<string, double> after)
     {
@@ -64,6 +70,6 @@ sealed record RankLevel(double QueueWaitMs, double FirstTokenMs, double RequestM
         return new RankLevel(MeanMs("moe_queue_wait_seconds"), MeanMs("moe_time_to_first_token_seconds"), MeanMs("moe_request_duration_seconds"),
             MeanMs("moe_prefill_duration_seconds"), MeanMs("moe_decode_step_duration_seconds"),
             batches > 0 ? Delta("moe_batch_size_sum") / batches : double.NaN, (long)Delta("moe_decode_step_duration_seconds_count"),
-            (long)Delta("moe_request_duration_seconds_count"));
+            (long)Delta("moe_request_duration_seconds_count"), (long)Delta("moe_tier_misses_total"), Delta("moe_tier_fetch_time_seconds_total"));
     }
 }

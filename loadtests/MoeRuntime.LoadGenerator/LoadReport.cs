@@ -56,7 +56,7 @@ static class LoadReport
     public static string TimelineTable(IEnumerable<LevelComparison> levels)
     {
         var table = new MarkdownTable("concurrency", "side", "requests", "gap ms", "first token ms", "first → last token ms", "tail ms", "send → next send ms",
-            "ITL mean / p50 / p90 ms", "rank: queue / first token / request ms", "rank: prefill / decode step ms", "rank: decode steps, mean batch", "rank: tier misses (fetch s)");
+            "ITL mean / p50 / p90 ms", "rank: queue / first token / request ms", "rank: prefill / decode step ms", "rank: decode steps, mean batch", "rank: tier misses (fetch s)", "rank: GC collections (pause ms)");
         foreach (LevelComparison level in levels)
         {
             if (level.Served?.Timeline is { } s) table.Add(Row(level.Concurrency, "served", s, level.Served.Rank));
@@ -74,6 +74,7 @@ static class LoadReport
         rank is null ? "–" : $"{Number(rank.PrefillStepMs, "F2")} / {Number(rank.DecodeStepMs, "F2")}",
         rank is null ? "–" : $"{rank.DecodeSteps}, {Number(rank.MeanBatch, "F1")}",
         rank is null ? "–" : $"{rank.TierMisses} ({Number(rank.TierFetchSeconds, "F2")})",
+        rank is null ? "–" : $"{rank.GcCollections} ({Number(rank.GcPauseMs, "F0")})",
     ];
 
     static string Pair(Quantiles? q) => q is null || q.Count == 0 ? "–" : $"{q.P50:F1} / {q.P90:F1}";

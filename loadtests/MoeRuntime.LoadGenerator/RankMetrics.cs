@@ -17,7 +17,12 @@ sealed class RankMetrics(string url, string? viewToken) : IDisposable
     ];
 
     /// <summary>Counters read as they are (added over label sets).</summary>
-    static readonly string[] Counters = ["moe_tier_misses_total", "moe_tier_fetch_time_seconds_total"];
+    static readonly string[] Counters =
+    [
+        "moe_tier_misses_total", "moe_tier_fetch_time_seconds_total",
+        // The .NET runtime's own: milliseconds the rank's threads stood paused for collections, and collections of any generation.
+        "system_runtime_total_pause_time_by_gc_total", "system_runtime_dotnet_gc_collections",
+    ];
 
     readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
@@ -57,10 +62,10 @@ sealed class RankMetrics(string url, string? viewToken) : IDisposable
 /// <summary>
 /// The rank's means over one level (milliseconds): queue wait before admission, receipt to first token, receipt to last
 /// token, one prefill step, one decode step, the decode steps' mean batch size and count, and the hot-tier misses with
-/// their fetch seconds (a miss fetches on the request path).
+/// their fetch seconds (a miss fetches on the request path), and the garbage collector's pauses (ms) and collections.
 /// </summary>
 sealed record RankLevel(double QueueWaitMs, double FirstTokenMs, double RequestMs, double PrefillStepMs, double DecodeStepMs, double MeanBatch, long DecodeSteps, long Requests,
-    long TierMisses, double TierFetchSeconds)
+    long TierMisses, double TierFetchSeconds, double GcPauseMs, long GcCollections)
 {
     public static RankLevel Between(IReadOnlyDictionary<string, double> before, IReadOnlyDictionary<string, double> after)
     {
@@ -70,6 +75,7 @@ sealed record RankLevel(double QueueWaitMs, double FirstTokenMs, double RequestM
         return new RankLevel(MeanMs("moe_queue_wait_seconds"), MeanMs("moe_time_to_first_token_seconds"), MeanMs("moe_request_duration_seconds"),
             MeanMs("moe_prefill_duration_seconds"), MeanMs("moe_decode_step_duration_seconds"),
             batches > 0 ? Delta("moe_batch_size_sum") / batches : double.NaN, (long)Delta("moe_decode_step_duration_seconds_count"),
-            (long)Delta("moe_request_duration_seconds_count"), (long)Delta("moe_tier_misses_total"), Delta("moe_tier_fetch_time_seconds_total"));
+            (long)Delta("moe_request_duration_seconds_count"), (long)Delta("moe_tier_misses_total"), Delta("moe_tier_fetch_time_seconds_total"),
+            Delta("system_runtime_total_pause_time_by_gc_total"), (long)Delta("system_runtime_dotnet_gc_collections"));
     }
 }

@@ -17,7 +17,8 @@ sealed record WireTraffic(long ExpertCalls, long BytesSent, long BytesReceived, 
 /// <summary>One concurrency level against the cluster.</summary>
 sealed record ServedLevel(
     int Concurrency, double Seconds, long Requests, long Tokens, Quantiles TimeToFirstTokenMs, Quantiles InterTokenMs,
-    IReadOnlyDictionary<string, int> Errors, WireTraffic Wire, long Resumed = 0, IReadOnlyList<ThroughputSample>? Throughput = null)
+    IReadOnlyDictionary<string, int> Errors, WireTraffic Wire, long Resumed = 0, IReadOnlyList<ThroughputSample>? Throughput = null,
+    TimelineSummary? Timeline = null, RankLevel? Rank = null)
 {
     public double TokensPerSecond => Tokens / Seconds;
     public double RequestsPerSecond => Requests / Seconds;
@@ -35,7 +36,7 @@ sealed record ServedLevel(
 sealed record ThroughputSample(double Seconds, long Tokens, long Completed, long Failed, long Resumed);
 
 /// <summary>The same requests through the single-process reference generator, batched at the same concurrency.</summary>
-sealed record ReferenceLevel(int Concurrency, double Seconds, int Requests, long Tokens)
+sealed record ReferenceLevel(int Concurrency, double Seconds, int Requests, long Tokens, TimelineSummary? Timeline = null)
 {
     public double TokensPerSecond => Tokens / Seconds;
 }
@@ -45,4 +46,8 @@ sealed record LevelComparison(int Concurrency, ServedLevel? Served, ReferenceLev
 {
     /// <summary>Served over reference tokens/s; the serving target is at least 0.7 at 32 concurrent requests.</summary>
     public double? Ratio => Served is { } s && Reference is { } r ? s.TokensPerSecond / r.TokensPerSecond : null;
+
+    /// <summary>Served over reference inter-token latency p50 (the goal: at most 1.1 at one stream).</summary>
+    public double? InterTokenRatio => Served is { } s && Reference?.Timeline is { } r && r.InterTokenMs.Count > 0 && s.InterTokenMs.Count > 0
+        ? s.InterTokenMs.P50 / r.InterTokenMs.P50 : null;
 }

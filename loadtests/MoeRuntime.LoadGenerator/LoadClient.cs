@@ -9,6 +9,9 @@ namespace MoeRuntime.LoadGenerator;
 /// </summary>
 sealed class LoadClient(IServedTarget target, IReadOnlyList<string> prompts, LoadOptions options, Func<LoadRecorder> recorder)
 {
+    /// <summary>When this client's previous request ended (its stream finished), for the gap to the next send.</summary>
+    long? _previousEnd;
+
     /// <summary>Runs requests while <paramref name="nextRequest"/> hands out indices (it returns null when the level is over).</summary>
     public async Task RunAsync(Func<int?> nextRequest, CancellationToken cancellationToken)
     {
@@ -21,7 +24,8 @@ sealed class LoadClient(IServedTarget target, IReadOnlyList<string> prompts, Loa
         var request = new GenerateRequest { Prompt = PromptSet.For(prompts, index), Sampling = RequestSampling.For(options, index) };
         var interToken = new List<double>(options.MaxTokens);
         double? firstToken = null;
-        long last = Stopwatch.GetTimestamp();
+        long sent = Stopwatch.GetTimestamp();
+        long last = sent, firstAt = sent;
         int tokens = 0;
         string? error = null;
         try
@@ -33,7 +37,11 @@ sealed class LoadClient(IServedTarget target, IReadOnlyList<string> prompts, Loa
                 if (!item.Timed) continue;
                 long now = Stopwatch.GetTimestamp();
                 double elapsedMs = Stopwatch.GetElapsedTime(last, now).TotalMilliseconds;
-                if (firstToken is null) firstToken = elapsedMs;
+                if (firstToken is null)
+                {
+                    firstToken = elapsedMs;
+                    firstAt = now;
+                }
                 else interToken.Add(elapsedMs);
                 last = now;
             }
@@ -52,6 +60,12 @@ sealed class LoadClient(IServedTarget target, IReadOnlyList<string> prompts, Loa
             error = e.GetType().Name;
             if (recorder().FirstOf(error)) Console.Error.WriteLine($"request {index}: {e}");
         }
-        recorder().Record(firstToken, interToken.ToArray(), tokens, error);
+        long ended = Stopwatch.GetTimestamp();
+        double? gap = _previousEnd is { } previous ? Stopwatch.GetElapsedTime(previous, sent).TotalMilliseconds : null;
+        _previousEnd = ended;
+        RequestTimes? times = error is null && firstToken is { } ttft
+            ? new RequestTimes(ttft, Stopwatch.GetElapsedTime(firstAt, last).TotalMilliseconds, Stopwatch.GetElapsedTime(last, ended).TotalMilliseconds, gap, tokens)
+            : null;
+        recorder().Record(firstToken, interToken.ToArray(), tokens, error, times);
     }
 }

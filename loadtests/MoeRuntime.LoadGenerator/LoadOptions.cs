@@ -11,7 +11,7 @@ sealed record LoadOptions
                         [--temperature T] [--seed S] [--prompts FILE] [--warmup N]
                         [--served] [--reference] [--reference-phases] [--model DIR] [--model-name NAME]
                         [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...] [--router-per-gateway]] [--json FILE]
-                        [--throughput-every SECONDS]
+                        [--throughput-every SECONDS] [--metrics URL [--view-token TOKEN]]
                         [--cert CLIENT.pfx [--cert-password P] --ca CA.crt]
         [--phase PROMPTS_FILE|builtin SECONDS ...] [--sample-every SECONDS]
         [--http URL [--api-key KEY] [--view-token TOKEN] [--compare-orleans [--repeat R]]]
@@ -25,7 +25,9 @@ sealed record LoadOptions
           --router-per-gateway connects one client per --gateway port (localhost clustering) and sends each
           request to the next one's router in turn: one Orleans client reaches a single rank's router (a stateless
           worker on the gateway its calls enter), so this spreads the load over the ranks as a load balancer would.
-          --view-token is a silo viewer token (Telemetry:Tokens) for its /v1/router status.
+          --view-token is a silo viewer token (Telemetry:Tokens) for its /v1/router status and /metrics page.
+          --metrics reads the serving rank's /metrics before and after each served level, for its own clock beside
+          the clients' in the timeline table (queue wait, first token, request, prefill and decode step, batch size).
           --phase runs a timeline instead of levels: the served side only, at the first concurrency, each
           phase's prompts for its duration in turn, without warm-up, sampling the clients and the cluster's
           tiers and controllers every --sample-every seconds (default 2).
@@ -58,6 +60,8 @@ sealed record LoadOptions
     public string? ApiKey { get; init; }
     /// <summary>A viewer token of the silo (<c>Telemetry:Tokens</c>), for <c>GET /v1/router</c>.</summary>
     public string? ViewToken { get; init; }
+    /// <summary>The serving rank's Prometheus page (<c>http://127.0.0.1:8080/metrics</c>), read around each served level.</summary>
+    public string? MetricsUrl { get; init; }
     /// <summary>With <see cref="HttpUrl"/>: the front door against the Orleans client on the same requests.</summary>
     public bool CompareOrleans { get; init; }
     public int Repeat { get; init; } = 3;
@@ -104,6 +108,7 @@ sealed record LoadOptions
                 "--http" => options with { HttpUrl = Value() },
                 "--api-key" => options with { ApiKey = Value() },
                 "--view-token" => options with { ViewToken = Value() },
+                "--metrics" => options with { MetricsUrl = Value() },
                 "--compare-orleans" => options with { CompareOrleans = true },
                 "--throughput-every" => options with { ThroughputEvery = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },
                 "--repeat" => options with { Repeat = Positive(option, int.Parse(Value())) },

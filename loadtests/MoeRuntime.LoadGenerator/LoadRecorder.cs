@@ -24,8 +24,9 @@ sealed class LoadRecorder
     public IReadOnlyDictionary<string, int> Errors => _errors;
 
     /// <summary>One request's latencies; tokens count even when the request failed part-way.</summary>
-    public void Record(double? timeToFirstTokenMs, double[] interTokenMs, int tokens, string? error)
+    public void Record(double? timeToFirstTokenMs, double[] interTokenMs, int tokens, string? error, RequestTimes? times = null)
     {
+        if (times is { } t) _timeline.Add(t);
         if (timeToFirstTokenMs is { } ttft) _timeToFirstTokenMs.Add(ttft);
         _interTokenMs.Add(interTokenMs);
         Interlocked.Add(ref _tokens, tokens);
@@ -43,4 +44,8 @@ sealed class LoadRecorder
 
     public Quantiles TimeToFirstToken() => Quantiles.Of(_timeToFirstTokenMs);
     public Quantiles InterToken() => Quantiles.Of(_interTokenMs.SelectMany(i => i));
+
+    /// <summary>Where the completed requests' time went, from the clients' timestamps (<see cref="RequestTimes"/>).</summary>
+    public TimelineSummary Timeline() => _timeline.Summary(_interTokenMs.SelectMany(i => i));
+    readonly ServedTimeline _timeline = new();
 }

@@ -19,7 +19,8 @@ static class LoadReport
     public static string Table(IEnumerable<LevelComparison> levels)
     {
         var table = new MarkdownTable("concurrency", "served tok/s", "reference tok/s", "served / reference", "served req/s",
-            "TTFT p50 / p90 / p99 ms", "ITL p50 / p90 / p99 ms", "errors", "resumed", "expert calls / token", "wire KB / token", "wire MB/s",
+            "TTFT p50 / p90 / p99 ms", "ITL p50 / p90 / p99 ms", "reference TTFT p50 / p90 ms", "reference ITL p50 / p90 ms",
+            "ITL p50 served / reference", "errors", "resumed", "expert calls / token", "wire KB / token", "wire MB/s",
             "expert-call s / s");
         foreach (LevelComparison level in levels)
         {
@@ -32,6 +33,9 @@ static class LoadReport
                 Number(s?.RequestsPerSecond, "F2"),
                 s?.TimeToFirstTokenMs.Format() ?? "–",
                 s?.InterTokenMs.Format() ?? "–",
+                Pair(level.Reference?.Timeline?.TimeToFirstTokenMs),
+                Pair(level.Reference?.Timeline?.InterTokenMs),
+                Number(level.InterTokenRatio, "F2"),
                 s is null ? "–" : s.Errors.Count == 0 ? "0" : string.Join(", ", s.Errors.Select(e => $"{e.Key} {e.Value}")),
                 s?.Resumed.ToString(CultureInfo.InvariantCulture) ?? "–",
                 Number(s?.ExpertCallsPerToken, "F1"),
@@ -41,6 +45,39 @@ static class LoadReport
         }
         return table.Render();
     }
+
+    /// <summary>
+    /// Where each level's time went, per request on average (ms): the served clients' timestamps (gap since the client's
+    /// previous request ended, send to first token, first to last token, last token to the stream's end) beside the
+    /// reference's (admission into a freed batch slot, admission to first token, first to last token), then the serving
+    /// rank's own clock when <c>--metrics</c> was given (queue wait, receipt to first token, receipt to last token, one
+    /// prefill step, one decode step, the decode steps' mean batch).
+    /// </summary>
+    public static string TimelineTable(IEnumerable<LevelComparison> levels)
+    {
+        var table = new MarkdownTable("concurrency", "side", "requests", "gap ms", "first token ms", "first → last token ms", "tail ms", "send → next send ms",
+            "ITL mean / p50 / p90 ms", "rank: queue / first token / request ms", "rank: prefill / decode step ms", "rank: decode steps, mean batch", "rank: tier misses (fetch s)", "rank: GC collections (pause ms)");
+        foreach (LevelComparison level in levels)
+        {
+            if (level.Served?.Timeline is { } s) table.Add(Row(level.Concurrency, "served", s, level.Served.Rank));
+            if (level.Reference?.Timeline is { } r) table.Add(Row(level.Concurrency, "reference", r, null));
+        }
+        return table.Render();
+    }
+
+    static string[] Row(int concurrency, string side, TimelineSummary t, RankLevel? rank) =>
+    [
+        concurrency.ToString(CultureInfo.InvariantCulture), side, t.Requests.ToString(CultureInfo.InvariantCulture),
+        Number(t.GapMs, "F2"), Number(t.FirstTokenMs, "F1"), Number(t.DecodeMs, "F1"), Number(t.TailMs, "F2"), Number(t.CycleMs, "F1"),
+        $"{Number(t.InterTokenMeanMs, "F2")} / {Number(t.InterTokenMs.P50, "F2")} / {Number(t.InterTokenMs.P90, "F2")}",
+        rank is null ? "–" : $"{Number(rank.QueueWaitMs, "F2")} / {Number(rank.FirstTokenMs, "F1")} / {Number(rank.RequestMs, "F1")}",
+        rank is null ? "–" : $"{Number(rank.PrefillStepMs, "F2")} / {Number(rank.DecodeStepMs, "F2")}",
+        rank is null ? "–" : $"{rank.DecodeSteps}, {Number(rank.MeanBatch, "F1")}",
+        rank is null ? "–" : $"{rank.TierMisses} ({Number(rank.TierFetchSeconds, "F2")})",
+        rank is null ? "–" : $"{rank.GcCollections} ({Number(rank.GcPauseMs, "F0")})",
+    ];
+
+    static string Pair(Quantiles? q) => q is null || q.Count == 0 ? "–" : $"{q.P50:F1} / {q.P90:F1}";
 
     public static void WriteJson(string path, LoadOptions options, IReadOnlyList<LevelComparison> levels)
     {

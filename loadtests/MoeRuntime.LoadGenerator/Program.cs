@@ -44,7 +44,8 @@ if (options.CompareOrleans)
 
 using ReferenceLoad? reference = options.Reference ? new ReferenceLoad(options.ModelDirectory, prompts, options) : null;
 IServedTarget? target = viaHttp ? http : spread ?? orleans;
-ServedLoad? served = options.Served && target is not null ? new ServedLoad(target, prompts, options) : null;
+using RankMetrics? rankMetrics = options.MetricsUrl is { } metricsUrl ? new RankMetrics(metricsUrl, options.ViewToken) : null;
+ServedLoad? served = options.Served && target is not null ? new ServedLoad(target, prompts, options, rankMetrics) : null;
 
 if (options.Phases.Count > 0)
 {
@@ -73,6 +74,8 @@ foreach (int concurrency in options.Concurrency)
 }
 
 Console.WriteLine(LoadReport.Table(levels));
+Console.WriteLine();
+Console.WriteLine(LoadReport.TimelineTable(levels));
 if (options.JsonPath is { } path) LoadReport.WriteJson(path, options, levels);
 return 0;
 

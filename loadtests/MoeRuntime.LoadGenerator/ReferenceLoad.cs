@@ -16,17 +16,56 @@ sealed class ReferenceLoad(string modelDirectory, IReadOnlyList<string> prompts,
     readonly MoeModel _model = ModelLoader.Load(modelDirectory, CPU);
     readonly ITextTokenizer _tokenizer = TokenizerLoader.Load(modelDirectory);
 
-    /// <summary>One unmeasured request, so JIT and libtorch's first-use costs stay out of the first level.</summary>
-    public void WarmUp() => Run(1, 1);
+    /// <summary>
+    /// Unmeasured requests one at a time, as many as the served side's warm-up (<see cref="LoadOptions.Warmup"/>, at least
+    /// one), so JIT and libtorch's first-use costs stay out of the first level on both sides alike.
+    /// </summary>
+    public void WarmUp() => Run(1, Math.Max(1, options.Warmup));
 
     public ReferenceLevel Run(int concurrency, int requests)
     {
         var batch = Enumerable.Range(0, requests)
             .Select(i => new GenerationRequest(_tokenizer.Encode(PromptSet.For(prompts, i)), RequestSampling.ReferenceFor(options, i)))
             .ToArray();
-        var clock = Stopwatch.StartNew();
-        IReadOnlyList<GenerationResult> results = new ReferenceGenerator(_model).Run(batch, concurrency);
-        return new ReferenceLevel(concurrency, clock.Elapsed.TotalSeconds, requests, results.Sum(r => (long)r.Tokens.Count));
+        var generator = new ReferenceGenerator(_model);
+        var timeline = new ReferenceTimeline(requests);
+        long tokens = 0;
+        var active = new List<(int Index, SequenceState State)>();
+        int next = 0;
+        // ReferenceGenerator.Run's continuous batching, step by step, with each step's end noted for the requests it served
+        // a token: the same work (the same Step) and a few timestamps per step, so tokens/s is what Run would give.
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            while (next < requests || active.Count > 0)
+            {
+                long now = Stopwatch.GetTimestamp();
+                while (active.Count < concurrency && next < requests)
+                {
+                    timeline.Admitted(next, now);
+                    active.Add((next, new SequenceState(_model, batch[next])));
+                    next++;
+                }
+                var states = new SequenceState[active.Count];
+                for (int i = 0; i < states.Length; i++) states[i] = active[i].State;
+                int?[] emitted = generator.Step(states);
+                long stepEnd = Stopwatch.GetTimestamp();
+                for (int i = active.Count - 1; i >= 0; i--)
+                {
+                    if (emitted[i] is not null) timeline.Token(active[i].Index, stepEnd);
+                    if (active[i].State.Finished is null) continue;
+                    tokens += active[i].State.Generated.Count;
+                    timeline.Ended(active[i].Index, stepEnd);
+                    active[i].State.Dispose();
+                    active.RemoveAt(i);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var (_, state) in active) state.Dispose();
+        }
+        return new ReferenceLevel(concurrency, Stopwatch.GetElapsedTime(started).TotalSeconds, requests, tokens, timeline.Summary());
     }
 
     /// <summary>The same requests again, with the step split into phases (<see cref="ReferencePhases"/>).</summary>

@@ -4,9 +4,8 @@ using MoeRuntime.Grains;
 namespace MoeRuntime.LoadGenerator;
 
 /// <summary>Drives one concurrency level of streaming clients against the cluster's router grain or a silo's front door.</summary>
-sealed class ServedLoad(IServedTarget target, IReadOnlyList<string> prompts, LoadOptions options)
+sealed class ServedLoad(IServedTarget target, IReadOnlyList<string> prompts, LoadOptions options, RankMetrics? rank = null)
 {
-
     /// <summary>Unmeasured requests, one at a time, so expert activations and fetches happen before the first level.</summary>
     public async Task WarmUpAsync(CancellationToken cancellationToken)
     {
@@ -20,6 +19,7 @@ sealed class ServedLoad(IServedTarget target, IReadOnlyList<string> prompts, Loa
     {
         var recorder = new LoadRecorder();
         RouterStatus before = await target.StatusAsync(cancellationToken);
+        IReadOnlyDictionary<string, double>? rankBefore = rank is null ? null : await rank.ReadAsync(cancellationToken);
         // Which rank's router serves this client's streams, and when the level began, for scenarios that act on both.
         Console.Error.WriteLine(FormattableString.Invariant(
             $"level concurrency={concurrency} router_rank={before.Rank} started_unix={DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0:F3}"));
@@ -31,8 +31,9 @@ sealed class ServedLoad(IServedTarget target, IReadOnlyList<string> prompts, Loa
         await clients;
         double seconds = clock.Elapsed.TotalSeconds;
         RouterStatus after = await target.StatusAsync(cancellationToken);
+        RankLevel? rankLevel = rank is null ? null : RankLevel.Between(rankBefore!, await rank.ReadAsync(cancellationToken));
         return new ServedLevel(concurrency, seconds, recorder.Completed, recorder.Tokens, recorder.TimeToFirstToken(), recorder.InterToken(),
-            recorder.Errors.ToDictionary(), WireTraffic.Between(before, after), recorder.Resumed, throughput);
+            recorder.Errors.ToDictionary(), WireTraffic.Between(before, after), recorder.Resumed, throughput, recorder.Timeline(), rankLevel);
     }
 
     /// <summary>The recorder's running totals every <paramref name="every"/> until the clients are done (one line each on stderr).</summary>

@@ -79,7 +79,8 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
         await using IAsyncEnumerator<StreamedToken> tokens = stream.Tokens.GetAsyncEnumerator(cancellationToken);
         while (true)
         {
-            Task<bool> next = run.Translate(async () => await tokens.MoveNextAsync());
+            // No delegate or closure per token: a token already sampled completes this without allocating.
+            Task<bool> next = run.NextAsync(tokens);
             // With heartbeats asked for, a wait longer than the interval yields one, so the client knows the rank is alive.
             while (heartbeat is { } every && !next.IsCompleted)
             {
@@ -282,6 +283,19 @@ public sealed class RouterGrain(RouterRuntime runtime, RankTelemetry telemetry, 
             else _grain.Telemetry.TokenGap(_route, token.Index, Stopwatch.GetElapsedTime(_lastToken, now), _span);
             _lastToken = now;
             _streamed = true;
+        }
+
+        /// <summary>The stream's next token, as <see cref="Translate{T}"/> would wait for it, without a delegate per token.</summary>
+        public async Task<bool> NextAsync(IAsyncEnumerator<StreamedToken> tokens)
+        {
+            try
+            {
+                return await tokens.MoveNextAsync();
+            }
+            catch (Exception e)
+            {
+                throw Failed(e);
+            }
         }
 
         /// <summary>Runs a wait on the batcher, turning its failures into client-facing errors, all recorded.</summary>

@@ -56,6 +56,7 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Control:Canary:MinInterTokenSeconds", "-1"), ("Moe:Control:Canary:MinTimeToFirstTokenSeconds", "-1"),
         ("Moe:Control:Canary:MinHitRatio", "-0.1"), ("Moe:Control:Canary:MinStallSecondsPerThousandCalls", "-1"),
         ("Moe:Control:Canary:MinDollarsPerThousandTokens", "-1"),
+        ("Moe:Control:Canary:MinRelativeEffect", "1"),
         ("Moe:Shadow:CandidatePath", "{file}"), ("Moe:Shadow:Share", "1.5"), ("Moe:Shadow:MaxQueue", "0"),
         ("Moe:Shadow:Gate:MinGreedyAgreement", "1.5"), ("Moe:Shadow:Gate:MaxMeanLogProbDivergence", "-1"),
         ("Moe:Shadow:Gate:MinRoutingAgreement", "-0.1"), ("Moe:Shadow:Gate:MaxLatencyRatio", "0"), ("Moe:Shadow:Gate:MinTokens", "0"), ("Moe:FaultInjection:PinnedReplicaDelay", "00:00:03"),

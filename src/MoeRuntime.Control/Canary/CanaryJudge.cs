@@ -24,7 +24,7 @@ public sealed record RankSample(int Rank, IReadOnlyDictionary<CanaryMetric, doub
 /// <param name="CanaryMedian">Median over intervals of the canary ranks' mean.</param>
 /// <param name="ControlMedian">Median of every control rank-interval.</param>
 /// <param name="ControlMad">Median absolute deviation of the control rank-intervals from their median.</param>
-/// <param name="Threshold">How much worse the canary may be: <c>k × 1.4826 × MAD + minimum effect</c>.</param>
+/// <param name="Threshold">How much worse the canary may be: <c>k × 1.4826 × MAD + minimum effect</c> (the larger of the metric's absolute minimum and, but for the hit ratio, a share of the control's median).</param>
 /// <param name="Harm">How much worse the canary's median is, in the metric's units (negative: it is better).</param>
 public sealed record MetricJudgement(
     CanaryMetric Metric, int CanaryIntervals, int ControlSamples, double CanaryMedian, double ControlMedian, double ControlMad, double Threshold, double Harm)
@@ -119,7 +119,7 @@ public static class CanaryJudge
         if (canary.Count < options.MinIntervals || control.Count < options.MinIntervals) return null;
         double canaryMedian = Median(canary), controlMedian = Median(control);
         double mad = Median(control.Select(v => Math.Abs(v - controlMedian)).ToList());
-        double threshold = options.MadMultiplier * MadToSigma * mad + options.MinEffect(metric);
+        double threshold = options.MadMultiplier * MadToSigma * mad + options.MinEffect(metric, controlMedian);
         double harm = CanaryMetrics.HigherIsBetter(metric) ? controlMedian - canaryMedian : canaryMedian - controlMedian;
         return new MetricJudgement(metric, canary.Count, control.Count, canaryMedian, controlMedian, mad, threshold, harm);
     }

@@ -51,6 +51,22 @@ public sealed record CanaryOptions
     /// <summary>Smallest rise of the cost per 1000 tokens that counts, dollars.</summary>
     public double MinDollarsPerThousandTokens { get; init; } = 0.0001;
 
+    /// <summary>
+    /// Smallest worsening that counts as a share of the control's median, for the latencies, the stall and the cost (the
+    /// hit ratio, a share already, keeps its points): 0.1 = a canary 10 % slower than the control is never harm by itself.
+    /// It matters when the control's spread is not measured: a rank's p95 is read from sampled tokens, and over a few
+    /// intervals the control ranks' p95s can be the same value, a MAD of 0 that leaves only the absolute minimum (5 ms
+    /// against p95s of hundreds of ms on a loaded machine). 0 turns it off.
+    /// </summary>
+    public double MinRelativeEffect { get; init; } = 0.1;
+
+    /// <summary>
+    /// The minimum effect of <paramref name="metric"/>, in its units: its absolute minimum, or for every metric but the
+    /// hit ratio <see cref="MinRelativeEffect"/> of <paramref name="controlMedian"/> when that is larger.
+    /// </summary>
+    public double MinEffect(CanaryMetric metric, double controlMedian) =>
+        metric == CanaryMetric.HotHitRatio ? MinEffect(metric) : Math.Max(MinEffect(metric), MinRelativeEffect * Math.Abs(controlMedian));
+
     /// <summary>The minimum absolute effect of <paramref name="metric"/>, in its units.</summary>
     public double MinEffect(CanaryMetric metric) => metric switch
     {
@@ -76,6 +92,7 @@ public sealed record CanaryOptions
         Check(MinHitRatio, nameof(MinHitRatio));
         Check(MinStallSecondsPerThousandCalls, nameof(MinStallSecondsPerThousandCalls));
         Check(MinDollarsPerThousandTokens, nameof(MinDollarsPerThousandTokens));
+        if (!(MinRelativeEffect >= 0 && MinRelativeEffect < 1)) throw new ArgumentException($"CanaryOptions.MinRelativeEffect must be in [0, 1) (0 turns it off), was {MinRelativeEffect}", nameof(MinRelativeEffect));
     }
 
     static void Check(double value, string name)

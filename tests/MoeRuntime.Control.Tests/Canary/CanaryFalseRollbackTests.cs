@@ -65,13 +65,16 @@ public sealed class CanaryFalseRollbackTests(ITestOutputHelper output)
         var defaults = new CanaryOptions();
         double[] rolledBack = Simulate(defaults, _ => 0, seed: 21);
         double rate = rolledBack.Count(i => i > 0) / (double)Trials;
-        double[] noFloor = Simulate(defaults with { MinInterTokenSeconds = 0, MinTimeToFirstTokenSeconds = 0, MinHitRatio = 0, MinStallSecondsPerThousandCalls = 0 }, _ => 0, seed: 21);
+        double[] noFloor = Simulate(defaults with { MinInterTokenSeconds = 0, MinTimeToFirstTokenSeconds = 0, MinHitRatio = 0, MinStallSecondsPerThousandCalls = 0, MinRelativeEffect = 0 }, _ => 0, seed: 21);
         double rateNoFloor = noFloor.Count(i => i > 0) / (double)Trials;
-        double[] k2 = Simulate(defaults with { MadMultiplier = 2, MinInterTokenSeconds = 0, MinTimeToFirstTokenSeconds = 0, MinHitRatio = 0, MinStallSecondsPerThousandCalls = 0 }, _ => 0, seed: 21);
+        double[] absolute = Simulate(defaults with { MinRelativeEffect = 0 }, _ => 0, seed: 21);
+        double rateAbsolute = absolute.Count(i => i > 0) / (double)Trials;
+        double[] k2 = Simulate(defaults with { MadMultiplier = 2, MinInterTokenSeconds = 0, MinTimeToFirstTokenSeconds = 0, MinHitRatio = 0, MinStallSecondsPerThousandCalls = 0, MinRelativeEffect = 0 }, _ => 0, seed: 21);
         double rateK2 = k2.Count(i => i > 0) / (double)Trials;
         output.WriteLine($"no effect, {Trials} trials, 4 metrics, 1 canary vs 3 control ranks, {defaults.Intervals} intervals judged from {defaults.MinIntervals}: " +
-            $"false roll-backs k=3 with minimum effects {rate:P2}, k=3 without {rateNoFloor:P2}, k=2 without {rateK2:P2}");
+            $"false roll-backs k=3 with minimum effects {rate:P2}, k=3 with the absolute minimums only {rateAbsolute:P2}, k=3 without {rateNoFloor:P2}, k=2 without {rateK2:P2}");
         Assert.True(rate <= 0.01, $"false roll-back rate {rate:P2} with the default options");
+        Assert.True(rate <= rateAbsolute, "a larger minimum effect cannot roll back more often");
         Assert.True(rateNoFloor <= 0.10, $"false roll-back rate {rateNoFloor:P2} without minimum effects");
         Assert.True(rateK2 > rateNoFloor, "a smaller multiplier must roll back more often under no effect, or the simulation measures nothing");
     }

@@ -45,6 +45,40 @@ public sealed class CanaryJudgeTests
         Assert.Contains("hit_ratio canary 0.42 vs control 0.9", j.Reason);
     }
 
+    /// <summary>The inter-token p95 of every rank in one interval: the canary's, then the control ranks'.</summary>
+    static IReadOnlyList<RankSample> Itl(double canary, params double[] control) =>
+        [.. control.Select((v, i) => Sample(i, CanaryMetric.InterTokenP95, v)), Sample(3, CanaryMetric.InterTokenP95, canary)];
+
+    [Fact]
+    public void AControlWithoutSpreadStillNeedsARelativeEffect()
+    {
+        // As in the live placement run: sampled p95s that stay at one value, so the control's MAD is 0, and a canary 9 %
+        // slower. With the absolute minimum alone (5 ms) that was harm; a tenth of the control's median is not crossed.
+        IReadOnlyList<RankSample>[] slightlySlower = [Itl(0.436, 0.400, 0.400, 0.400), Itl(0.436, 0.400, 0.400, 0.400), Itl(0.436, 0.400, 0.400, 0.400)];
+        var options = new CanaryOptions { MinIntervals = 3, Intervals = 3 };
+        MetricJudgement m = Assert.Single(CanaryJudge.Judge(slightlySlower, OneOfFour, [CanaryMetric.InterTokenP95], options).Metrics);
+        Assert.Equal(0, m.ControlMad, 9);
+        Assert.Equal(0.04, m.Threshold, 9);
+        Assert.False(m.Harmful);
+        CanaryJudgement absoluteOnly = CanaryJudge.Judge(slightlySlower, OneOfFour, [CanaryMetric.InterTokenP95], options with { MinRelativeEffect = 0 });
+        Assert.Equal(CanaryVerdict.RollBack, absoluteOnly.Verdict);
+
+        // Twice as slow is harm either way.
+        IReadOnlyList<RankSample>[] slower = [Itl(0.8, 0.4, 0.4, 0.4), Itl(0.8, 0.4, 0.4, 0.4), Itl(0.8, 0.4, 0.4, 0.4)];
+        Assert.Equal(CanaryVerdict.RollBack, CanaryJudge.Judge(slower, OneOfFour, [CanaryMetric.InterTokenP95], options).Verdict);
+    }
+
+    [Fact]
+    public void TheHitRatioKeepsItsPoints()
+    {
+        // A ratio already: 10 % of a 0.9 control would be 9 points; the minimum stays 5.
+        var options = new CanaryOptions { MinIntervals = 3, Intervals = 3 };
+        IReadOnlyList<RankSample>[] intervals = [Interval(0.83, 0.9, 0.9, 0.9), Interval(0.83, 0.9, 0.9, 0.9), Interval(0.83, 0.9, 0.9, 0.9)];
+        MetricJudgement m = Assert.Single(CanaryJudge.Judge(intervals, OneOfFour, HitRatio, options).Metrics);
+        Assert.Equal(0.05, m.Threshold, 9);
+        Assert.True(m.Harmful);
+    }
+
     [Fact]
     public void ADifferenceWithinTheControlsSpreadIsNotHarm()
     {

@@ -19,11 +19,6 @@ public sealed partial class PinnedReplicaDelayFilter : IIncomingGrainCallFilter
         if (_delay > TimeSpan.Zero) LogOn(logger, options.Value.Rank, _delay.TotalMilliseconds);
     }
 
-    /// <summary>Calls delayed so far.</summary>
-    public long Delayed => Interlocked.Read(ref _delayed);
-
-    long _delayed;
-
     public Task Invoke(IIncomingGrainCallContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -35,7 +30,6 @@ public sealed partial class PinnedReplicaDelayFilter : IIncomingGrainCallFilter
 
     async Task DelayedAsync(IIncomingGrainCallContext context)
     {
-        Interlocked.Increment(ref _delayed);
         await Task.Delay(_delay);
         await context.Invoke();
     }

@@ -51,25 +51,28 @@ static class LoadReport
     /// previous request ended, send to first token, first to last token, last token to the stream's end) beside the
     /// reference's (admission into a freed batch slot, admission to first token, first to last token), then the serving
     /// rank's own clock when <c>--metrics</c> was given (queue wait, receipt to first token, receipt to last token, one
-    /// prefill step, one decode step, the decode steps' mean batch).
+    /// prefill step, one decode step, the decode steps' mean batch). Each side's forward passes over the level
+    /// (<see cref="ForwardShare"/>: milliseconds per token, the share of the level spent in them, steps) say how much of the
+    /// ratio is the step's own cost and how much the loop's time outside steps.
     /// </summary>
     public static string TimelineTable(IEnumerable<LevelComparison> levels)
     {
         var table = new MarkdownTable("concurrency", "side", "requests", "gap ms", "first token ms", "first → last token ms", "tail ms", "send → next send ms",
-            "ITL mean / p50 / p90 ms", "rank: queue / first token / request ms", "rank: prefill / decode step ms", "rank: decode steps, mean batch", "rank: tier misses (fetch s)", "rank: GC collections (pause ms)");
+            "ITL mean / p50 / p90 ms", "forward ms / token, busy share, steps", "rank: queue / first token / request ms", "rank: prefill / decode step ms", "rank: decode steps, mean batch", "rank: tier misses (fetch s)", "rank: GC collections (pause ms)");
         foreach (LevelComparison level in levels)
         {
-            if (level.Served?.Timeline is { } s) table.Add(Row(level.Concurrency, "served", s, level.Served.Rank));
-            if (level.Reference?.Timeline is { } r) table.Add(Row(level.Concurrency, "reference", r, null));
+            if (level.Served?.Timeline is { } s) table.Add(Row(level.Concurrency, "served", s, level.ServedForward, level.Served.Rank));
+            if (level.Reference?.Timeline is { } r) table.Add(Row(level.Concurrency, "reference", r, level.ReferenceForward, null));
         }
         return table.Render();
     }
 
-    static string[] Row(int concurrency, string side, TimelineSummary t, RankLevel? rank) =>
+    static string[] Row(int concurrency, string side, TimelineSummary t, ForwardShare? forward, RankLevel? rank) =>
     [
         concurrency.ToString(CultureInfo.InvariantCulture), side, t.Requests.ToString(CultureInfo.InvariantCulture),
         Number(t.GapMs, "F2"), Number(t.FirstTokenMs, "F1"), Number(t.DecodeMs, "F1"), Number(t.TailMs, "F2"), Number(t.CycleMs, "F1"),
         $"{Number(t.InterTokenMeanMs, "F2")} / {Number(t.InterTokenMs.P50, "F2")} / {Number(t.InterTokenMs.P90, "F2")}",
+        forward is { } f ? $"{Number(f.MsPerToken, "F3")}, {Number(f.BusyShare, "F2")}, {f.Steps}" : "–",
         rank is null ? "–" : $"{Number(rank.QueueWaitMs, "F2")} / {Number(rank.FirstTokenMs, "F1")} / {Number(rank.RequestMs, "F1")}",
         rank is null ? "–" : $"{Number(rank.PrefillStepMs, "F2")} / {Number(rank.DecodeStepMs, "F2")}",
         rank is null ? "–" : $"{rank.DecodeSteps}, {Number(rank.MeanBatch, "F1")}",

@@ -69,7 +69,8 @@ foreach (int concurrency in options.Concurrency)
     if (reference is not null && options.ReferencePhases) Console.Error.WriteLine(reference.RunPhases(concurrency, requests).Describe(concurrency));
     var level = new LevelComparison(concurrency, servedLevel, referenceLevel);
     levels.Add(level);
-    Console.Error.WriteLine($"concurrency {concurrency}: served {servedLevel?.TokensPerSecond:F1} tok/s, reference {referenceLevel?.TokensPerSecond:F1} tok/s, ratio {level.Ratio:F2}");
+    Console.Error.WriteLine($"concurrency {concurrency}: served {servedLevel?.TokensPerSecond:F1} tok/s, reference {referenceLevel?.TokensPerSecond:F1} tok/s, ratio {level.Ratio:F2}"
+        + (level.ForwardRatio is { } forward && level.BusyRatio is { } busy ? $" = forward per token {forward:F2} x busy share {busy:F2}" : ""));
     if (stop.IsCancellationRequested) break;
 }
 

@@ -36,6 +36,30 @@ sealed class RankMetrics(string url, string? viewToken) : IDisposable
         return Parse(await response.Content.ReadAsStringAsync(cancellationToken));
     }
 
+    /// <summary>
+    /// A read once the rank's page has caught up: the page takes each telemetry interval's measurements when the interval
+    /// ends (one second by default), so a read right after a level misses its last steps (a one-stream level of a second
+    /// showed 155 of its 256). Reads a second apart until the steps counted stop changing, at most five times.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, double>> ReadSettledAsync(CancellationToken cancellationToken)
+    {
+        IReadOnlyDictionary<string, double> read = await ReadAsync(cancellationToken);
+        for (int i = 0; i < 4; i++)
+        {
+            await Task.Delay(SettleDelay, cancellationToken);
+            IReadOnlyDictionary<string, double> next = await ReadAsync(cancellationToken);
+            bool settled = Steps(next) == Steps(read);
+            read = next;
+            if (settled) break;
+        }
+        return read;
+    }
+
+    static readonly TimeSpan SettleDelay = TimeSpan.FromSeconds(1.1);
+
+    static double Steps(IReadOnlyDictionary<string, double> read) =>
+        read.GetValueOrDefault("moe_decode_step_duration_seconds_count") + read.GetValueOrDefault("moe_prefill_duration_seconds_count");
+
     /// <summary>Each wanted histogram's <c>_sum</c> and <c>_count</c>, added over label sets.</summary>
     internal static Dictionary<string, double> Parse(string page)
     {
@@ -62,10 +86,12 @@ sealed class RankMetrics(string url, string? viewToken) : IDisposable
 /// <summary>
 /// The rank's means over one level (milliseconds): queue wait before admission, receipt to first token, receipt to last
 /// token, one prefill step, one decode step, the decode steps' mean batch size and count, and the hot-tier misses with
-/// their fetch seconds (a miss fetches on the request path), and the garbage collector's pauses (ms) and collections.
+/// their fetch seconds (a miss fetches on the request path), the garbage collector's pauses (ms) and collections, and the
+/// seconds the rank spent in forward passes (every prefill and decode step: the sum of both histograms, within their
+/// sketches' relative accuracy) over how many steps.
 /// </summary>
 sealed record RankLevel(double QueueWaitMs, double FirstTokenMs, double RequestMs, double PrefillStepMs, double DecodeStepMs, double MeanBatch, long DecodeSteps, long Requests,
-    long TierMisses, double TierFetchSeconds, double GcPauseMs, long GcCollections)
+    long TierMisses, double TierFetchSeconds, double GcPauseMs, long GcCollections, double ForwardSeconds = double.NaN, long Steps = 0)
 {
     public static RankLevel Between(IReadOnlyDictionary<string, double> before, IReadOnlyDictionary<string, double> after)
     {
@@ -76,6 +102,8 @@ sealed record RankLevel(double QueueWaitMs, double FirstTokenMs, double RequestM
             MeanMs("moe_prefill_duration_seconds"), MeanMs("moe_decode_step_duration_seconds"),
             batches > 0 ? Delta("moe_batch_size_sum") / batches : double.NaN, (long)Delta("moe_decode_step_duration_seconds_count"),
             (long)Delta("moe_request_duration_seconds_count"), (long)Delta("moe_tier_misses_total"), Delta("moe_tier_fetch_time_seconds_total"),
-            Delta("system_runtime_total_pause_time_by_gc_total"), (long)Delta("system_runtime_dotnet_gc_collections"));
+            Delta("system_runtime_total_pause_time_by_gc_total"), (long)Delta("system_runtime_dotnet_gc_collections"),
+            Delta("moe_prefill_duration_seconds_sum") + Delta("moe_decode_step_duration_seconds_sum"),
+            (long)(Delta("moe_prefill_duration_seconds_count") + Delta("moe_decode_step_duration_seconds_count")));
     }
 }

@@ -29,7 +29,7 @@ sealed class ReferenceLoad(string modelDirectory, IReadOnlyList<string> prompts,
             .ToArray();
         var generator = new ReferenceGenerator(_model);
         var timeline = new ReferenceTimeline(requests);
-        long tokens = 0;
+        long tokens = 0, steps = 0, stepTicks = 0;
         var active = new List<(int Index, SequenceState State)>();
         int next = 0;
         // ReferenceGenerator.Run's continuous batching, step by step, with each step's end noted for the requests it served
@@ -48,8 +48,11 @@ sealed class ReferenceLoad(string modelDirectory, IReadOnlyList<string> prompts,
                 }
                 var states = new SequenceState[active.Count];
                 for (int i = 0; i < states.Length; i++) states[i] = active[i].State;
+                long stepStart = Stopwatch.GetTimestamp();
                 int?[] emitted = generator.Step(states);
                 long stepEnd = Stopwatch.GetTimestamp();
+                stepTicks += stepEnd - stepStart;
+                steps++;
                 for (int i = active.Count - 1; i >= 0; i--)
                 {
                     if (emitted[i] is not null) timeline.Token(active[i].Index, stepEnd);
@@ -65,7 +68,8 @@ sealed class ReferenceLoad(string modelDirectory, IReadOnlyList<string> prompts,
         {
             foreach (var (_, state) in active) state.Dispose();
         }
-        return new ReferenceLevel(concurrency, Stopwatch.GetElapsedTime(started).TotalSeconds, requests, tokens, timeline.Summary());
+        return new ReferenceLevel(concurrency, Stopwatch.GetElapsedTime(started).TotalSeconds, requests, tokens, timeline.Summary(),
+            (double)stepTicks / Stopwatch.Frequency, steps);
     }
 
     /// <summary>The same requests again, with the step split into phases (<see cref="ReferencePhases"/>).</summary>

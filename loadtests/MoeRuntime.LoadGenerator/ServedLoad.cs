@@ -19,7 +19,7 @@ sealed class ServedLoad(IServedTarget target, IReadOnlyList<string> prompts, Loa
     {
         var recorder = new LoadRecorder();
         RouterStatus before = await target.StatusAsync(cancellationToken);
-        IReadOnlyDictionary<string, double>? rankBefore = rank is null ? null : await rank.ReadAsync(cancellationToken);
+        IReadOnlyDictionary<string, double>? rankBefore = rank is null ? null : await rank.ReadSettledAsync(cancellationToken);
         // Which rank's router serves this client's streams, and when the level began, for scenarios that act on both.
         Console.Error.WriteLine(FormattableString.Invariant(
             $"level concurrency={concurrency} router_rank={before.Rank} started_unix={DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0:F3}"));
@@ -31,7 +31,7 @@ sealed class ServedLoad(IServedTarget target, IReadOnlyList<string> prompts, Loa
         await clients;
         double seconds = clock.Elapsed.TotalSeconds;
         RouterStatus after = await target.StatusAsync(cancellationToken);
-        RankLevel? rankLevel = rank is null ? null : RankLevel.Between(rankBefore!, await rank.ReadAsync(cancellationToken));
+        RankLevel? rankLevel = rank is null ? null : RankLevel.Between(rankBefore!, await rank.ReadSettledAsync(cancellationToken));
         return new ServedLevel(concurrency, seconds, recorder.Completed, recorder.Tokens, recorder.TimeToFirstToken(), recorder.InterToken(),
             recorder.Errors.ToDictionary(), WireTraffic.Between(before, after), recorder.Resumed, throughput, recorder.Timeline(), rankLevel);
     }

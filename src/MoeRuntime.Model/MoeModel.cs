@@ -146,7 +146,7 @@ public sealed class MoeModel : IDisposable
                 {
                     await dispatcher.DispatchAsync(layer.Index, plan, moeInput, output, rows, cancellationToken).ConfigureAwait(false);
                     hidden.Dispose();
-                    hidden = attended.add_(output, Scalars.One);
+                    using (Inference.Enter()) hidden = attended.add_(output, Scalars.One);
                 }
                 catch
                 {
@@ -290,7 +290,7 @@ public sealed class MoeModel : IDisposable
             {
                 await pending.ConfigureAwait(false);
                 _hidden.Dispose();
-                _hidden = _attended!.add_(_output!, Scalars.One);
+                using (Inference.Enter()) _hidden = _attended!.add_(_output!, Scalars.One);
                 _attended = null;
             }
             finally
@@ -365,6 +365,7 @@ public sealed class MoeModel : IDisposable
     /// <summary>Final norm and LM head: residual rows [n, H] to float32 logits [n, vocab].</summary>
     public Tensor Logits(Tensor hidden)
     {
+        using IDisposable mode = Inference.Enter();
         using var scope = NewDisposeScope();
         Tensor normed = RmsNorm.Apply(hidden, _finalNorm, Config.RmsNormEpsilon);
         return nn.functional.linear(normed, _lmHead).MoveToOuterDisposeScope();

@@ -46,6 +46,7 @@ public sealed class Attention(AttentionWeights weights, int heads, int keyValueH
 
     public Tensor Forward(int layer, Tensor hidden, Tensor positions, IReadOnlyList<SequenceSlice> sequences, RotaryEmbedding rope)
     {
+        using IDisposable mode = Inference.Enter();
         using var scope = NewDisposeScope();
         long n = hidden.shape[0];
         Tensor q = nn.functional.linear(hidden, Weights.Query, Weights.QueryBias);

@@ -15,6 +15,7 @@ public sealed class DecoderLayer(int index, Tensor inputNorm, Attention attentio
     /// <summary>The residual stream after attention.</summary>
     public Tensor AttentionStep(Tensor hidden, Tensor positions, IReadOnlyList<SequenceSlice> sequences, RotaryEmbedding rope)
     {
+        using IDisposable mode = Inference.Enter();
         using var scope = NewDisposeScope();
         Tensor normed = RmsNorm.Apply(hidden, _inputNorm, normEpsilon);
         return hidden.add(Attention.Forward(Index, normed, positions, sequences, rope), Scalars.One).MoveToOuterDisposeScope();

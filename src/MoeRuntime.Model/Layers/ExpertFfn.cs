@@ -46,6 +46,7 @@ public sealed class ExpertFfn : IDisposable
     /// <summary>Runs the expert on a batch of tokens [n, H] and returns [n, H].</summary>
     public Tensor Forward(Tensor tokens)
     {
+        using IDisposable mode = Inference.Enter();
         using var scope = NewDisposeScope();
         Tensor hidden = nn.functional.linear(tokens, _gateUp);
         Tensor gate = hidden.narrow(1, 0, IntermediateSize);

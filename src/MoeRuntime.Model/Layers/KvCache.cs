@@ -58,6 +58,8 @@ public sealed class KvCache : IDisposable
 
         public (Tensor, Tensor) Append(int start, int added, Tensor keys, Tensor values)
         {
+            // The buffers are made and updated in inference mode only, whoever calls.
+            using IDisposable mode = Inference.Enter();
             EnsureCapacity(start, start + added);
             // Temporaries here belong to the caller's dispose scope (the forward pass).
             _keys!.narrow(1, start, added).copy_(keys.transpose(0, 1));

@@ -58,6 +58,8 @@ public sealed class RoutingPlan : IDisposable
     /// <summary>Adds an expert's weighted outputs back into the rows of its tokens.</summary>
     public void Accumulate(Tensor output, int expert, Tensor expertOutput)
     {
+        // In place into the step's output, which the shared expert may have made in inference mode.
+        using IDisposable mode = Inference.Enter();
         using Tensor weights = Weights(expert).unsqueeze(1);
         using Tensor weighted = expertOutput * weights;
         using Tensor indices = TokenIndices(expert);

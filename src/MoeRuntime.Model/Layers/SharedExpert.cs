@@ -12,6 +12,7 @@ public sealed class SharedExpert(ExpertFfn expert, Tensor gate) : IDisposable
 
     public Tensor Forward(Tensor hidden)
     {
+        using IDisposable mode = Inference.Enter();
         using var scope = NewDisposeScope();
         Tensor scale = nn.functional.linear(hidden, _gate).sigmoid();
         return (Expert.Forward(hidden) * scale).MoveToOuterDisposeScope();

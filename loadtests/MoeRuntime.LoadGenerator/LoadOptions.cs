@@ -9,7 +9,7 @@ sealed record LoadOptions
     public const string Usage = """
         usage: moe-load [--concurrency N [N ...]] [--requests-per-client K | --duration SECONDS] [--max-tokens N]
                         [--temperature T] [--seed S] [--prompts FILE] [--warmup N]
-                        [--served] [--reference] [--reference-phases] [--model DIR] [--model-name NAME]
+                        [--served] [--reference] [--reference-phases] [--reference-cpus LIST] [--model DIR] [--model-name NAME]
                         [--clustering localhost|redis] [--redis HOST:PORT] [--gateway PORT [PORT ...] [--router-per-gateway]] [--json FILE]
                         [--throughput-every SECONDS] [--metrics URL [--view-token TOKEN]]
                         [--cert CLIENT.pfx [--cert-password P] --ca CA.crt]
@@ -17,6 +17,8 @@ sealed record LoadOptions
         [--http URL [--api-key KEY] [--view-token TOKEN] [--compare-orleans [--repeat R]]]
           --served and --reference pick the sides to measure; neither means both. --reference-phases runs each
           reference level again with its step timed by phase (per layer attention, gate, experts; sampling).
+          --reference-cpus pins the reference's loop to a CPU list (taskset -c's form, e.g. 0) while it runs, to
+          compare with a rank whose loop is pinned there (Moe:Compute:LoopCpus).
           --http drives a silo's OpenAI front door (streamed /v1/completions) as the served side instead of the
           Orleans client. --compare-orleans then runs the same requests through both at every level, R times
           each (default 3, alternating which goes first), and reports front door / Orleans ratios.
@@ -48,6 +50,8 @@ sealed record LoadOptions
     public bool Reference { get; init; } = true;
     /// <summary>After each reference level, run it again split into phases (attention, gate, experts, sampling) on stderr.</summary>
     public bool ReferencePhases { get; init; }
+    /// <summary>CPUs the reference's loop is pinned to while it runs (<see cref="MoeRuntime.Model.Threading.CpuList"/>); null leaves it unpinned.</summary>
+    public IReadOnlyList<int>? ReferenceCpus { get; init; }
     public string ModelDirectory { get; init; } = DefaultModelLocation.Directory;
     public string ModelName { get; init; } = "default";
     public MoeClientOptions Cluster { get; init; } = new();
@@ -113,6 +117,7 @@ sealed record LoadOptions
                 "--throughput-every" => options with { ThroughputEvery = TimeSpan.FromSeconds(Positive(option, double.Parse(Value()))) },
                 "--repeat" => options with { Repeat = Positive(option, int.Parse(Value())) },
                 "--reference-phases" => options with { ReferencePhases = true },
+                "--reference-cpus" => options with { ReferenceCpus = MoeRuntime.Model.Threading.CpuList.Parse(Value()) },
                 "--router-per-gateway" => options with { RouterPerGateway = true },
                 "--served" => Mark(ref served, options),
                 "--reference" => Mark(ref reference, options),

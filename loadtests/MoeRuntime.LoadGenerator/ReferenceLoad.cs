@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MoeRuntime.Model;
 using MoeRuntime.Model.Generation;
 using MoeRuntime.Model.Loading;
+using MoeRuntime.Model.Threading;
 using MoeRuntime.Model.Tokenization;
 using static TorchSharp.torch;
 
@@ -29,6 +30,8 @@ sealed class ReferenceLoad(string modelDirectory, IReadOnlyList<string> prompts,
             .ToArray();
         var generator = new ReferenceGenerator(_model);
         var timeline = new ReferenceTimeline(requests);
+        // The loop runs on this thread to the end (the reference's experts are in-process), so pinning it pins the loop.
+        using var pinned = CpuList.PinnedWhile(options.ReferenceCpus);
         long tokens = 0, steps = 0, stepTicks = 0;
         var active = new List<(int Index, SequenceState State)>();
         int next = 0;

@@ -60,6 +60,19 @@ public sealed class ComputeThreadsTests : IDisposable
         Assert.Contains(log.Lines, l => l.Contains("Moe:Compute:InterOpThreads 3 not applied", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void APinnedLoopWithFewerCpusThanIntraOpThreadsIsWarnedAboutAndOneWithEnoughIsLogged()
+    {
+        var crowded = new ListLogger();
+        ComputeThreads.Apply(new ComputeOptions { IntraOpThreads = 2, LoopCpus = "0" }, 0, crowded);
+        var roomy = new ListLogger();
+        ComputeThreads.Apply(new ComputeOptions { IntraOpThreads = 2, LoopCpus = "0-1" }, 0, roomy);
+
+        Assert.Contains(crowded.Lines, l => l.Contains("pinned to CPUs 0 (1) but libtorch runs 2 intra-op threads", StringComparison.Ordinal));
+        Assert.DoesNotContain(roomy.Lines, l => l.Contains("intra-op threads: the workers", StringComparison.Ordinal));
+        Assert.Contains(roomy.Lines, l => l.Contains("runs on a thread of its own pinned to CPUs 0-1", StringComparison.Ordinal));
+    }
+
     public void Dispose()
     {
         set_num_threads(_threadsBefore);

@@ -31,7 +31,7 @@ public sealed class SiloOptionsTests : IDisposable
         ("Moe:Limits:MaxStopStrings", "-1"), ("Moe:Limits:MaxStopStringCharacters", "0"), ("Moe:Limits:TokenizerRegexTimeout", "00:00:00"),
         ("Moe:CostAwareRouting:Enabled", "maybe"), ("Moe:CostAwareRouting:ColdPenalty", "-1"), ("Moe:CostAwareRouting:TopK", "0"),
         ("Moe:CostAwareRouting:MaxChangedShare", "2"),
-        ("Moe:Compute:IntraOpThreads", "-1"), ("Moe:Compute:InterOpThreads", "257"),
+        ("Moe:Compute:IntraOpThreads", "-1"), ("Moe:Compute:InterOpThreads", "257"), ("Moe:Compute:LoopCpus", "0-"),
         ("Moe:FailureDetection:ProbeTimeout", "00:00:00"), ("Moe:FailureDetection:NumMissedProbesLimit", "0"),
         ("Moe:FailureDetection:NumVotesForDeathDeclaration", "0"), ("Moe:FailureDetection:DeathVoteExpirationTimeout", "00:00:01"),
         ("Moe:FailureDetection:IAmAliveTablePublishTimeout", "-00:00:01"),
@@ -247,6 +247,16 @@ public sealed class SiloOptionsTests : IDisposable
         Assert.Null(CheckFails(Configuration(("Moe:Compute:IntraOpThreads", "1"), ("Moe:Compute:InterOpThreads", "256"))));
         Assert.Contains("Moe:Compute:IntraOpThreads must be between 0 and 256, was 257", CheckFails(Configuration(("Moe:Compute:IntraOpThreads", "257"))));
         Assert.Contains("Moe:Compute:InterOpThreads must be between 0 and 256, was -1", CheckFails(Configuration(("Moe:Compute:InterOpThreads", "-1"))));
+    }
+
+    [Fact]
+    public void TheLoopsCpusMustBeACpuListAndItsErrorSaysWhichPart()
+    {
+        Assert.Null(CheckFails(Configuration(("Moe:Compute:LoopCpus", "0"))));
+        Assert.Null(CheckFails(Configuration(("Moe:Compute:LoopCpus", "0-1,3"))));
+        Assert.Null(CheckFails(Configuration(("Moe:Compute:LoopCpus", ""))));
+        Assert.Contains("Moe:Compute:LoopCpus CPU range '3-1' in '3-1' runs backwards", CheckFails(Configuration(("Moe:Compute:LoopCpus", "3-1"))));
+        Assert.Contains("Moe:Compute:LoopCpus 'first' in CPU list 'first' is not a CPU id from 0 to 1023", CheckFails(Configuration(("Moe:Compute:LoopCpus", "first"))));
     }
 
     [Fact]

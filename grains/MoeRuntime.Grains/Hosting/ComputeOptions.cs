@@ -18,4 +18,18 @@ public sealed class ComputeOptions
     /// the runtime's eager operations); 0 keeps libtorch's default. libtorch takes it once per process.
     /// </summary>
     public int InterOpThreads { get; set; }
+    /// <summary>
+    /// The CPUs the batching loop runs on, as <c>taskset -c</c> writes them (<c>"0"</c>, <c>"2-3"</c>): the loop then has a
+    /// thread of its own pinned to them. With one intra-op thread (<see cref="IntraOpThreads"/> 1) that thread does all
+    /// of the step's tensor work. With more, libtorch's intra-op workers started by the loop inherit its CPUs, so give it
+    /// as many CPUs as intra-op threads (the rank warns at start when it has fewer). Empty (the default) leaves the loop on
+    /// the thread pool. Pin the loop to cores the rest of the process is kept off
+    /// (<c>taskset -c 1 moe-silo … --Moe:Compute:LoopCpus=0</c>) and its forward passes keep their core's caches and never
+    /// wait behind the rank's messaging, the way inference servers bind their compute threads.
+    /// </summary>
+    public string LoopCpus { get; set; } = "";
+
+    /// <summary>The parsed <see cref="LoopCpus"/>; null when empty.</summary>
+    /// <exception cref="FormatException">Not a CPU list.</exception>
+    public IReadOnlyList<int>? LoopCpuList() => string.IsNullOrWhiteSpace(LoopCpus) ? null : Model.Threading.CpuList.Parse(LoopCpus);
 }

@@ -45,12 +45,26 @@ public static partial class ComputeThreads
             }
             var counts = new ComputeThreadCounts(get_num_threads(), get_num_interop_threads(), Environment.ProcessorCount);
             LogThreads(logger, rank, counts.IntraOpThreads, options.IntraOpThreads, counts.InterOpThreads, options.InterOpThreads, counts.Processors);
+            if (options.LoopCpuList() is { } loopCpus)
+            {
+                // Workers the pinned loop starts share its CPUs: more of them than CPUs would take turns on one core.
+                if (loopCpus.Count < counts.IntraOpThreads)
+                    LogLoopCpusTooFew(logger, rank, options.LoopCpus, loopCpus.Count, counts.IntraOpThreads);
+                else
+                    LogLoopPinned(logger, rank, options.LoopCpus);
+            }
             return counts;
         }
     }
 
     [LoggerMessage(1904, LogLevel.Warning, "Moe:Compute:InterOpThreads {Requested} not applied: libtorch takes the inter-op threads once per process, and this process already runs {Current}")]
     static partial void LogInterOpAlreadySet(ILogger logger, int requested, int current);
+
+    [LoggerMessage(1906, LogLevel.Warning, "Rank {Rank}'s batching loop is pinned to CPUs {LoopCpus} ({Count}) but libtorch runs {IntraOpThreads} intra-op threads: the workers the loop starts share its CPUs; set Moe:Compute:IntraOpThreads to at most {Count}, or give the loop more CPUs")]
+    static partial void LogLoopCpusTooFew(ILogger logger, int rank, string loopCpus, int count, int intraOpThreads);
+
+    [LoggerMessage(1907, LogLevel.Information, "Rank {Rank}'s batching loop runs on a thread of its own pinned to CPUs {LoopCpus} (Moe:Compute:LoopCpus)")]
+    static partial void LogLoopPinned(ILogger logger, int rank, string loopCpus);
 
     [LoggerMessage(1905, LogLevel.Information, "Rank {Rank} computes with {IntraOpThreads} libtorch intra-op threads (Moe:Compute:IntraOpThreads {ConfiguredIntraOpThreads}, 0 = libtorch's default) and {InterOpThreads} inter-op threads (Moe:Compute:InterOpThreads {ConfiguredInterOpThreads}) on {Processors} processors")]
     static partial void LogThreads(ILogger logger, int rank, int intraOpThreads, int configuredIntraOpThreads, int interOpThreads, int configuredInterOpThreads, int processors);

@@ -66,6 +66,14 @@ static class MoeOptionsValidation
             var compute = new OptionChecks(c.Key(nameof(o.Compute)));
             compute.Between(o.Compute.IntraOpThreads, 0, ComputeOptions.MaxThreads, nameof(o.Compute.IntraOpThreads));
             compute.Between(o.Compute.InterOpThreads, 0, ComputeOptions.MaxThreads, nameof(o.Compute.InterOpThreads));
+            try
+            {
+                o.Compute.LoopCpuList();
+            }
+            catch (FormatException e)
+            {
+                compute.Fail(nameof(o.Compute.LoopCpus), e.Message);
+            }
             c.Merge(compute);
             Control(new OptionChecks(c.Key(nameof(o.Control))), o.Control, c);
             Shadow(new OptionChecks(c.Key(nameof(o.Shadow))), o.Shadow, c);

@@ -68,7 +68,7 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
             {
                 MaxQueuedRequests = o.MaxQueuedRequests, MaxBatchSequences = o.MaxBatchSequences, MaxBatchTokens = o.MaxBatchTokens,
                 RestartDelay = o.BatcherRestartDelay, MaxRestartDelay = o.BatcherMaxRestartDelay, KvCacheBudgetBytes = o.Limits.KvCacheBudgetBytes,
-                Overlap = o.Overlap,
+                Overlap = o.Overlap, LoopCpus = o.Compute.LoopCpuList(),
             },
             loggers.CreateLogger<ContinuousBatcher>(), observer: telemetry, routingBias: RoutingBias, lookahead: Prefetcher);
         // Admission's bound follows a reloaded configuration (docs/configuration.md, "Live reload").

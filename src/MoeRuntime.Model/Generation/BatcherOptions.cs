@@ -19,6 +19,12 @@ public sealed record BatcherOptions
     public TimeSpan RestartDelay { get; init; } = TimeSpan.FromMilliseconds(100);
     /// <summary>The longest wait between restarts, however many failures came in a row.</summary>
     public TimeSpan MaxRestartDelay { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// Where the loop runs. Null (the default): on the thread pool, as any async code. A CPU list (even empty): on a
+    /// thread of its own (<see cref="Threading.LoopThread"/>), pinned to those CPUs unless the list is empty. With a core
+    /// of its own, the loop's forward passes keep that core's caches and do not share it with the rank's messaging.
+    /// </summary>
+    public IReadOnlyList<int>? LoopCpus { get; init; }
     /// <summary>Micro-batch overlap of each step (see <see cref="Layers.OverlapOptions"/>); the default runs steps unsplit.</summary>
     public Layers.OverlapOptions Overlap { get; init; } = new();
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using MoeRuntime.Model.Layers;
+using MoeRuntime.Model.Threading;
 using static TorchSharp.torch;
 
 namespace MoeRuntime.Model.Generation;
@@ -62,8 +63,16 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         // Unbounded: the loop moves requests into its waiting list each step (so it can drop those that were cancelled or
         // passed their deadline); the queue's bound is the count Submit checks.
         _queue = Channel.CreateUnbounded<GenerationStream>(new UnboundedChannelOptions { SingleReader = true });
-        _loop = Task.Run(RunAsync);
+        if (options.LoopCpus is { } cpus)
+        {
+            _loopThread = new LoopThread("moe-batch-loop", cpus.Count == 0 ? null : cpus);
+            _loop = _loopThread.Run(RunAsync);
+        }
+        else _loop = Task.Run(RunAsync);
     }
+
+    /// <summary>The loop's own thread (<see cref="BatcherOptions.LoopCpus"/>); null when it runs on the thread pool.</summary>
+    readonly LoopThread? _loopThread;
 
     /// <summary>Requests waiting for a place in the batch.</summary>
     public int QueueDepth => Volatile.Read(ref _queued);
@@ -207,6 +216,8 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         while (true)
         {
             if (_active.Count == 0 && _waiting.Count == 0 && !await queue.WaitToReadAsync(_stopping.Token).ConfigureAwait(false)) return;
+            // Each turn runs on the loop's own thread, if it has one, wherever the last await resumed.
+            if (_loopThread is not null) await _loopThread.SwitchTo();
             Admit(queue);
             Prune();
             PublishBatch();
@@ -438,6 +449,7 @@ public sealed class ContinuousBatcher : IAsyncDisposable
         _queue.Writer.TryComplete();
         _stopping.Cancel();
         await _loop.ConfigureAwait(false);
+        _loopThread?.Dispose();
         _stopping.Dispose();
     }
 }

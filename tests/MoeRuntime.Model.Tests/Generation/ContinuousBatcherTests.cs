@@ -92,6 +92,50 @@ public class ContinuousBatcherTests
         }
     }
 
+    /// <summary>Local experts behind an await that leaves the calling thread; notes the thread each step's first layer starts on.</summary>
+    sealed class HoppingDispatcher(MoeModel model) : IExpertDispatcher
+    {
+        readonly LocalExpertDispatcher _local = new(model);
+        public System.Collections.Concurrent.ConcurrentQueue<string?> FirstLayerThreads { get; } = new();
+        public int Hops;
+
+        public async Task DispatchAsync(int layer, RoutingPlan plan, Tensor moeInput, Tensor output, DispatchRows rows, CancellationToken cancellationToken)
+        {
+            if (layer == 0) FirstLayerThreads.Enqueue(Thread.CurrentThread.Name);
+            int before = Environment.CurrentManagedThreadId;
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+            if (Environment.CurrentManagedThreadId != before) Interlocked.Increment(ref Hops);
+            await _local.DispatchAsync(layer, plan, moeInput, output, rows, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task WithLoopCpusEveryStepStartsOnTheLoopsOwnThreadAndComputesTheSame()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 33).BuildModel();
+        int[][] prompts = [[1, 2, 3], [9], [4, 4, 4, 4]];
+        GenerationRequest[] requests = prompts.Select(p => Request(p, SamplingOptions.Greedy with { MaxTokens = 12, StopTokenIds = [] })).ToArray();
+        var expected = new ReferenceGenerator(model).Run(requests, maxBatch: 1);
+        // Empty: a thread of its own, unpinned (the pinning itself is LoopThreadTests').
+        var dispatcher = new HoppingDispatcher(model);
+        await using (var batcher = new ContinuousBatcher(model, dispatcher, new BatcherOptions { MaxBatchSequences = 2, LoopCpus = [] }, NullLogger.Instance))
+        {
+            GenerationStream[] streams = requests.Select(r => batcher.Submit(r)).ToArray();
+            for (int i = 0; i < streams.Length; i++)
+            {
+                GenerationResult result = await Soon(streams[i].Completion);
+                Assert.Equal(expected[i].Tokens, result.Tokens);
+                for (int t = 0; t < result.Tokens.Count; t++)
+                    for (int v = 0; v < Config.VocabularySize; v++)
+                        Assert.True(Math.Abs(expected[i].Logits![t][v] - result.Logits![t][v]) < 1e-4, $"request {i} step {t} logit {v}");
+            }
+        }
+        Assert.NotEmpty(dispatcher.FirstLayerThreads);
+        Assert.All(dispatcher.FirstLayerThreads, name => Assert.Equal("moe-batch-loop", name));
+        // Each step's later layers ran where the awaits resumed: the loop came back to its thread by itself.
+        Assert.True(dispatcher.Hops > 0);
+    }
+
     [Fact]
     public async Task AFullQueueRefusesAtOnceWithATypedError()
     {
@@ -335,7 +379,8 @@ public class ContinuousBatcherTests
         Assert.InRange(observer.MostKvBytes, 1, budget);
         // The first ran alone; the second and the small one (25 + 5 positions) then ran together.
         Assert.Equal(2, observer.MostSequences);
-        Assert.Equal(0, batcher.KvReservedBytes);
+        // The reservation is published between steps, just after the last request heard it was done.
+        await WaitUntil(() => batcher.KvReservedBytes == 0);
     }
 
     [Fact]

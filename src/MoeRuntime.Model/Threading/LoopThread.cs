@@ -6,7 +6,8 @@ namespace MoeRuntime.Model.Threading;
 /// <summary>
 /// A thread of its own for one loop, optionally pinned to CPUs: it runs the work posted to it one item at a time, in order.
 /// A loop that awaits <see cref="SwitchTo"/> at the top of each turn does its synchronous work here, whichever thread its
-/// last await resumed on (the model's awaits do not come back by themselves: they use <c>ConfigureAwait(false)</c>).
+/// last await resumed on. Nothing else comes back by itself: the thread installs no synchronization context, so awaits
+/// resume where they would on the thread pool, and code that blocks on a task from this thread cannot deadlock on it.
 /// Pinned, the loop keeps its core's caches; with the rest of the process kept off that core (<c>taskset</c>), nothing of
 /// the process is scheduled in its place either.
 /// </summary>
@@ -48,7 +49,6 @@ public sealed class LoopThread : IDisposable
             _work.CompleteAdding();
             return;
         }
-        SynchronizationContext.SetSynchronizationContext(new Context(this));
         _started.TrySetResult();
         foreach ((SendOrPostCallback callback, object? state) in _work.GetConsumingEnumerable()) callback(state);
     }
@@ -114,12 +114,5 @@ public sealed class LoopThread : IDisposable
         public void GetResult() { }
         public void OnCompleted(Action continuation) => thread.Post(static c => ((Action)c!)(), continuation);
         public void UnsafeOnCompleted(Action continuation) => thread.Post(static c => ((Action)c!)(), continuation);
-    }
-
-    /// <summary>Continuations captured on the thread (awaits without <c>ConfigureAwait(false)</c>) come back to it.</summary>
-    sealed class Context(LoopThread thread) : SynchronizationContext
-    {
-        public override void Post(SendOrPostCallback d, object? state) => thread.Post(d, state);
-        public override SynchronizationContext CreateCopy() => this;
     }
 }

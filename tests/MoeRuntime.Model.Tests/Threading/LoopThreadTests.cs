@@ -28,16 +28,23 @@ public class LoopThreadTests
     }
 
     [Fact]
-    public async Task AwaitsThatKeepTheContextComeBackToTheThread()
+    public async Task AwaitsWithoutConfigureAwaitDoNotComeBackByThemselvesSoBlockingOnThemCannotDeadlock()
     {
         using var loop = new LoopThread("test-loop", cpus: null);
-        bool after = false;
-        await loop.Run(async () =>
+        bool blockedAndReturned = false;
+        await loop.Run(() =>
         {
-            await Task.Delay(5);
-            after = loop.IsCurrent;
+            // Sync over async on the loop thread: with a context posting back to this (blocked) thread it would hang.
+            blockedAndReturned = Continued().GetAwaiter().GetResult();
+            return Task.CompletedTask;
+
+            static async Task<bool> Continued()
+            {
+                await Task.Delay(5);
+                return true;
+            }
         }).WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.True(after);
+        Assert.True(blockedAndReturned);
     }
 
     [Fact]

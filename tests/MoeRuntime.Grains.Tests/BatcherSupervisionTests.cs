@@ -43,6 +43,19 @@ public sealed class BatcherSupervisionTests(SupervisedBatcherFixture fixture) : 
     }
 
     [Theory]
+    [InlineData(BatcherHealth.Serving, 503, "warming")]
+    [InlineData(BatcherHealth.Restarting, 503, "restarting")]
+    [InlineData(BatcherHealth.Draining, 503, "draining")]
+    [InlineData(BatcherHealth.Stopped, 503, "stopped")]
+    public void AWarmingRankIsNotReadyAndALoopThatIsNotServingSaysSoFirst(BatcherHealth health, int status, string batcher)
+    {
+        RankReadiness readiness = RankReadiness.Of(health, restarts: 0, warming: true);
+        Assert.Equal(batcher, readiness.Batcher);
+        Assert.Equal(status, readiness.StatusCode);
+        Assert.False(readiness.Ready);
+    }
+
+    [Theory]
     [InlineData(BatcherHealth.Serving, 200, "serving")]
     [InlineData(BatcherHealth.Restarting, 503, "restarting")]
     [InlineData(BatcherHealth.Draining, 503, "draining")]

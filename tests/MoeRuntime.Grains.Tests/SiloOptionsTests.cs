@@ -21,7 +21,7 @@ public sealed class SiloOptionsTests : IDisposable
     static readonly Dictionary<string, (string Key, string Value)> OutOfRange = Cases(
         ("Moe:ModelName", ""), ("Moe:ModelRevision", "v1 final!"), ("Moe:ModelPath", "{file}"), ("Moe:RequireManifest", "maybe"), ("Moe:Device", "tpu"), ("Moe:Rank", "-1"),
         ("Moe:HotBudgetBytes", "-1"), ("Moe:WarmBudgetBytes", "-1"), ("Moe:DefaultTier", "7"),
-        ("Moe:MaxQueuedRequests", "0"), ("Moe:MaxBatchSequences", "0"), ("Moe:MaxBatchTokens", "0"),
+        ("Moe:MaxQueuedRequests", "0"), ("Moe:WarmupRequests", "4097"), ("Moe:MaxBatchSequences", "0"), ("Moe:MaxBatchTokens", "0"),
         ("Moe:DrainTimeout", "-00:00:05"), ("Moe:BatcherRestartDelay", "00:00:00"), ("Moe:BatcherMaxRestartDelay", "-00:00:01"), ("Moe:PrefetchLookahead", "-1"), ("Moe:ExpertCallTimeout", "00:00:00"),
         ("Moe:ExpertCallRetryWindow", "-00:00:01"), ("Moe:ExpertCallHedgeAfter", "00:00:06"), ("Moe:ExpertDetourPeriod", "00:00:00"), ("Moe:WireFormat", "7"), ("Moe:ExpertCallsPerRank", "maybe"), ("Moe:RoutingCheckEveryNTokens", "0"), ("Moe:RoutingTracePath", "{directory}"),
         ("Moe:SuccessLogSampleRatio", "1.5"),

@@ -34,6 +34,7 @@ static class MoeOptionsValidation
             c.AtLeast(o.WarmBudgetBytes, 0, nameof(o.WarmBudgetBytes));
             c.Defined(o.DefaultTier, nameof(o.DefaultTier));
             c.AtLeast(o.MaxQueuedRequests, 1, nameof(o.MaxQueuedRequests));
+            c.Between(o.WarmupRequests, 0, MoeSiloOptions.MaxWarmupRequests, nameof(o.WarmupRequests));
             c.AtLeast(o.MaxBatchSequences, 1, nameof(o.MaxBatchSequences));
             c.AtLeast(o.MaxBatchTokens, 1, nameof(o.MaxBatchTokens));
             c.Timeout(o.DrainTimeout, nameof(o.DrainTimeout));

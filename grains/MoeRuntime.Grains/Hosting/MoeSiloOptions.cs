@@ -37,6 +37,16 @@ public sealed class MoeSiloOptions
     public int MaxBatchSequences { get; set; } = 32;
     public int MaxBatchTokens { get; set; } = 2048;
     /// <summary>
+    /// Unmeasured requests the rank's router serves itself when the silo starts, before its readiness check says ready
+    /// (<c>/healthz</c> answers 503 "warming" meanwhile): in waves of <see cref="MaxBatchSequences"/>, 32 greedy tokens each.
+    /// A fresh process runs its serving path as the JIT's first, unoptimised code and recompiles it in the background
+    /// over its first minute of traffic; warming up moves that before the first real request. 0 (the default) is off.
+    /// Their steps count in the step metrics like any others.
+    /// </summary>
+    public int WarmupRequests { get; set; }
+    /// <summary>The most warm-up requests: far more than any warm-up needs, below a typo.</summary>
+    public const int MaxWarmupRequests = 4096;
+    /// <summary>
     /// How long a stopping silo lets queued and running requests finish. Those still running then fail with
     /// <c>ShuttingDown</c>, while the silo still answers, so their clients hear why instead of waiting on a silo that is gone.
     /// </summary>

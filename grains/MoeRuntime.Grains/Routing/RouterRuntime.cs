@@ -19,7 +19,7 @@ namespace MoeRuntime.Grains.Routing;
 /// with experts reached through their grains. It outlives router activations and drains when the
 /// silo stops, before the silo stops taking messages.
 /// </summary>
-public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyncDisposable
+public sealed partial class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyncDisposable
 {
     /// <summary>How long a stopping rank waits for its router grains to end the requests the batcher finished or failed.</summary>
     /// <summary>The most layers ahead whose predictions are scored (the bound of the <c>lookahead</c> label).</summary>
@@ -34,6 +34,9 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     int _traceClosed;
     int _openRequests;
     readonly IDisposable? _reloads;
+    readonly int _warmupRequests, _warmupBatch;
+    bool _warming;
+    Task? _warmupTask;
 
     public RouterRuntime(ModelHost host, IGrainFactory grains, RankTelemetry telemetry, PlacementMapCache placement, PrefetchSettingsCache prefetch,
         TelemetrySamplingCache sampling, RankDirectory ranks, ExpertExecutor executor, IOptions<MoeSiloOptions> options, ILoggerFactory loggers,
@@ -42,6 +45,9 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
         MoeSiloOptions o = options.Value;
         _logger = loggers.CreateLogger<RouterRuntime>();
         _drainTimeout = o.DrainTimeout;
+        _warmupRequests = o.WarmupRequests;
+        _warmupBatch = o.MaxBatchSequences;
+        _warming = o.WarmupRequests > 0;
         Host = host;
         Limits = o.Limits;
         Shadow = shadow;
@@ -101,10 +107,50 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     };
 
     /// <summary>Whether this rank's router takes requests: ready only while its batching loop is serving.</summary>
-    public RankReadiness Readiness() => RankReadiness.Of(Batcher.Health, Batcher.Restarts);
+    public RankReadiness Readiness() => RankReadiness.Of(Batcher.Health, Batcher.Restarts, Volatile.Read(ref _warming));
 
     public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(RouterRuntime), ServiceLifecycleStage.Active, _ => Task.CompletedTask, DrainAsync);
+        lifecycle.Subscribe(nameof(RouterRuntime), ServiceLifecycleStage.Active, StartWarmup, DrainAsync);
+
+    /// <summary>What the rank's warm-up served (<c>Moe:WarmupRequests</c>); null until it has finished, or without one.</summary>
+    public WarmupResult? Warmup { get; private set; }
+
+    // Texts of a few lengths, so the warm-up's prefills and decodes take the shapes real prompts do.
+    static readonly string[] WarmupTexts =
+    [
+        "The experts",
+        "A mixture of experts routes each token to a few of its feed-forward networks.",
+        "Write a short note on caching, batching and the cost of moving weights between memory tiers, for an operator.",
+        "Once upon a time, in a cluster far away, every rank kept its hottest experts close and its coldest on disk.",
+    ];
+
+    Task StartWarmup(CancellationToken cancellationToken)
+    {
+        // In the background: the silo finishes starting (and answers /healthz, "warming") while the router warms up.
+        if (_warmupRequests > 0) _warmupTask = Task.Run(WarmUpAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    async Task WarmUpAsync()
+    {
+        try
+        {
+            int[][] prompts = WarmupTexts.Select(t => Host.Tokenizer.Encode(t).ToArray()).ToArray();
+            WarmupResult result = await BatcherWarmup.RunAsync(Batcher, prompts, _warmupRequests, _warmupBatch, CancellationToken.None);
+            Warmup = result;
+            RouterLog.WarmedUp(_logger, Host.Rank, result.Requests, result.Tokens, result.Elapsed.TotalSeconds);
+        }
+        catch (Exception e)
+        {
+            // Whatever stopped it (a shutdown, a failing expert, a full queue), a rank that cannot warm up still serves:
+            // it is ready as it would have been without the warm-up, and says why in its log.
+            RouterLog.WarmupFailed(_logger, Host.Rank, e);
+        }
+        finally
+        {
+            Volatile.Write(ref _warming, false);
+        }
+    }
 
     /// <summary>A router grain took a request; <see cref="RequestEnded"/> follows once it has answered (or failed).</summary>
     internal void RequestStarted() => Interlocked.Increment(ref _openRequests);
@@ -155,11 +201,22 @@ public sealed class RouterRuntime : ILifecycleParticipant<ISiloLifecycle>, IAsyn
     {
         _reloads?.Dispose();
         await Batcher.DisposeAsync();
+        // The warm-up ends with the batcher (its requests fail as shut down); it is waited for so nothing outlives the rank.
+        if (_warmupTask is not null) await _warmupTask;
         if (_trace is not null && Interlocked.Exchange(ref _traceClosed, 1) == 0)
         {
             await _trace.DisposeAsync();
             _logger.LogInformation("Routing trace closed: {Records} records over {Steps} steps, {Dropped} dropped",
                 _trace.Writer.Written, _trace.Steps, _trace.Writer.Dropped);
         }
+    }
+
+    static partial class RouterLog
+    {
+        [LoggerMessage(1908, LogLevel.Information, "Rank {Rank} warmed up: {Requests} requests, {Tokens} tokens in {Seconds:F1} s (Moe:WarmupRequests); ready")]
+        public static partial void WarmedUp(ILogger logger, int rank, int requests, long tokens, double seconds);
+
+        [LoggerMessage(1909, LogLevel.Warning, "Rank {Rank}'s warm-up stopped early; the rank is ready without it")]
+        public static partial void WarmupFailed(ILogger logger, int rank, Exception error);
     }
 }

@@ -165,7 +165,9 @@ public class ContinuousBatcherTests
         using var cancel = new CancellationTokenSource();
         GenerationStream cancelled = batcher.Submit(Request([1, 2], options), cancellationToken: cancel.Token);
         GenerationStream other = batcher.Submit(Request([3, 4], options));
-        await WaitUntil(() => batcher.ActiveSequences == 2);
+        // Both join the first step, or the first starts alone (held at the closed gate) and the other waits for the next:
+        // the loop may wake between the two submissions.
+        await WaitUntil(() => batcher.ActiveSequences + batcher.QueueDepth == 2 && batcher.ActiveSequences >= 1);
         cancel.Cancel();
         dispatcher.Open();
 
@@ -335,6 +337,25 @@ public class ContinuousBatcherTests
             MostSequences = Math.Max(MostSequences, sequences);
             Volatile.Write(ref Steps, Steps + 1);
         }
+    }
+
+    [Fact]
+    public async Task AWarmupServesItsRequestsInWavesOfABatchAndCountsTheirTokens()
+    {
+        using MoeModel model = new TinyModelWeights(Config, seed: 45).BuildModel();
+        var observer = new KvObserver();
+        await using var batcher = new ContinuousBatcher(model, new LocalExpertDispatcher(model), new BatcherOptions { MaxBatchSequences = 8 }, NullLogger.Instance, observer: observer);
+
+        WarmupResult result = await Soon(BatcherWarmup.RunAsync(batcher, [[1, 2, 3], [7], [4, 5, 6, 7, 8]], requests: 7, batch: 3, CancellationToken.None));
+
+        Assert.Equal(7, result.Requests);
+        Assert.Equal(7 * BatcherWarmup.TokensPerRequest, result.Tokens);
+        // Waves of three (3, 3, 1): the batch never held more, though the batcher would have taken eight.
+        Assert.Equal(3, observer.MostSequences);
+        Assert.Equal(0, batcher.QueueDepth);
+        Assert.Throws<ArgumentException>(() => BatcherWarmup.RunAsync(batcher, [[]], 1, 1, CancellationToken.None).GetAwaiter().GetResult());
+        Assert.Throws<ArgumentException>(() => BatcherWarmup.RunAsync(batcher, [], 1, 1, CancellationToken.None).GetAwaiter().GetResult());
+        Assert.Throws<ArgumentOutOfRangeException>(() => BatcherWarmup.RunAsync(batcher, [[1]], 0, 1, CancellationToken.None).GetAwaiter().GetResult());
     }
 
     [Fact]

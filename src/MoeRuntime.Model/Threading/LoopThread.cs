@@ -24,15 +24,11 @@ public sealed class LoopThread : IDisposable
     public LoopThread(string name, IReadOnlyList<int>? cpus)
     {
         ArgumentNullException.ThrowIfNull(name);
-        Cpus = cpus;
         _thread = new Thread(() => Run(cpus)) { IsBackground = true, Name = name };
         _thread.Start();
         // Pinned before the constructor returns, or not at all: a refused CPU list is the caller's error, not a silent fallback.
         _started.Task.GetAwaiter().GetResult();
     }
-
-    /// <summary>The CPUs the thread is pinned to; null when unpinned.</summary>
-    public IReadOnlyList<int>? Cpus { get; }
 
     /// <summary>Whether the caller is running on this thread.</summary>
     public bool IsCurrent => Thread.CurrentThread == _thread;
@@ -75,29 +71,21 @@ public sealed class LoopThread : IDisposable
     public Task Run(Func<Task> loop)
     {
         ArgumentNullException.ThrowIfNull(loop);
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The loop's task, once the thread has started it; unwrapped, its failure or cancellation is the caller's task's.
+        var started = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
         Post(static s =>
         {
-            var (loop, done) = ((Func<Task>, TaskCompletionSource))s!;
-            Task task;
+            var (loop, started) = ((Func<Task>, TaskCompletionSource<Task>))s!;
             try
             {
-                task = loop();
+                started.SetResult(loop());
             }
             catch (Exception e)
             {
-                done.TrySetException(e);
-                return;
+                started.SetException(e);
             }
-            task.ContinueWith(static (t, d) =>
-            {
-                var done = (TaskCompletionSource)d!;
-                if (t.IsCanceled) done.TrySetCanceled();
-                else if (t.IsFaulted) done.TrySetException(t.Exception!.InnerExceptions);
-                else done.TrySetResult();
-            }, done, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }, (loop, done));
-        return done.Task;
+        }, (loop, started));
+        return started.Task.Unwrap();
     }
 
     /// <summary>Continues the awaiting method on this thread (at once when it is already here).</summary>
